@@ -1,0 +1,145 @@
+// Command local runs the whole system on one machine (make run), or prints a
+// local admin token (go run ./infra/local token --tenant <id> --role <role>).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/httpapi"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		err = token(os.Args[2:])
+	} else {
+		err = run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// root finds the repository: the nearest directory holding template.yaml.
+func root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "template.yaml")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("template.yaml not found in this directory or any parent")
+		}
+		dir = parent
+	}
+}
+
+func token(args []string) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	tenantID := fs.String("tenant", "demo-enterprise", "tenant id (tenant_id claim)")
+	role := fs.String("role", "Owner", "Owner | Admin | Manager | Member | Viewer")
+	sub := fs.String("sub", "local-user", "user id (sub claim)")
+	ttl := fs.Duration("ttl", 12*time.Hour, "token lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := root()
+	if err != nil {
+		return err
+	}
+	issuer, err := devstack.LoadIssuer(filepath.Join(dir, ".local", "jwt.key"))
+	if err != nil {
+		return err
+	}
+	tok, err := issuer.Token(*tenantID, *role, *sub, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+func run(ctx context.Context) error {
+	httpapi.SetupLogging(envOr("LOG_LEVEL", "INFO"))
+	dir, err := root()
+	if err != nil {
+		return err
+	}
+	port := envOr("PORT", "3000")
+	if _, err := strconv.Atoi(port); err != nil {
+		return fmt.Errorf("PORT must be a number, got %q", port)
+	}
+	opts := devstack.Options{Root: dir, Endpoint: os.Getenv("AWS_ENDPOINT_URL"), MotoPort: 4566,
+		MotoLog: filepath.Join(dir, ".local", "moto.log"), Overrides: map[string]string{}}
+	if err := os.MkdirAll(filepath.Join(dir, ".local"), 0o700); err != nil {
+		return err
+	}
+	// Settings the template gives the functions can be overridden from the shell, e.g. LOG_LEVEL=DEBUG.
+	for _, k := range []string{"LOG_LEVEL", "API_LOG_SHARDS", "BCRYPT_COST", "KEY_CACHE_SIZE", "KEY_CACHE_TTL", "LAST_USED_INTERVAL", "IDEMPOTENCY_TTL"} {
+		if v, ok := os.LookupEnv(k); ok {
+			opts.Overrides[k] = v
+		}
+	}
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = "moto_server on http://127.0.0.1:4566 (started here; log in .local/moto.log)"
+	}
+	fmt.Printf("AWS endpoint: %s\n", endpoint)
+	stack, err := devstack.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+
+	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: stack.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+
+	fmt.Printf("Tables: %s, %s\n", stack.Config.AssetsTable, stack.Config.IntegrationsTable)
+	fmt.Printf("Both APIs: http://127.0.0.1:%s\n\nOwner tokens (12 h):\n", port)
+	for _, t := range devstack.DemoTenants {
+		tok, err := stack.Issuer.Token(t.TenantID, "Owner", "owner@"+t.TenantID, 12*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %s (%s):\n    %s\n", t.TenantID, t.Plan, tok)
+	}
+	fmt.Printf("\nTry: curl -s http://127.0.0.1:%s/api/integrations/api-keys -H \"Authorization: Bearer $(go run ./infra/local token --tenant demo-enterprise)\"\n", port)
+	fmt.Println("Ctrl-C stops everything.")
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	slog.Info("shutting down")
+	return srv.Shutdown(shutdown)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,117 @@
+// Package adminapi serves the owner-facing routes behind API Gateway's JWT
+// authorizer: API key management now, webhooks and the activity log later.
+package adminapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// API holds what the handlers need.
+type API struct {
+	Tenants *tenant.Store
+	Keys    *apikey.Service
+}
+
+// New wires the API from configuration; the Lambda and the local stack both call it.
+func New(cfg config.Config, db dynamo.API) *API {
+	return &API{
+		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
+		Keys: &apikey.Service{
+			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
+			LastUsedInterval: cfg.LastUsedInterval,
+		},
+	}
+}
+
+// Build is the function's wiring, shared by its Lambda main and the local stack.
+func Build(cfg config.Config, db dynamo.API) http.Handler { return New(cfg, db).Handler() }
+
+// Routes lists what this function serves; template.yaml routes the same (a test checks).
+var Routes = []httpapi.Route{
+	{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"},
+}
+
+// Handler returns the router for the admin routes.
+func (a *API) Handler() http.Handler {
+	owner := []tenant.Role{tenant.Owner}
+	handlers := []http.Handler{
+		a.guard(owner, tenant.Growth, a.listKeys),
+		a.guard(owner, tenant.Growth, a.createKey),
+		a.guard(owner, tenant.Growth, a.revokeKey),
+	}
+	rt := httpapi.NewRouter()
+	for i, r := range Routes {
+		rt.Handle(r.Method, r.Pattern, handlers[i])
+	}
+	return rt
+}
+
+// User is the caller, from the claims API Gateway's authorizer verified.
+type User struct {
+	TenantID string
+	Role     tenant.Role
+	Subject  string
+	Profile  tenant.Profile
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, u User) error
+
+// guard enforces the contract's order: token (401) → role (403 FORBIDDEN) → plan
+// (403 PLAN_UPGRADE_REQUIRED, or ENTERPRISE_REQUIRED where Enterprise is the bar).
+// The tenant always comes from the token, never from the path or body.
+func (a *API) guard(roles []tenant.Role, minPlan tenant.Plan, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.authorize(r.Context(), roles, minPlan)
+		if err == nil {
+			err = h(w, r, u)
+		}
+		if err != nil {
+			httpapi.WriteError(w, r, err)
+		}
+	}
+}
+
+func (a *API) authorize(ctx context.Context, roles []tenant.Role, minPlan tenant.Plan) (User, error) {
+	claims := httpapi.Claims(ctx)
+	u := User{TenantID: claims["tenant_id"], Role: tenant.Role(claims["role"]), Subject: claims["sub"]}
+	if !tenant.ValidID(u.TenantID) || u.Subject == "" || u.Role == "" {
+		return User{}, apierror.New(apierror.Unauthorized, "a valid token with tenant_id, role and sub claims is required")
+	}
+	if !slices.Contains(roles, u.Role) {
+		return User{}, apierror.New(apierror.Forbidden, "this action requires the %s role", roleList(roles))
+	}
+	profile, err := a.Tenants.Get(ctx, u.TenantID)
+	if err != nil {
+		return User{}, err
+	}
+	u.Profile = profile
+	if !profile.Plan.AtLeast(minPlan) {
+		if minPlan == tenant.Enterprise {
+			return User{}, apierror.New(apierror.EnterpriseRequired, "this feature requires the Enterprise plan")
+		}
+		return User{}, apierror.New(apierror.PlanUpgradeRequired, "this feature requires the %s plan or higher", minPlan)
+	}
+	return u, nil
+}
+
+func roleList(roles []tenant.Role) string {
+	s := ""
+	for i, r := range roles {
+		if i > 0 {
+			s += " or "
+		}
+		s += string(r)
+	}
+	return s
+}

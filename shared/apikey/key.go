@@ -1,0 +1,117 @@
+// Package apikey issues, stores and verifies the integration API's keys.
+//
+// A key is "ua_live_" + 64 lowercase hex (32 random bytes): 72 bytes, exactly
+// bcrypt's input limit, so the whole key is hashed. The display prefix is the
+// first 12 characters (the spec). Lookup uses a longer prefix: the 16 hex
+// characters after "ua_live_" (64 bits), so a lookup finds one candidate hash,
+// never several; the 192 bits that follow stay secret behind bcrypt.
+package apikey
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+	"slices"
+	"time"
+)
+
+const (
+	Scheme        = "ua_live_"
+	keyHexLen     = 64
+	displayLen    = 12
+	lookupHexLen  = 16
+	maxNameLength = 100
+)
+
+var format = regexp.MustCompile(`^ua_live_[0-9a-f]{64}$`)
+
+// WellFormed reports whether s has the exact key format (lowercase hex only).
+func WellFormed(s string) bool { return len(s) == len(Scheme)+keyHexLen && format.MatchString(s) }
+
+// Generate returns a new random key string.
+func Generate() (string, error) {
+	var b [keyHexLen / 2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return Scheme + hex.EncodeToString(b[:]), nil
+}
+
+// DisplayPrefix is what the registry shows to identify a key without exposing it.
+func DisplayPrefix(key string) string { return key[:displayLen] }
+
+// LookupID is the index under which a key's record is found.
+func LookupID(key string) string { return key[len(Scheme) : len(Scheme)+lookupHexLen] }
+
+// Permission scopes what a key may do.
+type Permission string
+
+const (
+	AssetCreate       Permission = "asset:create"
+	AssetUpdate       Permission = "asset:update"
+	AssetLocation     Permission = "asset:location"
+	AssignmentUpdate  Permission = "assignment:update"
+	MaintenanceCreate Permission = "maintenance:create"
+)
+
+// Permissions lists every permission in the order the registry shows them.
+var Permissions = []Permission{AssetCreate, AssetUpdate, AssetLocation, AssignmentUpdate, MaintenanceCreate}
+
+// Known reports whether p is a defined permission.
+func (p Permission) Known() bool { return slices.Contains(Permissions, p) }
+
+// Key is one API key's record. Hash never leaves the store layer in a response.
+type Key struct {
+	TenantID    string       `dynamodbav:"tenantId"`
+	ID          string       `dynamodbav:"keyId"`
+	Name        string       `dynamodbav:"name"`
+	Prefix      string       `dynamodbav:"prefix"`
+	Lookup      string       `dynamodbav:"lookup"`
+	Hash        string       `dynamodbav:"hash"`
+	Permissions []Permission `dynamodbav:"permissions"`
+	CreatedAt   string       `dynamodbav:"createdAt"`
+	CreatedBy   string       `dynamodbav:"createdBy"`
+	LastUsedAt  string       `dynamodbav:"lastUsedAt,omitempty"`
+	RevokedAt   string       `dynamodbav:"revokedAt,omitempty"`
+	RevokedBy   string       `dynamodbav:"revokedBy,omitempty"`
+}
+
+// Revoked reports whether the key has been revoked.
+func (k Key) Revoked() bool { return k.RevokedAt != "" }
+
+// Has reports whether the key carries permission p.
+func (k Key) Has(p Permission) bool { return slices.Contains(k.Permissions, p) }
+
+// View is the registry's JSON shape: nulls for "never used" and "not revoked".
+type View struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Prefix      string       `json:"prefix"`
+	Permissions []Permission `json:"permissions"`
+	Status      string       `json:"status"`
+	CreatedAt   string       `json:"createdAt"`
+	CreatedBy   string       `json:"createdBy"`
+	LastUsedAt  *string      `json:"lastUsedAt"`
+	RevokedAt   *string      `json:"revokedAt"`
+	RevokedBy   *string      `json:"revokedBy"`
+}
+
+// View renders the registry row for k.
+func (k Key) View() View {
+	v := View{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Permissions: k.Permissions, Status: "active",
+		CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy}
+	if v.Permissions == nil {
+		v.Permissions = []Permission{}
+	}
+	if k.LastUsedAt != "" {
+		v.LastUsedAt = &k.LastUsedAt
+	}
+	if k.Revoked() {
+		v.Status = "revoked"
+		v.RevokedAt, v.RevokedBy = &k.RevokedAt, &k.RevokedBy
+	}
+	return v
+}
+
+// now is swapped by tests that need to move time.
+var now = time.Now

@@ -1,0 +1,227 @@
+package apikey
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// Service issues and verifies keys.
+type Service struct {
+	Store            *Store
+	BcryptCost       int
+	LastUsedInterval time.Duration
+	Cache            *Cache // nil disables caching (the benchmark's uncached case)
+}
+
+// Principal is who an authenticated integration request acts as.
+type Principal struct {
+	Key     Key
+	Profile tenant.Profile
+}
+
+// NewKeyInput is what an owner submits to create a key.
+type NewKeyInput struct {
+	Name        string       `json:"name"`
+	Permissions []Permission `json:"permissions"`
+}
+
+// Validate checks the name and permissions; an empty permission list is allowed
+// (the spec: such a key authenticates but may not write anything).
+func (in NewKeyInput) Validate() error {
+	var fields []apierror.FieldError
+	name := strings.TrimSpace(in.Name)
+	switch {
+	case name == "":
+		fields = append(fields, apierror.FieldError{Field: "name", Issue: "is required"})
+	case len([]rune(name)) > maxNameLength:
+		fields = append(fields, apierror.FieldError{Field: "name", Issue: fmt.Sprintf("must be at most %d characters", maxNameLength)})
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		fields = append(fields, apierror.FieldError{Field: "name", Issue: "must not contain control characters"})
+	}
+	if in.Permissions == nil {
+		fields = append(fields, apierror.FieldError{Field: "permissions", Issue: "is required (may be an empty array)"})
+	}
+	seen := map[Permission]bool{}
+	for i, p := range in.Permissions {
+		field := fmt.Sprintf("permissions[%d]", i)
+		switch {
+		case !p.Known():
+			fields = append(fields, apierror.FieldError{Field: field, Issue: fmt.Sprintf("unknown permission %q", p)})
+		case seen[p]:
+			fields = append(fields, apierror.FieldError{Field: field, Issue: fmt.Sprintf("duplicate permission %q", p)})
+		}
+		seen[p] = true
+	}
+	if len(fields) > 0 {
+		return apierror.Invalid(fields...)
+	}
+	return nil
+}
+
+// Issue creates a key and returns its record and the full key string, which
+// exists nowhere else after this call returns.
+func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewKeyInput) (Key, string, error) {
+	if err := in.Validate(); err != nil {
+		return Key{}, "", err
+	}
+	for attempt := 0; ; attempt++ {
+		plain, err := Generate()
+		if err != nil {
+			return Key{}, "", err
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(plain), s.BcryptCost)
+		if err != nil {
+			return Key{}, "", err
+		}
+		k := Key{
+			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
+			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
+			Hash: string(hash), Permissions: in.Permissions,
+			CreatedAt: isotime.Format(now()), CreatedBy: createdBy,
+		}
+		err = s.Store.Create(ctx, k)
+		if err == errCollision && attempt < 2 {
+			continue
+		}
+		return k, plain, err
+	}
+}
+
+var errUnauthorized = apierror.New(apierror.Unauthorized, "a valid API key is required: Authorization: Bearer ua_live_<64 hex>")
+
+// Authenticate verifies an Authorization header value. Every failure looks the
+// same to the caller (401 UNAUTHORIZED) so nothing can be learned from it.
+func (s *Service) Authenticate(ctx context.Context, authorization string) (Principal, error) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Principal{}, errUnauthorized
+	}
+	token = strings.TrimSpace(token)
+	if !WellFormed(token) {
+		return Principal{}, errUnauthorized
+	}
+	fingerprint := sha256.Sum256([]byte(token))
+
+	var (
+		ref       cacheEntry
+		fromCache bool
+	)
+	if s.Cache != nil {
+		ref, fromCache = s.Cache.get(fingerprint)
+	}
+	if !fromCache {
+		li, found, err := s.Store.resolve(ctx, LookupID(token))
+		if err != nil {
+			return Principal{}, err
+		}
+		if !found {
+			return Principal{}, errUnauthorized
+		}
+		ref = cacheEntry{tenantID: li.TenantID, keyID: li.KeyID}
+	}
+	k, found, profile, err := s.Store.getWithProfile(ctx, ref.tenantID, ref.keyID)
+	if err != nil {
+		return Principal{}, err
+	}
+	// Revocation is read from the record on every request, cached or not.
+	if !found || k.Revoked() {
+		return Principal{}, errUnauthorized
+	}
+	if fromCache {
+		// The cache remembers which hash this exact string matched; the record must still hold it.
+		if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(ref.hash)) != 1 {
+			s.Cache.forget(fingerprint)
+			return Principal{}, errUnauthorized
+		}
+	} else {
+		if bcrypt.CompareHashAndPassword([]byte(k.Hash), []byte(token)) != nil {
+			return Principal{}, errUnauthorized
+		}
+		if s.Cache != nil {
+			s.Cache.put(fingerprint, cacheEntry{tenantID: k.TenantID, keyID: k.ID, hash: k.Hash})
+		}
+	}
+	s.recordUse(ctx, &k)
+	return Principal{Key: k, Profile: profile}, nil
+}
+
+// recordUse writes lastUsedAt when the stored value is older than the interval.
+// A failure here must not fail the request: it is bookkeeping, not authorization.
+func (s *Service) recordUse(ctx context.Context, k *Key) {
+	t := now()
+	if k.LastUsedAt != "" {
+		if last, err := isotime.Parse(k.LastUsedAt); err == nil && t.Sub(last) < s.LastUsedInterval {
+			return
+		}
+	}
+	at := isotime.Format(t)
+	if err := s.Store.touch(ctx, k.TenantID, k.ID, at, isotime.Format(t.Add(-s.LastUsedInterval))); err == nil {
+		k.LastUsedAt = at
+	}
+}
+
+// Cache remembers "this exact key string matched key id X with hash H" so a
+// repeated request skips bcrypt. It never remembers validity: revocation is
+// checked against the record on every request.
+type Cache struct {
+	mu      sync.Mutex
+	entries map[[32]byte]cacheEntry
+	size    int
+	ttl     time.Duration
+}
+
+type cacheEntry struct {
+	tenantID, keyID, hash string
+	expires               time.Time
+}
+
+// NewCache holds up to size entries for ttl each; size 0 returns nil (no cache).
+func NewCache(size int, ttl time.Duration) *Cache {
+	if size <= 0 {
+		return nil
+	}
+	return &Cache{entries: make(map[[32]byte]cacheEntry, min(size, 1024)), size: size, ttl: ttl}
+}
+
+func (c *Cache) get(fp [32]byte) (cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[fp]
+	if ok && now().After(e.expires) {
+		delete(c.entries, fp)
+		return cacheEntry{}, false
+	}
+	return e, ok
+}
+
+func (c *Cache) put(fp [32]byte, e cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.size {
+		// Evict an arbitrary entry: cheap, and a miss only costs one bcrypt.
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	e.expires = now().Add(c.ttl)
+	c.entries[fp] = e
+}
+
+func (c *Cache) forget(fp [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, fp)
+}

@@ -1,0 +1,226 @@
+package apikey
+
+import (
+	"context"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// Store keeps keys in IntegrationsTable: the key at TENANT#t / APIKEY#id, and a
+// lookup item at KEYLOOKUP#<lookup> pointing to it. The lookup is a base-table
+// item rather than a GSI so that a key works on the very next request after it
+// is created: GSI reads are only eventually consistent.
+type Store struct {
+	DB    dynamo.API
+	Table string
+}
+
+func keyKey(tenantID, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
+		"SK": &types.AttributeValueMemberS{Value: "APIKEY#" + id},
+	}
+}
+
+func lookupKey(lookup string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "KEYLOOKUP#" + lookup},
+		"SK": &types.AttributeValueMemberS{Value: "KEYLOOKUP"},
+	}
+}
+
+type lookupItem struct {
+	TenantID string `dynamodbav:"tenantId"`
+	KeyID    string `dynamodbav:"keyId"`
+}
+
+// Create writes the key and its lookup item in one transaction; both or neither exist.
+func (s *Store) Create(ctx context.Context, k Key) error {
+	item, err := attributevalue.MarshalMap(k)
+	if err != nil {
+		return err
+	}
+	for n, v := range keyKey(k.TenantID, k.ID) {
+		item[n] = v
+	}
+	lk, err := attributevalue.MarshalMap(lookupItem{TenantID: k.TenantID, KeyID: k.ID})
+	if err != nil {
+		return err
+	}
+	for n, v := range lookupKey(k.Lookup) {
+		lk[n] = v
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: lk, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	if dynamo.ConditionFailed(err) {
+		// 64 random bits colliding is not a client error; let the caller retry with a fresh key.
+		return errCollision
+	}
+	return dynamo.Translate("create api key", err)
+}
+
+var errCollision = apierror.New(apierror.Conflict, "key collision; try again")
+
+// List returns every key of the tenant, revoked ones included (kept for audit), oldest first.
+func (s *Store) List(ctx context.Context, tenantID string) ([]Key, error) {
+	var keys []Key
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
+			":sk": &types.AttributeValueMemberS{Value: "APIKEY#"},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, dynamo.Translate("list api keys", err)
+		}
+		var batch []Key
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &batch); err != nil {
+			return nil, err
+		}
+		keys = append(keys, batch...)
+	}
+	return keys, nil
+}
+
+// Revoke marks the key revoked. Revoking a revoked key changes nothing and
+// returns it as it is; an unknown id (or another tenant's) is NOT_FOUND.
+func (s *Store) Revoke(ctx context.Context, tenantID, id, by string) (Key, error) {
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 keyKey(tenantID, id),
+		UpdateExpression:    aws.String("SET revokedAt = :now, revokedBy = :by"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(revokedAt)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": &types.AttributeValueMemberS{Value: isotime.Format(now())},
+			":by":  &types.AttributeValueMemberS{Value: by},
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if dynamo.ConditionFailed(err) {
+		k, found, gerr := s.Get(ctx, tenantID, id)
+		if gerr != nil {
+			return Key{}, gerr
+		}
+		if !found {
+			return Key{}, apierror.New(apierror.NotFound, "no API key %q", id)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return Key{}, dynamo.Translate("revoke api key", err)
+	}
+	var k Key
+	err = attributevalue.UnmarshalMap(out.Attributes, &k)
+	return k, err
+}
+
+// Get reads one key with a strongly consistent read.
+func (s *Store) Get(ctx context.Context, tenantID, id string) (Key, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: keyKey(tenantID, id), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Key{}, false, dynamo.Translate("get api key", err)
+	}
+	if out.Item == nil {
+		return Key{}, false, nil
+	}
+	var k Key
+	err = attributevalue.UnmarshalMap(out.Item, &k)
+	return k, err == nil, err
+}
+
+// resolve finds which tenant and key id a lookup prefix belongs to.
+func (s *Store) resolve(ctx context.Context, lookup string) (lookupItem, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: lookupKey(lookup), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return lookupItem{}, false, dynamo.Translate("resolve api key", err)
+	}
+	if out.Item == nil {
+		return lookupItem{}, false, nil
+	}
+	var li lookupItem
+	err = attributevalue.UnmarshalMap(out.Item, &li)
+	return li, err == nil, err
+}
+
+// getWithProfile reads a key and its tenant's profile in one consistent BatchGetItem:
+// the one DynamoDB call a request with a cached key pays for authentication.
+func (s *Store) getWithProfile(ctx context.Context, tenantID, id string) (Key, bool, tenant.Profile, error) {
+	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+		s.Table: {Keys: []map[string]types.AttributeValue{keyKey(tenantID, id), tenant.Key(tenantID)}, ConsistentRead: aws.Bool(true)},
+	}}
+	var items []map[string]types.AttributeValue
+	for attempt := 0; len(in.RequestItems) > 0; attempt++ {
+		if attempt == 5 {
+			return Key{}, false, tenant.Profile{}, apierror.New(apierror.Throttled, "the service is busy; retry shortly")
+		}
+		out, err := s.DB.BatchGetItem(ctx, in)
+		if err != nil {
+			return Key{}, false, tenant.Profile{}, dynamo.Translate("get api key", err)
+		}
+		items = append(items, out.Responses[s.Table]...)
+		in.RequestItems = out.UnprocessedKeys
+	}
+	var (
+		k       Key
+		found   bool
+		profile = tenant.Profile{TenantID: tenantID}
+	)
+	for _, item := range items {
+		sk, _ := item["SK"].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case strings.HasPrefix(sk.Value, "APIKEY#"):
+			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+				return Key{}, false, profile, err
+			}
+			found = true
+		case sk.Value == "PROFILE":
+			p, err := tenant.Decode(tenantID, item)
+			if err != nil {
+				return Key{}, false, profile, err
+			}
+			profile = p
+		}
+	}
+	return k, found, profile, nil
+}
+
+// touch records use of the key, at most once per interval: the condition keeps
+// concurrent Lambda instances from all writing in the same minute.
+func (s *Store) touch(ctx context.Context, tenantID, id string, at, cutoff string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 keyKey(tenantID, id),
+		UpdateExpression:    aws.String("SET lastUsedAt = :at"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :cutoff)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at":     &types.AttributeValueMemberS{Value: at},
+			":cutoff": &types.AttributeValueMemberS{Value: cutoff},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("touch api key", err)
+}

@@ -1,0 +1,94 @@
+package asset
+
+// Asset is the JSON shape of an asset in responses (and, later, webhook data).
+type Asset struct {
+	AssetID      string       `json:"assetId"`
+	ExternalID   *string      `json:"externalId"`
+	AssetName    string       `json:"assetName"`
+	CategoryName string       `json:"categoryName"`
+	StatusName   string       `json:"statusName"`
+	Description  *string      `json:"description"`
+	SerialNumber *string      `json:"serialNumber"`
+	Assignment   Assignment   `json:"assignment"`
+	GeoPosition  *GeoPosition `json:"geoPosition"`
+	Version      int64        `json:"version"`
+	CreatedAt    string       `json:"createdAt"`
+	UpdatedAt    string       `json:"updatedAt"`
+}
+
+// Assignment is who or which department holds the asset.
+type Assignment struct {
+	UserID       *string `json:"userId" dynamodbav:"-"`
+	DepartmentID *string `json:"departmentId" dynamodbav:"-"`
+	AssignedAt   *string `json:"assignedAt" dynamodbav:"-"`
+}
+
+// GeoPosition is the last reported position.
+type GeoPosition struct {
+	Latitude   float64  `json:"latitude" dynamodbav:"latitude"`
+	Longitude  float64  `json:"longitude" dynamodbav:"longitude"`
+	Accuracy   *float64 `json:"accuracy" dynamodbav:"accuracy,omitempty"`
+	RecordedAt string   `json:"recordedAt" dynamodbav:"recordedAt"`
+}
+
+// Maintenance is a maintenance record of an asset.
+type Maintenance struct {
+	MaintenanceID string  `json:"maintenanceId" dynamodbav:"maintenanceId"`
+	AssetID       string  `json:"assetId" dynamodbav:"assetId"`
+	Title         string  `json:"title" dynamodbav:"title"`
+	Description   *string `json:"description" dynamodbav:"description,omitempty"`
+	DueAt         *string `json:"dueAt" dynamodbav:"dueAt,omitempty"`
+	PerformedAt   *string `json:"performedAt" dynamodbav:"performedAt,omitempty"`
+	Status        string  `json:"status" dynamodbav:"status"`
+	CreatedAt     string  `json:"createdAt" dynamodbav:"createdAt"`
+}
+
+// item is the AssetsTable layout of an asset: flat attributes, so an assignment
+// can be set or removed field by field in one UpdateItem.
+type item struct {
+	PK                   string       `dynamodbav:"PK"`
+	SK                   string       `dynamodbav:"SK"`
+	Entity               string       `dynamodbav:"entity"`
+	TenantID             string       `dynamodbav:"tenantId"`
+	AssetID              string       `dynamodbav:"assetId"`
+	ExternalID           *string      `dynamodbav:"externalId,omitempty"`
+	AssetName            string       `dynamodbav:"assetName"`
+	CategoryName         string       `dynamodbav:"categoryName"`
+	StatusName           string       `dynamodbav:"statusName"`
+	Description          *string      `dynamodbav:"description,omitempty"`
+	SerialNumber         *string      `dynamodbav:"serialNumber,omitempty"`
+	AssignedUserID       *string      `dynamodbav:"assignedUserId,omitempty"`
+	AssignedDepartmentID *string      `dynamodbav:"assignedDepartmentId,omitempty"`
+	AssignedAt           *string      `dynamodbav:"assignedAt,omitempty"`
+	GeoPosition          *GeoPosition `dynamodbav:"geoPosition,omitempty"`
+	Version              int64        `dynamodbav:"version"`
+	CreatedAt            string       `dynamodbav:"createdAt"`
+	CreatedBy            string       `dynamodbav:"createdBy"`
+	UpdatedAt            string       `dynamodbav:"updatedAt"`
+	UpdatedBy            string       `dynamodbav:"updatedBy"`
+}
+
+func (it item) asset() Asset {
+	return Asset{
+		AssetID: it.AssetID, ExternalID: it.ExternalID, AssetName: it.AssetName,
+		CategoryName: it.CategoryName, StatusName: it.StatusName,
+		Description: it.Description, SerialNumber: it.SerialNumber,
+		Assignment:  Assignment{UserID: it.AssignedUserID, DepartmentID: it.AssignedDepartmentID, AssignedAt: it.AssignedAt},
+		GeoPosition: it.GeoPosition, Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+	}
+}
+
+// Keys of AssetsTable items (DESIGN.md §2). Assets are keyed per asset, so no
+// partition takes writes in proportion to a tenant's traffic.
+func assetPK(tenantID, assetID string) string { return "TENANT#" + tenantID + "#ASSET#" + assetID }
+func externalPK(tenantID, externalID string) string {
+	return "TENANT#" + tenantID + "#EXTID#" + externalID
+}
+
+const (
+	skAsset      = "ASSET"
+	skExternalID = "EXTID"
+)
+
+// dueBucket is the sparse DueIndex key: one partition per day, read by the expiry job.
+func dueBucket(dueAt string) string { return "DUE#" + dueAt[:len("2006-01-02")] }

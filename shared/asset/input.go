@@ -1,0 +1,278 @@
+// Package asset holds the asset data the integration API writes: the request
+// shapes, their validation, and the AssetsTable store.
+package asset
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/isotime"
+)
+
+// Limits on string fields, in characters.
+const (
+	maxName        = 200
+	maxCategory    = 100
+	maxStatus      = 50
+	maxDescription = 2000
+	maxSerial      = 100
+	maxExternalID  = 128
+	maxTitle       = 200
+	maxRefID       = 64
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Nullable is a JSON string field that distinguishes absent, null and a value,
+// so that {"userId": null} can clear an assignment while omitting it leaves it.
+type Nullable struct {
+	Set, Null bool
+	Value     string
+}
+
+func (n *Nullable) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	if bytes.Equal(b, []byte("null")) {
+		n.Null = true
+		return nil
+	}
+	if err := json.Unmarshal(b, &n.Value); err != nil {
+		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "a string or null was expected"})
+	}
+	return nil
+}
+
+// Ref names the asset a request is about: by UniAsset's id or by the ERP's externalId.
+type Ref struct {
+	AssetID    *string `json:"assetId"`
+	ExternalID *string `json:"externalId"`
+}
+
+func (r Ref) validate(v *validator) {
+	switch {
+	case r.AssetID == nil && r.ExternalID == nil:
+		v.add("assetId", "is required (or give externalId instead)")
+	case r.AssetID != nil && r.ExternalID != nil:
+		v.add("assetId", "give assetId or externalId, not both")
+	case r.AssetID != nil && !idPattern.MatchString(*r.AssetID):
+		v.add("assetId", "must be 1-64 characters of letters, digits, '_' or '-'")
+	case r.ExternalID != nil:
+		v.text("externalId", *r.ExternalID, maxExternalID, true)
+	}
+}
+
+// CreateInput is the body of POST /assets/create.
+type CreateInput struct {
+	Name         string  `json:"name"`
+	CategoryName string  `json:"categoryName"`
+	StatusName   string  `json:"statusName"`
+	ExternalID   *string `json:"externalId"`
+	Description  *string `json:"description"`
+	SerialNumber *string `json:"serialNumber"`
+}
+
+func (in *CreateInput) Validate() error {
+	v := &validator{}
+	in.Name = v.text("name", in.Name, maxName, true)
+	in.CategoryName = v.text("categoryName", in.CategoryName, maxCategory, true)
+	in.StatusName = v.text("statusName", in.StatusName, maxStatus, true)
+	in.ExternalID = v.optText("externalId", in.ExternalID, maxExternalID)
+	in.Description = v.optText("description", in.Description, maxDescription)
+	in.SerialNumber = v.optText("serialNumber", in.SerialNumber, maxSerial)
+	return v.err()
+}
+
+// UpdateInput is the body of POST /assets/update: the asset and the fields to change.
+type UpdateInput struct {
+	Ref
+	Name         *string  `json:"name"`
+	CategoryName *string  `json:"categoryName"`
+	StatusName   *string  `json:"statusName"`
+	Description  Nullable `json:"description"`
+	SerialNumber Nullable `json:"serialNumber"`
+}
+
+func (in *UpdateInput) Validate() error {
+	v := &validator{}
+	in.Ref.validate(v)
+	in.Name = v.optRequiredText("name", in.Name, maxName)
+	in.CategoryName = v.optRequiredText("categoryName", in.CategoryName, maxCategory)
+	in.StatusName = v.optRequiredText("statusName", in.StatusName, maxStatus)
+	v.nullable("description", &in.Description, maxDescription)
+	v.nullable("serialNumber", &in.SerialNumber, maxSerial)
+	if in.Name == nil && in.CategoryName == nil && in.StatusName == nil && !in.Description.Set && !in.SerialNumber.Set {
+		v.add("body", "give at least one of name, categoryName, statusName, description, serialNumber")
+	}
+	return v.err()
+}
+
+// MaintenanceInput is the body of POST /assets/maintenance.
+type MaintenanceInput struct {
+	Ref
+	Title       string  `json:"title"`
+	Description *string `json:"description"`
+	DueAt       *string `json:"dueAt"`
+	PerformedAt *string `json:"performedAt"`
+}
+
+func (in *MaintenanceInput) Validate() error {
+	v := &validator{}
+	in.Ref.validate(v)
+	in.Title = v.text("title", in.Title, maxTitle, true)
+	in.Description = v.optText("description", in.Description, maxDescription)
+	in.DueAt = v.optTime("dueAt", in.DueAt, false)
+	in.PerformedAt = v.optTime("performedAt", in.PerformedAt, true)
+	return v.err()
+}
+
+// AssignmentInput is the body of POST /assets/assignment; null clears a field.
+type AssignmentInput struct {
+	Ref
+	UserID       Nullable `json:"userId"`
+	DepartmentID Nullable `json:"departmentId"`
+}
+
+func (in *AssignmentInput) Validate() error {
+	v := &validator{}
+	in.Ref.validate(v)
+	for _, f := range []struct {
+		name string
+		val  *Nullable
+	}{{"userId", &in.UserID}, {"departmentId", &in.DepartmentID}} {
+		if f.val.Set && !f.val.Null && !idPattern.MatchString(f.val.Value) {
+			v.add(f.name, "must be 1-64 characters of letters, digits, '_' or '-', or null to clear")
+		}
+	}
+	if !in.UserID.Set && !in.DepartmentID.Set {
+		v.add("body", "give userId or departmentId (null clears it)")
+	}
+	return v.err()
+}
+
+// GeoPositionInput is the body of POST /assets/geo-position.
+type GeoPositionInput struct {
+	Ref
+	Latitude   *float64 `json:"latitude"`
+	Longitude  *float64 `json:"longitude"`
+	Accuracy   *float64 `json:"accuracy"`
+	RecordedAt *string  `json:"recordedAt"`
+}
+
+// maxClockSkew is how far in the future a device's recordedAt may be.
+const maxClockSkew = 5 * time.Minute
+
+func (in *GeoPositionInput) Validate() error {
+	v := &validator{}
+	in.Ref.validate(v)
+	switch {
+	case in.Latitude == nil:
+		v.add("latitude", "is required")
+	case *in.Latitude < -90 || *in.Latitude > 90:
+		v.add("latitude", "must be between -90 and 90")
+	}
+	switch {
+	case in.Longitude == nil:
+		v.add("longitude", "is required")
+	case *in.Longitude < -180 || *in.Longitude > 180:
+		v.add("longitude", "must be between -180 and 180")
+	}
+	if in.Accuracy != nil && (*in.Accuracy < 0 || *in.Accuracy > 1e7) {
+		v.add("accuracy", "must be a distance in metres between 0 and 10000000")
+	}
+	in.RecordedAt = v.optTime("recordedAt", in.RecordedAt, true)
+	return v.err()
+}
+
+// validator collects every problem with a body, so one response lists them all.
+type validator struct{ fields []apierror.FieldError }
+
+func (v *validator) add(field, issue string) {
+	v.fields = append(v.fields, apierror.FieldError{Field: field, Issue: issue})
+}
+
+func (v *validator) err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	return apierror.Invalid(v.fields...)
+}
+
+// text trims s and checks it is present (if required), short enough and free of control characters.
+func (v *validator) text(field, s string, max int, required bool) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		v.add(field, "is required")
+	case !utf8.ValidString(s):
+		v.add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.add(field, fmt.Sprintf("must be at most %d characters", max))
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }):
+		v.add(field, "must not contain control characters")
+	}
+	return s
+}
+
+func (v *validator) optText(field string, s *string, max int) *string {
+	if s == nil {
+		return nil
+	}
+	t := v.text(field, *s, max, false)
+	if t == "" {
+		return nil
+	}
+	return &t
+}
+
+func (v *validator) optRequiredText(field string, s *string, max int) *string {
+	if s == nil {
+		return nil
+	}
+	t := v.text(field, *s, max, true)
+	return &t
+}
+
+func (v *validator) nullable(field string, n *Nullable, max int) {
+	if !n.Set || n.Null {
+		return
+	}
+	n.Value = v.text(field, n.Value, max, false)
+	if n.Value == "" {
+		n.Null = true // an empty string clears the field, like null
+	}
+}
+
+// optTime accepts an RFC 3339 time or a plain date (midnight UTC) and normalizes it.
+// notFuture rejects times more than maxClockSkew ahead: a device clock that far off is a bug.
+func (v *validator) optTime(field string, s *string, notFuture bool) *string {
+	if s == nil {
+		return nil
+	}
+	t, err := isotime.Parse(*s)
+	if err != nil {
+		d, derr := time.Parse(time.DateOnly, *s)
+		if derr != nil {
+			v.add(field, "must be an RFC 3339 time (2026-03-08T09:15:00Z) or a date (2026-03-08)")
+			return nil
+		}
+		t = d
+	}
+	if t.Year() < 1970 || t.Year() > 9999 {
+		v.add(field, "must be between 1970 and 9999")
+		return nil
+	}
+	if notFuture && t.After(now().Add(maxClockSkew)) {
+		v.add(field, "must not be in the future")
+		return nil
+	}
+	out := isotime.Format(t)
+	return &out
+}
+
+var now = time.Now

@@ -1,0 +1,246 @@
+package asset
+
+import (
+	"context"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+)
+
+// Store writes assets and their records to AssetsTable. Every method takes the
+// tenant from the caller's credential; ids are only ever looked up inside it.
+type Store struct {
+	DB    dynamo.API
+	Table string
+}
+
+// NewID returns a fresh asset id.
+func NewID() string { return "asset_" + strings.ToLower(ulid.Make().String()) }
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: pk},
+		"SK": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// ErrExists means an asset with the requested id is already stored: only an
+// idempotent retry that derives the same id can meet it.
+var ErrExists = apierror.New(apierror.Conflict, "the asset already exists")
+
+// Create stores a new asset. An externalId is claimed in the same transaction,
+// so two creates with one externalId cannot both succeed.
+func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in CreateInput) (Asset, error) {
+	at := isotime.Format(now())
+	it := item{
+		PK: assetPK(tenantID, assetID), SK: skAsset, Entity: "asset", TenantID: tenantID, AssetID: assetID,
+		ExternalID: in.ExternalID, AssetName: in.Name, CategoryName: in.CategoryName, StatusName: in.StatusName,
+		Description: in.Description, SerialNumber: in.SerialNumber, Version: 1,
+		CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor,
+	}
+	av, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return Asset{}, err
+	}
+	put := types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}
+	if in.ExternalID == nil {
+		_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+		if dynamo.ConditionFailed(err) {
+			return Asset{}, ErrExists
+		}
+		return it.asset(), dynamo.Translate("create asset", err)
+	}
+	claim := key(externalPK(tenantID, *in.ExternalID), skExternalID)
+	claim["entity"] = &types.AttributeValueMemberS{Value: "externalId"}
+	claim["assetId"] = &types.AttributeValueMemberS{Value: assetID}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &put},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: claim, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	if failed := dynamo.CancelledAt(err); failed != nil {
+		if failed[0] {
+			return Asset{}, ErrExists
+		}
+		if len(failed) > 1 && failed[1] {
+			return Asset{}, apierror.New(apierror.Conflict, "externalId %q is already used by another asset", *in.ExternalID)
+		}
+	}
+	return it.asset(), dynamo.Translate("create asset", err)
+}
+
+// Get reads an asset; found is false when the tenant has no such asset.
+func (s *Store) Get(ctx context.Context, tenantID, assetID string) (Asset, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Asset{}, false, dynamo.Translate("get asset", err)
+	}
+	if out.Item == nil {
+		return Asset{}, false, nil
+	}
+	var it item
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return Asset{}, false, err
+	}
+	return it.asset(), true, nil
+}
+
+// Resolve turns a Ref into an asset id within the tenant. An unknown externalId
+// is NOT_FOUND; an assetId is checked by the write that follows.
+func (s *Store) Resolve(ctx context.Context, tenantID string, ref Ref) (string, error) {
+	if ref.AssetID != nil {
+		return *ref.AssetID, nil
+	}
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: key(externalPK(tenantID, *ref.ExternalID), skExternalID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", dynamo.Translate("resolve externalId", err)
+	}
+	id, ok := out.Item["assetId"].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", apierror.New(apierror.NotFound, "no asset with externalId %q", *ref.ExternalID)
+	}
+	return id.Value, nil
+}
+
+func notFound(assetID string) error { return apierror.New(apierror.NotFound, "no asset %q", assetID) }
+
+// update applies an update expression to an existing asset, bumping version and
+// updatedAt, and returns the asset as stored afterwards.
+func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (Asset, error) {
+	upd = upd.Set(expression.Name("updatedAt"), expression.Value(isotime.Format(now()))).
+		Set(expression.Name("updatedBy"), expression.Value(actor)).
+		Add(expression.Name("version"), expression.Value(1))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return Asset{}, err
+	}
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return Asset{}, err // the caller decides what a failed condition means
+	}
+	var it item
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return Asset{}, err
+	}
+	return it.asset(), nil
+}
+
+var exists = expression.AttributeExists(expression.Name("PK"))
+
+func setOrRemove(u expression.UpdateBuilder, name string, n *Nullable) expression.UpdateBuilder {
+	switch {
+	case !n.Set:
+		return u
+	case n.Null:
+		return u.Remove(expression.Name(name))
+	default:
+		return u.Set(expression.Name(name), expression.Value(n.Value))
+	}
+}
+
+// Update changes the given fields of an asset.
+func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in UpdateInput) (Asset, error) {
+	var u expression.UpdateBuilder
+	for name, v := range map[string]*string{"assetName": in.Name, "categoryName": in.CategoryName, "statusName": in.StatusName} {
+		if v != nil {
+			u = u.Set(expression.Name(name), expression.Value(*v))
+		}
+	}
+	u = setOrRemove(u, "description", &in.Description)
+	u = setOrRemove(u, "serialNumber", &in.SerialNumber)
+	a, err := s.update(ctx, tenantID, assetID, actor, u, exists)
+	if dynamo.ConditionFailed(err) {
+		return Asset{}, notFound(assetID)
+	}
+	return a, dynamo.Translate("update asset", err)
+}
+
+// Assign sets or clears the asset's user and department.
+func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in AssignmentInput) (Asset, error) {
+	u := expression.Set(expression.Name("assignedAt"), expression.Value(isotime.Format(now())))
+	u = setOrRemove(u, "assignedUserId", &in.UserID)
+	u = setOrRemove(u, "assignedDepartmentId", &in.DepartmentID)
+	a, err := s.update(ctx, tenantID, assetID, actor, u, exists)
+	if dynamo.ConditionFailed(err) {
+		return Asset{}, notFound(assetID)
+	}
+	return a, dynamo.Translate("assign asset", err)
+}
+
+// SetPosition records a position unless a newer one is already stored: devices
+// retry and reorder, and an old reading must never overwrite a newer one.
+// applied is false when the stored position was newer and was kept.
+func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string, in GeoPositionInput) (a Asset, applied bool, err error) {
+	recordedAt := isotime.Format(now())
+	if in.RecordedAt != nil {
+		recordedAt = *in.RecordedAt
+	}
+	gp := GeoPosition{Latitude: *in.Latitude, Longitude: *in.Longitude, Accuracy: in.Accuracy, RecordedAt: recordedAt}
+	cond := exists.And(expression.Or(
+		expression.AttributeNotExists(expression.Name("geoPosition")),
+		expression.Name("geoPosition.recordedAt").LessThanEqual(expression.Value(recordedAt)),
+	))
+	a, err = s.update(ctx, tenantID, assetID, actor, expression.Set(expression.Name("geoPosition"), expression.Value(gp)), cond)
+	if dynamo.ConditionFailed(err) {
+		current, found, gerr := s.Get(ctx, tenantID, assetID)
+		switch {
+		case gerr != nil:
+			return Asset{}, false, gerr
+		case !found:
+			return Asset{}, false, notFound(assetID)
+		}
+		return current, false, nil
+	}
+	return a, err == nil, dynamo.Translate("set asset position", err)
+}
+
+// AddMaintenance stores a maintenance record, in one transaction with a check
+// that the asset exists in this tenant.
+func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, actor string, in MaintenanceInput) (Maintenance, error) {
+	m := Maintenance{
+		MaintenanceID: "mnt_" + strings.ToLower(ulid.Make().String()), AssetID: assetID, Title: in.Title,
+		Description: in.Description, DueAt: in.DueAt, PerformedAt: in.PerformedAt, CreatedAt: isotime.Format(now()),
+	}
+	m.Status = "scheduled"
+	if m.PerformedAt != nil {
+		m.Status = "completed"
+	}
+	av, err := attributevalue.MarshalMap(m)
+	if err != nil {
+		return Maintenance{}, err
+	}
+	for k, v := range key(assetPK(tenantID, assetID), "MAINT#"+m.MaintenanceID) {
+		av[k] = v
+	}
+	av["entity"] = &types.AttributeValueMemberS{Value: "maintenance"}
+	av["tenantId"] = &types.AttributeValueMemberS{Value: tenantID}
+	av["createdBy"] = &types.AttributeValueMemberS{Value: actor}
+	if m.Status == "scheduled" && m.DueAt != nil {
+		av["dueBucket"] = &types.AttributeValueMemberS{Value: dueBucket(*m.DueAt)}
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset), ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	if failed := dynamo.CancelledAt(err); len(failed) > 0 && failed[0] {
+		return Maintenance{}, notFound(assetID)
+	}
+	return m, dynamo.Translate("add maintenance", err)
+}

@@ -1,0 +1,21 @@
+// Package awsclient builds the AWS SDK configuration every function uses.
+package awsclient
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Load reads the standard SDK environment. AWS_ENDPOINT_URL (honoured by the SDK
+// itself) points every client at moto or LocalStack locally; on Lambda it is unset.
+func Load(ctx context.Context) (aws.Config, error) {
+	return awsconfig.LoadDefaultConfig(ctx,
+		// A few quick retries absorb throttling; beyond that the client gets a 503 with Retry-After.
+		awsconfig.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3 })
+		}),
+	)
+}

@@ -1,0 +1,103 @@
+// Package config is the one place functions read their settings. Lambdas read
+// the environment template.yaml gives them; the local stack resolves the same
+// template variables and passes them through the same Parse.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is every setting any function reads. Each field names its variable.
+type Config struct {
+	AssetsTable       string // ASSETS_TABLE
+	IntegrationsTable string // INTEGRATIONS_TABLE
+	APILogShards      int    // API_LOG_SHARDS: write shards of the per-tenant API call log
+	BcryptCost        int    // BCRYPT_COST: cost of new API key hashes
+	KeyCacheSize      int    // KEY_CACHE_SIZE: verified key strings remembered per process
+	KeyCacheTTL       time.Duration
+	LastUsedInterval  time.Duration // LAST_USED_INTERVAL: lastUsedAt is written at most this often per key
+	IdempotencyTTL    time.Duration // IDEMPOTENCY_TTL
+	LogLevel          string        // LOG_LEVEL
+}
+
+// Lookup is os.LookupEnv's shape, so tests and the local stack can supply a map.
+type Lookup func(string) (string, bool)
+
+// FromEnv reads the process environment.
+func FromEnv() (Config, error) { return Parse(os.LookupEnv) }
+
+// FromMap reads a resolved variable map (the local stack's view of template.yaml).
+func FromMap(m map[string]string) (Config, error) {
+	return Parse(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+}
+
+// Parse applies defaults and validates; a missing table name is an error because
+// a function without its table cannot do anything useful.
+func Parse(lookup Lookup) (Config, error) {
+	p := parser{lookup: lookup}
+	c := Config{
+		AssetsTable:       p.str("ASSETS_TABLE", ""),
+		IntegrationsTable: p.str("INTEGRATIONS_TABLE", ""),
+		APILogShards:      p.int("API_LOG_SHARDS", 8, 1, 256),
+		BcryptCost:        p.int("BCRYPT_COST", 10, 4, 14),
+		KeyCacheSize:      p.int("KEY_CACHE_SIZE", 10000, 0, 1_000_000),
+		KeyCacheTTL:       p.dur("KEY_CACHE_TTL", 15*time.Minute),
+		LastUsedInterval:  p.dur("LAST_USED_INTERVAL", time.Minute),
+		IdempotencyTTL:    p.dur("IDEMPOTENCY_TTL", 24*time.Hour),
+		LogLevel:          p.str("LOG_LEVEL", "INFO"),
+	}
+	if c.AssetsTable == "" {
+		p.fail("ASSETS_TABLE is required")
+	}
+	if c.IntegrationsTable == "" {
+		p.fail("INTEGRATIONS_TABLE is required")
+	}
+	return c, p.err
+}
+
+type parser struct {
+	lookup Lookup
+	err    error
+}
+
+func (p *parser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf("config: "+format, args...)
+	}
+}
+
+func (p *parser) str(key, def string) string {
+	if v, ok := p.lookup(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) int(key string, def, lo, hi int) int {
+	v, ok := p.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		p.fail("%s must be an integer in [%d, %d], got %q", key, lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (p *parser) dur(key string, def time.Duration) time.Duration {
+	v, ok := p.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		p.fail("%s must be a duration like 90s, got %q", key, v)
+		return def
+	}
+	return d
+}

@@ -1,0 +1,197 @@
+package devstack
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/uniasset/integrations/shared/httpapi"
+)
+
+// maxGatewayBody is API Gateway HTTP API's payload limit.
+const maxGatewayBody = 10 << 20
+
+// Gateway stands in for API Gateway's HTTP API: it matches the template's
+// routes, runs the JWT authorizer where the template puts one, builds the
+// payload-2.0 event and calls the function's handler, then writes its response.
+type Gateway struct {
+	mux        *http.ServeMux
+	defaultFn  string
+	authorizer *Issuer
+	handlers   map[string]httpapi.LambdaHandler
+}
+
+// NewGateway builds a gateway for routes; handlers are keyed by function logical id.
+func NewGateway(routes []Route, handlers map[string]httpapi.LambdaHandler, authorizer *Issuer) (*Gateway, error) {
+	g := &Gateway{mux: http.NewServeMux(), authorizer: authorizer, handlers: handlers}
+	for _, r := range routes {
+		if _, ok := handlers[r.Function]; !ok {
+			return nil, fmt.Errorf("no local handler for %s", r.Function)
+		}
+		if r.Path == "" {
+			g.defaultFn = r.Function
+			continue
+		}
+		route := r
+		pattern := r.Path
+		if r.Method != "" && r.Method != "ANY" {
+			pattern = r.Method + " " + r.Path
+		}
+		g.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			g.invoke(w, req, route)
+		}))
+	}
+	return g, nil
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// API Gateway sends a request no route matches (wrong method included) to $default.
+	if _, pattern := g.mux.Handler(r); pattern != "" {
+		g.mux.ServeHTTP(w, r)
+		return
+	}
+	if g.defaultFn == "" {
+		gatewayError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	g.invoke(w, r, Route{Function: g.defaultFn})
+}
+
+func gatewayError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"message":%q}`, msg)
+}
+
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, route Route) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxGatewayBody+1))
+	if err != nil {
+		gatewayError(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	if len(body) > maxGatewayBody {
+		gatewayError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
+	var claims map[string]string
+	if route.JWT {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			claims, err = g.authorizer.Verify(strings.TrimSpace(token))
+		}
+		if !ok || claims == nil || err != nil {
+			// What API Gateway answers itself; the function is never called.
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+	}
+	ev := buildEvent(r, route, body, claims)
+	resp, err := g.handlers[route.Function](r.Context(), ev)
+	if err != nil {
+		slog.Error("function error", "function", route.Function, "error", err.Error())
+		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	writeResponse(w, resp)
+}
+
+func buildEvent(r *http.Request, route Route, body []byte, claims map[string]string) events.APIGatewayV2HTTPRequest {
+	now := time.Now()
+	routeKey := "$default"
+	if route.Path != "" {
+		routeKey = route.Method + " " + route.Path
+	}
+	headers := map[string]string{}
+	var cookies []string
+	for name, values := range r.Header {
+		lower := strings.ToLower(name)
+		if lower == "cookie" {
+			for _, v := range values {
+				cookies = append(cookies, strings.Split(v, "; ")...)
+			}
+			continue
+		}
+		headers[lower] = strings.Join(values, ",")
+	}
+	query := map[string]string{}
+	for k, v := range r.URL.Query() {
+		query[k] = strings.Join(v, ",")
+	}
+	var params map[string]string
+	if strings.Contains(route.Path, "{") {
+		params = map[string]string{}
+		for _, seg := range strings.Split(route.Path, "/") {
+			if strings.HasPrefix(seg, "{") {
+				name := strings.Trim(seg, "{}+")
+				params[name] = r.PathValue(name)
+			}
+		}
+	}
+	sourceIP, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: routeKey, RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
+		Cookies: cookies, Headers: headers, QueryStringParameters: query, PathParameters: params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey: routeKey, AccountID: "000000000000", Stage: "$default", RequestID: requestID(),
+			APIID: "local", DomainName: r.Host, DomainPrefix: "local",
+			Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: sourceIP, UserAgent: r.UserAgent(),
+			},
+		},
+	}
+	if claims != nil {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims, Scopes: nil},
+		}
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return ev
+}
+
+func requestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	for _, c := range resp.Cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if b, err := base64.StdEncoding.DecodeString(resp.Body); err == nil {
+			body = b
+		}
+	}
+	status := resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

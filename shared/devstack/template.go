@@ -1,0 +1,113 @@
+// Package devstack is the local stack: it starts moto when no AWS endpoint is
+// given, creates the resources template.yaml declares, seeds demo tenants,
+// issues local tokens, and serves the template's HTTP API routes by calling
+// the same handlers the Lambdas run. Integration tests use it too.
+package devstack
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Template is the part of template.yaml the local stack reads.
+type Template struct {
+	Parameters map[string]struct {
+		Default any `yaml:"Default"`
+	} `yaml:"Parameters"`
+	Globals struct {
+		Function struct {
+			Environment struct {
+				Variables map[string]any `yaml:"Variables"`
+			} `yaml:"Environment"`
+		} `yaml:"Function"`
+	} `yaml:"Globals"`
+	Resources map[string]Resource `yaml:"Resources"`
+}
+
+// Resource is one entry of Resources; Properties stays generic.
+type Resource struct {
+	Type       string         `yaml:"Type"`
+	Properties map[string]any `yaml:"Properties"`
+}
+
+// LoadTemplate reads and parses a SAM template, turning CloudFormation's short
+// tags (!Ref X, !GetAtt A.B, !Sub ..., !If [...]) into their long forms.
+func LoadTemplate(path string) (*Template, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	expandTags(&root)
+	var t Template
+	if err := root.Decode(&t); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &t, nil
+}
+
+// expandTags rewrites `!Name value` nodes into `{Fn::Name: value}` (Ref stays Ref).
+func expandTags(n *yaml.Node) {
+	for _, c := range n.Content {
+		expandTags(c)
+	}
+	if !strings.HasPrefix(n.Tag, "!") || strings.HasPrefix(n.Tag, "!!") {
+		return
+	}
+	name := strings.TrimPrefix(n.Tag, "!")
+	if name != "Ref" && name != "Condition" {
+		name = "Fn::" + name
+	}
+	value := *n
+	value.Tag = ""
+	if name == "Fn::GetAtt" && value.Kind == yaml.ScalarNode {
+		// !GetAtt A.B is short for [A, B].
+		a, b, _ := strings.Cut(value.Value, ".")
+		value = yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: a}, {Kind: yaml.ScalarNode, Value: b},
+		}}
+	}
+	*n = yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: name}, &value}}
+}
+
+// Route is one HttpApi event of a function.
+type Route struct {
+	Function string
+	Method   string // "" for the $default route
+	Path     string // "" for the $default route
+	JWT      bool   // behind the JWT authorizer
+}
+
+// Routes lists every HttpApi event of every function in the template.
+func (t *Template) Routes() []Route {
+	var out []Route
+	for name, r := range t.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		events, _ := r.Properties["Events"].(map[string]any)
+		for _, e := range events {
+			ev, _ := e.(map[string]any)
+			if ev["Type"] != "HttpApi" {
+				continue
+			}
+			props, _ := ev["Properties"].(map[string]any)
+			route := Route{Function: name}
+			route.Method, _ = props["Method"].(string)
+			route.Path, _ = props["Path"].(string)
+			route.Method = strings.ToUpper(route.Method)
+			if auth, ok := props["Auth"].(map[string]any); ok {
+				authorizer, _ := auth["Authorizer"].(string)
+				route.JWT = authorizer != "" && authorizer != "NONE"
+			}
+			out = append(out, route)
+		}
+	}
+	return out
+}

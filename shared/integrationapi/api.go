@@ -1,0 +1,265 @@
+// Package integrationapi serves POST /api/integrations/assets/*: the API-key
+// authenticated writes that ERP and IoT systems make.
+package integrationapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/apilog"
+	"github.com/uniasset/integrations/shared/asset"
+	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/idempotency"
+	"github.com/uniasset/integrations/shared/redact"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// API holds what the handlers need.
+type API struct {
+	Keys        *apikey.Service
+	Assets      *asset.Store
+	Idempotency *idempotency.Store
+	Log         *apilog.Writer
+	Now         func() time.Time
+}
+
+// Routes lists what this function serves; template.yaml routes the same (a test checks).
+var Routes = []httpapi.Route{
+	{Method: http.MethodPost, Pattern: "/api/integrations/assets/create"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/assets/update"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/assets/maintenance"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/assets/assignment"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/assets/geo-position"},
+}
+
+// Handler returns the router for the integration routes. This function is also
+// API Gateway's $default route, so it answers every unknown path (404) and every
+// wrong method on the admin function's paths (405).
+func (a *API) Handler() http.Handler {
+	handlers := []http.Handler{
+		a.endpoint(apikey.AssetCreate, a.create),
+		a.endpoint(apikey.AssetUpdate, a.update),
+		a.endpoint(apikey.MaintenanceCreate, a.maintenance),
+		a.endpoint(apikey.AssignmentUpdate, a.assignment),
+		a.endpoint(apikey.AssetLocation, a.geoPosition),
+	}
+	rt := httpapi.NewRouter()
+	for i, r := range Routes {
+		rt.Handle(r.Method, r.Pattern, handlers[i])
+	}
+	rt.Reserve(adminapi.Routes)
+	return rt
+}
+
+// call is one authenticated request as an operation sees it.
+type call struct {
+	principal   apikey.Principal
+	body        []byte
+	idemKey     string // empty without an Idempotency-Key
+	fingerprint string
+}
+
+func (c call) tenantID() string { return c.principal.Key.TenantID }
+func (c call) actor() string    { return "apikey:" + c.principal.Key.ID }
+
+// operation validates and executes; it returns the success status and body.
+type operation func(ctx context.Context, c call) (int, any, error)
+
+// endpoint wraps an operation with the contract's check order (key → plan →
+// permission → body → target), idempotency, and the API call log.
+func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		start := a.Now()
+		principal, err := a.Keys.Authenticate(ctx, r.Header.Get("Authorization"))
+		if err != nil {
+			// No tenant is known, so nothing goes to any tenant's activity log.
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		body, bodyErr := httpapi.ReadBody(r)
+		status, respBody, errCode, replayed := a.run(ctx, r, perm, principal, body, bodyErr, op)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(respBody)
+
+		rc := httpapi.RequestContext(ctx)
+		entry := apilog.Entry{
+			TenantID: principal.Key.TenantID, Method: r.Method, Endpoint: r.URL.Path, Status: status, ErrorCode: errCode,
+			APIKeyID: principal.Key.ID, APIKeyName: principal.Key.Name, SourceIP: rc.HTTP.SourceIP,
+			UserAgent: r.UserAgent(), RequestID: rc.RequestID, DurationMs: a.Now().Sub(start).Milliseconds(),
+			IdempotencyKey: r.Header.Get("Idempotency-Key"), Replayed: replayed,
+			RequestHeaders: redact.Headers(r.Header), RequestBody: redact.JSON(body), ResponseBody: redact.JSON(respBody),
+		}
+		// The write already happened; losing its log line is bad but must not turn success into failure.
+		if err := a.Log.Write(context.WithoutCancel(ctx), entry, start); err != nil {
+			httpapi.Logger(ctx).Error("api call log write failed", "error", err.Error(), "tenantId", entry.TenantID)
+		}
+	}
+}
+
+// run performs the checks in contract order and the operation, and renders the response.
+func (a *API) run(ctx context.Context, r *http.Request, perm apikey.Permission, p apikey.Principal, body []byte, bodyErr error, op operation) (status int, resp []byte, code string, replayed bool) {
+	fail := func(err error) (int, []byte, string, bool) {
+		e, known := apierror.From(err)
+		if !known {
+			httpapi.Logger(ctx).Error("unexpected error", "error", err.Error())
+		}
+		b, _ := json.Marshal(map[string]any{"error": e})
+		return e.Code.Status(), b, string(e.Code), false
+	}
+	switch {
+	case !p.Profile.Plan.AtLeast(tenant.Enterprise):
+		return fail(apierror.New(apierror.EnterpriseRequired, "the integration API requires the Enterprise plan"))
+	case !p.Key.Has(perm):
+		return fail(apierror.New(apierror.InsufficientPermissions, "this API key lacks the %q permission", perm))
+	case bodyErr != nil:
+		return fail(bodyErr)
+	}
+	c := call{principal: p, body: body}
+	if key := r.Header.Get("Idempotency-Key"); key != "" || len(r.Header.Values("Idempotency-Key")) > 0 {
+		if len(r.Header.Values("Idempotency-Key")) != 1 || !idempotency.ValidKey(key) {
+			return fail(apierror.New(apierror.Validation, "Idempotency-Key must be 1-%d visible ASCII characters without commas", idempotency.MaxKeyLength))
+		}
+		c.idemKey, c.fingerprint = key, idempotency.Fingerprint(r.Method, r.URL.Path, body)
+	}
+	if c.idemKey == "" {
+		st, v, err := op(ctx, c)
+		if err != nil {
+			return fail(err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fail(err)
+		}
+		return st, b, "", false
+	}
+
+	claim, stored, err := a.Idempotency.Begin(ctx, c.tenantID(), c.idemKey, c.fingerprint, a.Now())
+	if err != nil {
+		return fail(err)
+	}
+	if stored != nil {
+		return stored.Status, []byte(stored.Body), "", true
+	}
+	st, v, err := op(ctx, c)
+	var b []byte
+	if err == nil {
+		b, err = json.Marshal(v)
+	}
+	if err != nil {
+		// Only successes are kept: a retry after any error runs the request again.
+		if rerr := claim.Release(context.WithoutCancel(ctx)); rerr != nil {
+			httpapi.Logger(ctx).Error("idempotency release failed", "error", rerr.Error())
+		}
+		return fail(err)
+	}
+	if cerr := claim.Complete(context.WithoutCancel(ctx), idempotency.Response{Status: st, Body: string(b)}); cerr != nil {
+		// The write succeeded; if the record is lost, the lease expires and a retry
+		// re-runs, which the create's derived id keeps from duplicating.
+		httpapi.Logger(ctx).Error("idempotency complete failed", "error", cerr.Error())
+	}
+	return st, b, "", false
+}
+
+func decode[T interface{ Validate() error }](body []byte, dst T) error {
+	if err := httpapi.DecodeStrict(body, dst); err != nil {
+		return err
+	}
+	return dst.Validate()
+}
+
+// derivedAssetID makes a create with an Idempotency-Key always choose the same
+// id, so a retry that takes over an abandoned claim finds the asset instead of
+// making a second one.
+func derivedAssetID(tenantID, key, fingerprint string) string {
+	sum := sha256.Sum256([]byte(tenantID + "\x00" + key + "\x00" + fingerprint))
+	return "asset_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+func (a *API) create(ctx context.Context, c call) (int, any, error) {
+	var in asset.CreateInput
+	if err := decode(c.body, &in); err != nil {
+		return 0, nil, err
+	}
+	id := asset.NewID()
+	if c.idemKey != "" {
+		id = derivedAssetID(c.tenantID(), c.idemKey, c.fingerprint)
+	}
+	created, err := a.Assets.Create(ctx, c.tenantID(), id, c.actor(), in)
+	if err == asset.ErrExists && c.idemKey != "" {
+		existing, found, gerr := a.Assets.Get(ctx, c.tenantID(), id)
+		if gerr == nil && found {
+			return http.StatusCreated, existing, nil
+		}
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, created, nil
+}
+
+func (a *API) update(ctx context.Context, c call) (int, any, error) {
+	var in asset.UpdateInput
+	if err := decode(c.body, &in); err != nil {
+		return 0, nil, err
+	}
+	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
+	if err != nil {
+		return 0, nil, err
+	}
+	updated, err := a.Assets.Update(ctx, c.tenantID(), id, c.actor(), in)
+	return http.StatusOK, updated, err
+}
+
+func (a *API) maintenance(ctx context.Context, c call) (int, any, error) {
+	var in asset.MaintenanceInput
+	if err := decode(c.body, &in); err != nil {
+		return 0, nil, err
+	}
+	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
+	if err != nil {
+		return 0, nil, err
+	}
+	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), id, c.actor(), in)
+	return http.StatusCreated, m, err
+}
+
+func (a *API) assignment(ctx context.Context, c call) (int, any, error) {
+	var in asset.AssignmentInput
+	if err := decode(c.body, &in); err != nil {
+		return 0, nil, err
+	}
+	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
+	if err != nil {
+		return 0, nil, err
+	}
+	updated, err := a.Assets.Assign(ctx, c.tenantID(), id, c.actor(), in)
+	return http.StatusOK, updated, err
+}
+
+func (a *API) geoPosition(ctx context.Context, c call) (int, any, error) {
+	var in asset.GeoPositionInput
+	if err := decode(c.body, &in); err != nil {
+		return 0, nil, err
+	}
+	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
+	if err != nil {
+		return 0, nil, err
+	}
+	// A reading older than the stored one is acknowledged and not applied; the body shows what is kept.
+	updated, _, err := a.Assets.SetPosition(ctx, c.tenantID(), id, c.actor(), in)
+	return http.StatusOK, updated, err
+}

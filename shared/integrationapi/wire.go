@@ -1,0 +1,30 @@
+package integrationapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/apilog"
+	"github.com/uniasset/integrations/shared/asset"
+	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/idempotency"
+)
+
+// Build is the function's wiring, shared by its Lambda main and the local stack.
+func Build(cfg config.Config, db dynamo.API) http.Handler { return New(cfg, db).Handler() }
+
+// New wires the API from configuration; the Lambda and the local stack both call it.
+func New(cfg config.Config, db dynamo.API) *API {
+	return &API{
+		Keys: &apikey.Service{
+			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
+			LastUsedInterval: cfg.LastUsedInterval, Cache: apikey.NewCache(cfg.KeyCacheSize, cfg.KeyCacheTTL),
+		},
+		Assets:      &asset.Store{DB: db, Table: cfg.AssetsTable},
+		Idempotency: &idempotency.Store{DB: db, Table: cfg.IntegrationsTable, TTL: cfg.IdempotencyTTL},
+		Log:         &apilog.Writer{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.APILogShards},
+		Now:         time.Now,
+	}
+}

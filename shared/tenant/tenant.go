@@ -1,0 +1,110 @@
+// Package tenant holds plans, roles and the tenant profile that gates features.
+package tenant
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/dynamo"
+)
+
+// Plan is a tenant's subscription tier.
+type Plan string
+
+const (
+	Starter    Plan = "starter"
+	Growth     Plan = "growth"
+	Enterprise Plan = "enterprise"
+)
+
+func (p Plan) rank() int {
+	switch p {
+	case Starter:
+		return 1
+	case Growth:
+		return 2
+	case Enterprise:
+		return 3
+	}
+	return 0 // unknown or missing plan: below every tier
+}
+
+// AtLeast reports whether p includes everything min does.
+func (p Plan) AtLeast(min Plan) bool { return p.rank() >= min.rank() }
+
+// Role is a user's role inside a tenant, from the JWT's role claim.
+type Role string
+
+const (
+	Owner   Role = "Owner"
+	Admin   Role = "Admin"
+	Manager Role = "Manager"
+	Member  Role = "Member"
+	Viewer  Role = "Viewer"
+)
+
+// Profile is the tenant's plan and flags.
+type Profile struct {
+	TenantID string `dynamodbav:"tenantId" json:"tenantId"`
+	Name     string `dynamodbav:"name" json:"name"`
+	Plan     Plan   `dynamodbav:"plan" json:"plan"`
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidID reports whether s can be a tenant id; ids are embedded in keys, so '#' must never get in.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Key returns the primary key of the tenant's profile item.
+func Key(tenantID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
+		"SK": &types.AttributeValueMemberS{Value: "PROFILE"},
+	}
+}
+
+// Decode reads a profile item; a missing item is a tenant with no plan.
+func Decode(tenantID string, item map[string]types.AttributeValue) (Profile, error) {
+	p := Profile{TenantID: tenantID}
+	if item == nil {
+		return p, nil
+	}
+	err := attributevalue.UnmarshalMap(item, &p)
+	p.TenantID = tenantID
+	return p, err
+}
+
+// Store reads and writes profiles in IntegrationsTable.
+type Store struct {
+	DB    dynamo.API
+	Table string
+}
+
+// Get reads the profile with a strongly consistent read, so a plan change applies at once.
+func (s *Store) Get(ctx context.Context, tenantID string) (Profile, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: Key(tenantID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Profile{}, dynamo.Translate("get tenant profile", err)
+	}
+	return Decode(tenantID, out.Item)
+}
+
+// Put writes a profile (the local stack's seeding and tests use it; the main app owns plans).
+func (s *Store) Put(ctx context.Context, p Profile) error {
+	item, err := attributevalue.MarshalMap(p)
+	if err != nil {
+		return err
+	}
+	for k, v := range Key(p.TenantID) {
+		item[k] = v
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item})
+	return dynamo.Translate("put tenant profile", err)
+}
