@@ -1,0 +1,209 @@
+package devstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+var (
+	stack  *devstack.Stack
+	server *httptest.Server
+	seq    atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	s, stop, err := devstack.StartForTests(ctx, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the local stack:", err)
+		os.Exit(1)
+	}
+	stack = s
+	server = httptest.NewServer(s.Gateway)
+	code := m.Run()
+	server.Close()
+	stop()
+	os.Exit(code)
+}
+
+// newTenant seeds a tenant of its own for one test, so tests never see each other's data.
+func newTenant(t *testing.T, plan tenant.Plan) string {
+	t.Helper()
+	id := fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1_000_000, seq.Add(1))
+	store := &tenant.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}
+	if err := store.Put(context.Background(), tenant.Profile{TenantID: id, Name: t.Name(), Plan: plan}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func token(t *testing.T, tenantID, role string) string {
+	t.Helper()
+	tok, err := stack.Issuer.Token(tenantID, role, "user-"+strings.ToLower(role), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.Body)
+	}
+	return m
+}
+
+// code returns the error code of an error response, or "".
+func (r response) code(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+// call sends a request through the local gateway; body may be a string, []byte or any JSON value.
+func call(t *testing.T, method, path, bearer string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, server.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+func expect(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d; body %s", r.Status, status, r.Body)
+	}
+	if code != "" {
+		if got := r.code(t); got != code {
+			t.Fatalf("error code = %q, want %q; body %s", got, code, r.Body)
+		}
+	}
+}
+
+var allPermissions = []string{"asset:create", "asset:update", "asset:location", "assignment:update", "maintenance:create"}
+
+// newKey creates a key through the admin API as the tenant's Owner and returns the full key and its id.
+func newKey(t *testing.T, tenantID string, perms ...string) (key, id string) {
+	t.Helper()
+	if perms == nil {
+		perms = []string{}
+	}
+	r := call(t, "POST", "/api/integrations/api-keys", token(t, tenantID, "Owner"), map[string]any{"name": "key " + t.Name(), "permissions": perms})
+	expect(t, r, http.StatusCreated, "")
+	m := r.json(t)
+	return m["key"].(string), m["id"].(string)
+}
+
+func createAsset(t *testing.T, key string, body map[string]any) map[string]any {
+	t.Helper()
+	if body == nil {
+		body = map[string]any{"name": "Forklift " + t.Name(), "categoryName": "Vehicles", "statusName": "ACTIVE"}
+	}
+	r := call(t, "POST", "/api/integrations/assets/create", key, body)
+	expect(t, r, http.StatusCreated, "")
+	return r.json(t)
+}
+
+// assetItem reads an asset's item straight from AssetsTable (nil when absent).
+func assetItem(t *testing.T, tenantID, assetID string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(stack.Config.AssetsTable), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID + "#ASSET#" + assetID},
+			"SK": &types.AttributeValueMemberS{Value: "ASSET"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Item
+}
+
+// tenantAssetCount counts the tenant's asset items in AssetsTable (a Scan: tests only).
+func tenantAssetCount(t *testing.T, tenantID string) int {
+	t.Helper()
+	n := 0
+	p := dynamodb.NewScanPaginator(stack.DB, &dynamodb.ScanInput{
+		TableName:        aws.String(stack.Config.AssetsTable),
+		FilterExpression: aws.String("tenantId = :t AND SK = :sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberS{Value: tenantID}, ":sk": &types.AttributeValueMemberS{Value: "ASSET"},
+		},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Items)
+	}
+	return n
+}
+
+func str(av types.AttributeValue) string {
+	if s, ok := av.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
