@@ -36,24 +36,21 @@ func New(cfg config.Config, db dynamo.API) *API {
 func Build(cfg config.Config, db dynamo.API) http.Handler { return New(cfg, db).Handler() }
 
 // Routes lists what this function serves; template.yaml routes the same (a test checks).
-var Routes = []httpapi.Route{
-	{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"},
-	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"},
-	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"},
+var Routes = httpapi.RoutesOf((&API{}).endpoints())
+
+func (a *API) endpoints() []httpapi.Endpoint {
+	owner := []tenant.Role{tenant.Owner}
+	return []httpapi.Endpoint{
+		{Route: httpapi.Route{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"}, Handler: a.guard(owner, tenant.Growth, a.listKeys)},
+		{Route: httpapi.Route{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"}, Handler: a.guard(owner, tenant.Growth, a.createKey)},
+		{Route: httpapi.Route{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"}, Handler: a.guard(owner, tenant.Growth, a.revokeKey)},
+	}
 }
 
 // Handler returns the router for the admin routes.
 func (a *API) Handler() http.Handler {
-	owner := []tenant.Role{tenant.Owner}
-	handlers := []http.Handler{
-		a.guard(owner, tenant.Growth, a.listKeys),
-		a.guard(owner, tenant.Growth, a.createKey),
-		a.guard(owner, tenant.Growth, a.revokeKey),
-	}
 	rt := httpapi.NewRouter()
-	for i, r := range Routes {
-		rt.Handle(r.Method, r.Pattern, handlers[i])
-	}
+	rt.Mount(a.endpoints())
 	return rt
 }
 

@@ -50,6 +50,28 @@ func (rt *Router) Handle(method, pattern string, h http.Handler) {
 // Route is a method and ServeMux path pattern.
 type Route struct{ Method, Pattern string }
 
+// Endpoint is a route with its handler: each function declares its routes once, as a table.
+type Endpoint struct {
+	Route
+	Handler http.Handler
+}
+
+// RoutesOf lists the routes of a table (for the template drift test and Reserve).
+func RoutesOf(table []Endpoint) []Route {
+	out := make([]Route, len(table))
+	for i, e := range table {
+		out[i] = e.Route
+	}
+	return out
+}
+
+// Mount registers every endpoint of a table.
+func (rt *Router) Mount(table []Endpoint) {
+	for _, e := range table {
+		rt.Handle(e.Method, e.Pattern, e.Handler)
+	}
+}
+
 // Reserve registers routes another function serves. A request for them reaches
 // this router only through API Gateway's $default route, that is with a method
 // the path does not take, so it is answered 405 with the right Allow header.

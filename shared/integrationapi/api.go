@@ -32,29 +32,27 @@ type API struct {
 }
 
 // Routes lists what this function serves; template.yaml routes the same (a test checks).
-var Routes = []httpapi.Route{
-	{Method: http.MethodPost, Pattern: "/api/integrations/assets/create"},
-	{Method: http.MethodPost, Pattern: "/api/integrations/assets/update"},
-	{Method: http.MethodPost, Pattern: "/api/integrations/assets/maintenance"},
-	{Method: http.MethodPost, Pattern: "/api/integrations/assets/assignment"},
-	{Method: http.MethodPost, Pattern: "/api/integrations/assets/geo-position"},
+var Routes = httpapi.RoutesOf((&API{}).endpoints())
+
+func (a *API) endpoints() []httpapi.Endpoint {
+	post := func(path string, perm apikey.Permission, op operation) httpapi.Endpoint {
+		return httpapi.Endpoint{Route: httpapi.Route{Method: http.MethodPost, Pattern: path}, Handler: a.endpoint(perm, op)}
+	}
+	return []httpapi.Endpoint{
+		post("/api/integrations/assets/create", apikey.AssetCreate, a.create),
+		post("/api/integrations/assets/update", apikey.AssetUpdate, a.update),
+		post("/api/integrations/assets/maintenance", apikey.MaintenanceCreate, a.maintenance),
+		post("/api/integrations/assets/assignment", apikey.AssignmentUpdate, a.assignment),
+		post("/api/integrations/assets/geo-position", apikey.AssetLocation, a.geoPosition),
+	}
 }
 
 // Handler returns the router for the integration routes. This function is also
 // API Gateway's $default route, so it answers every unknown path (404) and every
 // wrong method on the admin function's paths (405).
 func (a *API) Handler() http.Handler {
-	handlers := []http.Handler{
-		a.endpoint(apikey.AssetCreate, a.create),
-		a.endpoint(apikey.AssetUpdate, a.update),
-		a.endpoint(apikey.MaintenanceCreate, a.maintenance),
-		a.endpoint(apikey.AssignmentUpdate, a.assignment),
-		a.endpoint(apikey.AssetLocation, a.geoPosition),
-	}
 	rt := httpapi.NewRouter()
-	for i, r := range Routes {
-		rt.Handle(r.Method, r.Pattern, handlers[i])
-	}
+	rt.Mount(a.endpoints())
 	rt.Reserve(adminapi.Routes)
 	return rt
 }

@@ -1,0 +1,111 @@
+package asset
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/httpapi"
+)
+
+// fields decodes body into dst, validates, and returns the names of the fields reported.
+func fields[T interface{ Validate() error }](t *testing.T, body string, dst T) []string {
+	t.Helper()
+	err := httpapi.DecodeStrict([]byte(body), dst)
+	if err == nil {
+		err = dst.Validate()
+	}
+	if err == nil {
+		return nil
+	}
+	e, ok := apierror.From(err)
+	if !ok || e.Code != apierror.Validation {
+		t.Fatalf("%s: not a validation error: %v", body, err)
+	}
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestCreateInput(t *testing.T) {
+	var in CreateInput
+	if f := fields(t, `{"name":"  Forklift  ","categoryName":"V","statusName":"A","externalId":"  "}`, &in); f != nil {
+		t.Fatalf("valid create rejected: %v", f)
+	}
+	if in.Name != "Forklift" || in.ExternalID != nil {
+		t.Fatalf("not normalized: %+v", in)
+	}
+	got := fields(t, `{"name":"","categoryName":"`+strings.Repeat("c", 101)+`","statusName":"ok\u0007"}`, &CreateInput{})
+	if strings.Join(got, ",") != "name,categoryName,statusName" {
+		t.Fatalf("want every bad field reported, got %v", got)
+	}
+}
+
+func TestUpdateInputNullClears(t *testing.T) {
+	var in UpdateInput
+	if f := fields(t, `{"assetId":"asset_1","description":null}`, &in); f != nil {
+		t.Fatalf("rejected: %v", f)
+	}
+	if !in.Description.Set || !in.Description.Null || in.SerialNumber.Set {
+		t.Fatalf("null not distinguished from absent: %+v", in)
+	}
+	if f := fields(t, `{"assetId":"asset_1"}`, &UpdateInput{}); len(f) != 1 || f[0] != "body" {
+		t.Fatalf("an update with nothing to change: %v", f)
+	}
+	if f := fields(t, `{"assetId":"asset_1","name":null}`, &UpdateInput{}); len(f) != 1 || f[0] != "body" {
+		t.Fatalf("name cannot be cleared: %v", f)
+	}
+	if f := fields(t, `{"assetId":"a","externalId":"b","name":"n"}`, &UpdateInput{}); len(f) != 1 || f[0] != "assetId" {
+		t.Fatalf("both references: %v", f)
+	}
+}
+
+func TestGeoPositionInput(t *testing.T) {
+	ok := []string{
+		`{"assetId":"a","latitude":90,"longitude":-180}`,
+		`{"assetId":"a","latitude":-90,"longitude":180,"accuracy":0}`,
+		`{"assetId":"a","latitude":0,"longitude":0,"recordedAt":"2026-03-08T09:15:00+02:00"}`,
+	}
+	for _, b := range ok {
+		var in GeoPositionInput
+		if f := fields(t, b, &in); f != nil {
+			t.Errorf("%s rejected: %v", b, f)
+		}
+	}
+	var in GeoPositionInput
+	fields(t, `{"assetId":"a","latitude":0,"longitude":0,"recordedAt":"2026-03-08T09:15:00+02:00"}`, &in)
+	if *in.RecordedAt != "2026-03-08T07:15:00.000Z" {
+		t.Errorf("recordedAt not normalized to UTC: %s", *in.RecordedAt)
+	}
+	bad := map[string]string{
+		`{"assetId":"a","latitude":90.0001,"longitude":0}`:                    "latitude",
+		`{"assetId":"a","latitude":0,"longitude":-180.5}`:                     "longitude",
+		`{"assetId":"a","longitude":0}`:                                       "latitude",
+		`{"assetId":"a","latitude":0,"longitude":0,"accuracy":-2}`:            "accuracy",
+		`{"assetId":"a","latitude":0,"longitude":0,"recordedAt":"yesterday"}`: "recordedAt",
+		`{"latitude":0,"longitude":0}`:                                        "assetId",
+	}
+	for b, field := range bad {
+		if f := fields(t, b, &GeoPositionInput{}); len(f) != 1 || f[0] != field {
+			t.Errorf("%s: got %v, want [%s]", b, f, field)
+		}
+	}
+}
+
+func TestAssignmentInput(t *testing.T) {
+	var in AssignmentInput
+	if f := fields(t, `{"assetId":"a","userId":null,"departmentId":"d1"}`, &in); f != nil {
+		t.Fatalf("rejected: %v", f)
+	}
+	if !in.UserID.Null || in.DepartmentID.Value != "d1" {
+		t.Fatalf("parsed %+v", in)
+	}
+	if f := fields(t, `{"assetId":"a"}`, &AssignmentInput{}); len(f) != 1 {
+		t.Fatalf("empty assignment accepted: %v", f)
+	}
+	if f := fields(t, `{"assetId":"a","userId":"has space"}`, &AssignmentInput{}); len(f) != 1 || f[0] != "userId" {
+		t.Fatalf("bad user id: %v", f)
+	}
+}

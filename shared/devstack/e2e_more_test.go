@@ -1,0 +1,178 @@
+package devstack_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/idempotency"
+	"github.com/uniasset/integrations/shared/integrationapi"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+func TestIdempotencyLeaseAndExpiry(t *testing.T) {
+	ctx := context.Background()
+	s := &idempotency.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, TTL: 24 * time.Hour}
+	tid := newTenant(t, tenant.Enterprise)
+	t0 := time.Now()
+
+	claim, stored, err := s.Begin(ctx, tid, "k1", "fp-a", t0)
+	if err != nil || claim == nil || stored != nil {
+		t.Fatalf("first Begin: %v %v %v", claim, stored, err)
+	}
+	if _, _, err := s.Begin(ctx, tid, "k1", "fp-a", t0.Add(time.Second)); codeOf(err) != "IDEMPOTENCY_IN_PROGRESS" {
+		t.Fatalf("concurrent Begin: %v", err)
+	}
+	if _, _, err := s.Begin(ctx, tid, "k1", "fp-b", t0.Add(time.Second)); codeOf(err) != "IDEMPOTENCY_CONFLICT" {
+		t.Fatalf("different request: %v", err)
+	}
+	// The holder died: after the lease a retry of the same request takes over...
+	taken, _, err := s.Begin(ctx, tid, "k1", "fp-a", t0.Add(idempotency.Lease+time.Second))
+	if err != nil || taken == nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	// ...and the old holder can no longer store its result over the new one's.
+	if err := claim.Complete(ctx, idempotency.Response{Status: 201, Body: "stale"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := taken.Complete(ctx, idempotency.Response{Status: 201, Body: "fresh"}); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err = s.Begin(ctx, tid, "k1", "fp-a", t0.Add(time.Hour))
+	if err != nil || stored == nil || stored.Body != "fresh" {
+		t.Fatalf("replay after completion: %+v %v", stored, err)
+	}
+	// After 24 h the key is free again, even before DynamoDB's TTL sweep removes it.
+	if c, _, err := s.Begin(ctx, tid, "k1", "fp-b", t0.Add(25*time.Hour)); err != nil || c == nil {
+		t.Fatalf("expired key not reusable: %v", err)
+	}
+}
+
+func codeOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	e, _ := apierror.From(err)
+	return string(e.Code)
+}
+
+// examplePath fills a route pattern's wildcards with a sample value.
+func examplePath(pattern string) string {
+	return regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(pattern, "key_00000000000000000000000000")
+}
+
+// A process that created the asset but died before storing the response leaves
+// no record (or a stale claim). The retry must find the asset, not make a second.
+func TestIdempotentCreateSurvivesLostRecord(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	body := map[string]any{"name": "Gateway 9", "categoryName": "IoT", "statusName": "ACTIVE"}
+	first := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "boot-9")
+	expect(t, first, 201, "")
+
+	_, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
+		TableName: aws.String(stack.Config.IntegrationsTable),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tid + "#IDEMPOTENCY#boot-9"},
+			"SK": &types.AttributeValueMemberS{Value: "-"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "boot-9")
+	expect(t, retry, 201, "")
+	if retry.json(t)["assetId"] != first.json(t)["assetId"] {
+		t.Fatalf("retry made a different asset: %s vs %s", retry.Body, first.Body)
+	}
+	if n := tenantAssetCount(t, tid); n != 1 {
+		t.Fatalf("want 1 asset, found %d", n)
+	}
+}
+
+func TestLastUsedAtWrittenAtMostOncePerInterval(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	key, id := newKey(t, tid, allPermissions...)
+	store := &apikey.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}
+	createAsset(t, key, nil)
+	k1, _, err := store.Get(context.Background(), tid, id)
+	if err != nil || k1.LastUsedAt == "" {
+		t.Fatalf("lastUsedAt not written on first use: %+v %v", k1, err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	createAsset(t, key, nil)
+	k2, _, _ := store.Get(context.Background(), tid, id)
+	if k2.LastUsedAt != k1.LastUsedAt {
+		t.Fatalf("lastUsedAt rewritten within the interval: %s -> %s", k1.LastUsedAt, k2.LastUsedAt)
+	}
+}
+
+// The template routes each path to the function whose router serves it, and
+// nothing a router serves is missing from the template.
+func TestTemplateRoutesMatchRouters(t *testing.T) {
+	served := map[string][]httpapi.Route{
+		"IntegrationApiFunction": integrationapi.Routes,
+		"AdminApiFunction":       adminapi.Routes,
+	}
+	templated := map[string][]httpapi.Route{}
+	defaults := 0
+	for _, r := range stack.Template.Routes() {
+		if r.Path == "" {
+			defaults++
+			if r.Function != "IntegrationApiFunction" {
+				t.Errorf("$default goes to %s; the integration function answers unknown routes", r.Function)
+			}
+			continue
+		}
+		templated[r.Function] = append(templated[r.Function], httpapi.Route{Method: r.Method, Pattern: r.Path})
+		if want := r.Function == "AdminApiFunction"; r.JWT != want {
+			t.Errorf("%s %s: JWT authorizer = %v, want %v", r.Method, r.Path, r.JWT, want)
+		}
+	}
+	if defaults != 1 {
+		t.Errorf("%d $default routes", defaults)
+	}
+	less := func(a, b httpapi.Route) int {
+		if a.Pattern != b.Pattern {
+			if a.Pattern < b.Pattern {
+				return -1
+			}
+			return 1
+		}
+		if a.Method < b.Method {
+			return -1
+		}
+		return 0
+	}
+	for fn, routes := range served {
+		want, got := slices.Clone(routes), templated[fn]
+		slices.SortFunc(want, less)
+		slices.SortFunc(got, less)
+		if !slices.Equal(want, got) {
+			t.Errorf("%s: router serves %v, template routes %v", fn, want, got)
+		}
+		// And the router really answers each of them (no 404/405 from the router itself).
+		h := devstack.Functions[fn](stack.Config, stack.DB)
+		for _, r := range routes {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(r.Method, "http://x"+examplePath(r.Pattern), nil))
+			if rec.Code == http.StatusMethodNotAllowed || strings.Contains(rec.Body.String(), "no route for") {
+				t.Errorf("%s does not serve %s %s: %d %s", fn, r.Method, r.Pattern, rec.Code, rec.Body)
+			}
+		}
+	}
+}
