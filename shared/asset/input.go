@@ -54,6 +54,9 @@ type Ref struct {
 	ExternalID *string `json:"externalId"`
 }
 
+// Target returns the reference; bodies that embed Ref get it too.
+func (r Ref) Target() Ref { return r }
+
 func (r Ref) validate(v *validator) {
 	switch {
 	case r.AssetID == nil && r.ExternalID == nil:

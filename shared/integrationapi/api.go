@@ -40,10 +40,10 @@ func (a *API) endpoints() []httpapi.Endpoint {
 	}
 	return []httpapi.Endpoint{
 		post("/api/integrations/assets/create", apikey.AssetCreate, a.create),
-		post("/api/integrations/assets/update", apikey.AssetUpdate, a.update),
-		post("/api/integrations/assets/maintenance", apikey.MaintenanceCreate, a.maintenance),
-		post("/api/integrations/assets/assignment", apikey.AssignmentUpdate, a.assignment),
-		post("/api/integrations/assets/geo-position", apikey.AssetLocation, a.geoPosition),
+		post("/api/integrations/assets/update", apikey.AssetUpdate, onAsset(a, http.StatusOK, a.update)),
+		post("/api/integrations/assets/maintenance", apikey.MaintenanceCreate, onAsset(a, http.StatusCreated, a.maintenance)),
+		post("/api/integrations/assets/assignment", apikey.AssignmentUpdate, onAsset(a, http.StatusOK, a.assignment)),
+		post("/api/integrations/assets/geo-position", apikey.AssetLocation, onAsset(a, http.StatusOK, a.geoPosition)),
 	}
 }
 
@@ -209,55 +209,41 @@ func (a *API) create(ctx context.Context, c call) (int, any, error) {
 	return http.StatusCreated, created, nil
 }
 
-func (a *API) update(ctx context.Context, c call) (int, any, error) {
-	var in asset.UpdateInput
-	if err := decode(c.body, &in); err != nil {
-		return 0, nil, err
+// onAsset builds an operation for a body that names an existing asset: decode and
+// validate it, resolve assetId or externalId within the caller's tenant, then act.
+func onAsset[T any, PT interface {
+	*T
+	Validate() error
+	Target() asset.Ref
+}](a *API, status int, act func(ctx context.Context, c call, assetID string, in PT) (any, error)) operation {
+	return func(ctx context.Context, c call) (int, any, error) {
+		in := PT(new(T))
+		if err := decode(c.body, in); err != nil {
+			return 0, nil, err
+		}
+		id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Target())
+		if err != nil {
+			return 0, nil, err
+		}
+		v, err := act(ctx, c, id, in)
+		return status, v, err
 	}
-	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
-	if err != nil {
-		return 0, nil, err
-	}
-	updated, err := a.Assets.Update(ctx, c.tenantID(), id, c.actor(), in)
-	return http.StatusOK, updated, err
 }
 
-func (a *API) maintenance(ctx context.Context, c call) (int, any, error) {
-	var in asset.MaintenanceInput
-	if err := decode(c.body, &in); err != nil {
-		return 0, nil, err
-	}
-	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
-	if err != nil {
-		return 0, nil, err
-	}
-	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), id, c.actor(), in)
-	return http.StatusCreated, m, err
+func (a *API) update(ctx context.Context, c call, id string, in *asset.UpdateInput) (any, error) {
+	return a.Assets.Update(ctx, c.tenantID(), id, c.actor(), *in)
 }
 
-func (a *API) assignment(ctx context.Context, c call) (int, any, error) {
-	var in asset.AssignmentInput
-	if err := decode(c.body, &in); err != nil {
-		return 0, nil, err
-	}
-	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
-	if err != nil {
-		return 0, nil, err
-	}
-	updated, err := a.Assets.Assign(ctx, c.tenantID(), id, c.actor(), in)
-	return http.StatusOK, updated, err
+func (a *API) maintenance(ctx context.Context, c call, id string, in *asset.MaintenanceInput) (any, error) {
+	return a.Assets.AddMaintenance(ctx, c.tenantID(), id, c.actor(), *in)
 }
 
-func (a *API) geoPosition(ctx context.Context, c call) (int, any, error) {
-	var in asset.GeoPositionInput
-	if err := decode(c.body, &in); err != nil {
-		return 0, nil, err
-	}
-	id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Ref)
-	if err != nil {
-		return 0, nil, err
-	}
-	// A reading older than the stored one is acknowledged and not applied; the body shows what is kept.
-	updated, _, err := a.Assets.SetPosition(ctx, c.tenantID(), id, c.actor(), in)
-	return http.StatusOK, updated, err
+func (a *API) assignment(ctx context.Context, c call, id string, in *asset.AssignmentInput) (any, error) {
+	return a.Assets.Assign(ctx, c.tenantID(), id, c.actor(), *in)
+}
+
+// geoPosition acknowledges a reading older than the stored one without applying it; the body shows what is kept.
+func (a *API) geoPosition(ctx context.Context, c call, id string, in *asset.GeoPositionInput) (any, error) {
+	kept, _, err := a.Assets.SetPosition(ctx, c.tenantID(), id, c.actor(), *in)
+	return kept, err
 }
