@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -22,21 +23,31 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
-// WriteError answers with the error body and the status its code maps to.
-// Only errors that were not meant for the client are logged: those are bugs or outages.
-func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+// RenderError turns err into the status and body the client gets. Only errors
+// that were not meant for the client are logged: those are bugs or outages.
+func RenderError(ctx context.Context, err error) (int, []byte, apierror.Code) {
 	e, known := apierror.From(err)
 	if !known {
-		Logger(r.Context()).Error("unexpected error", "error", err.Error())
+		Logger(ctx).Error("unexpected error", "error", err.Error())
 	}
-	if e.Code == apierror.Throttled {
+	body, _ := json.Marshal(map[string]any{"error": e})
+	return e.Code.Status(), body, e.Code
+}
+
+// WriteError answers with the error body and the status its code maps to.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body, code := RenderError(r.Context(), err)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if code == apierror.Throttled {
 		w.Header().Set("Retry-After", "1")
 	}
-	WriteJSON(w, e.Code.Status(), map[string]any{"error": e})
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // Logger returns the request-scoped logger (request id attached), or the default one.
-func Logger(ctx interface{ Value(any) any }) *slog.Logger {
+func Logger(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
 		return l
 	}

@@ -87,6 +87,9 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		status, respBody, errCode, replayed := a.run(ctx, r, perm, principal, body, bodyErr, op)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		if errCode == string(apierror.Throttled) {
+			w.Header().Set("Retry-After", "1")
+		}
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
@@ -111,12 +114,8 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 // run performs the checks in contract order and the operation, and renders the response.
 func (a *API) run(ctx context.Context, r *http.Request, perm apikey.Permission, p apikey.Principal, body []byte, bodyErr error, op operation) (status int, resp []byte, code string, replayed bool) {
 	fail := func(err error) (int, []byte, string, bool) {
-		e, known := apierror.From(err)
-		if !known {
-			httpapi.Logger(ctx).Error("unexpected error", "error", err.Error())
-		}
-		b, _ := json.Marshal(map[string]any{"error": e})
-		return e.Code.Status(), b, string(e.Code), false
+		status, body, code := httpapi.RenderError(ctx, err)
+		return status, body, string(code), false
 	}
 	switch {
 	case !p.Profile.Plan.AtLeast(tenant.Enterprise):
