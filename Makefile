@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PORT ?= 3000
 ENV ?= default
-FUNCTIONS := integration-api admin-api
+FUNCTIONS := integration-api admin-api stream-router dispatcher
 # Lambda build settings (sam build calls the build-<LogicalId> targets below).
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
@@ -18,7 +18,7 @@ tools: ## Check the local AWS emulator and linters are installed (installs them 
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
 
 run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unless AWS_ENDPOINT_URL is set)
-	PORT=$(PORT) $(GO) run ./infra/local
+	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} $(GO) run ./infra/local
 
 test: tools ## Run every test (unit and end to end against moto) with the race detector
 	$(GO) test -race -count=1 ./...
@@ -40,6 +40,12 @@ build-IntegrationApiFunction: ## (sam build) IntegrationApiFunction into $(ARTIF
 
 build-AdminApiFunction: ## (sam build) AdminApiFunction into $(ARTIFACTS_DIR)
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/admin-api
+
+build-StreamRouterFunction: ## (sam build) StreamRouterFunction into $(ARTIFACTS_DIR)
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stream-router
+
+build-DispatcherFunction: ## (sam build) DispatcherFunction into $(ARTIFACTS_DIR)
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
 
 bench: tools ## Measure (Go benchmarks, load against moto, cold start) and write BENCHMARKS.md
 	$(GO) run ./infra/bench -out BENCHMARKS.md

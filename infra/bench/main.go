@@ -242,9 +242,13 @@ func throughput(doc *bytes.Buffer, n, c int) error {
 	}
 
 	counter := &counting{API: stack.DB, calls: map[string]int{}}
+	adminHandler, err := adminapi.Build(ctx, stack.Config, stack.AWS)
+	if err != nil {
+		return err
+	}
 	real := map[string]httpapi.LambdaHandler{
 		"IntegrationApiFunction": httpapi.Lambda(integrationapi.New(stack.Config, counter).Handler()),
-		"AdminApiFunction":       httpapi.Lambda(adminapi.New(stack.Config, stack.DB).Handler()),
+		"AdminApiFunction":       httpapi.Lambda(adminHandler),
 	}
 	noop := func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 201, Body: `{}`}, nil

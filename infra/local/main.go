@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uniasset/integrations/shared/boot"
 	"github.com/uniasset/integrations/shared/devstack"
-	"github.com/uniasset/integrations/shared/httpapi"
 )
 
 func main() {
@@ -79,7 +79,7 @@ func token(args []string) error {
 }
 
 func run(ctx context.Context) error {
-	httpapi.SetupLogging(envOr("LOG_LEVEL", "INFO"))
+	boot.SetupLogging(envOr("LOG_LEVEL", "INFO"))
 	dir, err := root()
 	if err != nil {
 		return err
@@ -94,7 +94,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	// Settings the template gives the functions can be overridden from the shell, e.g. LOG_LEVEL=DEBUG.
-	for _, k := range []string{"LOG_LEVEL", "API_LOG_SHARDS", "BCRYPT_COST", "KEY_CACHE_SIZE", "KEY_CACHE_TTL", "LAST_USED_INTERVAL", "IDEMPOTENCY_TTL"} {
+	for _, k := range []string{"LOG_LEVEL", "API_LOG_SHARDS", "BCRYPT_COST", "KEY_CACHE_SIZE", "KEY_CACHE_TTL", "LAST_USED_INTERVAL", "IDEMPOTENCY_TTL",
+		"WEBHOOK_ALLOW_PRIVATE", "DELIVERY_TIMEOUT", "RETRY_SCHEDULE", "DELIVERY_SHARDS", "DISPATCH_CONCURRENCY"} {
 		if v, ok := os.LookupEnv(k); ok {
 			opts.Overrides[k] = v
 		}

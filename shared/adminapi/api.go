@@ -6,41 +6,82 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/tenant"
+	"github.com/uniasset/integrations/shared/webhook"
 )
 
 // API holds what the handlers need.
 type API struct {
-	Tenants *tenant.Store
-	Keys    *apikey.Service
+	Tenants   *tenant.Store
+	Keys      *apikey.Service
+	Webhooks  *webhook.Store
+	Enqueuer  *delivery.Enqueuer
+	URLPolicy safehttp.Policy
+	Now       func() time.Time
 }
 
-// New wires the API from configuration; the Lambda and the local stack both call it.
-func New(cfg config.Config, db dynamo.API) *API {
+// Build is the function's wiring, shared by its Lambda main and the local
+// stack. It reads the sealing key once, at cold start.
+func Build(ctx context.Context, cfg config.Config, awsCfg aws.Config) (http.Handler, error) {
+	db := dynamodb.NewFromConfig(awsCfg)
+	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretID)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg)).Handler(), nil
+}
+
+// New wires the API from its dependencies.
+func New(cfg config.Config, db dynamo.API, sealer *appkey.Sealer, queue delivery.SQSAPI) *API {
 	return &API{
 		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
 			LastUsedInterval: cfg.LastUsedInterval,
 		},
+		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Enqueuer: &delivery.Enqueuer{
+			Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
+			Queue: &delivery.Queue{SQS: queue, URL: cfg.DeliveryQueueURL}, Now: time.Now,
+		},
+		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
+		Now:       time.Now,
 	}
 }
-
-// Build is the function's wiring, shared by its Lambda main and the local stack.
-func Build(cfg config.Config, db dynamo.API) http.Handler { return New(cfg, db).Handler() }
 
 // Routes lists what this function serves; template.yaml routes the same (a test checks).
 var Routes = httpapi.RoutesOf((&API{}).endpoints())
 
 func (a *API) endpoints() []httpapi.Endpoint {
 	owner := []tenant.Role{tenant.Owner}
+	route := func(method, pattern string, roles []tenant.Role, plan tenant.Plan, h handler) httpapi.Endpoint {
+		return httpapi.Endpoint{Route: httpapi.Route{Method: method, Pattern: pattern}, Handler: a.guard(roles, plan, h)}
+	}
+	const hooks = "/api/integrations/webhooks"
 	return []httpapi.Endpoint{
+		route(http.MethodGet, hooks, owner, tenant.Enterprise, a.listWebhooks),
+		route(http.MethodPost, hooks, owner, tenant.Enterprise, a.createWebhook),
+		route(http.MethodGet, hooks+"/{id}", owner, tenant.Enterprise, a.getWebhook),
+		route(http.MethodPatch, hooks+"/{id}", owner, tenant.Enterprise, a.updateWebhook),
+		route(http.MethodDelete, hooks+"/{id}", owner, tenant.Enterprise, a.deleteWebhook),
+		route(http.MethodPost, hooks+"/{id}/test", owner, tenant.Enterprise, a.testWebhook),
+		route(http.MethodPost, hooks+"/{id}/pause", owner, tenant.Enterprise, a.setWebhookStatus(webhook.Paused)),
+		route(http.MethodPost, hooks+"/{id}/resume", owner, tenant.Enterprise, a.setWebhookStatus(webhook.Active)),
 		{Route: httpapi.Route{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"}, Handler: a.guard(owner, tenant.Growth, a.listKeys)},
 		{Route: httpapi.Route{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"}, Handler: a.guard(owner, tenant.Growth, a.createKey)},
 		{Route: httpapi.Route{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"}, Handler: a.guard(owner, tenant.Growth, a.revokeKey)},

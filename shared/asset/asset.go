@@ -1,5 +1,10 @@
 package asset
 
+import (
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
 // Asset is the JSON shape of an asset in responses (and, later, webhook data).
 type Asset struct {
 	AssetID      string       `json:"assetId"`
@@ -92,3 +97,19 @@ const (
 
 // dueBucket is the sparse DueIndex key: one partition per day, read by the expiry job.
 func dueBucket(dueAt string) string { return "DUE#" + dueAt[:len("2006-01-02")] }
+
+// FromItem decodes an AssetsTable asset item (a table read or a stream image).
+func FromItem(av map[string]types.AttributeValue) (Asset, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return Asset{}, err
+	}
+	return it.asset(), nil
+}
+
+// MaintenanceFromItem decodes a maintenance item.
+func MaintenanceFromItem(av map[string]types.AttributeValue) (Maintenance, error) {
+	var m Maintenance
+	err := attributevalue.UnmarshalMap(av, &m)
+	return m, err
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,7 +22,20 @@ type Config struct {
 	LastUsedInterval  time.Duration // LAST_USED_INTERVAL: lastUsedAt is written at most this often per key
 	IdempotencyTTL    time.Duration // IDEMPOTENCY_TTL
 	LogLevel          string        // LOG_LEVEL
+
+	DeliveryQueueURL    string          // DELIVERY_QUEUE_URL
+	AppKeySecretID      string          // APP_KEY_SECRET_ARN: Secrets Manager id of the sealing key
+	DeliveryShards      int             // DELIVERY_SHARDS: write shards of the per-tenant delivery log
+	DeliveryTimeout     time.Duration   // DELIVERY_TIMEOUT: per attempt (the spec: 10 s)
+	RetrySchedule       []time.Duration // RETRY_SCHEDULE: waits before each retry, e.g. "5s,5m,30m"
+	DispatchConcurrency int             // DISPATCH_CONCURRENCY: parallel sends per SQS batch
+	// WebhookAllowPrivate (WEBHOOK_ALLOW_PRIVATE) lets webhooks use http:// and
+	// private addresses. The local stack sets it; template.yaml never does.
+	WebhookAllowPrivate bool
 }
+
+// DefaultRetrySchedule: 8 attempts over about 28 hours, each wait within SQS's 12 h visibility limit.
+var DefaultRetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
 // Lookup is os.LookupEnv's shape, so tests and the local stack can supply a map.
 type Lookup func(string) (string, bool)
@@ -48,6 +62,14 @@ func Parse(lookup Lookup) (Config, error) {
 		LastUsedInterval:  p.dur("LAST_USED_INTERVAL", time.Minute),
 		IdempotencyTTL:    p.dur("IDEMPOTENCY_TTL", 24*time.Hour),
 		LogLevel:          p.str("LOG_LEVEL", "INFO"),
+
+		DeliveryQueueURL:    p.str("DELIVERY_QUEUE_URL", ""),
+		AppKeySecretID:      p.str("APP_KEY_SECRET_ARN", ""),
+		DeliveryShards:      p.int("DELIVERY_SHARDS", 8, 1, 256),
+		DeliveryTimeout:     p.dur("DELIVERY_TIMEOUT", 10*time.Second),
+		RetrySchedule:       p.durs("RETRY_SCHEDULE", DefaultRetrySchedule, 11*time.Hour),
+		DispatchConcurrency: p.int("DISPATCH_CONCURRENCY", 10, 1, 100),
+		WebhookAllowPrivate: p.str("WEBHOOK_ALLOW_PRIVATE", "false") == "true",
 	}
 	if c.AssetsTable == "" {
 		p.fail("ASSETS_TABLE is required")
@@ -87,6 +109,23 @@ func (p *parser) int(key string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (p *parser) durs(key string, def []time.Duration, most time.Duration) []time.Duration {
+	v, ok := p.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 || d > most {
+			p.fail("%s: %q must be a positive duration up to %s", key, part, most)
+			return def
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func (p *parser) dur(key string, def time.Duration) time.Duration {

@@ -166,7 +166,10 @@ func TestTemplateRoutesMatchRouters(t *testing.T) {
 			t.Errorf("%s: router serves %v, template routes %v", fn, want, got)
 		}
 		// And the router really answers each of them (no 404/405 from the router itself).
-		h := devstack.Functions[fn](stack.Config, stack.DB)
+		h, err := devstack.Functions[fn](context.Background(), stack.Config, stack.AWS)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, r := range routes {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(r.Method, "http://x"+examplePath(r.Pattern), nil))

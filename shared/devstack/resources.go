@@ -75,7 +75,7 @@ func Create(ctx context.Context, awsCfg aws.Config, t *Template, prefix string) 
 		case "AWS::SecretsManager::Secret":
 			p, err = createSecret(ctx, sm, name)
 		case "AWS::SQS::Queue":
-			p, err = createQueue(ctx, q, name, r.Properties)
+			p, err = createQueue(ctx, q, name, r.Properties, out)
 		default:
 			continue
 		}
@@ -147,12 +147,23 @@ func createSecret(ctx context.Context, sm *secretsmanager.Client, name string) (
 	return Physical{Name: aws.ToString(out.ARN), ARN: aws.ToString(out.ARN)}, nil
 }
 
-func createQueue(ctx context.Context, q *sqs.Client, name string, props map[string]any) (Physical, error) {
+func createQueue(ctx context.Context, q *sqs.Client, name string, props map[string]any, created Resources) (Physical, error) {
 	attrs := map[string]string{}
 	for _, k := range []string{"VisibilityTimeout", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds", "DelaySeconds"} {
 		if v, ok := props[k]; ok {
 			attrs[k] = fmt.Sprint(v)
 		}
+	}
+	if rp, ok := props["RedrivePolicy"].(map[string]any); ok {
+		// The dead-letter queue sorts before its source queue, so it exists by now.
+		target := fmt.Sprint(rp["deadLetterTargetArn"])
+		if ref, ok := rp["deadLetterTargetArn"].(map[string]any); ok {
+			if ga, ok := ref["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+				target = created[fmt.Sprint(ga[0])].ARN
+			}
+		}
+		raw, _ := json.Marshal(map[string]any{"deadLetterTargetArn": target, "maxReceiveCount": rp["maxReceiveCount"]})
+		attrs["RedrivePolicy"] = string(raw)
 	}
 	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {

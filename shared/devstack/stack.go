@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/uniasset/integrations/shared/adminapi"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/integrationapi"
+	"github.com/uniasset/integrations/shared/streamrouter"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -55,6 +58,11 @@ type Stack struct {
 	DB        *dynamodb.Client
 	Issuer    *Issuer
 	Gateway   http.Handler
+	// Dispatcher is the running DispatcherFunction handler (tests adjust its clock-free knobs).
+	Dispatcher *delivery.Dispatcher
+
+	stopPolling context.CancelFunc
+	polling     sync.WaitGroup
 }
 
 // AWSConfig is an SDK configuration for a local endpoint (moto or LocalStack),
@@ -116,17 +124,53 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	handlers := map[string]httpapi.LambdaHandler{}
 	for fn, build := range Functions {
-		handlers[fn] = httpapi.Lambda(build(s.Config, s.DB))
+		h, err := build(ctx, s.Config, s.AWS)
+		if err != nil {
+			return fail(fmt.Errorf("%s: %w", fn, err))
+		}
+		handlers[fn] = httpapi.Lambda(h)
 	}
 	if s.Gateway, err = NewGateway(s.Template.Routes(), handlers, s.Issuer); err != nil {
 		return fail(err)
 	}
+
+	// The event-driven functions, driven as Lambda's event source mappings would.
+	var pollCtx context.Context
+	pollCtx, s.stopPolling = context.WithCancel(context.Background())
+	router, err := streamrouter.Build(ctx, s.Config, s.AWS)
+	if err != nil {
+		return fail(err)
+	}
+	if err := pollStream(pollCtx, s.AWS, s.Config.AssetsTable, router.Handle); err != nil {
+		return fail(fmt.Errorf("stream poller: %w", err))
+	}
+	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config, s.AWS); err != nil {
+		return fail(err)
+	}
+	queue := s.Resources["DeliveryQueue"]
+	for range queuePollers {
+		s.polling.Add(1)
+		go func() {
+			defer s.polling.Done()
+			pollQueue(pollCtx, s.AWS, queue.URL, queue.ARN, s.Dispatcher.Handle)
+		}()
+	}
 	return s, nil
 }
 
-// Close stops moto if this stack started it.
+// queuePollers is how many batches are dispatched at once (Lambda would scale out).
+const queuePollers = 4
+
+// Close stops the pollers, then moto if this stack started it.
 func (s *Stack) Close() {
-	if s != nil && s.Moto != nil {
+	if s == nil {
+		return
+	}
+	if s.stopPolling != nil {
+		s.stopPolling()
+		s.polling.Wait()
+	}
+	if s.Moto != nil {
 		s.Moto.Stop()
 	}
 }

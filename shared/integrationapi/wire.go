@@ -1,6 +1,10 @@
 package integrationapi
 
 import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"net/http"
 	"time"
 
@@ -13,7 +17,9 @@ import (
 )
 
 // Build is the function's wiring, shared by its Lambda main and the local stack.
-func Build(cfg config.Config, db dynamo.API) http.Handler { return New(cfg, db).Handler() }
+func Build(_ context.Context, cfg config.Config, awsCfg aws.Config) (http.Handler, error) {
+	return New(cfg, dynamodb.NewFromConfig(awsCfg)).Handler(), nil
+}
 
 // New wires the API from configuration; the Lambda and the local stack both call it.
 func New(cfg config.Config, db dynamo.API) *API {

@@ -1,0 +1,208 @@
+// Package assetevent turns AssetsTable changes (stream records, whoever wrote
+// them) into webhook events: which events a change is, and their data.
+package assetevent
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/asset"
+	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/isotime"
+)
+
+// FromRecord returns the events one stream record stands for (none for items
+// that are not events, such as externalId claims, or for removals).
+//
+//   - asset inserted: asset.created
+//   - asset modified: asset.assigned if the user or department changed,
+//     geo_position.updated if the position changed, asset.updated if any other
+//     field changed (a position report alone is not an asset.updated)
+//   - maintenance inserted: maintenance.created; incident inserted: incident.created
+func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
+	keys := r.Change.Keys
+	pk, sk := keys["PK"].String(), keys["SK"].String()
+	tenantID, assetID, ok := parsePK(pk)
+	if !ok || r.EventName == "REMOVE" {
+		return nil, nil
+	}
+	newImage, err := convertImage(r.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	oldImage, err := convertImage(r.Change.OldImage)
+	if err != nil {
+		return nil, err
+	}
+	at := r.Change.ApproximateCreationDateTime.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	mk := func(name string, when string, data any) delivery.Event {
+		if when == "" {
+			when = isotime.Format(at)
+		}
+		return delivery.Event{SourceID: r.EventID, Name: name, TenantID: tenantID, Time: when, Data: data}
+	}
+	switch {
+	case sk == "ASSET":
+		cur, err := asset.FromItem(newImage)
+		if err != nil {
+			return nil, err
+		}
+		if r.EventName == "INSERT" {
+			return []delivery.Event{mk("asset.created", cur.CreatedAt, cur)}, nil
+		}
+		prev, err := asset.FromItem(oldImage)
+		if err != nil {
+			return nil, err
+		}
+		var out []delivery.Event
+		if !reflect.DeepEqual(prev.Assignment.UserID, cur.Assignment.UserID) || !reflect.DeepEqual(prev.Assignment.DepartmentID, cur.Assignment.DepartmentID) {
+			out = append(out, mk("asset.assigned", cur.UpdatedAt, assigned{Asset: cur, PreviousAssignment: prev.Assignment}))
+		}
+		if !reflect.DeepEqual(prev.GeoPosition, cur.GeoPosition) && cur.GeoPosition != nil {
+			out = append(out, mk("geo_position.updated", cur.UpdatedAt, positioned{AssetID: cur.AssetID, AssetName: cur.AssetName, ExternalID: cur.ExternalID, GeoPosition: *cur.GeoPosition, PreviousGeoPosition: prev.GeoPosition}))
+		}
+		if fieldsChanged(prev, cur) {
+			out = append(out, mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: changed(prev, cur)}))
+		}
+		return out, nil
+	case strings.HasPrefix(sk, "MAINT#") && r.EventName == "INSERT":
+		m, err := asset.MaintenanceFromItem(newImage)
+		if err != nil {
+			return nil, err
+		}
+		return []delivery.Event{mk("maintenance.created", m.CreatedAt, m)}, nil
+	case strings.HasPrefix(sk, "INCIDENT#") && r.EventName == "INSERT":
+		return []delivery.Event{mk("incident.created", "", incident(assetID, strings.TrimPrefix(sk, "INCIDENT#"), newImage))}, nil
+	}
+	return nil, nil
+}
+
+// parsePK reads TENANT#<t>#ASSET#<id>.
+func parsePK(pk string) (tenantID, assetID string, ok bool) {
+	rest, found := strings.CutPrefix(pk, "TENANT#")
+	if !found {
+		return "", "", false
+	}
+	tenantID, assetID, found = strings.Cut(rest, "#ASSET#")
+	return tenantID, assetID, found && tenantID != "" && assetID != ""
+}
+
+// assigned is asset.assigned's data: the asset and what its assignment was.
+type assigned struct {
+	asset.Asset
+	PreviousAssignment asset.Assignment `json:"previousAssignment"`
+}
+
+// positioned is geo_position.updated's data.
+type positioned struct {
+	AssetID             string             `json:"assetId"`
+	AssetName           string             `json:"assetName"`
+	ExternalID          *string            `json:"externalId"`
+	GeoPosition         asset.GeoPosition  `json:"geoPosition"`
+	PreviousGeoPosition *asset.GeoPosition `json:"previousGeoPosition"`
+}
+
+// updated is asset.updated's data: the asset and the names of the fields that changed.
+type updated struct {
+	asset.Asset
+	ChangedFields []string `json:"changedFields"`
+}
+
+func changed(a, b asset.Asset) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		x, y any
+	}{
+		{"assetName", a.AssetName, b.AssetName}, {"categoryName", a.CategoryName, b.CategoryName},
+		{"statusName", a.StatusName, b.StatusName}, {"description", a.Description, b.Description},
+		{"serialNumber", a.SerialNumber, b.SerialNumber}, {"externalId", a.ExternalID, b.ExternalID},
+	} {
+		if !reflect.DeepEqual(f.x, f.y) {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+func fieldsChanged(a, b asset.Asset) bool { return len(changed(a, b)) > 0 }
+
+// incident passes the main app's incident attributes through, without table keys.
+func incident(assetID, id string, item map[string]types.AttributeValue) map[string]any {
+	var m map[string]any
+	_ = attributevalue.UnmarshalMap(item, &m)
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for _, k := range []string{"PK", "SK", "entity", "tenantId", "GSI1PK", "GSI1SK", "dueBucket"} {
+		delete(out, k)
+	}
+	out["incidentId"], out["assetId"] = id, assetID
+	return out
+}
+
+// convertImage turns the Lambda event's attribute values into the SDK's, so
+// the same decoders read stream images and table items.
+func convertImage(img map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
+	if img == nil {
+		return nil, nil
+	}
+	out := make(map[string]types.AttributeValue, len(img))
+	for k, v := range img {
+		av, err := convert(v)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", k, err)
+		}
+		out[k] = av
+	}
+	return out, nil
+}
+
+func convert(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
+	switch v.DataType() {
+	case events.DataTypeString:
+		return &types.AttributeValueMemberS{Value: v.String()}, nil
+	case events.DataTypeNumber:
+		return &types.AttributeValueMemberN{Value: v.Number()}, nil
+	case events.DataTypeBoolean:
+		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
+	case events.DataTypeNull:
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	case events.DataTypeBinary:
+		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
+	case events.DataTypeStringSet:
+		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
+	case events.DataTypeNumberSet:
+		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
+	case events.DataTypeBinarySet:
+		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
+	case events.DataTypeList:
+		var l []types.AttributeValue
+		for _, e := range v.List() {
+			av, err := convert(e)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, av)
+		}
+		return &types.AttributeValueMemberL{Value: l}, nil
+	case events.DataTypeMap:
+		m, err := convertImage(v.Map())
+		if err != nil {
+			return nil, err
+		}
+		return &types.AttributeValueMemberM{Value: m}, nil
+	}
+	return nil, fmt.Errorf("unsupported attribute type %v", v.DataType())
+}

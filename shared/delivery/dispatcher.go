@@ -1,0 +1,205 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/redact"
+	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/webhook"
+)
+
+// keptResponse is how much of a receiver's answer the record keeps.
+const keptResponse = 1024
+
+// Dispatcher drains DeliveryQueue: it sends each attempt, records it, and
+// schedules the next through the message's visibility.
+type Dispatcher struct {
+	Deliveries  *Store
+	Webhooks    *webhook.Store
+	Queue       *Queue
+	Client      *http.Client // shared: it pools connections across invocations
+	Timeout     time.Duration
+	Schedule    []time.Duration
+	Now         func() time.Time
+	Concurrency int
+}
+
+// Handle is the Lambda handler for an SQS batch. Messages whose next attempt
+// is scheduled are reported as failures, so SQS keeps them (hidden until then).
+func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var (
+		mu       sync.Mutex
+		failures []events.SQSBatchItemFailure
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, max(d.Concurrency, 1))
+	)
+	for _, m := range ev.Records {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if keep := d.process(ctx, m); keep {
+				mu.Lock()
+				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return events.SQSEventResponse{BatchItemFailures: failures}, nil
+}
+
+// process handles one message and reports whether SQS must keep it.
+func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep bool) {
+	log := slog.With("messageId", m.MessageId)
+	var k Key
+	if err := json.Unmarshal([]byte(m.Body), &k); err != nil || k.TenantID == "" || k.DeliveryID == "" || k.SK == "" {
+		log.Error("dropping malformed delivery message") // a retry cannot fix it
+		return false
+	}
+	log = log.With("tenantId", k.TenantID, "deliveryId", k.DeliveryID)
+	keep, err := d.attempt(ctx, k, m.ReceiptHandle, log)
+	if err != nil {
+		// An outage of our own (DynamoDB, Secrets Manager): SQS redelivers after the visibility timeout.
+		log.Error("delivery processing failed", "error", err.Error())
+		return true
+	}
+	return keep
+}
+
+func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *slog.Logger) (keep bool, err error) {
+	rec, found, err := d.Deliveries.Get(ctx, k)
+	if err != nil {
+		return true, err
+	}
+	if !found || rec.Status != Pending {
+		return false, nil // already finished, or discarded
+	}
+	now := d.Now()
+	if rec.NextAttemptAt != "" {
+		if next, perr := isotime.Parse(rec.NextAttemptAt); perr == nil && next.Sub(now) > time.Second {
+			// Early (a duplicate copy, or a visibility change that did not stick): wait again.
+			return true, d.Queue.Delay(ctx, receipt, next.Sub(now))
+		}
+	}
+	w, err := d.Webhooks.Get(ctx, k.TenantID, rec.WebhookID)
+	var ae *apierror.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == apierror.NotFound:
+		return false, d.Deliveries.Discard(ctx, k, "webhook deleted; delivery discarded", now)
+	case err != nil:
+		return true, err
+	case w.Status == webhook.Paused:
+		return false, d.Deliveries.Discard(ctx, k, "webhook paused; delivery discarded", now)
+	}
+	n := rec.Attempts + 1
+	won, err := d.Deliveries.Claim(ctx, k, n, now, d.Timeout+5*time.Second)
+	if err != nil || !won {
+		return err != nil, err // another copy of this message holds the attempt
+	}
+
+	status, respBody, sendErr, took := d.send(ctx, w, rec, now)
+	a := Attempt{N: n, At: isotime.Format(now), StatusCode: status, DurationMs: took.Milliseconds()}
+	o := Outcome{Attempt: a, ResponseBody: respBody}
+	switch {
+	case sendErr == nil && status >= 200 && status < 300:
+		o.Status = Delivered
+	case status == http.StatusGone:
+		o.Status, o.Attempt.Error = Failed, "410 Gone: the receiver asked for no more deliveries"
+	default:
+		if sendErr != nil {
+			o.Attempt.Error = sendErr.Error()
+		} else {
+			o.Attempt.Error = fmt.Sprintf("HTTP %d", status)
+		}
+		if wait, more := Backoff(d.Schedule, n); more {
+			o.Status, o.NextAttemptAt = Pending, isotime.Format(now.Add(wait))
+			keep = true
+			if err := d.Queue.Delay(ctx, receipt, wait); err != nil {
+				log.Error("scheduling retry failed; SQS redelivers after the visibility timeout", "error", err.Error())
+			}
+		} else {
+			o.Status = Failed
+		}
+	}
+	log.Info("delivery attempt", "webhookId", w.ID, "event", rec.Event, "attempt", n, "status", o.Status, "httpStatus", status, "durationMs", a.DurationMs)
+	if err := d.Deliveries.Finish(ctx, k, o); err != nil {
+		return true, err
+	}
+	outcome := Delivered
+	if o.Status != Delivered {
+		outcome = Failed
+	}
+	return keep, d.Webhooks.RecordOutcome(ctx, k.TenantID, w.ID, outcome, isotime.Format(now))
+}
+
+// send makes one POST and describes what happened without leaking internals.
+func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, now time.Time) (status int, body string, err error, took time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	payload := []byte(rec.Payload)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(payload))
+	if err != nil {
+		return 0, "", errors.New("invalid URL"), 0
+	}
+	for name, value := range w.Headers {
+		req.Header.Set(name, value)
+	}
+	for name, value := range Headers(w.Secret, rec.DeliveryID, rec.Event, payload, now) {
+		req.Header.Set(name, value)
+	}
+	start := time.Now()
+	resp, err := d.Client.Do(req)
+	took = time.Since(start)
+	if err != nil {
+		return 0, "", describe(err), took
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, keptResponse))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain a little so the connection can be reused
+	return resp.StatusCode, keep(raw), nil, took
+}
+
+// keep stores the start of a response body as valid UTF-8 with secrets redacted.
+func keep(raw []byte) string { return redact.String(strings.ToValidUTF8(string(raw), "\uFFFD")) }
+
+// describe turns a transport error into a message for the activity log.
+func describe(err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, safehttp.ErrBlocked):
+		return errors.New("refused: the URL resolves to a non-public address")
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return errors.New("timeout: no response within the delivery timeout")
+	case strings.Contains(err.Error(), "connection refused"):
+		return errors.New("connection refused")
+	case strings.Contains(err.Error(), "no such host"):
+		return errors.New("DNS lookup failed")
+	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
+		return errors.New("TLS handshake failed: " + lastPart(err.Error()))
+	default:
+		return errors.New("connection failed: " + lastPart(err.Error()))
+	}
+}
+
+func lastPart(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}

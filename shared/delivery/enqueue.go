@@ -1,0 +1,51 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/webhook"
+)
+
+// Enqueuer records deliveries and queues them.
+type Enqueuer struct {
+	Store *Store
+	Queue *Queue
+	Now   func() time.Time
+}
+
+// Prepare makes (or finds) the delivery of e to w and reports whether it must
+// be queued: a new record, or an existing one never attempted (the process
+// that made it may have died before queueing it). A duplicate message is
+// harmless: the dispatcher's claim lets one copy send each attempt.
+func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key, bool, error) {
+	body, err := e.Payload()
+	if err != nil {
+		return Key{}, false, err
+	}
+	id := ID(e.SourceID, e.Name, w.ID)
+	at := isotime.Format(q.Now())
+	r := Record{
+		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
+		Test: e.Test, Payload: string(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
+		SK: e.Time + "#" + id, ByWebhookPK: "WEBHOOK#" + w.ID,
+	}
+	created, existing, err := q.Store.CreateIfNew(ctx, r)
+	if err != nil {
+		return Key{}, false, err
+	}
+	if created {
+		return r.Key(), true, nil
+	}
+	return existing.Key(), existing.Status == Pending && existing.Attempts == 0, nil
+}
+
+// Enqueue prepares and queues one delivery (the admin API's test event).
+func (q *Enqueuer) Enqueue(ctx context.Context, w webhook.Webhook, e Event) (Key, error) {
+	k, send, err := q.Prepare(ctx, w, e)
+	if err != nil || !send {
+		return k, err
+	}
+	return k, q.Queue.Send(ctx, []Key{k})
+}

@@ -1,0 +1,269 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+)
+
+// Statuses of a delivery.
+const (
+	Pending   = "pending"
+	Delivered = "delivered"
+	Failed    = "failed"
+)
+
+// Event is something that happened, ready to be delivered.
+type Event struct {
+	SourceID string // the stream record's eventID, or a fresh id for a test event
+	Name     string
+	TenantID string
+	Time     string // ISO 8601, when it happened
+	Data     any
+	Test     bool
+}
+
+// Payload is the body every receiver gets (the spec's shape, field order kept).
+func (e Event) Payload() ([]byte, error) {
+	return json.Marshal(struct {
+		Event     string `json:"event"`
+		Timestamp string `json:"timestamp"`
+		Data      any    `json:"data"`
+	}{e.Name, e.Time, e.Data})
+}
+
+// ID derives the delivery id from the source event, event name and webhook, so
+// a replayed stream batch finds the same delivery instead of making a second.
+func ID(sourceID, event, webhookID string) string {
+	sum := sha256.Sum256([]byte(sourceID + "|" + event + "|" + webhookID))
+	return "msg_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+// Attempt is one try, kept on the record.
+type Attempt struct {
+	N          int    `dynamodbav:"n" json:"attempt"`
+	At         string `dynamodbav:"at" json:"at"`
+	StatusCode int    `dynamodbav:"statusCode,omitempty" json:"statusCode,omitempty"`
+	Error      string `dynamodbav:"error,omitempty" json:"error,omitempty"`
+	DurationMs int64  `dynamodbav:"durationMs" json:"durationMs"`
+}
+
+// Record is a delivery of one event to one webhook, updated as attempts happen.
+type Record struct {
+	TenantID         string    `dynamodbav:"tenantId"`
+	DeliveryID       string    `dynamodbav:"deliveryId"`
+	WebhookID        string    `dynamodbav:"webhookId"`
+	WebhookName      string    `dynamodbav:"webhookName"`
+	Event            string    `dynamodbav:"event"`
+	SourceID         string    `dynamodbav:"sourceId"`
+	Test             bool      `dynamodbav:"test,omitempty"`
+	Payload          string    `dynamodbav:"payload"`
+	Status           string    `dynamodbav:"status"`
+	Attempts         int       `dynamodbav:"attempts"`
+	NextAttemptAt    string    `dynamodbav:"nextAttemptAt,omitempty"`
+	InFlightUntil    string    `dynamodbav:"inFlightUntil,omitempty"`
+	LastStatusCode   int       `dynamodbav:"lastStatusCode,omitempty"`
+	LastError        string    `dynamodbav:"lastError,omitempty"`
+	LastDurationMs   int64     `dynamodbav:"lastDurationMs,omitempty"`
+	LastResponseBody string    `dynamodbav:"lastResponseBody,omitempty"`
+	CreatedAt        string    `dynamodbav:"createdAt"`
+	UpdatedAt        string    `dynamodbav:"updatedAt"`
+	DeliveredAt      string    `dynamodbav:"deliveredAt,omitempty"`
+	History          []Attempt `dynamodbav:"history"`
+	SK               string    `dynamodbav:"SK"`
+	ByWebhookPK      string    `dynamodbav:"GSI1PK"`
+}
+
+// Key locates a record: the partition is sharded per tenant by delivery id so
+// one tenant's burst spreads over Shards partitions.
+type Key struct {
+	TenantID   string `json:"tenantId"`
+	DeliveryID string `json:"deliveryId"`
+	SK         string `json:"sk"`
+}
+
+func (k Key) pk(shards int) string {
+	h := fnv.New32a()
+	h.Write([]byte(k.DeliveryID))
+	return "TENANT#" + k.TenantID + "#DELIVERY#" + strconv.Itoa(int(h.Sum32()%uint32(max(shards, 1))))
+}
+
+func (k Key) attrs(shards int) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: k.pk(shards)},
+		"SK": &types.AttributeValueMemberS{Value: k.SK},
+	}
+}
+
+// Key returns the record's key.
+func (r Record) Key() Key { return Key{TenantID: r.TenantID, DeliveryID: r.DeliveryID, SK: r.SK} }
+
+// Store keeps delivery records in IntegrationsTable.
+type Store struct {
+	DB     dynamo.API
+	Table  string
+	Shards int
+}
+
+// CreateIfNew writes r unless a record with its key exists; it returns the stored one then.
+func (s *Store) CreateIfNew(ctx context.Context, r Record) (created bool, existing Record, err error) {
+	item, err := attributevalue.MarshalMap(r)
+	if err != nil {
+		return false, Record{}, err
+	}
+	for k, v := range r.Key().attrs(s.Shards) {
+		item[k] = v
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if dynamo.ConditionFailed(err) {
+		existing, found, gerr := s.Get(ctx, r.Key())
+		if gerr != nil || !found {
+			return false, Record{}, gerr
+		}
+		return false, existing, nil
+	}
+	return err == nil, Record{}, dynamo.Translate("create delivery", err)
+}
+
+// Get reads a record with a strongly consistent read.
+func (s *Store) Get(ctx context.Context, k Key) (Record, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k.attrs(s.Shards), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Record{}, false, dynamo.Translate("get delivery", err)
+	}
+	if out.Item == nil {
+		return Record{}, false, nil
+	}
+	var r Record
+	err = attributevalue.UnmarshalMap(out.Item, &r)
+	return r, err == nil, err
+}
+
+// Claim takes attempt number n for this process. Only one copy of a message
+// can win it, so a message received twice is still sent once per attempt.
+func (s *Store) Claim(ctx context.Context, k Key, n int, now time.Time, lease time.Duration) (bool, error) {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
+		UpdateExpression:         aws.String("SET attempts = :n, inFlightUntil = :until"),
+		ConditionExpression:      aws.String("#status = :pending AND attempts = :prev AND (attribute_not_exists(inFlightUntil) OR inFlightUntil < :now)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n":       &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
+			":prev":    &types.AttributeValueMemberN{Value: strconv.Itoa(n - 1)},
+			":until":   &types.AttributeValueMemberS{Value: isotime.Format(now.Add(lease))},
+			":now":     &types.AttributeValueMemberS{Value: isotime.Format(now)},
+			":pending": &types.AttributeValueMemberS{Value: Pending},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, dynamo.Translate("claim delivery", err)
+}
+
+// Outcome is what one attempt ended in.
+type Outcome struct {
+	Attempt       Attempt
+	Status        string // Pending (a retry is scheduled), Delivered or Failed
+	NextAttemptAt string
+	ResponseBody  string
+}
+
+// Finish records attempt o.Attempt.N, if this process still holds it.
+func (s *Store) Finish(ctx context.Context, k Key, o Outcome) error {
+	attempt, err := attributevalue.Marshal([]Attempt{o.Attempt})
+	if err != nil {
+		return err
+	}
+	set := []string{"#status = :status", "updatedAt = :at", "lastDurationMs = :dur", "lastResponseBody = :body",
+		"history = list_append(if_not_exists(history, :empty), :attempt)", "lastStatusCode = :code", "lastError = :err"}
+	values := map[string]types.AttributeValue{
+		":status": &types.AttributeValueMemberS{Value: o.Status}, ":at": &types.AttributeValueMemberS{Value: o.Attempt.At},
+		":dur":     &types.AttributeValueMemberN{Value: strconv.FormatInt(o.Attempt.DurationMs, 10)},
+		":body":    &types.AttributeValueMemberS{Value: o.ResponseBody},
+		":empty":   &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+		":attempt": attempt, ":code": &types.AttributeValueMemberN{Value: strconv.Itoa(o.Attempt.StatusCode)},
+		":err": &types.AttributeValueMemberS{Value: o.Attempt.Error}, ":n": &types.AttributeValueMemberN{Value: strconv.Itoa(o.Attempt.N)},
+	}
+	remove := []string{"inFlightUntil"}
+	if o.NextAttemptAt != "" {
+		set = append(set, "nextAttemptAt = :next")
+		values[":next"] = &types.AttributeValueMemberS{Value: o.NextAttemptAt}
+	} else {
+		remove = append(remove, "nextAttemptAt")
+	}
+	if o.Status == Delivered {
+		set = append(set, "deliveredAt = :at")
+	}
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " REMOVE " + strings.Join(remove, ", ")),
+		ConditionExpression:       aws.String("attempts = :n"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: values,
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("finish delivery", err)
+}
+
+// Discard ends a pending delivery without sending it (its webhook was deleted or paused).
+func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
+		UpdateExpression:         aws.String("SET #status = :failed, lastError = :reason, updatedAt = :at REMOVE nextAttemptAt, inFlightUntil"),
+		ConditionExpression:      aws.String("#status = :pending"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":failed": &types.AttributeValueMemberS{Value: Failed}, ":pending": &types.AttributeValueMemberS{Value: Pending},
+			":reason": &types.AttributeValueMemberS{Value: reason}, ":at": &types.AttributeValueMemberS{Value: isotime.Format(now)},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("discard delivery", err)
+}
+
+// Recent returns up to limit of the tenant's deliveries, newest first: one
+// Query per shard, newest-first, merged by sort key.
+func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Record, error) {
+	var all []Record
+	for shard := range max(s.Shards, 1) {
+		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(s.Table),
+			KeyConditionExpression: aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(shard)},
+			},
+			ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit)), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return nil, dynamo.Translate("read deliveries", err)
+		}
+		var page []Record
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+	}
+	slices.SortFunc(all, func(a, b Record) int { return strings.Compare(b.SK, a.SK) })
+	return all[:min(limit, len(all))], nil
+}

@@ -1,0 +1,35 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/uniasset/integrations/shared/appkey"
+	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/webhook"
+)
+
+// BuildDispatcher wires DispatcherFunction; its main and the local stack both call it.
+func BuildDispatcher(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*Dispatcher, error) {
+	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretID)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	return &Dispatcher{
+		Deliveries:  &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
+		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Queue:       &Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
+		Client:      safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.DeliveryTimeout),
+		Timeout:     cfg.DeliveryTimeout,
+		Schedule:    cfg.RetrySchedule,
+		Now:         time.Now,
+		Concurrency: cfg.DispatchConcurrency,
+	}, nil
+}

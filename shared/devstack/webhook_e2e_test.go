@@ -1,0 +1,169 @@
+package devstack_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// receiver is a customer endpoint on loopback that records what arrives.
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []received
+	answer func(n int) int // status for the n-th request (1-based)
+}
+
+type received struct {
+	Header http.Header
+	Body   []byte
+}
+
+func newReceiver(t *testing.T, answer func(n int) int) *receiver {
+	rv := &receiver{answer: answer}
+	rv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rv.mu.Lock()
+		rv.got = append(rv.got, received{Header: r.Header.Clone(), Body: body})
+		n := len(rv.got)
+		rv.mu.Unlock()
+		status := 200
+		if rv.answer != nil {
+			status = rv.answer(n)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(rv.Close)
+	return rv
+}
+
+func (rv *receiver) requests() []received {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return append([]received(nil), rv.got...)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func createWebhook(t *testing.T, tenantID, url string, events ...string) (id, secret string) {
+	t.Helper()
+	r := call(t, "POST", "/api/integrations/webhooks", token(t, tenantID, "Owner"),
+		map[string]any{"name": "ERP sink", "url": url, "events": events, "headers": map[string]string{"X-Api-Key": "receiver-secret"}})
+	expect(t, r, http.StatusCreated, "")
+	m := r.json(t)
+	return m["id"].(string), m["secret"].(string)
+}
+
+func TestWebhookEndToEnd(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	other := newTenant(t, tenant.Enterprise)
+	rv := newReceiver(t, nil)
+	otherRv := newReceiver(t, nil)
+	whID, secret := createWebhook(t, tid, rv.URL+"/hooks", "asset.created", "asset.updated")
+	createWebhook(t, other, otherRv.URL, "asset.created")
+
+	key, _ := newKey(t, tid, allPermissions...)
+	a := createAsset(t, key, map[string]any{"name": "Forklift A-17", "categoryName": "Vehicles", "statusName": "ACTIVE"})
+	waitFor(t, 15*time.Second, "the delivery", func() bool { return len(rv.requests()) == 1 })
+
+	got := rv.requests()[0]
+	var body struct {
+		Event     string         `json:"event"`
+		Timestamp string         `json:"timestamp"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(got.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Event != "asset.created" || body.Data["assetId"] != a["assetId"] || body.Data["assetName"] != "Forklift A-17" ||
+		body.Data["categoryName"] != "Vehicles" || body.Data["statusName"] != "ACTIVE" || body.Timestamp != a["createdAt"] {
+		t.Fatalf("payload: %s", got.Body)
+	}
+	h := got.Header
+	if h.Get("Content-Type") != "application/json" || h.Get("X-UniAsset-Event") != "asset.created" || h.Get("X-Api-Key") != "receiver-secret" {
+		t.Fatalf("headers: %v", h)
+	}
+	if _, err := time.Parse(time.RFC3339, h.Get("X-UniAsset-Timestamp")); err != nil {
+		t.Fatalf("X-UniAsset-Timestamp %q: %v", h.Get("X-UniAsset-Timestamp"), err)
+	}
+	// The spec's check: hex HMAC-SHA256 of the raw body, keyed by the secret string.
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(got.Body)
+	if h.Get("X-UniAsset-Signature") != hex.EncodeToString(mac.Sum(nil)) {
+		t.Fatal("X-UniAsset-Signature does not verify")
+	}
+	// A receiver using the Standard Webhooks library.
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(got.Body, h); err != nil {
+		t.Fatalf("Standard Webhooks verification: %v", err)
+	}
+
+	// No other tenant's endpoint heard of it.
+	time.Sleep(300 * time.Millisecond)
+	if n := len(otherRv.requests()); n != 0 {
+		t.Fatalf("another tenant's webhook got %d deliveries", n)
+	}
+	// The delivery is recorded as delivered, and the webhook is healthy.
+	rec := deliveryRecord(t, tid, h.Get("webhook-id"))
+	if rec.Status != delivery.Delivered || rec.Attempts != 1 || rec.LastStatusCode != 200 || rec.WebhookID != whID {
+		t.Fatalf("delivery record: %+v", rec)
+	}
+	view := call(t, "GET", "/api/integrations/webhooks/"+whID, token(t, tid, "Owner"), nil).json(t)
+	if view["health"] != "healthy" || view["headers"].(map[string]any)["X-Api-Key"] != "[REDACTED]" {
+		t.Fatalf("webhook view: %v", view)
+	}
+}
+
+// deliveryRecord finds a delivery by id through the by-webhook index (tests only).
+func deliveryRecord(t *testing.T, tenantID, deliveryID string) delivery.Record {
+	t.Helper()
+	store := &delivery.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, Shards: stack.Config.DeliveryShards}
+	for _, r := range allDeliveries(t, tenantID) {
+		if r.DeliveryID == deliveryID {
+			fresh, _, err := store.Get(context.Background(), r.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fresh
+		}
+	}
+	t.Fatalf("no delivery %s", deliveryID)
+	return delivery.Record{}
+}
+
+func allDeliveries(t *testing.T, tenantID string) []delivery.Record {
+	t.Helper()
+	store := &delivery.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, Shards: stack.Config.DeliveryShards}
+	recs, err := store.Recent(context.Background(), tenantID, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}

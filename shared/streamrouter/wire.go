@@ -1,0 +1,28 @@
+package streamrouter
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/webhook"
+)
+
+// Build wires StreamRouterFunction; its main and the local stack both call it.
+// The router never opens sealed secrets, so it needs no sealing key.
+func Build(_ context.Context, cfg config.Config, awsCfg aws.Config) (*Router, error) {
+	db := dynamodb.NewFromConfig(awsCfg)
+	return &Router{
+		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},
+		Enqueuer: &delivery.Enqueuer{
+			Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
+			Queue: &delivery.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
+			Now:   time.Now,
+		},
+	}, nil
+}

@@ -1,0 +1,191 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/safehttp"
+)
+
+const (
+	maxName        = 100
+	maxDescription = 500
+	maxHeaders     = 10
+	maxHeaderValue = 1024
+	// MaxPerTenant bounds the fan-out of one event.
+	MaxPerTenant = 50
+)
+
+var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+
+// reservedHeaders are set by the dispatcher or by HTTP itself; a custom header may not replace them.
+var reservedHeaders = []string{"host", "content-type", "content-length", "content-encoding", "transfer-encoding",
+	"connection", "keep-alive", "te", "trailer", "upgrade", "expect", "user-agent", "proxy-authorization", "proxy-connection"}
+
+func reserved(name string) bool {
+	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "x-uniasset-") || strings.HasPrefix(n, "webhook-") {
+		return true
+	}
+	for _, r := range reservedHeaders {
+		if n == r {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateInput is the body of POST /webhooks.
+type CreateInput struct {
+	Name        string            `json:"name"`
+	URL         string            `json:"url"`
+	Events      []string          `json:"events"`
+	Description *string           `json:"description"`
+	Headers     map[string]string `json:"headers"`
+}
+
+// UpdateInput is the body of PATCH /webhooks/{id}: only the fields given change.
+// headers, when given, replaces all custom headers ({} removes them).
+type UpdateInput struct {
+	Name        *string            `json:"name"`
+	URL         *string            `json:"url"`
+	Events      []string           `json:"events"`
+	Description *string            `json:"description"`
+	Headers     *map[string]string `json:"headers"`
+}
+
+type checker struct {
+	fields []apierror.FieldError
+}
+
+func (c *checker) add(field, issue string) {
+	c.fields = append(c.fields, apierror.FieldError{Field: field, Issue: issue})
+}
+
+func (c *checker) err() error {
+	if len(c.fields) == 0 {
+		return nil
+	}
+	return apierror.Invalid(c.fields...)
+}
+
+func (c *checker) text(field, s string, max int, required bool) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case required && s == "":
+		c.add(field, "is required")
+	case utf8.RuneCountInString(s) > max:
+		c.add(field, fmt.Sprintf("must be at most %d characters", max))
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		c.add(field, "must not contain control characters")
+	}
+	return s
+}
+
+func (c *checker) events(events []string) []string {
+	if len(events) == 0 {
+		c.add("events", "select at least one event")
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for i, e := range events {
+		switch {
+		case !KnownEvent(e):
+			c.add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event %q", e))
+		case seen[e]:
+			c.add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("duplicate event %q", e))
+		default:
+			out = append(out, e)
+		}
+		seen[e] = true
+	}
+	return out
+}
+
+func (c *checker) headers(h map[string]string) map[string]string {
+	if len(h) > maxHeaders {
+		c.add("headers", fmt.Sprintf("at most %d custom headers", maxHeaders))
+		return nil
+	}
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for name, value := range h {
+		field := "headers." + name
+		lower := strings.ToLower(name)
+		switch {
+		case !headerName.MatchString(name):
+			c.add(field, "is not a valid header name")
+		case reserved(name):
+			c.add(field, "is set by UniAsset and cannot be replaced")
+		case seen[lower]:
+			c.add(field, "is given twice (header names are case-insensitive)")
+		case len(value) > maxHeaderValue:
+			c.add(field, fmt.Sprintf("value must be at most %d bytes", maxHeaderValue))
+		case strings.ContainsFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }):
+			c.add(field, "value must not contain CR, LF or other control characters")
+		default:
+			out[name] = value
+		}
+		seen[lower] = true
+	}
+	return out
+}
+
+func (c *checker) url(ctx context.Context, p safehttp.Policy, raw string) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		c.add("url", "is required")
+		return raw
+	}
+	if err := p.CheckURL(ctx, raw); err != nil {
+		c.add("url", err.Error())
+	}
+	return raw
+}
+
+// Validate checks a create body; the URL must be https and resolve to public addresses.
+func (in *CreateInput) Validate(ctx context.Context, p safehttp.Policy) error {
+	c := &checker{}
+	in.Name = c.text("name", in.Name, maxName, true)
+	in.URL = c.url(ctx, p, in.URL)
+	in.Events = c.events(in.Events)
+	if in.Description != nil {
+		d := c.text("description", *in.Description, maxDescription, false)
+		in.Description = &d
+	}
+	in.Headers = c.headers(in.Headers)
+	return c.err()
+}
+
+// Validate checks an edit body.
+func (in *UpdateInput) Validate(ctx context.Context, p safehttp.Policy) error {
+	c := &checker{}
+	if in.Name != nil {
+		n := c.text("name", *in.Name, maxName, true)
+		in.Name = &n
+	}
+	if in.URL != nil {
+		u := c.url(ctx, p, *in.URL)
+		in.URL = &u
+	}
+	if in.Events != nil {
+		in.Events = c.events(in.Events)
+	}
+	if in.Description != nil {
+		d := c.text("description", *in.Description, maxDescription, false)
+		in.Description = &d
+	}
+	if in.Headers != nil {
+		h := c.headers(*in.Headers)
+		in.Headers = &h
+	}
+	if in.Name == nil && in.URL == nil && in.Events == nil && in.Description == nil && in.Headers == nil {
+		c.add("body", "give at least one of name, url, events, description, headers")
+	}
+	return c.err()
+}

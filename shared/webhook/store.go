@@ -1,0 +1,209 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/appkey"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+)
+
+// Store keeps webhooks in IntegrationsTable at TENANT#t / WEBHOOK#id.
+type Store struct {
+	DB     dynamo.API
+	Table  string
+	Sealer *appkey.Sealer
+}
+
+// sealed is what the Sealed attribute holds once opened.
+type sealed struct {
+	Secret  string            `json:"secret"`
+	Headers map[string]string `json:"headers"`
+}
+
+func sealContext(tenantID, id string) string { return "webhook:" + tenantID + ":" + id }
+
+func itemKey(tenantID, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
+		"SK": &types.AttributeValueMemberS{Value: "WEBHOOK#" + id},
+	}
+}
+
+// NewID returns a fresh webhook id.
+func NewID() string { return "wh_" + strings.ToLower(ulid.Make().String()) }
+
+func (s *Store) seal(w *Webhook) error {
+	raw, err := json.Marshal(sealed{Secret: w.Secret, Headers: w.Headers})
+	if err != nil {
+		return err
+	}
+	w.Sealed, err = s.Sealer.Seal(raw, sealContext(w.TenantID, w.ID))
+	return err
+}
+
+// Open fills Secret and Headers from the sealed attribute.
+func (s *Store) Open(w *Webhook) error {
+	raw, err := s.Sealer.Open(w.Sealed, sealContext(w.TenantID, w.ID))
+	if err != nil {
+		return err
+	}
+	var v sealed
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	w.Secret, w.Headers = v.Secret, v.Headers
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, w Webhook, cond string) error {
+	if err := s.seal(&w); err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(w)
+	if err != nil {
+		return err
+	}
+	for k, v := range itemKey(w.TenantID, w.ID) {
+		item[k] = v
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String(cond)})
+	return err
+}
+
+// Create stores a new webhook, refusing more than MaxPerTenant.
+func (s *Store) Create(ctx context.Context, w Webhook) error {
+	existing, err := s.List(ctx, w.TenantID)
+	if err != nil {
+		return err
+	}
+	if len(existing) >= MaxPerTenant {
+		return apierror.New(apierror.Conflict, "a tenant may have at most %d webhooks", MaxPerTenant)
+	}
+	err = s.put(ctx, w, "attribute_not_exists(PK)")
+	return dynamo.Translate("create webhook", err)
+}
+
+// Replace writes an edited webhook over the stored one, only if it was not
+// changed in between (updatedAt is the version).
+func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string) error {
+	if err := s.seal(&w); err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(w)
+	if err != nil {
+		return err
+	}
+	for k, v := range itemKey(w.TenantID, w.ID) {
+		item[k] = v
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: item,
+		ConditionExpression:       aws.String("updatedAt = :prev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}},
+	})
+	if dynamo.ConditionFailed(err) {
+		return apierror.New(apierror.Conflict, "the webhook changed or was deleted meanwhile; reload and retry")
+	}
+	return dynamo.Translate("update webhook", err)
+}
+
+// List returns the tenant's webhooks (sealed fields not opened), oldest first.
+func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
+	var out []Webhook
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
+			":sk": &types.AttributeValueMemberS{Value: "WEBHOOK#"},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, dynamo.Translate("list webhooks", err)
+		}
+		var batch []Webhook
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &batch); err != nil {
+			return nil, err
+		}
+		out = append(out, batch...)
+	}
+	return out, nil
+}
+
+// Get reads one webhook with its secret and headers opened; NOT_FOUND if absent.
+func (s *Store) Get(ctx context.Context, tenantID, id string) (Webhook, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: itemKey(tenantID, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Webhook{}, dynamo.Translate("get webhook", err)
+	}
+	if out.Item == nil {
+		return Webhook{}, apierror.New(apierror.NotFound, "no webhook %q", id)
+	}
+	var w Webhook
+	if err := attributevalue.UnmarshalMap(out.Item, &w); err != nil {
+		return Webhook{}, err
+	}
+	return w, s.Open(&w)
+}
+
+// Delete removes the webhook; NOT_FOUND if absent.
+func (s *Store) Delete(ctx context.Context, tenantID, id string) error {
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(tenantID, id), ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	if dynamo.ConditionFailed(err) {
+		return apierror.New(apierror.NotFound, "no webhook %q", id)
+	}
+	return dynamo.Translate("delete webhook", err)
+}
+
+// SetStatus pauses or resumes; NOT_FOUND if absent.
+func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Webhook, error) {
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
+		UpdateExpression:          aws.String("SET #status = :s, updatedAt = :now"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(now())}},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if dynamo.ConditionFailed(err) {
+		return Webhook{}, apierror.New(apierror.NotFound, "no webhook %q", id)
+	}
+	if err != nil {
+		return Webhook{}, dynamo.Translate("set webhook status", err)
+	}
+	var w Webhook
+	err = attributevalue.UnmarshalMap(out.Attributes, &w)
+	return w, err
+}
+
+// RecordOutcome sets the health inputs from a delivery attempt, unless a
+// later attempt was already recorded (attempts finish out of order).
+func (s *Store) RecordOutcome(ctx context.Context, tenantID, id, status, at string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
+		UpdateExpression:    aws.String("SET lastDeliveryStatus = :s, lastDeliveryAt = :at"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt <= :at)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": &types.AttributeValueMemberS{Value: status}, ":at": &types.AttributeValueMemberS{Value: at},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("record webhook outcome", err)
+}
