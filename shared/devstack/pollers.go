@@ -25,8 +25,12 @@ type (
 const streamRetries = 5
 
 // pollStream stands in for Lambda's DynamoDB event source mapping: it reads
-// every shard of the table's stream from its latest position and calls the
-// handler with batches, retrying from a reported SequenceNumber.
+// every shard of the table's stream and calls the handler with batches,
+// retrying from a reported SequenceNumber. Each poll asks for a fresh iterator
+// after the last record handled: iterators expire (15 minutes on AWS), and
+// moto replaces its shard object when a transaction is rolled back, which
+// strands an old iterator. The stream is read from its start (TRIM_HORIZON):
+// replaying a record is harmless because delivery ids are derived from it.
 func pollStream(ctx context.Context, awsCfg aws.Config, table string, handle StreamHandler) error {
 	desc, err := dynamodb.NewFromConfig(awsCfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
@@ -34,53 +38,49 @@ func pollStream(ctx context.Context, awsCfg aws.Config, table string, handle Str
 	}
 	arn := aws.ToString(desc.Table.LatestStreamArn)
 	streams := dynamodbstreams.NewFromConfig(awsCfg)
-	iterators := map[string]*string{} // shard id -> iterator
-	seen := map[string]bool{}
-	discover := func(initial bool) {
+	lastSeq := map[string]string{} // shard id -> last sequence number handled ("" = none yet)
+	discover := func() {
 		out, err := streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
 		if err != nil {
 			return
 		}
 		for _, sh := range out.StreamDescription.Shards {
-			id := aws.ToString(sh.ShardId)
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			// Shards open at start begin at LATEST; shards that appear later are read whole.
-			typ := streamtypes.ShardIteratorTypeTrimHorizon
-			if initial {
-				typ = streamtypes.ShardIteratorTypeLatest
-			}
-			it, err := streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: sh.ShardId, ShardIteratorType: typ})
-			if err == nil {
-				iterators[id] = it.ShardIterator
+			if _, seen := lastSeq[aws.ToString(sh.ShardId)]; !seen {
+				lastSeq[aws.ToString(sh.ShardId)] = ""
 			}
 		}
 	}
-	discover(true)
+	discover()
 	go func() {
-		for tick := 0; ctx.Err() == nil; tick++ {
+		for tick := 1; ctx.Err() == nil; tick++ {
 			busy := false
-			for id, it := range iterators {
-				if it == nil {
-					continue
+			for shard, seq := range lastSeq {
+				in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shard), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon}
+				if seq != "" {
+					in.ShardIteratorType, in.SequenceNumber = streamtypes.ShardIteratorTypeAfterSequenceNumber, aws.String(seq)
 				}
-				out, err := streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(100)})
+				it, err := streams.GetShardIterator(ctx, in)
 				if err != nil {
 					if ctx.Err() == nil {
 						slog.Warn("stream poller", "error", err.Error())
 					}
 					continue
 				}
-				iterators[id] = out.NextShardIterator
+				out, err := streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(100)})
+				if err != nil {
+					if ctx.Err() == nil {
+						slog.Warn("stream poller", "error", err.Error())
+					}
+					continue
+				}
 				if len(out.Records) > 0 {
 					busy = true
 					deliverStreamBatch(ctx, arn, out.Records, handle)
+					lastSeq[shard] = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
 				}
 			}
-			if tick%20 == 0 {
-				discover(false)
+			if tick%50 == 0 {
+				discover()
 			}
 			if !busy {
 				sleep(ctx, 100*time.Millisecond)
