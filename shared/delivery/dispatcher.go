@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/safehttp"
@@ -68,7 +67,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep bool) {
 	log := slog.With("messageId", m.MessageId)
 	var k Key
-	if err := json.Unmarshal([]byte(m.Body), &k); err != nil || k.TenantID == "" || k.DeliveryID == "" || k.SK == "" {
+	if err := json.Unmarshal([]byte(m.Body), &k); err != nil || k.TenantID == "" || k.DeliveryID == "" || k.SK == "" || k.WebhookID == "" {
 		log.Error("dropping malformed delivery message") // a retry cannot fix it
 		return false
 	}
@@ -83,12 +82,12 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 }
 
 func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *slog.Logger) (keep bool, err error) {
-	rec, found, err := d.Deliveries.Get(ctx, k)
+	rec, found, hookItem, err := d.Deliveries.GetWithWebhook(ctx, k, webhook.Key(k.TenantID, k.WebhookID))
 	if err != nil {
 		return true, err
 	}
-	if !found || rec.Status != Pending {
-		return false, nil // already finished, or discarded
+	if !found || rec.Status != Pending || rec.WebhookID != k.WebhookID {
+		return false, nil // already finished, discarded, or not this message's delivery
 	}
 	now := d.Now()
 	if rec.NextAttemptAt != "" {
@@ -97,11 +96,11 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 			return true, d.Queue.Delay(ctx, receipt, next.Sub(now))
 		}
 	}
-	w, err := d.Webhooks.Get(ctx, k.TenantID, rec.WebhookID)
-	var ae *apierror.Error
-	switch {
-	case errors.As(err, &ae) && ae.Code == apierror.NotFound:
+	if hookItem == nil {
 		return false, d.Deliveries.Discard(ctx, k, "webhook deleted; delivery discarded", now)
+	}
+	w, err := d.Webhooks.Decode(hookItem)
+	switch {
 	case err != nil:
 		return true, err
 	case w.Status == webhook.Paused:
@@ -144,6 +143,9 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	outcome := Delivered
 	if o.Status != Delivered {
 		outcome = Failed
+	}
+	if !w.NeedsOutcome(outcome, now) {
+		return keep, nil
 	}
 	return keep, d.Webhooks.RecordOutcome(ctx, k.TenantID, w.ID, outcome, isotime.Format(now))
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -94,6 +95,7 @@ type Key struct {
 	TenantID   string `json:"tenantId"`
 	DeliveryID string `json:"deliveryId"`
 	SK         string `json:"sk"`
+	WebhookID  string `json:"webhookId"`
 }
 
 func (k Key) pk(shards int) string {
@@ -110,7 +112,9 @@ func (k Key) attrs(shards int) map[string]types.AttributeValue {
 }
 
 // Key returns the record's key.
-func (r Record) Key() Key { return Key{TenantID: r.TenantID, DeliveryID: r.DeliveryID, SK: r.SK} }
+func (r Record) Key() Key {
+	return Key{TenantID: r.TenantID, DeliveryID: r.DeliveryID, SK: r.SK, WebhookID: r.WebhookID}
+}
 
 // Store keeps delivery records in IntegrationsTable.
 type Store struct {
@@ -153,6 +157,47 @@ func (s *Store) Get(ctx context.Context, k Key) (Record, bool, error) {
 	var r Record
 	err = attributevalue.UnmarshalMap(out.Item, &r)
 	return r, err == nil, err
+}
+
+// GetWithWebhook reads a record and its webhook item in one consistent
+// BatchGetItem (both live in IntegrationsTable). The webhook item is nil when
+// the webhook no longer exists.
+func (s *Store) GetWithWebhook(ctx context.Context, k Key, webhookKey map[string]types.AttributeValue) (Record, bool, map[string]types.AttributeValue, error) {
+	recKey := k.attrs(s.Shards)
+	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+		s.Table: {Keys: []map[string]types.AttributeValue{recKey, webhookKey}, ConsistentRead: aws.Bool(true)},
+	}}
+	var items []map[string]types.AttributeValue
+	for try := 0; len(in.RequestItems) > 0; try++ {
+		if try == 5 {
+			return Record{}, false, nil, errors.New("read delivery: keys left unprocessed")
+		}
+		out, err := s.DB.BatchGetItem(ctx, in)
+		if err != nil {
+			return Record{}, false, nil, dynamo.Translate("read delivery", err)
+		}
+		items = append(items, out.Responses[s.Table]...)
+		in.RequestItems = out.UnprocessedKeys
+	}
+	var (
+		rec     Record
+		found   bool
+		hookRaw map[string]types.AttributeValue
+	)
+	for _, it := range items {
+		sk, _ := it["SK"].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == k.SK:
+			if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
+				return Record{}, false, nil, err
+			}
+			found = true
+		default:
+			hookRaw = it
+		}
+	}
+	return rec, found, hookRaw, nil
 }
 
 // Claim takes attempt number n for this process. Only one copy of a message

@@ -89,6 +89,12 @@ func (r response) code(t *testing.T) string {
 // call sends a request through the local gateway; body may be a string, []byte or any JSON value.
 func call(t *testing.T, method, path, bearer string, body any, headers ...string) response {
 	t.Helper()
+	return callAt(t, server.URL, method, path, bearer, body, headers...)
+}
+
+// callAt is call against another gateway.
+func callAt(t *testing.T, base, method, path, bearer string, body any, headers ...string) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -103,7 +109,7 @@ func call(t *testing.T, method, path, bearer string, body any, headers ...string
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, server.URL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

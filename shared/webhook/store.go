@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -143,6 +144,18 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
 	return out, nil
 }
 
+// Key is the webhook's item key (for callers that batch reads).
+func Key(tenantID, id string) map[string]types.AttributeValue { return itemKey(tenantID, id) }
+
+// Decode reads a webhook item and opens its sealed fields.
+func (s *Store) Decode(item map[string]types.AttributeValue) (Webhook, error) {
+	var w Webhook
+	if err := attributevalue.UnmarshalMap(item, &w); err != nil {
+		return Webhook{}, err
+	}
+	return w, s.Open(&w)
+}
+
 // Get reads one webhook with its secret and headers opened; NOT_FOUND if absent.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (Webhook, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: itemKey(tenantID, id), ConsistentRead: aws.Bool(true)})
@@ -189,6 +202,21 @@ func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Web
 	var w Webhook
 	err = attributevalue.UnmarshalMap(out.Attributes, &w)
 	return w, err
+}
+
+// HealthRefresh bounds how often a webhook's health is rewritten while it
+// does not change: the item lives in the tenant's partition, which must not
+// take writes in proportion to delivery traffic.
+const HealthRefresh = time.Minute
+
+// NeedsOutcome reports whether an attempt's outcome must be written: the
+// badge changes, or the stored one is older than HealthRefresh.
+func (w Webhook) NeedsOutcome(status string, at time.Time) bool {
+	if w.LastDeliveryStatus != status {
+		return true
+	}
+	last, err := time.Parse(time.RFC3339Nano, w.LastDeliveryAt)
+	return err != nil || at.Sub(last) >= HealthRefresh
 }
 
 // RecordOutcome sets the health inputs from a delivery attempt, unless a
