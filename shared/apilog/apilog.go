@@ -7,7 +7,6 @@ package apilog
 import (
 	"context"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/dynamo"
@@ -84,28 +82,16 @@ func truncate(s string) string {
 	return s[:cut] + "…[truncated]"
 }
 
-// Recent returns up to limit entries of the tenant, newest first: each shard is
-// read newest-first and the shards are merged by id (one Query per shard).
+// Recent returns up to limit entries of the tenant, newest first.
 func (w *Writer) Recent(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
-	var all []Entry
-	for shard := range max(w.Shards, 1) {
-		pk, _ := attributevalue.Marshal("TENANT#" + tenantID + "#APILOG#" + strconv.Itoa(shard))
-		out, err := w.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(w.Table),
-			KeyConditionExpression:    aws.String("PK = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": pk},
-			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(int32(limit)),
-		})
-		if err != nil {
-			return nil, dynamo.Translate("read api log", err)
-		}
-		var page []Entry
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
+	pks := make([]string, max(w.Shards, 1))
+	for i := range pks {
+		pks[i] = "TENANT#" + tenantID + "#APILOG#" + strconv.Itoa(i)
 	}
-	slices.SortFunc(all, func(a, b Entry) int { return strings.Compare(b.ID, a.ID) })
-	return all[:min(limit, len(all))], nil
+	items, err := dynamo.NewestAcrossShards(ctx, w.DB, w.Table, pks, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	return out, attributevalue.UnmarshalListOfMaps(items, &out)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -287,28 +286,16 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 	return dynamo.Translate("discard delivery", err)
 }
 
-// Recent returns up to limit of the tenant's deliveries, newest first: one
-// Query per shard, newest-first, merged by sort key.
+// Recent returns up to limit of the tenant's deliveries, newest first.
 func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Record, error) {
-	var all []Record
-	for shard := range max(s.Shards, 1) {
-		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.Table),
-			KeyConditionExpression: aws.String("PK = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(shard)},
-			},
-			ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit)), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return nil, dynamo.Translate("read deliveries", err)
-		}
-		var page []Record
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
+	pks := make([]string, max(s.Shards, 1))
+	for i := range pks {
+		pks[i] = "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(i)
 	}
-	slices.SortFunc(all, func(a, b Record) int { return strings.Compare(b.SK, a.SK) })
-	return all[:min(limit, len(all))], nil
+	items, err := dynamo.NewestAcrossShards(ctx, s.DB, s.Table, pks, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	return out, attributevalue.UnmarshalListOfMaps(items, &out)
 }

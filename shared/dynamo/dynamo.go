@@ -6,6 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -70,4 +74,34 @@ func Translate(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// NewestAcrossShards reads up to limit items from each partition key,
+// newest first by sort key, and merges them newest first: how the
+// write-sharded per-tenant logs are read (one Query per shard).
+func NewestAcrossShards(ctx context.Context, db API, table string, pks []string, limit int) ([]map[string]types.AttributeValue, error) {
+	var all []map[string]types.AttributeValue
+	for _, pk := range pks {
+		out, err := db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(table),
+			KeyConditionExpression:    aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(limit)),
+			ConsistentRead:            aws.Bool(true),
+		})
+		if err != nil {
+			return nil, Translate("read shard", err)
+		}
+		all = append(all, out.Items...)
+	}
+	sk := func(item map[string]types.AttributeValue) string {
+		s, _ := item["SK"].(*types.AttributeValueMemberS)
+		if s == nil {
+			return ""
+		}
+		return s.Value
+	}
+	slices.SortFunc(all, func(a, b map[string]types.AttributeValue) int { return strings.Compare(sk(b), sk(a)) })
+	return all[:min(limit, len(all))], nil
 }

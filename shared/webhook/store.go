@@ -66,7 +66,7 @@ func (s *Store) Open(w *Webhook) error {
 	return nil
 }
 
-func (s *Store) put(ctx context.Context, w Webhook, cond string) error {
+func (s *Store) put(ctx context.Context, w Webhook, cond string, values map[string]types.AttributeValue) error {
 	if err := s.seal(&w); err != nil {
 		return err
 	}
@@ -77,7 +77,9 @@ func (s *Store) put(ctx context.Context, w Webhook, cond string) error {
 	for k, v := range itemKey(w.TenantID, w.ID) {
 		item[k] = v
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String(cond)})
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
+	})
 	return err
 }
 
@@ -90,28 +92,13 @@ func (s *Store) Create(ctx context.Context, w Webhook) error {
 	if len(existing) >= MaxPerTenant {
 		return apierror.New(apierror.Conflict, "a tenant may have at most %d webhooks", MaxPerTenant)
 	}
-	err = s.put(ctx, w, "attribute_not_exists(PK)")
-	return dynamo.Translate("create webhook", err)
+	return dynamo.Translate("create webhook", s.put(ctx, w, "attribute_not_exists(PK)", nil))
 }
 
 // Replace writes an edited webhook over the stored one, only if it was not
 // changed in between (updatedAt is the version).
 func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string) error {
-	if err := s.seal(&w); err != nil {
-		return err
-	}
-	item, err := attributevalue.MarshalMap(w)
-	if err != nil {
-		return err
-	}
-	for k, v := range itemKey(w.TenantID, w.ID) {
-		item[k] = v
-	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.Table), Item: item,
-		ConditionExpression:       aws.String("updatedAt = :prev"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}},
-	})
+	err := s.put(ctx, w, "updatedAt = :prev", map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}})
 	if dynamo.ConditionFailed(err) {
 		return apierror.New(apierror.Conflict, "the webhook changed or was deleted meanwhile; reload and retry")
 	}

@@ -1,0 +1,69 @@
+package delivery
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+func TestHeadersVerifyBothWays(t *testing.T) {
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	body := []byte(`{"event":"asset.created","timestamp":"2026-03-08T09:15:00.000Z","data":{"assetId":"asset_123"}}`)
+	at := time.Now()
+	h := Headers(secret, "msg_1", "asset.created", body, at)
+
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	if h["X-UniAsset-Signature"] != hex.EncodeToString(mac.Sum(nil)) {
+		t.Fatal("X-UniAsset-Signature is not hex HMAC-SHA256 of the body keyed by the secret string")
+	}
+	hdr := http.Header{}
+	for k, v := range h {
+		hdr.Set(k, v)
+	}
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(body, hdr); err != nil {
+		t.Fatalf("Standard Webhooks library rejects our headers: %v", err)
+	}
+	if err := wh.Verify(append(body, ' '), hdr); err == nil {
+		t.Fatal("a changed body verified")
+	}
+	key, _ := base64.StdEncoding.DecodeString(secret[len("whsec_"):])
+	std := hmac.New(sha256.New, key)
+	std.Write([]byte("msg_1." + h["webhook-timestamp"] + "."))
+	std.Write(body)
+	if h["webhook-signature"] != "v1,"+base64.StdEncoding.EncodeToString(std.Sum(nil)) {
+		t.Fatal("webhook-signature differs from an independent computation")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	schedule := []time.Duration{5 * time.Second, 10 * time.Hour, 11 * time.Hour}
+	for i, base := range schedule {
+		for range 200 {
+			w, ok := Backoff(schedule, i+1)
+			if !ok || w < base*9/10 || w > base*11/10 || w > maxVisibility {
+				t.Fatalf("attempt %d: wait %s outside ±10%% of %s or above SQS's 12 h", i+1, w, base)
+			}
+		}
+	}
+	if _, ok := Backoff(schedule, len(schedule)+1); ok {
+		t.Fatal("a retry after the last scheduled one")
+	}
+}
+
+func TestIDIsDeterministicPerEventAndWebhook(t *testing.T) {
+	a, b := ID("ev1", "asset.created", "wh_1"), ID("ev1", "asset.created", "wh_1")
+	if a != b || a == ID("ev1", "asset.updated", "wh_1") || a == ID("ev1", "asset.created", "wh_2") || a == ID("ev2", "asset.created", "wh_1") {
+		t.Fatal("delivery ids must be equal for the same (event record, event, webhook) and differ otherwise")
+	}
+}
