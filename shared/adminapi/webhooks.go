@@ -1,8 +1,10 @@
 package adminapi
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 
 	"github.com/oklog/ulid/v2"
 
@@ -68,6 +70,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if in.Description != nil {
 		hook.Description = *in.Description
 	}
+	hook.HeaderNames = slices.Sorted(maps.Keys(hook.Headers))
 	if err := a.Webhooks.Create(r.Context(), hook); err != nil {
 		return err
 	}
@@ -123,6 +126,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	}
 	if in.Headers != nil {
 		hook.Headers = *in.Headers
+		hook.HeaderNames = slices.Sorted(maps.Keys(hook.Headers))
 	}
 	hook.UpdatedAt = isotime.Format(a.Now())
 	if hook.UpdatedAt <= prev {

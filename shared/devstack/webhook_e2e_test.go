@@ -139,6 +139,10 @@ func TestWebhookEndToEnd(t *testing.T) {
 	if view["health"] != "healthy" || view["headers"].(map[string]any)["X-Api-Key"] != "[REDACTED]" {
 		t.Fatalf("webhook view: %v", view)
 	}
+	listed := call(t, "GET", "/api/integrations/webhooks", token(t, tid, "Owner"), nil).json(t)["webhooks"].([]any)[0].(map[string]any)
+	if listed["headers"].(map[string]any)["X-Api-Key"] != "[REDACTED]" || listed["id"] != whID {
+		t.Fatalf("list shows other headers than get: %v", listed)
+	}
 }
 
 // deliveryRecord finds a delivery by id through the by-webhook index (tests only).

@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +46,7 @@ func itemKey(tenantID, id string) map[string]types.AttributeValue {
 func NewID() string { return "wh_" + strings.ToLower(ulid.Make().String()) }
 
 func (s *Store) seal(w *Webhook) error {
+	w.HeaderNames = slices.Sorted(maps.Keys(w.Headers))
 	raw, err := json.Marshal(sealed{Secret: w.Secret, Headers: w.Headers})
 	if err != nil {
 		return err

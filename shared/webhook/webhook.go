@@ -54,6 +54,7 @@ type Webhook struct {
 	LastDeliveryAt     string            `dynamodbav:"lastDeliveryAt,omitempty"`
 	LastDeliveryStatus string            `dynamodbav:"lastDeliveryStatus,omitempty"`
 	Sealed             string            `dynamodbav:"sealed"`
+	HeaderNames        []string          `dynamodbav:"headerNames,stringset,omitempty"` // names are not secret; values are sealed
 	Secret             string            `dynamodbav:"-"`
 	Headers            map[string]string `dynamodbav:"-"`
 }
@@ -99,7 +100,7 @@ func (w Webhook) View() View {
 		Headers: map[string]string{}, Status: w.Status, Health: w.Health(),
 		CreatedAt: w.CreatedAt, CreatedBy: w.CreatedBy, UpdatedAt: w.UpdatedAt}
 	slices.Sort(v.Events)
-	for name := range w.Headers {
+	for _, name := range w.HeaderNames {
 		v.Headers[name] = "[REDACTED]"
 	}
 	if w.LastDeliveryAt != "" {
