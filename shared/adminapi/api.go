@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/activity"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/appkey"
@@ -32,6 +33,7 @@ type API struct {
 	Webhooks  *webhook.Store
 	Enqueuer  *delivery.Enqueuer
 	URLPolicy safehttp.Policy
+	Activity  *activity.Reader
 	Now       func() time.Time
 }
 
@@ -60,6 +62,7 @@ func New(cfg config.Config, db dynamo.API, sealer *appkey.Sealer, queue delivery
 			Queue: &delivery.Queue{SQS: queue, URL: cfg.DeliveryQueueURL}, Now: time.Now,
 		},
 		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
+		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
 		Now:       time.Now,
 	}
 }
@@ -73,7 +76,11 @@ func (a *API) endpoints() []httpapi.Endpoint {
 		return httpapi.Endpoint{Route: httpapi.Route{Method: method, Pattern: pattern}, Handler: a.guard(roles, plan, h)}
 	}
 	const hooks = "/api/integrations/webhooks"
+	readers := []tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager}
 	return []httpapi.Endpoint{
+		route(http.MethodGet, "/api/integrations/overview", owner, tenant.Growth, a.overview),
+		route(http.MethodGet, "/api/integrations/activity", readers, tenant.Growth, a.listActivity),
+		route(http.MethodGet, "/api/integrations/activity/{id}", readers, tenant.Growth, a.getActivity),
 		route(http.MethodGet, hooks, owner, tenant.Enterprise, a.listWebhooks),
 		route(http.MethodPost, hooks, owner, tenant.Enterprise, a.createWebhook),
 		route(http.MethodGet, hooks+"/{id}", owner, tenant.Enterprise, a.getWebhook),

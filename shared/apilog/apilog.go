@@ -66,9 +66,16 @@ func (w *Writer) Write(ctx context.Context, e Entry, at time.Time) error {
 	}
 	shard := rand.IntN(max(w.Shards, 1))
 	item["PK"], _ = attributevalue.Marshal("TENANT#" + e.TenantID + "#APILOG#" + strconv.Itoa(shard))
+	item["GSI1PK"], _ = attributevalue.Marshal(ResourcePK(e.TenantID, e.APIKeyID, shard))
 	item["SK"], _ = attributevalue.Marshal(e.ID)
 	_, err = w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table), Item: item})
 	return dynamo.Translate("write api log", err)
+}
+
+// ResourcePK is the index key of one API key's calls in one shard (sharded like
+// the log itself, so one busy key never makes a hot index partition).
+func ResourcePK(tenantID, keyID string, shard int) string {
+	return "TENANT#" + tenantID + "#APIKEY#" + keyID + "#" + strconv.Itoa(shard)
 }
 
 func truncate(s string) string {
@@ -88,7 +95,7 @@ func (w *Writer) Recent(ctx context.Context, tenantID string, limit int) ([]Entr
 	for i := range pks {
 		pks[i] = "TENANT#" + tenantID + "#APILOG#" + strconv.Itoa(i)
 	}
-	items, err := dynamo.NewestAcrossShards(ctx, w.DB, w.Table, pks, limit)
+	items, err := dynamo.NewestAcrossShards(ctx, w.DB, dynamo.ShardQuery{Table: w.Table, PKs: pks, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

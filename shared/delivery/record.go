@@ -85,7 +85,7 @@ type Record struct {
 	DeliveredAt      string    `dynamodbav:"deliveredAt,omitempty"`
 	History          []Attempt `dynamodbav:"history"`
 	SK               string    `dynamodbav:"SK"`
-	ByWebhookPK      string    `dynamodbav:"GSI1PK"`
+	ByResourcePK     string    `dynamodbav:"GSI1PK"` // TENANT#t#WEBHOOK#<id>#<shard>: the activity log's webhook filter
 }
 
 // Key locates a record: the partition is sharded per tenant by delivery id so
@@ -98,9 +98,19 @@ type Key struct {
 }
 
 func (k Key) pk(shards int) string {
+	return "TENANT#" + k.TenantID + "#DELIVERY#" + strconv.Itoa(Shard(k.DeliveryID, shards))
+}
+
+// Shard is the write shard of a delivery, from its id.
+func Shard(deliveryID string, shards int) int {
 	h := fnv.New32a()
-	h.Write([]byte(k.DeliveryID))
-	return "TENANT#" + k.TenantID + "#DELIVERY#" + strconv.Itoa(int(h.Sum32()%uint32(max(shards, 1))))
+	h.Write([]byte(deliveryID))
+	return int(h.Sum32() % uint32(max(shards, 1)))
+}
+
+// ResourcePK is the index key of a webhook's deliveries in one shard.
+func ResourcePK(tenantID, webhookID string, shard int) string {
+	return "TENANT#" + tenantID + "#WEBHOOK#" + webhookID + "#" + strconv.Itoa(shard)
 }
 
 func (k Key) attrs(shards int) map[string]types.AttributeValue {
@@ -292,7 +302,7 @@ func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Recor
 	for i := range pks {
 		pks[i] = "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(i)
 	}
-	items, err := dynamo.NewestAcrossShards(ctx, s.DB, s.Table, pks, limit)
+	items, err := dynamo.NewestAcrossShards(ctx, s.DB, dynamo.ShardQuery{Table: s.Table, PKs: pks, Limit: limit})
 	if err != nil {
 		return nil, err
 	}

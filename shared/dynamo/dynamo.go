@@ -76,32 +76,56 @@ func Translate(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// NewestAcrossShards reads up to limit items from each partition key,
-// newest first by sort key, and merges them newest first: how the
-// write-sharded per-tenant logs are read (one Query per shard).
-func NewestAcrossShards(ctx context.Context, db API, table string, pks []string, limit int) ([]map[string]types.AttributeValue, error) {
+// ShardQuery reads the newest items of a write-sharded log.
+type ShardQuery struct {
+	Table  string
+	Index  string   // "" for the table; else a GSI keyed by KeyAttr and SK
+	PKs    []string // one partition per shard
+	Before string   // only items whose SK sorts before this ("" = from the newest)
+	Limit  int
+}
+
+// NewestAcrossShards runs one Query per shard, each newest-first and capped at
+// Limit, and merges them newest first: a fixed number of queries whatever the
+// log's size.
+func NewestAcrossShards(ctx context.Context, db API, q ShardQuery) ([]map[string]types.AttributeValue, error) {
+	key := "PK"
+	if q.Index != "" {
+		key = "GSI1PK"
+	}
 	var all []map[string]types.AttributeValue
-	for _, pk := range pks {
-		out, err := db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(table),
-			KeyConditionExpression:    aws.String("PK = :pk"),
+	for _, pk := range q.PKs {
+		in := &dynamodb.QueryInput{
+			TableName:                 aws.String(q.Table),
+			KeyConditionExpression:    aws.String(key + " = :pk"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(int32(limit)),
-			ConsistentRead:            aws.Bool(true),
-		})
+			Limit:                     aws.Int32(int32(q.Limit)),
+		}
+		if q.Index != "" {
+			in.IndexName = aws.String(q.Index)
+		} else {
+			in.ConsistentRead = aws.Bool(true)
+		}
+		if q.Before != "" {
+			in.KeyConditionExpression = aws.String(key + " = :pk AND SK < :before")
+			in.ExpressionAttributeValues[":before"] = &types.AttributeValueMemberS{Value: q.Before}
+		}
+		out, err := db.Query(ctx, in)
 		if err != nil {
 			return nil, Translate("read shard", err)
 		}
 		all = append(all, out.Items...)
 	}
-	sk := func(item map[string]types.AttributeValue) string {
-		s, _ := item["SK"].(*types.AttributeValueMemberS)
-		if s == nil {
-			return ""
-		}
-		return s.Value
+	slices.SortFunc(all, func(a, b map[string]types.AttributeValue) int { return strings.Compare(SK(b), SK(a)) })
+	return all[:min(q.Limit, len(all))], nil
+}
+
+// SK returns an item's sort key.
+func SK(item map[string]types.AttributeValue) string {
+	s, _ := item["SK"].(*types.AttributeValueMemberS)
+	if s == nil {
+		return ""
 	}
-	slices.SortFunc(all, func(a, b map[string]types.AttributeValue) int { return strings.Compare(sk(b), sk(a)) })
-	return all[:min(limit, len(all))], nil
+	return s.Value
 }

@@ -1,0 +1,308 @@
+// Package activity reads the Activity Log: API calls and webhook deliveries
+// of a tenant, merged newest first, with filters, cursors and a detail view.
+//
+// Each page holds up to Limit rows of each source (the spec's "last 100 API
+// calls and last 100 webhook deliveries"). The cursor keeps one position per
+// source, so paging walks both logs back to their first record without
+// skipping any. A page costs a fixed number of queries: one per shard of each
+// source read, whatever the size of the log.
+package activity
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/apilog"
+	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/redact"
+)
+
+// Index is the GSI that finds one API key's calls or one webhook's deliveries.
+const Index = "ByResource"
+
+// Sources of rows.
+const (
+	SourceAPI     = "API"
+	SourceWebhook = "Webhook"
+)
+
+// Row is one line of the Activity Log (the spec's columns).
+type Row struct {
+	ID         string `json:"id"`
+	Timestamp  string `json:"timestamp"`
+	Source     string `json:"source"`
+	Event      string `json:"event"`
+	Resource   string `json:"resource"`
+	ResourceID string `json:"resourceId"`
+	Status     string `json:"status"`
+	Details    string `json:"details"`
+}
+
+// Page is one page of rows and the cursor to the next (nil at the end).
+type Page struct {
+	Rows       []Row   `json:"rows"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// Query selects rows. Source is "", "api" or "webhook"; a webhookId or
+// apiKeyId filter implies its source.
+type Query struct {
+	TenantID  string
+	Source    string
+	WebhookID string
+	APIKeyID  string
+	Cursor    string
+	Limit     int
+}
+
+// Reader reads both logs from IntegrationsTable.
+type Reader struct {
+	DB             dynamo.API
+	Table          string
+	APILogShards   int
+	DeliveryShards int
+}
+
+// cursor is one position per source: the sort key of the last row returned,
+// and whether the source is exhausted.
+type cursor struct {
+	API     string `json:"a,omitempty"`
+	APIDone bool   `json:"ad,omitempty"`
+	Web     string `json:"w,omitempty"`
+	WebDone bool   `json:"wd,omitempty"`
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func invalid(field, issue string) error {
+	return apierror.Invalid(apierror.FieldError{Field: field, Issue: issue})
+}
+
+// List returns one page.
+func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 100
+	}
+	switch q.Source {
+	case "", "api", "webhook":
+	default:
+		return Page{}, invalid("source", "must be api or webhook")
+	}
+	if q.WebhookID != "" && (!idPattern.MatchString(q.WebhookID) || q.Source == "api" || q.APIKeyID != "") {
+		return Page{}, invalid("webhookId", "must be a webhook id, and cannot be combined with source=api or apiKeyId")
+	}
+	if q.APIKeyID != "" && (!idPattern.MatchString(q.APIKeyID) || q.Source == "webhook") {
+		return Page{}, invalid("apiKeyId", "must be an API key id, and cannot be combined with source=webhook")
+	}
+	var c cursor
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || json.Unmarshal(raw, &c) != nil {
+			return Page{}, invalid("cursor", "is not a cursor this API returned")
+		}
+	}
+	wantAPI := q.Source != "webhook" && q.WebhookID == "" && !c.APIDone
+	wantWeb := q.Source != "api" && q.APIKeyID == "" && !c.WebDone
+	next := cursor{APIDone: !wantAPI, WebDone: !wantWeb}
+	var rows []Row
+	if wantAPI {
+		items, err := dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(q, c.API))
+		if err != nil {
+			return Page{}, err
+		}
+		for _, it := range items {
+			var e apilog.Entry
+			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+				return Page{}, err
+			}
+			rows = append(rows, apiRow(it, e))
+			next.API = dynamo.SK(it)
+		}
+		next.APIDone = len(items) < q.Limit
+	}
+	if wantWeb {
+		items, err := dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(q, c.Web))
+		if err != nil {
+			return Page{}, err
+		}
+		for _, it := range items {
+			var d delivery.Record
+			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+				return Page{}, err
+			}
+			rows = append(rows, webRow(d))
+			next.Web = d.SK
+		}
+		next.WebDone = len(items) < q.Limit
+	}
+	sortNewestFirst(rows)
+	p := Page{Rows: rows}
+	if p.Rows == nil {
+		p.Rows = []Row{}
+	}
+	if !next.APIDone || !next.WebDone {
+		raw, _ := json.Marshal(next)
+		s := base64.RawURLEncoding.EncodeToString(raw)
+		p.NextCursor = &s
+	}
+	return p, nil
+}
+
+func (r *Reader) apiQuery(q Query, before string) dynamo.ShardQuery {
+	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit}
+	for i := range max(r.APILogShards, 1) {
+		if q.APIKeyID != "" {
+			sq.Index = Index
+			sq.PKs = append(sq.PKs, apilog.ResourcePK(q.TenantID, q.APIKeyID, i))
+		} else {
+			sq.PKs = append(sq.PKs, "TENANT#"+q.TenantID+"#APILOG#"+strconv.Itoa(i))
+		}
+	}
+	return sq
+}
+
+func (r *Reader) webQuery(q Query, before string) dynamo.ShardQuery {
+	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit}
+	for i := range max(r.DeliveryShards, 1) {
+		if q.WebhookID != "" {
+			sq.Index = Index
+			sq.PKs = append(sq.PKs, delivery.ResourcePK(q.TenantID, q.WebhookID, i))
+		} else {
+			sq.PKs = append(sq.PKs, "TENANT#"+q.TenantID+"#DELIVERY#"+strconv.Itoa(i))
+		}
+	}
+	return sq
+}
+
+func sortNewestFirst(rows []Row) {
+	for i := 1; i < len(rows); i++ {
+		for j := i; j > 0 && rows[j].Timestamp > rows[j-1].Timestamp; j-- {
+			rows[j], rows[j-1] = rows[j-1], rows[j]
+		}
+	}
+}
+
+// Row ids say which log and where: "api-<shard>-<ulid>" and "whk-<base64url(SK)>".
+func apiRow(item map[string]types.AttributeValue, e apilog.Entry) Row {
+	pk, _ := item["PK"].(*types.AttributeValueMemberS)
+	shard := ""
+	if pk != nil {
+		shard = pk.Value[strings.LastIndex(pk.Value, "#")+1:]
+	}
+	return Row{
+		ID: "api-" + shard + "-" + e.ID, Timestamp: e.Timestamp, Source: SourceAPI, Event: e.Method + " " + e.Endpoint,
+		Resource: e.APIKeyName, ResourceID: e.APIKeyID, Status: strconv.Itoa(e.Status), Details: e.SourceIP,
+	}
+}
+
+func webRow(d delivery.Record) Row {
+	details := fmt.Sprintf("%d attempt", d.Attempts)
+	if d.Attempts != 1 {
+		details += "s"
+	}
+	if d.LastError != "" && d.Status != delivery.Delivered {
+		details = d.LastError + " (" + details + ")"
+	}
+	if d.Status == delivery.Pending && d.NextAttemptAt != "" {
+		details += "; next attempt " + d.NextAttemptAt
+	}
+	ts := d.UpdatedAt
+	if ts == "" {
+		ts = d.CreatedAt
+	}
+	return Row{
+		ID: "whk-" + base64.RawURLEncoding.EncodeToString([]byte(d.SK)), Timestamp: ts, Source: SourceWebhook, Event: d.Event,
+		Resource: d.WebhookName, ResourceID: d.WebhookID, Status: d.Status, Details: details,
+	}
+}
+
+// Detail is one row expanded: the full redacted payload and headers.
+type Detail struct {
+	Row
+	Request  map[string]any `json:"request"`
+	Response map[string]any `json:"response"`
+	Attempts any            `json:"attempts,omitempty"`
+}
+
+// Get expands one row of the tenant; an id of another tenant is simply not found.
+func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
+	notFound := apierror.New(apierror.NotFound, "no activity %q", id)
+	var key map[string]types.AttributeValue
+	switch {
+	case strings.HasPrefix(id, "api-"):
+		shard, ulid, ok := strings.Cut(strings.TrimPrefix(id, "api-"), "-")
+		n, err := strconv.Atoi(shard)
+		if !ok || err != nil || n < 0 || n >= max(r.APILogShards, 1) || !idPattern.MatchString(ulid) {
+			return Detail{}, notFound
+		}
+		key = itemKey("TENANT#"+tenantID+"#APILOG#"+shard, ulid)
+	case strings.HasPrefix(id, "whk-"):
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(id, "whk-"))
+		sk := string(raw)
+		hash := strings.LastIndex(sk, "#")
+		if err != nil || hash < 0 || len(sk) > 200 {
+			return Detail{}, notFound
+		}
+		k := delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk}
+		key = itemKey("TENANT#"+tenantID+"#DELIVERY#"+strconv.Itoa(delivery.Shard(k.DeliveryID, r.DeliveryShards)), sk)
+	default:
+		return Detail{}, notFound
+	}
+	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Detail{}, dynamo.Translate("read activity", err)
+	}
+	if out.Item == nil {
+		return Detail{}, notFound
+	}
+	if strings.HasPrefix(id, "api-") {
+		var e apilog.Entry
+		if err := attributevalue.UnmarshalMap(out.Item, &e); err != nil {
+			return Detail{}, err
+		}
+		return Detail{
+			Row:      apiRow(out.Item, e),
+			Request:  map[string]any{"method": e.Method, "path": e.Endpoint, "headers": e.RequestHeaders, "body": jsonOrText(e.RequestBody), "idempotencyKey": e.IdempotencyKey, "userAgent": e.UserAgent},
+			Response: map[string]any{"status": e.Status, "errorCode": e.ErrorCode, "body": jsonOrText(e.ResponseBody), "durationMs": e.DurationMs, "replayed": e.Replayed, "requestId": e.RequestID},
+		}, nil
+	}
+	var d delivery.Record
+	if err := attributevalue.UnmarshalMap(out.Item, &d); err != nil {
+		return Detail{}, err
+	}
+	return Detail{
+		Row: webRow(d),
+		Request: map[string]any{
+			"method": "POST", "body": jsonOrText(redact.JSON([]byte(d.Payload))),
+			"headers": map[string]string{"content-type": "application/json", "x-uniasset-event": d.Event, "webhook-id": d.DeliveryID,
+				"x-uniasset-signature": redact.Marker, "webhook-signature": redact.Marker},
+		},
+		Response: map[string]any{"status": d.LastStatusCode, "error": d.LastError, "body": d.LastResponseBody, "durationMs": d.LastDurationMs},
+		Attempts: d.History,
+	}, nil
+}
+
+func itemKey(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}
+}
+
+// jsonOrText returns stored JSON as a value, anything else as its text.
+func jsonOrText(s string) any {
+	var v any
+	if json.Unmarshal([]byte(s), &v) == nil {
+		return v
+	}
+	return s
+}

@@ -1,0 +1,199 @@
+package devstack_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+func TestActivityLog(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	rv := newReceiver(t, nil)
+	whID, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	otherHook := newReceiver(t, nil)
+	otherWhID, _ := createWebhook(t, tid, otherHook.URL, "asset.created")
+	erp, erpID := newKey(t, tid, allPermissions...)
+	iot, iotID := newKey(t, tid, allPermissions...)
+	createAsset(t, erp, nil)
+	createAsset(t, erp, nil)
+	createAsset(t, iot, nil)
+	expect(t, call(t, "POST", "/api/integrations/assets/create", iot, `{"name":"x","password":"hunter2"}`), 400, "VALIDATION_ERROR")
+	waitFor(t, 15*time.Second, "six deliveries", func() bool { return len(rv.requests()) == 3 && len(otherHook.requests()) == 3 })
+	waitFor(t, 10*time.Second, "delivery records final", func() bool {
+		for _, d := range allDeliveries(t, tid) {
+			if d.Status != "delivered" {
+				return false
+			}
+		}
+		return true
+	})
+
+	list := func(bearer, query string) map[string]any {
+		t.Helper()
+		r := call(t, "GET", "/api/integrations/activity"+query, bearer, nil)
+		expect(t, r, 200, "")
+		return r.json(t)
+	}
+	rows := func(page map[string]any) []map[string]any {
+		var out []map[string]any
+		for _, r := range page["rows"].([]any) {
+			out = append(out, r.(map[string]any))
+		}
+		return out
+	}
+	all := rows(list(owner, ""))
+	if len(all) != 4+6 {
+		t.Fatalf("want 4 API calls and 6 deliveries, got %d rows", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i]["timestamp"].(string) > all[i-1]["timestamp"].(string) {
+			t.Fatal("rows are not newest first")
+		}
+	}
+	var sawAPI, sawWeb bool
+	for _, r := range all {
+		switch r["source"] {
+		case "API":
+			sawAPI = true
+			if r["details"] != "127.0.0.1" || !strings.HasPrefix(r["event"].(string), "POST /api/integrations/assets/") || r["resource"] == "" {
+				t.Fatalf("API row: %v", r)
+			}
+		case "Webhook":
+			sawWeb = true
+			if r["event"] != "asset.created" || r["status"] != "delivered" || r["resource"] != "ERP sink" || r["details"] != "1 attempt" {
+				t.Fatalf("webhook row: %v", r)
+			}
+		default:
+			t.Fatalf("row source %v", r["source"])
+		}
+	}
+	if !sawAPI || !sawWeb {
+		t.Fatal("both sources must appear")
+	}
+
+	// Filters.
+	for query, want := range map[string]int{
+		"?source=api": 4, "?source=webhook": 6, "?apiKeyId=" + erpID: 2, "?apiKeyId=" + iotID: 2,
+		"?webhookId=" + whID: 3, "?webhookId=" + otherWhID: 3,
+	} {
+		got := rows(list(owner, query))
+		if len(got) != want {
+			t.Errorf("%s: %d rows, want %d", query, len(got), want)
+		}
+		for _, r := range got {
+			if strings.Contains(query, "Id=") && !strings.HasSuffix(query, r["resourceId"].(string)) {
+				t.Errorf("%s returned a row of %v", query, r["resourceId"])
+			}
+		}
+	}
+
+	// Pages of 2 walk everything exactly once.
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		q := "?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		page := list(owner, q)
+		for _, r := range rows(page) {
+			if seen[r["id"].(string)] {
+				t.Fatalf("row %v on two pages", r["id"])
+			}
+			seen[r["id"].(string)] = true
+		}
+		next, _ := page["nextCursor"].(string)
+		if next == "" {
+			break
+		}
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		cursor = next
+	}
+	if len(seen) != len(all) {
+		t.Fatalf("paging reached %d rows, want %d", len(seen), len(all))
+	}
+
+	// Detail: the full redacted request, and a delivery's attempts.
+	for _, r := range all {
+		d := call(t, "GET", "/api/integrations/activity/"+r["id"].(string), owner, nil)
+		expect(t, d, 200, "")
+		body := string(d.Body)
+		if strings.Contains(body, erp) || strings.Contains(body, iot) || strings.Contains(body, "hunter2") {
+			t.Fatalf("detail leaks a secret: %s", body)
+		}
+		m := d.json(t)
+		if r["source"] == "API" {
+			if m["request"].(map[string]any)["headers"].(map[string]any)["authorization"] != "[REDACTED]" {
+				t.Fatalf("API detail headers: %s", body)
+			}
+		} else if len(m["attempts"].([]any)) != 1 || m["request"].(map[string]any)["body"] == nil {
+			t.Fatalf("webhook detail: %s", body)
+		}
+	}
+
+	// Who may read it.
+	for _, role := range []string{"Admin", "Manager"} {
+		list(token(t, tid, role), "")
+	}
+	for _, role := range []string{"Member", "Viewer"} {
+		expect(t, call(t, "GET", "/api/integrations/activity", token(t, tid, role), nil), 403, "FORBIDDEN")
+	}
+	starter := newTenant(t, tenant.Starter)
+	expect(t, call(t, "GET", "/api/integrations/activity", token(t, starter, "Owner"), nil), 403, "PLAN_UPGRADE_REQUIRED")
+	growth := newTenant(t, tenant.Growth)
+	if n := len(rows(list(token(t, growth, "Manager"), ""))); n != 0 {
+		t.Fatalf("an empty tenant shows %d rows", n)
+	}
+	// Another tenant's rows are not found; bad parameters are 400.
+	stranger := token(t, newTenant(t, tenant.Enterprise), "Owner")
+	expect(t, call(t, "GET", "/api/integrations/activity/"+all[0]["id"].(string), stranger, nil), 404, "NOT_FOUND")
+	if n := len(rows(list(stranger, "?webhookId="+whID))); n != 0 {
+		t.Fatal("another tenant's webhook id returned rows")
+	}
+	for _, bad := range []string{"?source=ftp", "?limit=0", "?limit=101", "?cursor=@@", "?webhookId=a&apiKeyId=b", "?source=api&webhookId=" + whID, "?tenantId=x"} {
+		expect(t, call(t, "GET", "/api/integrations/activity"+bad, owner, nil), 400, "VALIDATION_ERROR")
+	}
+	for _, bad := range []string{"nope", "api-99-x", "whk-!!!", "whk-" + strings.Repeat("QQ", 150), "api-0-" + strings.Repeat("z", 70)} {
+		r := call(t, "GET", "/api/integrations/activity/"+bad, owner, nil)
+		if r.Status != http.StatusNotFound {
+			t.Errorf("%s: %d", bad, r.Status)
+		}
+	}
+}
+
+func TestOverview(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	_, id := newKey(t, tid)
+	newKey(t, tid)
+	expect(t, call(t, "POST", "/api/integrations/api-keys/"+id+"/revoke", owner, nil), 200, "")
+	whID, _ := createWebhook(t, tid, "http://127.0.0.1:1/x", "asset.created")
+	createWebhook(t, tid, "http://127.0.0.1:1/y", "asset.created")
+	expect(t, call(t, "POST", "/api/integrations/webhooks/"+whID+"/pause", owner, nil), 200, "")
+
+	r := call(t, "GET", "/api/integrations/overview", owner, nil)
+	expect(t, r, 200, "")
+	m := r.json(t)
+	keys, hooks := m["apiKeys"].(map[string]any), m["webhooks"].(map[string]any)
+	if keys["active"] != 1.0 || keys["revoked"] != 1.0 || hooks["total"] != 2.0 || hooks["paused"] != 1.0 || hooks["new"] != 1.0 {
+		t.Fatalf("overview counts: %s", r.Body)
+	}
+	if len(m["events"].([]any)) != 13 || m["entra"].(map[string]any)["status"] != "not_connected" || m["features"].(map[string]any)["webhooks"] != true {
+		t.Fatalf("overview: %s", r.Body)
+	}
+	expect(t, call(t, "GET", "/api/integrations/overview", token(t, tid, "Admin"), nil), 403, "FORBIDDEN")
+	g := call(t, "GET", "/api/integrations/overview", token(t, newTenant(t, tenant.Growth), "Owner"), nil)
+	expect(t, g, 200, "")
+	if f := g.json(t)["features"].(map[string]any); f["integrationApi"] != false || f["apiAccess"] != true {
+		t.Fatalf("growth features: %v", f)
+	}
+}
