@@ -79,6 +79,7 @@ func (a *API) endpoints() []httpapi.Endpoint {
 	readers := []tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager}
 	return []httpapi.Endpoint{
 		route(http.MethodGet, "/api/integrations/overview", owner, tenant.Growth, a.overview),
+		route(http.MethodGet, "/api/integrations/developer-guide", owner, tenant.Growth, a.developerGuide),
 		route(http.MethodGet, "/api/integrations/activity", readers, tenant.Growth, a.listActivity),
 		route(http.MethodGet, "/api/integrations/activity/{id}", readers, tenant.Growth, a.getActivity),
 		route(http.MethodGet, hooks, owner, tenant.Enterprise, a.listWebhooks),

@@ -1,0 +1,152 @@
+// Package apidoc holds the OpenAPI document of both APIs (openapi.yaml, the
+// source of truth) and generates the Developer Guide from it: copyable curl
+// and JavaScript examples for every integration endpoint, as JSON and HTML.
+package apidoc
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/uniasset/integrations/shared/httpapi"
+)
+
+//go:embed openapi.yaml
+var Document []byte
+
+// Operation is the part of an OpenAPI operation the guide uses.
+type Operation struct {
+	Method      string
+	Path        string
+	OperationID string   `yaml:"operationId"`
+	Summary     string   `yaml:"summary"`
+	Description string   `yaml:"description"`
+	Tags        []string `yaml:"tags"`
+	Permission  string   `yaml:"x-permission"`
+	RequestBody *struct {
+		Content map[string]struct {
+			Example any `yaml:"example"`
+		} `yaml:"content"`
+	} `yaml:"requestBody"`
+}
+
+// Example returns the documented JSON request body, or nil.
+func (o Operation) Example() any {
+	if o.RequestBody == nil {
+		return nil
+	}
+	return o.RequestBody.Content["application/json"].Example
+}
+
+var methods = []string{"get", "post", "put", "patch", "delete"}
+
+// Operations lists every operation in document order.
+func Operations() ([]Operation, error) {
+	var doc struct {
+		Paths yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(Document, &doc); err != nil {
+		return nil, err
+	}
+	var out []Operation
+	for i := 0; i+1 < len(doc.Paths.Content); i += 2 {
+		path, item := doc.Paths.Content[i].Value, doc.Paths.Content[i+1]
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			method := item.Content[j].Value
+			if !slices.Contains(methods, method) {
+				continue
+			}
+			var op Operation
+			if err := item.Content[j+1].Decode(&op); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", method, path, err)
+			}
+			op.Method, op.Path = strings.ToUpper(method), path
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// Routes lists the documented method and path pairs.
+func Routes() ([]httpapi.Route, error) {
+	ops, err := Operations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]httpapi.Route, len(ops))
+	for i, o := range ops {
+		out[i] = httpapi.Route{Method: o.Method, Pattern: o.Path}
+	}
+	return out, nil
+}
+
+// Example is one endpoint of the Developer Guide.
+type Example struct {
+	OperationID string `json:"operationId"`
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Summary     string `json:"summary"`
+	Description string `json:"description"`
+	Permission  string `json:"permission"`
+	Body        string `json:"body"`
+	Curl        string `json:"curl"`
+	JavaScript  string `json:"javascript"`
+}
+
+// Guide is the Developer Guide.
+type Guide struct {
+	BaseURL   string    `json:"baseUrl"`
+	Auth      string    `json:"authentication"`
+	Endpoints []Example `json:"endpoints"`
+}
+
+// NewGuide builds the guide for the integration endpoints, with examples
+// pointing at baseURL. Examples read the key from $UNIASSET_API_KEY, so a
+// copied command never carries a real key.
+func NewGuide(baseURL string) (Guide, error) {
+	ops, err := Operations()
+	if err != nil {
+		return Guide{}, err
+	}
+	g := Guide{BaseURL: baseURL, Auth: "Authorization: Bearer ua_live_... (set UNIASSET_API_KEY to your key)"}
+	for _, o := range ops {
+		if !slices.Contains(o.Tags, "Integration") {
+			continue
+		}
+		pretty, err := json.MarshalIndent(o.Example(), "", "  ")
+		if err != nil {
+			return Guide{}, err
+		}
+		body := string(pretty)
+		url := baseURL + o.Path
+		g.Endpoints = append(g.Endpoints, Example{
+			OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description,
+			Permission: o.Permission, Body: body,
+			Curl: fmt.Sprintf("curl -X %s '%s' \\\n  -H \"Authorization: Bearer $UNIASSET_API_KEY\" \\\n  -H 'Content-Type: application/json' \\\n  -d '%s'",
+				o.Method, url, strings.ReplaceAll(body, "'", `'\''`)),
+			JavaScript: fmt.Sprintf("const response = await fetch(%q, {\n  method: %q,\n  headers: {\n    \"Authorization\": `Bearer ${process.env.UNIASSET_API_KEY}`,\n    \"Content-Type\": \"application/json\",\n  },\n  body: JSON.stringify(%s),\n});\nconsole.log(response.status, await response.json());",
+				url, o.Method, indent(body)),
+		})
+	}
+	return g, nil
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+
+// BaseURL is how a client reaches this API: the request's host, over http
+// only for loopback (the local stack).
+func BaseURL(r *http.Request) string {
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	if strings.HasPrefix(host, "127.0.0.1") || strings.HasPrefix(host, "localhost") || strings.HasPrefix(host, "[::1]") {
+		return "http://" + host
+	}
+	return "https://" + host
+}

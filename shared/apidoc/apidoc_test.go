@@ -1,0 +1,63 @@
+package apidoc_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/apidoc"
+	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/integrationapi"
+)
+
+func key(r httpapi.Route) string { return r.Method + " " + r.Pattern }
+
+// Every route a router serves is documented, and nothing undocumented is served.
+func TestDocumentCoversEveryRoute(t *testing.T) {
+	documented, err := apidoc.Routes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, doc []string
+	for _, r := range append(slices.Clone(integrationapi.Routes), adminapi.Routes...) {
+		served = append(served, key(r))
+	}
+	for _, r := range documented {
+		doc = append(doc, key(r))
+	}
+	slices.Sort(served)
+	slices.Sort(doc)
+	for _, s := range served {
+		if !slices.Contains(doc, s) {
+			t.Errorf("served but not in openapi.yaml: %s", s)
+		}
+	}
+	for _, d := range doc {
+		if !slices.Contains(served, d) {
+			t.Errorf("in openapi.yaml but not served: %s", d)
+		}
+	}
+}
+
+func TestGuideHasEveryIntegrationEndpoint(t *testing.T) {
+	g, err := apidoc.NewGuide("http://127.0.0.1:3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Endpoints) != len(integrationapi.Routes) {
+		t.Fatalf("guide has %d endpoints, the integration API %d", len(g.Endpoints), len(integrationapi.Routes))
+	}
+	for _, e := range g.Endpoints {
+		if e.Permission == "" || e.Body == "null" || !strings.Contains(e.Curl, "$UNIASSET_API_KEY") || !strings.Contains(e.JavaScript, "fetch(") {
+			t.Errorf("%s: incomplete example %+v", e.Path, e)
+		}
+	}
+	page, err := apidoc.HTML(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(page), `class="copy"`); n != 2*len(g.Endpoints) {
+		t.Fatalf("%d copy buttons for %d examples", n, 2*len(g.Endpoints))
+	}
+}
