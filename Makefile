@@ -13,9 +13,12 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
 
-tools: ## Check the local AWS emulator and linters are installed (installs them with pip if missing)
+tools: ## Check moto_server, cfn-lint and Chromium are installed (installs what is missing)
 	@command -v moto_server >/dev/null || pip install --quiet 'moto[server]' || { echo "moto_server is required (pip install 'moto[server]')"; exit 1; }
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
+	  { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
+	  { echo "Chromium is required for the Developer Guide page test (apt-get install chromium)"; exit 1; }
 
 run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unless AWS_ENDPOINT_URL is set)
 	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} $(GO) run ./infra/local

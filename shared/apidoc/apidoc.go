@@ -4,6 +4,7 @@
 package apidoc
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -30,17 +31,72 @@ type Operation struct {
 	Permission  string   `yaml:"x-permission"`
 	RequestBody *struct {
 		Content map[string]struct {
-			Example any `yaml:"example"`
+			Example yaml.Node `yaml:"example"`
 		} `yaml:"content"`
 	} `yaml:"requestBody"`
 }
 
-// Example returns the documented JSON request body, or nil.
-func (o Operation) Example() any {
+// Example returns the documented JSON request body with its fields in the
+// document's order, or nil.
+func (o Operation) Example() json.RawMessage {
 	if o.RequestBody == nil {
 		return nil
 	}
-	return o.RequestBody.Content["application/json"].Example
+	n := o.RequestBody.Content["application/json"].Example
+	if n.Kind == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, &n); err != nil {
+		return nil
+	}
+	return b.Bytes()
+}
+
+// writeJSON renders a YAML node as JSON, keeping mapping order.
+func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return writeJSON(b, n.Content[0])
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(n.Content[i].Value)
+			b.Write(k)
+			b.WriteByte(':')
+			if err := writeJSON(b, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeJSON(b, c); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b.Write(raw)
+	default:
+		return fmt.Errorf("unsupported YAML node kind %d", n.Kind)
+	}
+	return nil
 }
 
 var methods = []string{"get", "post", "put", "patch", "delete"}
@@ -118,11 +174,11 @@ func NewGuide(baseURL string) (Guide, error) {
 		if !slices.Contains(o.Tags, "Integration") {
 			continue
 		}
-		pretty, err := json.MarshalIndent(o.Example(), "", "  ")
-		if err != nil {
-			return Guide{}, err
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, o.Example(), "", "  "); err != nil {
+			return Guide{}, fmt.Errorf("%s example: %w", o.OperationID, err)
 		}
-		body := string(pretty)
+		body := pretty.String()
 		url := baseURL + o.Path
 		g.Endpoints = append(g.Endpoints, Example{
 			OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description,

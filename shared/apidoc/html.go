@@ -3,7 +3,16 @@ package apidoc
 import (
 	"bytes"
 	"html/template"
+	"regexp"
 )
+
+var backticks = regexp.MustCompile("`([^`]+)`")
+
+// prose renders a description's `code` spans; everything else is escaped.
+func prose(s string) template.HTML {
+	escaped := template.HTMLEscapeString(s)
+	return template.HTML(backticks.ReplaceAllString(escaped, "<code>$1</code>"))
+}
 
 // HTML renders the guide as one self-contained page (no external assets).
 func HTML(g Guide) ([]byte, error) {
@@ -12,7 +21,7 @@ func HTML(g Guide) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-var page = template.Must(template.New("guide").Parse(`<!doctype html>
+var page = template.Must(template.New("guide").Funcs(template.FuncMap{"prose": prose}).Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -46,7 +55,7 @@ var page = template.Must(template.New("guide").Parse(`<!doctype html>
 <section class="endpoint" id="{{$e.OperationID}}">
   <h2>{{$e.Summary}}</h2>
   <div class="route"><span class="method">{{$e.Method}}</span>{{$e.Path}}</div>
-  <p>{{$e.Description}} <span class="perm">Permission: <code>{{$e.Permission}}</code></span></p>
+  <p>{{prose $e.Description}} <span class="perm">Permission: <code>{{$e.Permission}}</code></span></p>
   <div class="example"><h3>curl</h3>
     <button class="copy" type="button" data-target="curl-{{$i}}">Copy</button>
     <pre id="curl-{{$i}}"><code>{{$e.Curl}}</code></pre></div>
