@@ -41,12 +41,24 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
+	only := flag.String("only", "", "comma-separated sections to run (keys,throughput,deliveries,activity,coldstart); default all")
 	flag.Parse()
+	sections = map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		if s != "" {
+			sections[s] = true
+		}
+	}
 	if err := run(*out, *requests, *clients); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// sections limits a run to some sections; empty means all.
+var sections map[string]bool
+
+func want(section string) bool { return len(sections) == 0 || sections[section] }
 
 func run(out string, requests, clients int) error {
 	var doc bytes.Buffer
@@ -54,21 +66,24 @@ func run(out string, requests, clients int) error {
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), runtime.Version())
 	fmt.Fprintf(&doc, "Figures vary run to run by a few percent; compare runs with `benchstat`.\n")
 
-	fmt.Println("== key verification (go test -bench)")
-	if err := keyVerification(&doc); err != nil {
-		return err
+	steps := []struct {
+		name, title string
+		run         func() error
+	}{
+		{"keys", "key verification (go test -bench)", func() error { return keyVerification(&doc) }},
+		{"throughput", "throughput against moto, write-to-receiver latency", func() error { return throughput(&doc, requests, clients) }},
+		{"deliveries", "webhook deliveries per second", func() error { return deliveryThroughput(&doc) }},
+		{"activity", "activity log reads", func() error { return activityRead(&doc) }},
+		{"coldstart", "binary size and cold start", func() error { return coldStart(&doc) }},
 	}
-	fmt.Println("== throughput against moto")
-	if err := throughput(&doc, requests, clients); err != nil {
-		return err
-	}
-	fmt.Println("== webhook deliveries per second")
-	if err := deliveryThroughput(&doc); err != nil {
-		return err
-	}
-	fmt.Println("== binary size and cold start")
-	if err := coldStart(&doc); err != nil {
-		return err
+	for _, s := range steps {
+		if !want(s.name) {
+			continue
+		}
+		fmt.Println("==", s.title)
+		if err := s.run(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
 	fmt.Println(doc.String())
 	return os.WriteFile(out, doc.Bytes(), 0o644)
@@ -300,7 +315,6 @@ func throughput(doc *bytes.Buffer, n, c int) (err error) {
 	}
 	defer func() {
 		if err == nil {
-			fmt.Println("== write-to-receiver latency")
 			err = writeToReceiverLatency(doc, stack, admin, key, tok)
 		}
 	}()
