@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -167,7 +168,7 @@ func (r *Reader) apiQuery(q Query, before string) dynamo.ShardQuery {
 			sq.Index = Index
 			sq.PKs = append(sq.PKs, apilog.ResourcePK(q.TenantID, q.APIKeyID, i))
 		} else {
-			sq.PKs = append(sq.PKs, "TENANT#"+q.TenantID+"#APILOG#"+strconv.Itoa(i))
+			sq.PKs = append(sq.PKs, apilog.PK(q.TenantID, i))
 		}
 	}
 	return sq
@@ -180,18 +181,14 @@ func (r *Reader) webQuery(q Query, before string) dynamo.ShardQuery {
 			sq.Index = Index
 			sq.PKs = append(sq.PKs, delivery.ResourcePK(q.TenantID, q.WebhookID, i))
 		} else {
-			sq.PKs = append(sq.PKs, "TENANT#"+q.TenantID+"#DELIVERY#"+strconv.Itoa(i))
+			sq.PKs = append(sq.PKs, delivery.PK(q.TenantID, i))
 		}
 	}
 	return sq
 }
 
 func sortNewestFirst(rows []Row) {
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && rows[j].Timestamp > rows[j-1].Timestamp; j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
+	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(b.Timestamp, a.Timestamp) })
 }
 
 // Row ids say which log and where: "api-<shard>-<ulid>" and "whk-<base64url(SK)>".
@@ -247,7 +244,7 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 		if !ok || err != nil || n < 0 || n >= max(r.APILogShards, 1) || !idPattern.MatchString(ulid) {
 			return Detail{}, notFound
 		}
-		key = itemKey("TENANT#"+tenantID+"#APILOG#"+shard, ulid)
+		key = itemKey(apilog.PK(tenantID, n), ulid)
 	case strings.HasPrefix(id, "whk-"):
 		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(id, "whk-"))
 		sk := string(raw)
@@ -256,7 +253,7 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 			return Detail{}, notFound
 		}
 		k := delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk}
-		key = itemKey("TENANT#"+tenantID+"#DELIVERY#"+strconv.Itoa(delivery.Shard(k.DeliveryID, r.DeliveryShards)), sk)
+		key = itemKey(delivery.PK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards)), sk)
 	default:
 		return Detail{}, notFound
 	}

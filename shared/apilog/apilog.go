@@ -65,11 +65,16 @@ func (w *Writer) Write(ctx context.Context, e Entry, at time.Time) error {
 		return err
 	}
 	shard := rand.IntN(max(w.Shards, 1))
-	item["PK"], _ = attributevalue.Marshal("TENANT#" + e.TenantID + "#APILOG#" + strconv.Itoa(shard))
+	item["PK"], _ = attributevalue.Marshal(PK(e.TenantID, shard))
 	item["GSI1PK"], _ = attributevalue.Marshal(ResourcePK(e.TenantID, e.APIKeyID, shard))
 	item["SK"], _ = attributevalue.Marshal(e.ID)
 	_, err = w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table), Item: item})
 	return dynamo.Translate("write api log", err)
+}
+
+// PK is the partition of one shard of the tenant's call log.
+func PK(tenantID string, shard int) string {
+	return "TENANT#" + tenantID + "#APILOG#" + strconv.Itoa(shard)
 }
 
 // ResourcePK is the index key of one API key's calls in one shard (sharded like
@@ -93,7 +98,7 @@ func truncate(s string) string {
 func (w *Writer) Recent(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
 	pks := make([]string, max(w.Shards, 1))
 	for i := range pks {
-		pks[i] = "TENANT#" + tenantID + "#APILOG#" + strconv.Itoa(i)
+		pks[i] = PK(tenantID, i)
 	}
 	items, err := dynamo.NewestAcrossShards(ctx, w.DB, dynamo.ShardQuery{Table: w.Table, PKs: pks, Limit: limit})
 	if err != nil {

@@ -97,8 +97,11 @@ type Key struct {
 	WebhookID  string `json:"webhookId"`
 }
 
-func (k Key) pk(shards int) string {
-	return "TENANT#" + k.TenantID + "#DELIVERY#" + strconv.Itoa(Shard(k.DeliveryID, shards))
+func (k Key) pk(shards int) string { return PK(k.TenantID, Shard(k.DeliveryID, shards)) }
+
+// PK is the partition of one shard of the tenant's deliveries.
+func PK(tenantID string, shard int) string {
+	return "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(shard)
 }
 
 // Shard is the write shard of a delivery, from its id.
@@ -300,7 +303,7 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Record, error) {
 	pks := make([]string, max(s.Shards, 1))
 	for i := range pks {
-		pks[i] = "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(i)
+		pks[i] = PK(tenantID, i)
 	}
 	items, err := dynamo.NewestAcrossShards(ctx, s.DB, dynamo.ShardQuery{Table: s.Table, PKs: pks, Limit: limit})
 	if err != nil {
