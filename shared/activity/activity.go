@@ -9,6 +9,7 @@
 package activity
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -117,13 +119,23 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	wantAPI := q.Source != "webhook" && q.WebhookID == "" && !c.APIDone
 	wantWeb := q.Source != "api" && q.APIKeyID == "" && !c.WebDone
 	next := cursor{APIDone: !wantAPI, WebDone: !wantWeb}
+	// Both sources are read at once; each read is a fixed number of queries.
+	var apiItems, webItems []map[string]types.AttributeValue
+	var apiErr, webErr error
+	var wg sync.WaitGroup
+	if wantAPI {
+		wg.Go(func() { apiItems, apiErr = dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(q, c.API)) })
+	}
+	if wantWeb {
+		wg.Go(func() { webItems, webErr = dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(q, c.Web)) })
+	}
+	wg.Wait()
+	if err := cmp.Or(apiErr, webErr); err != nil {
+		return Page{}, err
+	}
 	var rows []Row
 	if wantAPI {
-		items, err := dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(q, c.API))
-		if err != nil {
-			return Page{}, err
-		}
-		for _, it := range items {
+		for _, it := range apiItems {
 			var e apilog.Entry
 			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
 				return Page{}, err
@@ -131,14 +143,10 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 			rows = append(rows, apiRow(it, e))
 			next.API = dynamo.SK(it)
 		}
-		next.APIDone = len(items) < q.Limit
+		next.APIDone = len(apiItems) < q.Limit
 	}
 	if wantWeb {
-		items, err := dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(q, c.Web))
-		if err != nil {
-			return Page{}, err
-		}
-		for _, it := range items {
+		for _, it := range webItems {
 			var d delivery.Record
 			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
 				return Page{}, err
@@ -146,7 +154,7 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 			rows = append(rows, webRow(d))
 			next.Web = d.SK
 		}
-		next.WebDone = len(items) < q.Limit
+		next.WebDone = len(webItems) < q.Limit
 	}
 	sortNewestFirst(rows)
 	p := Page{Rows: rows}

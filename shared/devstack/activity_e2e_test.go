@@ -1,12 +1,18 @@
 package devstack_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/uniasset/integrations/shared/activity"
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -195,5 +201,57 @@ func TestOverview(t *testing.T) {
 	expect(t, g, 200, "")
 	if f := g.json(t)["features"].(map[string]any); f["integrationApi"] != false || f["apiAccess"] != true {
 		t.Fatalf("growth features: %v", f)
+	}
+}
+
+// queryCounter counts the Query calls a reader makes against moto.
+type queryCounter struct {
+	dynamo.API
+	n atomic.Int64
+}
+
+func (c *queryCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.n.Add(1)
+	return c.API.Query(ctx, in, o...)
+}
+
+// TestActivityPageQueries: a page costs one Query per shard of each source
+// read, the same for an empty log and a growing one (BENCHMARKS.md has the
+// figures at 100,000 items per shard).
+func TestActivityPageQueries(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	counter := &queryCounter{API: stack.DB}
+	cfg := stack.Config
+	reader := &activity.Reader{DB: counter, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards}
+	cost := func(q activity.Query) (int64, int) {
+		t.Helper()
+		counter.n.Store(0)
+		q.TenantID = tid
+		p, err := reader.List(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counter.n.Load(), len(p.Rows)
+	}
+	both := int64(cfg.APILogShards + cfg.DeliveryShards)
+	if n, rows := cost(activity.Query{}); n != both || rows != 0 {
+		t.Fatalf("empty log: %d queries, %d rows; want %d queries", n, rows, both)
+	}
+	key, keyID := newKey(t, tid, allPermissions...)
+	for range 5 {
+		createAsset(t, key, nil)
+	}
+	if n, rows := cost(activity.Query{}); n != both || rows != 5 {
+		t.Fatalf("5 calls: %d queries, %d rows; want %d queries, 5 rows", n, rows, both)
+	}
+	if n, rows := cost(activity.Query{Limit: 2}); n != both || rows != 2 {
+		t.Fatalf("limit 2: %d queries, %d rows", n, rows)
+	}
+	if n, rows := cost(activity.Query{APIKeyID: keyID}); n != int64(cfg.APILogShards) || rows != 5 {
+		t.Fatalf("apiKeyId filter: %d queries, %d rows; want %d queries (index only)", n, rows, cfg.APILogShards)
+	}
+	if n, _ := cost(activity.Query{Source: "webhook"}); n != int64(cfg.DeliveryShards) {
+		t.Fatalf("source=webhook: %d queries; want %d", n, cfg.DeliveryShards)
 	}
 }

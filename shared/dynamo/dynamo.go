@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -87,14 +88,17 @@ type ShardQuery struct {
 
 // NewestAcrossShards runs one Query per shard, each newest-first and capped at
 // Limit, and merges them newest first: a fixed number of queries whatever the
-// log's size.
+// log's size. The shards are read concurrently, so a page waits for the
+// slowest shard rather than for the sum of them.
 func NewestAcrossShards(ctx context.Context, db API, q ShardQuery) ([]map[string]types.AttributeValue, error) {
 	key := "PK"
 	if q.Index != "" {
 		key = "GSI1PK"
 	}
-	var all []map[string]types.AttributeValue
-	for _, pk := range q.PKs {
+	results := make([][]map[string]types.AttributeValue, len(q.PKs))
+	errs := make([]error, len(q.PKs))
+	var wg sync.WaitGroup
+	for i, pk := range q.PKs {
 		in := &dynamodb.QueryInput{
 			TableName:                 aws.String(q.Table),
 			KeyConditionExpression:    aws.String(key + " = :pk"),
@@ -111,12 +115,22 @@ func NewestAcrossShards(ctx context.Context, db API, q ShardQuery) ([]map[string
 			in.KeyConditionExpression = aws.String(key + " = :pk AND SK < :before")
 			in.ExpressionAttributeValues[":before"] = &types.AttributeValueMemberS{Value: q.Before}
 		}
-		out, err := db.Query(ctx, in)
-		if err != nil {
-			return nil, Translate("read shard", err)
-		}
-		all = append(all, out.Items...)
+		wg.Go(func() {
+			out, err := db.Query(ctx, in)
+			if err != nil {
+				errs[i] = Translate("read shard", err)
+				return
+			}
+			results[i] = out.Items
+		})
 	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	all := slices.Concat(results...)
 	slices.SortFunc(all, func(a, b map[string]types.AttributeValue) int { return strings.Compare(SK(b), SK(a)) })
 	return all[:min(q.Limit, len(all))], nil
 }

@@ -1,10 +1,14 @@
 package dynamo
 
 import (
+	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
@@ -38,5 +42,74 @@ func TestConditionFailedAndCancelledAt(t *testing.T) {
 	}
 	if ConditionFailed(errors.New("x")) || CancelledAt(errors.New("x")) != nil {
 		t.Fatal("unrelated error read as a condition failure")
+	}
+}
+
+// shardFake answers Query from per-partition sort keys (newest last), like a
+// table whose items are ordered by SK.
+type shardFake struct {
+	API
+	mu      sync.Mutex
+	queries []string
+	parts   map[string][]string
+	fail    string
+}
+
+func (f *shardFake) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	pk := in.ExpressionAttributeValues[":pk"].(*types.AttributeValueMemberS).Value
+	f.mu.Lock()
+	f.queries = append(f.queries, pk)
+	f.mu.Unlock()
+	if pk == f.fail {
+		return nil, &smithy.GenericAPIError{Code: "ThrottlingException"}
+	}
+	before := "\xff"
+	if b, ok := in.ExpressionAttributeValues[":before"]; ok {
+		before = b.(*types.AttributeValueMemberS).Value
+	}
+	out := &dynamodb.QueryOutput{}
+	sks := f.parts[pk]
+	for i := len(sks) - 1; i >= 0 && len(out.Items) < int(*in.Limit); i-- {
+		if sks[i] < before {
+			out.Items = append(out.Items, map[string]types.AttributeValue{"SK": &types.AttributeValueMemberS{Value: sks[i]}})
+		}
+	}
+	return out, nil
+}
+
+func TestNewestAcrossShards(t *testing.T) {
+	f := &shardFake{parts: map[string][]string{
+		"s0": {"01", "04", "05", "09"},
+		"s1": {"02", "03", "07"},
+		"s2": {"06", "08"},
+	}}
+	q := ShardQuery{Table: "t", PKs: []string{"s0", "s1", "s2"}, Limit: 4}
+	sks := func(items []map[string]types.AttributeValue) string {
+		var out []string
+		for _, it := range items {
+			out = append(out, SK(it))
+		}
+		return strings.Join(out, ",")
+	}
+	items, err := NewestAcrossShards(context.Background(), f, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sks(items); got != "09,08,07,06" {
+		t.Fatalf("first page %s", got)
+	}
+	if len(f.queries) != 3 {
+		t.Fatalf("%d queries for 3 shards", len(f.queries))
+	}
+	q.Before = "06"
+	items, _ = NewestAcrossShards(context.Background(), f, q)
+	if got := sks(items); got != "05,04,03,02" {
+		t.Fatalf("second page %s", got)
+	}
+	f.fail = "s1"
+	if _, err := NewestAcrossShards(context.Background(), f, q); err == nil {
+		t.Fatal("a failed shard was dropped silently")
+	} else if e, ok := apierror.From(err); !ok || e.Code != apierror.Throttled {
+		t.Fatalf("throttled shard became %v", err)
 	}
 }
