@@ -104,8 +104,9 @@ func activityRead(doc *bytes.Buffer) error {
 
 Method: one tenant's API call log and delivery log each seeded with the given number of items in
 a single shard (moto cannot hold 8 shards × 100,000 items in a reasonable time; with the default
-8 shards each source is read with 8 queries instead of 1). A page is up to 100 rows of each
-source (200 items read); "first page" is the median of 5 reads of page 1, "page 10" is one read
+8 shards each of these sources is read with 8 queries instead of 1; the tenant's system log, one
+unsharded partition, is read with one more). A page is up to 100 rows of each source (200 items
+read; the system log is empty here); "first page" is the median of 5 reads of page 1, "page 10" is one read
 after following 9 cursors. Queries are counted by a wrapper around the DynamoDB client. "One bare
 Query" is the median of 5 plain Queries (Limit 100, newest first) on the same partition: the
 floor moto sets for reading 100 items, with none of the reader's work.
@@ -120,8 +121,8 @@ floor moto sets for reading 100 items, with none of the reader's work.
 A page costs one Query per shard per source, each bounded by `+"`Limit`"+`, whatever the log's size:
 the count stays fixed. The time does not stay fixed under moto, because moto answers every Query by
 walking every item in the table (moto/dynamodb/models/table.py, `+"`query`"+` loops over
-`+"`all_items()`"+`) and sorting the matches; the reader costs about two bare Queries at both sizes,
-so the growth is moto's. DynamoDB reads only the items a Query returns, so there the page time
+`+"`all_items()`"+`) and sorting the matches; the reader costs about two bare Queries at both sizes
+(its queries run concurrently, but moto, one Python process, answers them about one at a time), so the growth is moto's. DynamoDB reads only the items a Query returns, so there the page time
 stays that of reading 200 items.
 `)
 	return nil

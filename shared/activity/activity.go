@@ -1,11 +1,12 @@
-// Package activity reads the Activity Log: API calls and webhook deliveries
-// of a tenant, merged newest first, with filters, cursors and a detail view.
+// Package activity reads the Activity Log: API calls, webhook deliveries and
+// system entries of a tenant, merged newest first, with filters, cursors and a
+// detail view.
 //
 // Each page holds up to Limit rows of each source (the spec's "last 100 API
-// calls and last 100 webhook deliveries"). The cursor keeps one position per
-// source, so paging walks both logs back to their first record without
-// skipping any. A page costs a fixed number of queries: one per shard of each
-// source read, whatever the size of the log.
+// calls and last 100 webhook deliveries", and as many system entries). The
+// cursor keeps one position per source, so paging walks every log back to its
+// first record without skipping any. A page costs a fixed number of queries:
+// one per shard of each source read, whatever the size of the log.
 package activity
 
 import (
@@ -30,6 +31,7 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/redact"
+	"github.com/uniasset/integrations/shared/systemlog"
 )
 
 // Index is the GSI that finds one API key's calls or one webhook's deliveries.
@@ -39,6 +41,7 @@ const Index = "ByResource"
 const (
 	SourceAPI     = "API"
 	SourceWebhook = "Webhook"
+	SourceSystem  = "System"
 )
 
 // Row is one line of the Activity Log (the spec's columns).
@@ -59,8 +62,9 @@ type Page struct {
 	NextCursor *string `json:"nextCursor"`
 }
 
-// Query selects rows. Source is "", "api" or "webhook"; a webhookId or
-// apiKeyId filter implies its source.
+// Query selects rows. Source is "", "api", "webhook" or "system"; an apiKeyId
+// filter implies source api, a webhookId filter keeps that webhook's
+// deliveries and system entries.
 type Query struct {
 	TenantID  string
 	Source    string
@@ -85,6 +89,8 @@ type cursor struct {
 	APIDone bool   `json:"ad,omitempty"`
 	Web     string `json:"w,omitempty"`
 	WebDone bool   `json:"wd,omitempty"`
+	Sys     string `json:"s,omitempty"`
+	SysDone bool   `json:"sd,omitempty"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -99,15 +105,15 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 		q.Limit = 100
 	}
 	switch q.Source {
-	case "", "api", "webhook":
+	case "", "api", "webhook", "system":
 	default:
-		return Page{}, invalid("source", "must be api or webhook")
+		return Page{}, invalid("source", "must be api, webhook or system")
 	}
 	if q.WebhookID != "" && (!idPattern.MatchString(q.WebhookID) || q.Source == "api" || q.APIKeyID != "") {
 		return Page{}, invalid("webhookId", "must be a webhook id, and cannot be combined with source=api or apiKeyId")
 	}
-	if q.APIKeyID != "" && (!idPattern.MatchString(q.APIKeyID) || q.Source == "webhook") {
-		return Page{}, invalid("apiKeyId", "must be an API key id, and cannot be combined with source=webhook")
+	if q.APIKeyID != "" && (!idPattern.MatchString(q.APIKeyID) || (q.Source != "" && q.Source != "api")) {
+		return Page{}, invalid("apiKeyId", "must be an API key id, and cannot be combined with source=webhook or source=system")
 	}
 	var c cursor
 	if q.Cursor != "" {
@@ -116,12 +122,16 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 			return Page{}, invalid("cursor", "is not a cursor this API returned")
 		}
 	}
-	wantAPI := q.Source != "webhook" && q.WebhookID == "" && !c.APIDone
-	wantWeb := q.Source != "api" && q.APIKeyID == "" && !c.WebDone
-	next := cursor{APIDone: !wantAPI, WebDone: !wantWeb}
-	// Both sources are read at once; each read is a fixed number of queries.
-	var apiItems, webItems []map[string]types.AttributeValue
-	var apiErr, webErr error
+	// A webhookId filter keeps the webhook's deliveries and the system entries
+	// about it; an apiKeyId filter keeps that key's calls.
+	wantAPI := (q.Source == "" || q.Source == "api") && q.WebhookID == "" && !c.APIDone
+	wantWeb := (q.Source == "" || q.Source == "webhook") && q.APIKeyID == "" && !c.WebDone
+	wantSys := (q.Source == "" || q.Source == "system") && q.APIKeyID == "" && !c.SysDone
+	next := cursor{APIDone: !wantAPI, WebDone: !wantWeb, SysDone: !wantSys}
+
+	// The sources are read at once; each read is a fixed number of queries.
+	var apiItems, webItems, sysItems []map[string]types.AttributeValue
+	var apiErr, webErr, sysErr error
 	var wg sync.WaitGroup
 	if wantAPI {
 		wg.Go(func() { apiItems, apiErr = dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(q, c.API)) })
@@ -129,39 +139,47 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	if wantWeb {
 		wg.Go(func() { webItems, webErr = dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(q, c.Web)) })
 	}
+	if wantSys {
+		wg.Go(func() { sysItems, sysErr = dynamo.NewestAcrossShards(ctx, r.DB, r.sysQuery(q, c.Sys)) })
+	}
 	wg.Wait()
-	if err := cmp.Or(apiErr, webErr); err != nil {
+	if err := cmp.Or(apiErr, webErr, sysErr); err != nil {
 		return Page{}, err
 	}
 	var rows []Row
-	if wantAPI {
-		for _, it := range apiItems {
-			var e apilog.Entry
-			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
-				return Page{}, err
-			}
-			rows = append(rows, apiRow(it, e))
-			next.API = dynamo.SK(it)
+	for _, it := range apiItems {
+		var e apilog.Entry
+		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+			return Page{}, err
 		}
-		next.APIDone = len(apiItems) < q.Limit
+		rows = append(rows, apiRow(it, e))
+		next.API = dynamo.SK(it)
 	}
-	if wantWeb {
-		for _, it := range webItems {
-			var d delivery.Record
-			if err := attributevalue.UnmarshalMap(it, &d); err != nil {
-				return Page{}, err
-			}
-			rows = append(rows, webRow(d))
-			next.Web = d.SK
+	for _, it := range webItems {
+		var d delivery.Record
+		if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+			return Page{}, err
 		}
-		next.WebDone = len(webItems) < q.Limit
+		rows = append(rows, webRow(d))
+		next.Web = d.SK
 	}
+	for _, it := range sysItems {
+		var e systemlog.Entry
+		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+			return Page{}, err
+		}
+		rows = append(rows, sysRow(e))
+		next.Sys = e.ID
+	}
+	next.APIDone = next.APIDone || len(apiItems) < q.Limit
+	next.WebDone = next.WebDone || len(webItems) < q.Limit
+	next.SysDone = next.SysDone || len(sysItems) < q.Limit
 	sortNewestFirst(rows)
 	p := Page{Rows: rows}
 	if p.Rows == nil {
 		p.Rows = []Row{}
 	}
-	if !next.APIDone || !next.WebDone {
+	if !next.APIDone || !next.WebDone || !next.SysDone {
 		raw, _ := json.Marshal(next)
 		s := base64.RawURLEncoding.EncodeToString(raw)
 		p.NextCursor = &s
@@ -195,11 +213,20 @@ func (r *Reader) webQuery(q Query, before string) dynamo.ShardQuery {
 	return sq
 }
 
+// sysQuery reads the tenant's one system partition, or the entries about one webhook.
+func (r *Reader) sysQuery(q Query, before string) dynamo.ShardQuery {
+	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit, PKs: []string{systemlog.PK(q.TenantID)}}
+	if q.WebhookID != "" {
+		sq.Index, sq.PKs = Index, []string{systemlog.ResourcePK(q.TenantID, "webhook", q.WebhookID)}
+	}
+	return sq
+}
+
 func sortNewestFirst(rows []Row) {
 	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(b.Timestamp, a.Timestamp) })
 }
 
-// Row ids say which log and where: "api-<shard>-<ulid>" and "whk-<base64url(SK)>".
+// Row ids say which log and where: "api-<shard>-<ulid>", "whk-<base64url(SK)>" and "sys-<ulid>".
 func apiRow(item map[string]types.AttributeValue, e apilog.Entry) Row {
 	pk, _ := item["PK"].(*types.AttributeValueMemberS)
 	shard := ""
@@ -209,6 +236,13 @@ func apiRow(item map[string]types.AttributeValue, e apilog.Entry) Row {
 	return Row{
 		ID: "api-" + shard + "-" + e.ID, Timestamp: e.Timestamp, Source: SourceAPI, Event: e.Method + " " + e.Endpoint,
 		Resource: e.APIKeyName, ResourceID: e.APIKeyID, Status: strconv.Itoa(e.Status), Details: e.SourceIP,
+	}
+}
+
+func sysRow(e systemlog.Entry) Row {
+	return Row{
+		ID: "sys-" + e.ID, Timestamp: e.Timestamp, Source: SourceSystem, Event: e.Event,
+		Resource: e.ResourceName, ResourceID: e.ResourceID, Status: e.Status, Details: e.Details,
 	}
 }
 
@@ -236,9 +270,10 @@ func webRow(d delivery.Record) Row {
 // Detail is one row expanded: the full redacted payload and headers.
 type Detail struct {
 	Row
-	Request  map[string]any `json:"request"`
-	Response map[string]any `json:"response"`
-	Attempts any            `json:"attempts,omitempty"`
+	Request  map[string]any `json:"request,omitempty"`  // API calls and deliveries
+	Response map[string]any `json:"response,omitempty"` // API calls and deliveries
+	Attempts any            `json:"attempts,omitempty"` // deliveries
+	Data     map[string]any `json:"data,omitempty"`     // system entries
 }
 
 // Get expands one row of the tenant; an id of another tenant is simply not found.
@@ -253,6 +288,12 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 			return Detail{}, notFound
 		}
 		key = itemKey(apilog.PK(tenantID, n), ulid)
+	case strings.HasPrefix(id, "sys-"):
+		ulid := strings.TrimPrefix(id, "sys-")
+		if !idPattern.MatchString(ulid) {
+			return Detail{}, notFound
+		}
+		key = itemKey(systemlog.PK(tenantID), ulid)
 	case strings.HasPrefix(id, "whk-"):
 		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(id, "whk-"))
 		sk := string(raw)
@@ -271,6 +312,13 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 	}
 	if out.Item == nil {
 		return Detail{}, notFound
+	}
+	if strings.HasPrefix(id, "sys-") {
+		var e systemlog.Entry
+		if err := attributevalue.UnmarshalMap(out.Item, &e); err != nil {
+			return Detail{}, err
+		}
+		return Detail{Row: sysRow(e), Data: map[string]any{"resourceType": e.ResourceType}}, nil
 	}
 	if strings.HasPrefix(id, "api-") {
 		var e apilog.Entry

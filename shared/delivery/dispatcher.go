@@ -140,14 +140,14 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	if err := d.Deliveries.Finish(ctx, k, o); err != nil {
 		return true, err
 	}
-	outcome := Delivered
+	outcome, detail := webhook.OutcomeDelivered, fmt.Sprintf("%s delivered on attempt %d", rec.Event, n)
 	if o.Status != Delivered {
-		outcome = Failed
+		outcome, detail = webhook.OutcomeFailed, fmt.Sprintf("%s attempt %d failed: %s", rec.Event, n, o.Attempt.Error)
 	}
 	if !w.NeedsOutcome(outcome, now) {
 		return keep, nil
 	}
-	return keep, d.Webhooks.RecordOutcome(ctx, k.TenantID, w.ID, outcome, isotime.Format(now))
+	return keep, d.Webhooks.RecordOutcome(ctx, w, outcome, now, detail)
 }
 
 // send makes one POST and describes what happened without leaking internals.

@@ -9,11 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/activity"
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/tenant"
+	"github.com/uniasset/integrations/shared/webhook"
 )
 
 func TestActivityLog(t *testing.T) {
@@ -216,7 +222,7 @@ func (c *queryCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...
 }
 
 // TestActivityPageQueries: a page costs one Query per shard of each source
-// read, the same for an empty log and a growing one (BENCHMARKS.md has the
+// read (the system log has one), the same for an empty log and a growing one (BENCHMARKS.md has the
 // figures at 100,000 items per shard).
 func TestActivityPageQueries(t *testing.T) {
 	t.Parallel()
@@ -234,7 +240,7 @@ func TestActivityPageQueries(t *testing.T) {
 		}
 		return counter.n.Load(), len(p.Rows)
 	}
-	both := int64(cfg.APILogShards + cfg.DeliveryShards)
+	both := int64(cfg.APILogShards + cfg.DeliveryShards + 1) // the system log is one partition
 	if n, rows := cost(activity.Query{}); n != both || rows != 0 {
 		t.Fatalf("empty log: %d queries, %d rows; want %d queries", n, rows, both)
 	}
@@ -253,5 +259,148 @@ func TestActivityPageQueries(t *testing.T) {
 	}
 	if n, _ := cost(activity.Query{Source: "webhook"}); n != int64(cfg.DeliveryShards) {
 		t.Fatalf("source=webhook: %d queries; want %d", n, cfg.DeliveryShards)
+	}
+	if n, _ := cost(activity.Query{Source: "system"}); n != 1 {
+		t.Fatalf("source=system: %d queries; want 1", n)
+	}
+}
+
+// TestActivitySystemRows: a webhook that fails twice and then succeeds leaves
+// exactly one webhook.failing and one webhook.recovered System row, found by
+// source=system and by the webhook filter, expandable by id in its tenant only.
+func TestActivitySystemRows(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	rv := newReceiver(t, func(n int) int {
+		if n <= 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	whID, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	key, _ := newKey(t, tid, allPermissions...)
+	createAsset(t, key, nil)
+	waitFor(t, 20*time.Second, "the third attempt", func() bool { return len(rv.requests()) == 3 })
+
+	rowsOf := func(query string) []map[string]any {
+		t.Helper()
+		r := call(t, "GET", "/api/integrations/activity"+query, owner, nil)
+		expect(t, r, 200, "")
+		var out []map[string]any
+		for _, row := range r.json(t)["rows"].([]any) {
+			out = append(out, row.(map[string]any))
+		}
+		return out
+	}
+	var sys []map[string]any
+	waitFor(t, 10*time.Second, "two system rows", func() bool { sys = rowsOf("?source=system"); return len(sys) >= 2 })
+	if len(sys) != 2 {
+		t.Fatalf("want one failing and one recovered row, got %v", sys)
+	}
+	recovered, failing := sys[0], sys[1]
+	if failing["source"] != "System" || failing["event"] != "webhook.failing" || failing["status"] != "failing" ||
+		failing["resourceId"] != whID || failing["resource"] != "ERP sink" || !strings.Contains(failing["details"].(string), "HTTP 500") {
+		t.Fatalf("failing row: %v", failing)
+	}
+	if recovered["event"] != "webhook.recovered" || recovered["status"] != "healthy" || !strings.Contains(recovered["details"].(string), "attempt 3") {
+		t.Fatalf("recovered row: %v", recovered)
+	}
+	// The webhook's own view: its delivery and the two system rows.
+	byHook := rowsOf("?webhookId=" + whID)
+	if len(byHook) != 3 || byHook[0]["source"] == "API" {
+		t.Fatalf("webhookId filter: %v", byHook)
+	}
+	if all := rowsOf(""); len(all) != 1+1+2 {
+		t.Fatalf("unfiltered: want 1 call, 1 delivery, 2 system rows, got %d", len(all))
+	}
+	expect(t, call(t, "GET", "/api/integrations/activity?source=system&apiKeyId=key_x", owner, nil), 400, "VALIDATION_ERROR")
+
+	id := failing["id"].(string)
+	d := call(t, "GET", "/api/integrations/activity/"+url.PathEscape(id), owner, nil)
+	expect(t, d, 200, "")
+	if m := d.json(t); m["event"] != "webhook.failing" || m["data"].(map[string]any)["resourceType"] != "webhook" {
+		t.Fatalf("detail: %v", m)
+	}
+	other := newTenant(t, tenant.Enterprise)
+	expect(t, call(t, "GET", "/api/integrations/activity/"+url.PathEscape(id), token(t, other, "Owner"), nil), 404, "NOT_FOUND")
+}
+
+// TestWebhookHealthEntries drives webhook.Store.RecordOutcome against moto: one
+// System entry per change of health, none for repeats or older attempts, the
+// right one from a stale view, and one when two dispatchers race from one view.
+func TestWebhookHealthEntries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	whID, _ := createWebhook(t, tid, "https://hooks.example.com/x", "asset.created")
+	store := &webhook.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}
+	current := func() webhook.Webhook {
+		t.Helper()
+		out, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &stack.Config.IntegrationsTable, ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tid}, "SK": &types.AttributeValueMemberS{Value: "WEBHOOK#" + whID}}})
+		if err != nil || out.Item == nil {
+			t.Fatalf("webhook item: %v", err)
+		}
+		var w webhook.Webhook
+		if err := attributevalue.UnmarshalMap(out.Item, &w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	events := func() []string {
+		t.Helper()
+		out, err := stack.DB.Query(ctx, &dynamodb.QueryInput{TableName: &stack.Config.IntegrationsTable, ConsistentRead: aws.Bool(true),
+			KeyConditionExpression:    aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: systemlog.PK(tid)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range out.Items {
+			got = append(got, it["event"].(*types.AttributeValueMemberS).Value)
+		}
+		return got
+	}
+	record := func(w webhook.Webhook, outcome string, at time.Time) {
+		t.Helper()
+		if err := store.RecordOutcome(ctx, w, outcome, at, "detail"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Now()
+	record(current(), webhook.OutcomeDelivered, t0) // new -> healthy: no entry
+	record(current(), webhook.OutcomeFailed, t0.Add(time.Minute))
+	record(current(), webhook.OutcomeFailed, t0.Add(3*time.Minute)) // still failing (a refresh)
+	if got := strings.Join(events(), ","); got != "webhook.failing" {
+		t.Fatalf("after healthy, failing, failing: %s", got)
+	}
+	record(current(), webhook.OutcomeDelivered, t0.Add(2*time.Minute)) // older than the stored attempt
+	if w := current(); w.LastDeliveryStatus != webhook.OutcomeFailed || len(events()) != 1 {
+		t.Fatalf("an older attempt changed the health: %s, %v", w.LastDeliveryStatus, events())
+	}
+	stale := current()
+	record(current(), webhook.OutcomeDelivered, t0.Add(4*time.Minute))
+	// stale still says failed; its failure at t0+5m must be seen as a change.
+	record(stale, webhook.OutcomeFailed, t0.Add(5*time.Minute))
+	if got := strings.Join(events(), ","); got != "webhook.failing,webhook.recovered,webhook.failing" {
+		t.Fatalf("after recovery and a failure seen from a stale view: %s", got)
+	}
+	healthy := current()
+	record(healthy, webhook.OutcomeDelivered, t0.Add(6*time.Minute))
+	// Two dispatchers that read the webhook before either wrote: the second
+	// loses the condition, re-reads, and only refreshes. (They run one after
+	// the other: moto cancels a transaction by restoring a snapshot of the
+	// whole table taken when it began, which undoes writes made meanwhile by
+	// other requests, so truly concurrent conflicting transactions cannot be
+	// judged against it. DynamoDB's transactions are serializable.)
+	view := current()
+	record(view, webhook.OutcomeFailed, t0.Add(7*time.Minute))
+	record(view, webhook.OutcomeFailed, t0.Add(7*time.Minute+time.Millisecond))
+	if got := events(); len(got) != 5 || got[4] != "webhook.failing" {
+		t.Fatalf("two failures read from one view after a recovery: %v", got)
+	}
+	if w := current(); w.LastDeliveryAt != isotime.Format(t0.Add(7*time.Minute+time.Millisecond)) {
+		t.Fatalf("the later attempt's time was not kept: %s", w.LastDeliveryAt)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/systemlog"
 )
 
 // Store keeps webhooks in IntegrationsTable at TENANT#t / WEBHOOK#id.
@@ -209,19 +210,83 @@ func (w Webhook) NeedsOutcome(status string, at time.Time) bool {
 	return err != nil || at.Sub(last) >= HealthRefresh
 }
 
-// RecordOutcome sets the health inputs from a delivery attempt, unless a
-// later attempt was already recorded (attempts finish out of order).
-func (s *Store) RecordOutcome(ctx context.Context, tenantID, id, status, at string) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
-		UpdateExpression:    aws.String("SET lastDeliveryStatus = :s, lastDeliveryAt = :at"),
-		ConditionExpression: aws.String("attribute_exists(PK) AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt <= :at)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s": &types.AttributeValueMemberS{Value: status}, ":at": &types.AttributeValueMemberS{Value: at},
-		},
-	})
-	if dynamo.ConditionFailed(err) {
-		return nil
+// Delivery outcomes as the health inputs hold them.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeFailed    = "failed"
+)
+
+// RecordOutcome sets the health inputs from a delivery attempt of w, unless a
+// later attempt was already recorded (attempts finish out of order). When the
+// attempt turns the badge failing, or healthy again, the same transaction
+// writes a System entry (detail says why), so the Activity Log shows each
+// change exactly once. Every write is conditional on the status it replaces:
+// if w was stale the item is re-read and the write made once more.
+func (s *Store) RecordOutcome(ctx context.Context, w Webhook, outcome string, at time.Time, detail string) error {
+	atS := isotime.Format(at)
+	for range 2 {
+		err := s.writeOutcome(ctx, w, outcome, at, detail)
+		if !dynamo.ConditionFailed(err) {
+			return err
+		}
+		out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return dynamo.Translate("get webhook", err)
+		}
+		if out.Item == nil {
+			return nil // deleted meanwhile
+		}
+		var fresh Webhook
+		if err := attributevalue.UnmarshalMap(out.Item, &fresh); err != nil {
+			return err
+		}
+		if fresh.LastDeliveryAt > atS {
+			return nil // a later attempt has spoken
+		}
+		w = fresh
 	}
+	return nil // lost twice to concurrent attempts, which recorded the same health
+}
+
+func (s *Store) writeOutcome(ctx context.Context, w Webhook, outcome string, at time.Time, detail string) error {
+	values := map[string]types.AttributeValue{
+		":s": &types.AttributeValueMemberS{Value: outcome}, ":at": &types.AttributeValueMemberS{Value: isotime.Format(at)},
+	}
+	cond := "attribute_exists(PK) AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt <= :at) AND "
+	if w.LastDeliveryStatus == "" {
+		cond += "attribute_not_exists(lastDeliveryStatus)"
+	} else {
+		cond += "lastDeliveryStatus = :old"
+		values[":old"] = &types.AttributeValueMemberS{Value: w.LastDeliveryStatus}
+	}
+	update := &types.Update{
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID),
+		UpdateExpression:    aws.String("SET lastDeliveryStatus = :s, lastDeliveryAt = :at"),
+		ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
+	}
+	event, health := "", ""
+	switch {
+	case outcome == OutcomeFailed && w.LastDeliveryStatus != OutcomeFailed:
+		event, health = systemlog.WebhookFailing, "failing"
+	case outcome == OutcomeDelivered && w.LastDeliveryStatus == OutcomeFailed:
+		event, health = systemlog.WebhookRecovered, "healthy"
+	}
+	if event == "" {
+		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: update.TableName, Key: update.Key, UpdateExpression: update.UpdateExpression,
+			ConditionExpression: update.ConditionExpression, ExpressionAttributeValues: update.ExpressionAttributeValues,
+		})
+		return dynamo.Translate("record webhook outcome", err)
+	}
+	entry, err := systemlog.Item(systemlog.Entry{
+		TenantID: w.TenantID, Event: event, ResourceType: "webhook", ResourceID: w.ID, ResourceName: w.Name, Status: health, Details: detail,
+	}, at)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: update},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
 	return dynamo.Translate("record webhook outcome", err)
 }

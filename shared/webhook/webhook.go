@@ -70,7 +70,7 @@ func (w Webhook) Health() string {
 		return "paused"
 	case w.LastDeliveryStatus == "":
 		return "new"
-	case w.LastDeliveryStatus == "delivered":
+	case w.LastDeliveryStatus == OutcomeDelivered:
 		return "healthy"
 	default:
 		return "failing"

@@ -1,0 +1,62 @@
+// Package systemlog holds what the system did for a tenant with no caller
+// behind it — a webhook starting to fail or recovering, and the scheduled
+// jobs to come — as the Activity Log's "System" rows.
+//
+// System entries are rare (one per state change, not one per request), so a
+// tenant's entries share one partition, TENANT#t#SYSLOG, sorted by ULID; the
+// ByResource index finds the entries about one resource.
+package systemlog
+
+import (
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/uniasset/integrations/shared/isotime"
+)
+
+// Events.
+const (
+	WebhookFailing   = "webhook.failing"   // a delivery attempt failed after the last one succeeded (or none had run)
+	WebhookRecovered = "webhook.recovered" // a delivery attempt succeeded after the last one failed
+)
+
+// Entry is one system event. Details never holds a secret: it is written by
+// this codebase from status codes and error classes, not from payloads.
+type Entry struct {
+	ID           string `dynamodbav:"id" json:"id"`
+	TenantID     string `dynamodbav:"tenantId" json:"-"`
+	Timestamp    string `dynamodbav:"timestamp" json:"timestamp"`
+	Event        string `dynamodbav:"event" json:"event"`
+	ResourceType string `dynamodbav:"resourceType" json:"resourceType"` // "webhook"
+	ResourceID   string `dynamodbav:"resourceId" json:"resourceId"`
+	ResourceName string `dynamodbav:"resourceName" json:"resourceName"`
+	Status       string `dynamodbav:"status" json:"status"`
+	Details      string `dynamodbav:"details" json:"details"`
+}
+
+// PK is the partition of the tenant's system entries.
+func PK(tenantID string) string { return "TENANT#" + tenantID + "#SYSLOG" }
+
+// ResourcePK is the index key of the entries about one resource.
+func ResourcePK(tenantID, resourceType, resourceID string) string {
+	return "TENANT#" + tenantID + "#" + strings.ToUpper(resourceType) + "#" + resourceID + "#SYSLOG"
+}
+
+// Item stamps e with a fresh ULID and time and returns it as a table item,
+// for the caller to write on its own or inside a transaction.
+func Item(e Entry, at time.Time) (map[string]types.AttributeValue, error) {
+	e.ID = strings.ToLower(ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String())
+	e.Timestamp = isotime.Format(at)
+	item, err := attributevalue.MarshalMap(e)
+	if err != nil {
+		return nil, err
+	}
+	item["PK"] = &types.AttributeValueMemberS{Value: PK(e.TenantID)}
+	item["SK"] = &types.AttributeValueMemberS{Value: e.ID}
+	item["GSI1PK"] = &types.AttributeValueMemberS{Value: ResourcePK(e.TenantID, e.ResourceType, e.ResourceID)}
+	return item, nil
+}
