@@ -106,10 +106,10 @@ Method: one tenant's API call log and delivery log each seeded with the given nu
 a single shard (moto cannot hold 8 shards × 100,000 items in a reasonable time; with the default
 8 shards each of these sources is read with 8 queries instead of 1; the tenant's system log, one
 unsharded partition, is read with one more). A page is up to 100 rows of each source (200 items
-read; the system log is empty here); "first page" is the median of 5 reads of page 1, "page 10" is one read
-after following 9 cursors. Queries are counted by a wrapper around the DynamoDB client. "One bare
-Query" is the median of 5 plain Queries (Limit 100, newest first) on the same partition: the
-floor moto sets for reading 100 items, with none of the reader's work.
+read; the system log is empty here); "first page" is the median of 5 reads of page 1, "page 10"
+is one read after following 9 cursors. Queries are counted by a wrapper around the DynamoDB
+client. "One bare Query" is the median of 5 plain Queries (Limit 100, newest first) on the same
+partition: the floor moto sets for reading 100 items, with none of the reader's work.
 
 | items per shard (each source) | queries per page | first page | page 10 | one bare Query |
 |---:|---:|---:|---:|---:|
@@ -121,9 +121,11 @@ floor moto sets for reading 100 items, with none of the reader's work.
 A page costs one Query per shard per source, each bounded by `+"`Limit`"+`, whatever the log's size:
 the count stays fixed. The time does not stay fixed under moto, because moto answers every Query by
 walking every item in the table (moto/dynamodb/models/table.py, `+"`query`"+` loops over
-`+"`all_items()`"+`) and sorting the matches; the reader costs about two bare Queries at both sizes
-(its queries run concurrently, but moto, one Python process, answers them about one at a time), so the growth is moto's. DynamoDB reads only the items a Query returns, so there the page time
-stays that of reading 200 items.
+`+"`all_items()`"+`) and sorting the matches. The reader costs about one bare Query per query it
+makes — three on page 1, two on page 10, whose cursor already records that the (empty) system log
+is exhausted — since moto, one Python process, answers concurrent queries about one at a time; so
+the growth is moto's. DynamoDB reads only the items a Query returns, so there the page time stays
+that of reading 200 items, and the queries overlap.
 `)
 	return nil
 }

@@ -90,9 +90,9 @@ func (a *API) endpoints() []httpapi.Endpoint {
 		route(http.MethodPost, hooks+"/{id}/test", owner, tenant.Enterprise, a.testWebhook),
 		route(http.MethodPost, hooks+"/{id}/pause", owner, tenant.Enterprise, a.setWebhookStatus(webhook.Paused)),
 		route(http.MethodPost, hooks+"/{id}/resume", owner, tenant.Enterprise, a.setWebhookStatus(webhook.Active)),
-		{Route: httpapi.Route{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"}, Handler: a.guard(owner, tenant.Growth, a.listKeys)},
-		{Route: httpapi.Route{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"}, Handler: a.guard(owner, tenant.Growth, a.createKey)},
-		{Route: httpapi.Route{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"}, Handler: a.guard(owner, tenant.Growth, a.revokeKey)},
+		route(http.MethodGet, "/api/integrations/api-keys", owner, tenant.Growth, a.listKeys),
+		route(http.MethodPost, "/api/integrations/api-keys", owner, tenant.Growth, a.createKey),
+		route(http.MethodPost, "/api/integrations/api-keys/{id}/revoke", owner, tenant.Growth, a.revokeKey),
 	}
 }
 

@@ -3,10 +3,12 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/uniasset/integrations/shared/adminroutes"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -43,5 +45,23 @@ func TestLambdaEventWithoutClaimsIsUnauthorized(t *testing.T) {
 		if resp.Headers["X-Request-Id"] != "r1" {
 			t.Errorf("request id not echoed: %v", resp.Headers)
 		}
+	}
+}
+
+// The integration function reserves adminroutes.Routes; it must be exactly
+// what this router serves.
+func TestAdminRoutesListMatchesTheRouter(t *testing.T) {
+	key := func(r httpapi.Route) string { return r.Method + " " + r.Pattern }
+	var served, listed []string
+	for _, r := range Routes {
+		served = append(served, key(r))
+	}
+	for _, r := range adminroutes.Routes {
+		listed = append(listed, key(r))
+	}
+	slices.Sort(served)
+	slices.Sort(listed)
+	if !slices.Equal(served, listed) {
+		t.Fatalf("adminroutes.Routes drifted from the admin router:\nserved %v\nlisted %v", served, listed)
 	}
 }

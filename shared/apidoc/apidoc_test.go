@@ -61,3 +61,26 @@ func TestGuideHasEveryIntegrationEndpoint(t *testing.T) {
 		t.Fatalf("%d copy buttons for %d examples", n, 2*len(g.Endpoints))
 	}
 }
+
+// The base URL comes from the request's Host header: everything is escaped,
+// and only description code spans become markup.
+func TestHTMLEscapesEverything(t *testing.T) {
+	page, err := apidoc.HTML(apidoc.Guide{BaseURL: `http://x"><script>alert(1)</script>`, Auth: "a<b", Endpoints: []apidoc.Example{{
+		OperationID: `op" onclick="x`, Summary: "<i>s</i>", Method: "POST", Path: "/p?a=1&b=2",
+		Description: "use `x<y>` & <b>not this</b>", Permission: "p", Curl: "curl 'a' && echo \"<x>\"", JavaScript: "a < b",
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	for _, bad := range []string{"<script>alert", `"><script`, "<i>s</i>", "<b>not this</b>", `onclick="x`, "&& echo", "a < b"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("page contains %q unescaped", bad)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "<code>x&lt;y&gt;</code> &amp; &lt;b&gt;not this&lt;/b&gt;", "/p?a=1&amp;b=2", `id="op&#34; onclick=&#34;x"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/adminroutes"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/apilog"
@@ -53,7 +53,7 @@ func (a *API) endpoints() []httpapi.Endpoint {
 func (a *API) Handler() http.Handler {
 	rt := httpapi.NewRouter()
 	rt.Mount(a.endpoints())
-	rt.Reserve(adminapi.Routes)
+	rt.Reserve(adminroutes.Routes)
 	return rt
 }
 

@@ -1,0 +1,32 @@
+// Package adminroutes lists the routes the admin function serves, as plain
+// data. The integration function (API Gateway's $default route) reserves them
+// to answer a wrong method with 405; it imports this list rather than the
+// admin API itself, which would pull the admin function's code and
+// dependencies (OpenAPI document, YAML, templates) into its binary. A test in
+// adminapi keeps the list equal to the admin router's table.
+package adminroutes
+
+import (
+	"net/http"
+
+	"github.com/uniasset/integrations/shared/httpapi"
+)
+
+// Routes is every admin route.
+var Routes = []httpapi.Route{
+	{Method: http.MethodGet, Pattern: "/api/integrations/overview"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/developer-guide"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/activity"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/activity/{id}"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/webhooks"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/webhooks/{id}"},
+	{Method: http.MethodPatch, Pattern: "/api/integrations/webhooks/{id}"},
+	{Method: http.MethodDelete, Pattern: "/api/integrations/webhooks/{id}"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/test"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/pause"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/resume"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"},
+}
