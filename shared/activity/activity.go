@@ -189,27 +189,23 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 
 func (r *Reader) apiQuery(q Query, before string) dynamo.ShardQuery {
 	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit}
-	for i := range max(r.APILogShards, 1) {
-		if q.APIKeyID != "" {
-			sq.Index = Index
-			sq.PKs = append(sq.PKs, apilog.ResourcePK(q.TenantID, q.APIKeyID, i))
-		} else {
-			sq.PKs = append(sq.PKs, apilog.PK(q.TenantID, i))
-		}
+	pk := func(i int) string { return apilog.PK(q.TenantID, i) }
+	if q.APIKeyID != "" {
+		sq.Index = Index
+		pk = func(i int) string { return apilog.ResourcePK(q.TenantID, q.APIKeyID, i) }
 	}
+	sq.PKs = dynamo.ShardPKs(r.APILogShards, pk)
 	return sq
 }
 
 func (r *Reader) webQuery(q Query, before string) dynamo.ShardQuery {
 	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit}
-	for i := range max(r.DeliveryShards, 1) {
-		if q.WebhookID != "" {
-			sq.Index = Index
-			sq.PKs = append(sq.PKs, delivery.ResourcePK(q.TenantID, q.WebhookID, i))
-		} else {
-			sq.PKs = append(sq.PKs, delivery.PK(q.TenantID, i))
-		}
+	pk := func(i int) string { return delivery.PK(q.TenantID, i) }
+	if q.WebhookID != "" {
+		sq.Index = Index
+		pk = func(i int) string { return delivery.ResourcePK(q.TenantID, q.WebhookID, i) }
 	}
+	sq.PKs = dynamo.ShardPKs(r.DeliveryShards, pk)
 	return sq
 }
 

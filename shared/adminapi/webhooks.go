@@ -26,6 +26,15 @@ func webhookID(r *http.Request) (string, error) {
 	return id, nil
 }
 
+// requestedWebhook reads the webhook the path names, in the caller's tenant.
+func (a *API) requestedWebhook(r *http.Request, u User) (webhook.Webhook, error) {
+	id, err := webhookID(r)
+	if err != nil {
+		return webhook.Webhook{}, err
+	}
+	return a.Webhooks.Get(r.Context(), u.TenantID, id)
+}
+
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request, u User) error {
 	hooks, err := a.Webhooks.List(r.Context(), u.TenantID)
 	if err != nil {
@@ -79,11 +88,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 }
 
 func (a *API) getWebhook(w http.ResponseWriter, r *http.Request, u User) error {
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := a.Webhooks.Get(r.Context(), u.TenantID, id)
+	hook, err := a.requestedWebhook(r, u)
 	if err != nil {
 		return err
 	}
@@ -169,11 +174,7 @@ func (a *API) setWebhookStatus(status string) handler {
 
 // testWebhook queues an asset.created test delivery at once, whatever assets exist.
 func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, u User) error {
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := a.Webhooks.Get(r.Context(), u.TenantID, id)
+	hook, err := a.requestedWebhook(r, u)
 	if err != nil {
 		return err
 	}

@@ -96,10 +96,7 @@ func truncate(s string) string {
 
 // Recent returns up to limit entries of the tenant, newest first.
 func (w *Writer) Recent(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
-	pks := make([]string, max(w.Shards, 1))
-	for i := range pks {
-		pks[i] = PK(tenantID, i)
-	}
+	pks := dynamo.ShardPKs(w.Shards, func(i int) string { return PK(tenantID, i) })
 	items, err := dynamo.NewestAcrossShards(ctx, w.DB, dynamo.ShardQuery{Table: w.Table, PKs: pks, Limit: limit})
 	if err != nil {
 		return nil, err

@@ -147,7 +147,13 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	if !w.NeedsOutcome(outcome, now) {
 		return keep, nil
 	}
-	return keep, d.Webhooks.RecordOutcome(ctx, w, outcome, now, detail)
+	// The delivery itself is settled above; a redelivered message would find
+	// it finished and not record health either, so a failed health write is
+	// logged rather than returned (which would only hold the message in SQS).
+	if err := d.Webhooks.RecordOutcome(ctx, w, outcome, now, detail); err != nil {
+		log.Error("recording webhook health failed", "webhookId", w.ID, "error", err.Error())
+	}
+	return keep, nil
 }
 
 // send makes one POST and describes what happened without leaking internals.

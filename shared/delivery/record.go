@@ -301,10 +301,7 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 
 // Recent returns up to limit of the tenant's deliveries, newest first.
 func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Record, error) {
-	pks := make([]string, max(s.Shards, 1))
-	for i := range pks {
-		pks[i] = PK(tenantID, i)
-	}
+	pks := dynamo.ShardPKs(s.Shards, func(i int) string { return PK(tenantID, i) })
 	items, err := dynamo.NewestAcrossShards(ctx, s.DB, dynamo.ShardQuery{Table: s.Table, PKs: pks, Limit: limit})
 	if err != nil {
 		return nil, err

@@ -86,6 +86,15 @@ type ShardQuery struct {
 	Limit  int
 }
 
+// ShardPKs lists the partition keys of a log written across shards (at least one).
+func ShardPKs(shards int, pk func(shard int) string) []string {
+	out := make([]string, max(shards, 1))
+	for i := range out {
+		out[i] = pk(i)
+	}
+	return out
+}
+
 // NewestAcrossShards runs one Query per shard, each newest-first and capped at
 // Limit, and merges them newest first: a fixed number of queries whatever the
 // log's size. The shards are read concurrently, so a page waits for the
