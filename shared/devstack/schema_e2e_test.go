@@ -1,0 +1,172 @@
+package devstack_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+
+	"github.com/uniasset/integrations/shared/apidoc"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// documentSchemas validates real responses against the schema the OpenAPI
+// document gives for their operation and status, so the document cannot
+// drift from what the APIs return.
+type documentSchemas struct {
+	doc      map[string]any
+	compiler *jsonschema.Compiler
+}
+
+func loadDocumentSchemas(t *testing.T) *documentSchemas {
+	t.Helper()
+	var doc any
+	if err := yaml.Unmarshal(apidoc.Document, &doc); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatalf("openapi.yaml as JSON: %v", err)
+	}
+	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020) // OpenAPI 3.1 schemas are JSON Schema 2020-12
+	if err := c.AddResource("urn:openapi", parsed); err != nil {
+		t.Fatal(err)
+	}
+	return &documentSchemas{doc: doc.(map[string]any), compiler: c}
+}
+
+func pointerToken(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// check validates r, returned by method on the documented path template.
+func (d *documentSchemas) check(t *testing.T, method, path string, r response) {
+	t.Helper()
+	status := strconv.Itoa(r.Status)
+	op, _ := d.doc["paths"].(map[string]any)[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+	if op == nil {
+		t.Fatalf("%s %s is not documented", method, path)
+	}
+	resp, ok := op["responses"].(map[string]any)[status].(map[string]any)
+	if !ok {
+		t.Errorf("%s %s returned %d, which the document does not list: %s", method, path, r.Status, r.Body)
+		return
+	}
+	ptr := "/paths/" + pointerToken(path) + "/" + strings.ToLower(method) + "/responses/" + status
+	if ref, ok := resp["$ref"].(string); ok {
+		ptr = strings.TrimPrefix(ref, "#")
+		parts := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+		resp = d.doc[parts[0]].(map[string]any)[parts[1]].(map[string]any)[parts[2]].(map[string]any)
+	}
+	if resp["content"] == nil {
+		if len(r.Body) != 0 {
+			t.Errorf("%s %s %d: documented without a body, returned %s", method, path, r.Status, r.Body)
+		}
+		return
+	}
+	schema, err := d.compiler.Compile("urn:openapi#" + ptr + "/content/application~1json/schema")
+	if err != nil {
+		t.Fatalf("schema of %s %s %d: %v", method, path, r.Status, err)
+	}
+	body, err := jsonschema.UnmarshalJSON(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Errorf("%s %s %d: body is not JSON: %s", method, path, r.Status, r.Body)
+		return
+	}
+	if err := schema.Validate(body); err != nil {
+		t.Errorf("%s %s %d: the response does not match the document: %v\nbody: %s", method, path, r.Status, err, r.Body)
+	}
+}
+
+// TestResponsesMatchTheDocument drives every route, with successes and the
+// usual errors, and validates each response against openapi.yaml.
+func TestResponsesMatchTheDocument(t *testing.T) {
+	t.Parallel()
+	d := loadDocumentSchemas(t)
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	ops, err := apidoc.Operations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := map[string]json.RawMessage{}
+	for _, o := range ops {
+		example[o.OperationID] = o.Example()
+	}
+	do := func(method, path, concrete, bearer string, body any) response {
+		t.Helper()
+		r := call(t, method, concrete, bearer, body)
+		d.check(t, method, path, r)
+		return r
+	}
+
+	// A receiver that always fails, so the log gets a failed delivery and a System row.
+	rv := newReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+	hook := do("POST", "/api/integrations/webhooks", "/api/integrations/webhooks", owner,
+		map[string]any{"name": "Sink", "url": rv.URL, "events": []string{"asset.created"}})
+	whID := hook.json(t)["id"].(string)
+	wh := "/api/integrations/webhooks/" + whID
+	do("GET", "/api/integrations/webhooks", "/api/integrations/webhooks", owner, nil)
+	do("GET", "/api/integrations/webhooks/{id}", wh, owner, nil)
+	do("PATCH", "/api/integrations/webhooks/{id}", wh, owner, example["updateWebhook"])
+	do("PATCH", "/api/integrations/webhooks/{id}", wh, owner, map[string]any{"url": "ftp://x"})
+	do("GET", "/api/integrations/webhooks/{id}", "/api/integrations/webhooks/wh_missing", owner, nil)
+
+	created := do("POST", "/api/integrations/api-keys", "/api/integrations/api-keys", owner, example["createApiKey"])
+	key := created.json(t)["key"].(string)
+	do("POST", "/api/integrations/api-keys", "/api/integrations/api-keys", owner, map[string]any{"name": ""})
+	do("GET", "/api/integrations/api-keys", "/api/integrations/api-keys", owner, nil)
+
+	for _, o := range ops { // document order: the create comes first
+		if slices.Contains(o.Tags, "Integration") {
+			do(o.Method, o.Path, o.Path, key, o.Example())
+		}
+	}
+	do("POST", "/api/integrations/assets/create", "/api/integrations/assets/create", key, map[string]any{"name": 7})
+	do("POST", "/api/integrations/assets/update", "/api/integrations/assets/update", key, map[string]any{"assetId": "asset_missing", "name": "x"})
+	do("POST", "/api/integrations/assets/create", "/api/integrations/assets/create", "ua_live_"+strings.Repeat("0", 64), example["createAsset"])
+
+	waitFor(t, 20*time.Second, "a failed delivery and its System row", func() bool {
+		r := call(t, "GET", "/api/integrations/activity?source=system", owner, nil)
+		return strings.Contains(string(r.Body), "webhook.failing")
+	})
+	do("POST", "/api/integrations/webhooks/{id}/pause", wh+"/pause", owner, nil)
+	do("POST", "/api/integrations/webhooks/{id}/test", wh+"/test", owner, nil) // paused: 409
+	do("POST", "/api/integrations/webhooks/{id}/resume", wh+"/resume", owner, nil)
+	do("POST", "/api/integrations/webhooks/{id}/test", wh+"/test", owner, nil)
+
+	page := do("GET", "/api/integrations/activity", "/api/integrations/activity", owner, nil)
+	sources := map[string]bool{}
+	for _, row := range page.json(t)["rows"].([]any) {
+		m := row.(map[string]any)
+		if sources[m["source"].(string)] {
+			continue
+		}
+		sources[m["source"].(string)] = true
+		do("GET", "/api/integrations/activity/{id}", "/api/integrations/activity/"+url.PathEscape(m["id"].(string)), owner, nil)
+	}
+	if len(sources) != 3 {
+		t.Fatalf("want API, Webhook and System rows to check, got %v", sources)
+	}
+	do("GET", "/api/integrations/activity", "/api/integrations/activity?source=ftp", owner, nil)
+	do("GET", "/api/integrations/activity", "/api/integrations/activity", token(t, tid, "Viewer"), nil)
+	do("GET", "/api/integrations/activity/{id}", "/api/integrations/activity/api-0-nothing", owner, nil)
+	do("GET", "/api/integrations/overview", "/api/integrations/overview", owner, nil)
+	do("GET", "/api/integrations/developer-guide", "/api/integrations/developer-guide", owner, nil)
+
+	do("POST", "/api/integrations/api-keys/{id}/revoke", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/revoke", owner, nil)
+	do("DELETE", "/api/integrations/webhooks/{id}", wh, owner, nil)
+}
