@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -101,8 +102,11 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
 
 var methods = []string{"get", "post", "put", "patch", "delete"}
 
-// Operations lists every operation in document order.
-func Operations() ([]Operation, error) {
+// Operations lists every operation in document order. The embedded document
+// is parsed once per process; callers share the result and must not modify it.
+var Operations = sync.OnceValues(parseOperations)
+
+func parseOperations() ([]Operation, error) {
 	var doc struct {
 		Paths yaml.Node `yaml:"paths"`
 	}

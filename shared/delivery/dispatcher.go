@@ -140,12 +140,16 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	if err := d.Deliveries.Finish(ctx, k, o); err != nil {
 		return true, err
 	}
-	outcome, detail := webhook.OutcomeDelivered, fmt.Sprintf("%s delivered on attempt %d", rec.Event, n)
+	outcome := webhook.OutcomeDelivered
 	if o.Status != Delivered {
-		outcome, detail = webhook.OutcomeFailed, fmt.Sprintf("%s attempt %d failed: %s", rec.Event, n, o.Attempt.Error)
+		outcome = webhook.OutcomeFailed
 	}
 	if !w.NeedsOutcome(outcome, now) {
 		return keep, nil
+	}
+	detail := fmt.Sprintf("%s delivered on attempt %d", rec.Event, n)
+	if outcome == webhook.OutcomeFailed {
+		detail = fmt.Sprintf("%s attempt %d failed: %s", rec.Event, n, o.Attempt.Error)
 	}
 	// The delivery itself is settled above; a redelivered message would find
 	// it finished and not record health either, so a failed health write is
