@@ -261,7 +261,7 @@ func throughput(doc *bytes.Buffer, n, c int) (err error) {
 	}
 
 	counter := &counting{API: stack.DB, calls: map[string]int{}}
-	adminHandler, err := adminapi.Build(ctx, stack.Config, stack.AWS)
+	adminHandler, err := adminapi.Build(ctx, stack.Config, stack.Principals["AdminApiFunction"].AWS)
 	if err != nil {
 		return err
 	}

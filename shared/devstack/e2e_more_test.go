@@ -166,7 +166,7 @@ func TestTemplateRoutesMatchRouters(t *testing.T) {
 			t.Errorf("%s: router serves %v, template routes %v", fn, want, got)
 		}
 		// And the router really answers each of them (no 404/405 from the router itself).
-		h, err := devstack.Functions[fn](context.Background(), stack.Config, stack.AWS)
+		h, err := devstack.Functions[fn](context.Background(), stack.Config, stack.Principals[fn].AWS)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,12 +2,13 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -20,67 +21,179 @@ type (
 	QueueHandler  func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 )
 
-// streamRetries is how often a failing batch is retried before it is skipped
-// (Lambda would send it to the on-failure destination).
-const streamRetries = 5
+// StreamSource is a function's DynamoDB event source, as the template sets it.
+type StreamSource struct {
+	StreamARN  string
+	BatchSize  int32
+	Retries    int    // MaximumRetryAttempts
+	OnFailure  string // URL of the SQS on-failure destination ("" = none)
+	onFailARN  string
+	functionID string
+}
 
-// pollStream stands in for Lambda's DynamoDB event source mapping: it reads
-// every shard of the table's stream and calls the handler with batches,
-// retrying from a reported SequenceNumber. Each poll asks for a fresh iterator
-// after the last record handled: iterators expire (15 minutes on AWS), and
-// moto replaces its shard object when a transaction is rolled back, which
-// strands an old iterator. The stream is read from its start (TRIM_HORIZON):
-// replaying a record is harmless because delivery ids are derived from it.
-func pollStream(ctx context.Context, awsCfg aws.Config, table string, handle StreamHandler) error {
-	desc, err := dynamodb.NewFromConfig(awsCfg).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		return err
-	}
-	arn := aws.ToString(desc.Table.LatestStreamArn)
-	streams := dynamodbstreams.NewFromConfig(awsCfg)
-	lastSeq := map[string]string{} // shard id -> last sequence number handled ("" = none yet)
-	discover := func() {
-		out, err := streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
-		if err != nil {
-			return
+// StreamSource reads fn's DynamoDB event from the template.
+func (t *Template) StreamSource(fn string, res Resources) (StreamSource, error) {
+	r := t.Resources[fn]
+	events, _ := r.Properties["Events"].(map[string]any)
+	for _, e := range events {
+		ev, _ := e.(map[string]any)
+		if ev["Type"] != "DynamoDB" {
+			continue
 		}
-		for _, sh := range out.StreamDescription.Shards {
-			if _, seen := lastSeq[aws.ToString(sh.ShardId)]; !seen {
-				lastSeq[aws.ToString(sh.ShardId)] = ""
+		props, _ := ev["Properties"].(map[string]any)
+		arn, err := t.resolve(props["Stream"], res)
+		if err != nil {
+			return StreamSource{}, err
+		}
+		src := StreamSource{StreamARN: arn, BatchSize: 100, Retries: -1, functionID: fn}
+		if n, ok := props["BatchSize"].(int); ok {
+			src.BatchSize = int32(n)
+		}
+		if n, ok := props["MaximumRetryAttempts"].(int); ok {
+			src.Retries = n
+		}
+		if src.onFailARN, err = t.onFailureQueue(props, res); err != nil {
+			return StreamSource{}, err
+		}
+		for _, p := range res {
+			if p.ARN == src.onFailARN && p.URL != "" {
+				src.OnFailure = p.URL
 			}
 		}
+		return src, nil
 	}
-	discover()
+	return StreamSource{}, fmt.Errorf("%s has no DynamoDB event", fn)
+}
+
+// handled remembers the records a shard's poller has passed: their event ids
+// by sequence number, the newest few thousand.
+type handled struct {
+	seqs []string          // in order
+	ids  map[string]string // sequence number -> event id
+}
+
+const handledWindow = 5000
+
+func (h *handled) add(seq, id string) {
+	if h.ids == nil {
+		h.ids = map[string]string{}
+	}
+	h.seqs = append(h.seqs, seq)
+	h.ids[seq] = id
+	if len(h.seqs) > handledWindow {
+		delete(h.ids, h.seqs[0])
+		h.seqs = h.seqs[1:]
+	}
+}
+
+func (h *handled) last() string {
+	if len(h.seqs) == 0 {
+		return ""
+	}
+	return h.seqs[len(h.seqs)-1]
+}
+
+// pollStream stands in for Lambda's DynamoDB event source mapping: it reads
+// every shard of the stream and calls the handler with batches, retrying from
+// a reported SequenceNumber; a batch still failing after the retries goes to
+// the on-failure destination (a description of it, as Lambda sends), never
+// silently skipped. Each poll asks for a fresh iterator at the last record
+// handled (iterators expire after 15 minutes on AWS; moto replaces its shard
+// object when a transaction is rolled back, stranding old iterators) and
+// checks that record is still the one it handled: if the content under a
+// sequence number it has passed changed, it replays from the oldest record it
+// remembers and handles every record it has not seen. Replays are harmless:
+// delivery ids derive from the record's event id.
+func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle StreamHandler) error {
+	streams := dynamodbstreams.NewFromConfig(awsCfg)
+	dlq := sqs.NewFromConfig(awsCfg)
+	arn := src.StreamARN
+	shards := map[string]*handled{}
+	discover := func() error {
+		out, err := streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
+		if err != nil {
+			return err
+		}
+		for _, sh := range out.StreamDescription.Shards {
+			if shards[aws.ToString(sh.ShardId)] == nil {
+				shards[aws.ToString(sh.ShardId)] = &handled{}
+			}
+		}
+		return nil
+	}
+	if err := discover(); err != nil {
+		return err
+	}
+	read := func(shard string, typ streamtypes.ShardIteratorType, seq string) ([]streamtypes.Record, error) {
+		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shard), ShardIteratorType: typ}
+		if seq != "" {
+			in.SequenceNumber = aws.String(seq)
+		}
+		it, err := streams.GetShardIterator(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		out, err := streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(src.BatchSize + 1)})
+		if err != nil {
+			return nil, err
+		}
+		return out.Records, nil
+	}
+	warn := func(err error) {
+		if ctx.Err() == nil {
+			slog.Warn("stream poller", "error", err.Error())
+		}
+	}
 	go func() {
 		for tick := 1; ctx.Err() == nil; tick++ {
 			busy := false
-			for shard, seq := range lastSeq {
-				in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shard), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon}
-				if seq != "" {
-					in.ShardIteratorType, in.SequenceNumber = streamtypes.ShardIteratorTypeAfterSequenceNumber, aws.String(seq)
-				}
-				it, err := streams.GetShardIterator(ctx, in)
-				if err != nil {
-					if ctx.Err() == nil {
-						slog.Warn("stream poller", "error", err.Error())
+			for shard, h := range shards {
+				var recs []streamtypes.Record
+				var err error
+				if last := h.last(); last == "" {
+					recs, err = read(shard, streamtypes.ShardIteratorTypeTrimHorizon, "")
+				} else {
+					recs, err = read(shard, streamtypes.ShardIteratorTypeAtSequenceNumber, last)
+					if err == nil && (len(recs) == 0 || aws.ToString(recs[0].EventID) != h.ids[last]) {
+						slog.Warn("stream content changed under a sequence number already handled; replaying", "shard", shard, "sequenceNumber", last)
+						recs, err = read(shard, streamtypes.ShardIteratorTypeAtSequenceNumber, h.seqs[0])
 					}
+				}
+				if err != nil {
+					warn(err)
 					continue
 				}
-				out, err := streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(100)})
-				if err != nil {
-					if ctx.Err() == nil {
-						slog.Warn("stream poller", "error", err.Error())
+				var fresh []streamtypes.Record
+				for _, r := range recs {
+					seq := aws.ToString(r.Dynamodb.SequenceNumber)
+					if id, seen := h.ids[seq]; !seen || id != aws.ToString(r.EventID) {
+						fresh = append(fresh, r)
 					}
+				}
+				if len(fresh) > int(src.BatchSize) {
+					fresh = fresh[:src.BatchSize]
+				}
+				if len(fresh) == 0 {
 					continue
 				}
-				if len(out.Records) > 0 {
-					busy = true
-					deliverStreamBatch(ctx, arn, out.Records, handle)
-					lastSeq[shard] = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
+				busy = true
+				if !deliverStreamBatch(ctx, src, fresh, handle) {
+					if ctx.Err() != nil {
+						return
+					}
+					if err := sendStreamFailure(ctx, dlq, src, shard, fresh); err != nil {
+						warn(fmt.Errorf("on-failure destination: %w", err))
+						continue // not passed: the batch is tried again rather than lost
+					}
+				}
+				for _, r := range fresh {
+					h.add(aws.ToString(r.Dynamodb.SequenceNumber), aws.ToString(r.EventID))
 				}
 			}
 			if tick%50 == 0 {
-				discover()
+				if err := discover(); err != nil {
+					warn(err)
+				}
 			}
 			if !busy {
 				sleep(ctx, 100*time.Millisecond)
@@ -90,19 +203,22 @@ func pollStream(ctx context.Context, awsCfg aws.Config, table string, handle Str
 	return nil
 }
 
-func deliverStreamBatch(ctx context.Context, arn string, recs []streamtypes.Record, handle StreamHandler) {
+// deliverStreamBatch calls the handler until the batch succeeds, retrying
+// from the first failed record as Lambda does, at most src.Retries times
+// (-1: until the records expire, i.e. for ever here). It reports success.
+func deliverStreamBatch(ctx context.Context, src StreamSource, recs []streamtypes.Record, handle StreamHandler) bool {
 	batch := make([]events.DynamoDBEventRecord, len(recs))
 	for i, r := range recs {
-		batch[i] = toEventRecord(arn, r)
+		batch[i] = toEventRecord(src.StreamARN, r)
 	}
-	for try := 0; len(batch) > 0 && ctx.Err() == nil; try++ {
+	for try := 0; ctx.Err() == nil; try++ {
 		resp, err := handle(ctx, events.DynamoDBEvent{Records: batch})
 		if err == nil && len(resp.BatchItemFailures) == 0 {
-			return
+			return true
 		}
-		if try == streamRetries {
-			slog.Error("stream batch given up after retries", "records", len(batch))
-			return
+		if src.Retries >= 0 && try >= src.Retries {
+			slog.Error("stream batch failed after its retries; sent to the on-failure destination", "function", src.functionID, "records", len(batch))
+			return false
 		}
 		if err == nil { // retry from the first failed record, as Lambda does
 			failed := resp.BatchItemFailures[0].ItemIdentifier
@@ -113,8 +229,34 @@ func deliverStreamBatch(ctx context.Context, arn string, recs []streamtypes.Reco
 				}
 			}
 		}
-		sleep(ctx, time.Duration(try+1)*200*time.Millisecond)
+		sleep(ctx, min(time.Duration(try+1)*200*time.Millisecond, 2*time.Second))
 	}
+	return false
+}
+
+// sendStreamFailure writes what Lambda's on-failure destination receives
+// for a stream batch: where the records are, not the records.
+func sendStreamFailure(ctx context.Context, q *sqs.Client, src StreamSource, shard string, recs []streamtypes.Record) error {
+	if src.OnFailure == "" {
+		slog.Error("stream batch dropped: the event source has no on-failure destination", "function", src.functionID, "records", len(recs))
+		return nil
+	}
+	first, last := recs[0].Dynamodb, recs[len(recs)-1].Dynamodb
+	body, _ := json.Marshal(map[string]any{
+		"requestContext": map[string]any{
+			"condition": "RetryAttemptsExhausted", "functionArn": "arn:aws:lambda:" + localRegion + ":" + localAccount + ":function:" + src.functionID,
+			"approximateInvokeCount": src.Retries + 1,
+		},
+		"DDBStreamBatchInfo": map[string]any{
+			"shardId": shard, "startSequenceNumber": aws.ToString(first.SequenceNumber), "endSequenceNumber": aws.ToString(last.SequenceNumber),
+			"approximateArrivalOfFirstRecord": aws.ToTime(first.ApproximateCreationDateTime).UTC().Format(time.RFC3339),
+			"approximateArrivalOfLastRecord":  aws.ToTime(last.ApproximateCreationDateTime).UTC().Format(time.RFC3339),
+			"batchSize":                       len(recs), "streamArn": src.StreamARN,
+		},
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "version": "1.0",
+	})
+	_, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(src.OnFailure), MessageBody: aws.String(string(body))})
+	return err
 }
 
 func toEventRecord(arn string, r streamtypes.Record) events.DynamoDBEventRecord {

@@ -21,9 +21,10 @@ import (
 
 // Physical is what a logical id became: its name (what !Ref gives) and ARN.
 type Physical struct {
-	Name string
-	ARN  string
-	URL  string // queues only
+	Name      string
+	ARN       string
+	URL       string // queues only
+	StreamARN string // tables with a stream only
 }
 
 // Resources maps logical ids to what was created for them.
@@ -125,7 +126,7 @@ func createTable(ctx context.Context, db *dynamodb.Client, name string, props ma
 	if err != nil {
 		return Physical{}, err
 	}
-	return Physical{Name: name, ARN: aws.ToString(desc.Table.TableArn)}, nil
+	return Physical{Name: name, ARN: aws.ToString(desc.Table.TableArn), StreamARN: aws.ToString(desc.Table.LatestStreamArn)}, nil
 }
 
 func createSecret(ctx context.Context, sm *secretsmanager.Client, name string) (Physical, error) {
@@ -202,25 +203,125 @@ func (t *Template) resolve(v any, res Resources) (string, error) {
 		return fmt.Sprint(x), nil
 	case map[string]any:
 		if ref, ok := x["Ref"].(string); ok {
-			if p, ok := res[ref]; ok {
-				return p.Name, nil
-			}
-			if p, ok := t.Parameters[ref]; ok && p.Default != nil {
-				return fmt.Sprint(p.Default), nil
-			}
-			return "", fmt.Errorf("cannot resolve !Ref %s locally", ref)
+			return t.ref(ref, res)
 		}
 		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
-			p := res[fmt.Sprint(ga[0])]
-			switch ga[1] {
-			case "Arn":
-				return p.ARN, nil
-			case "QueueUrl":
-				return p.URL, nil
-			case "QueueName":
-				return p.Name[strings.LastIndex(p.Name, "/")+1:], nil
-			}
+			return getAtt(res, fmt.Sprint(ga[0]), fmt.Sprint(ga[1]))
+		}
+		if sub, ok := x["Fn::Sub"].(string); ok {
+			return t.sub(sub, res)
 		}
 	}
 	return "", fmt.Errorf("unsupported value %v", v)
+}
+
+// resolveAll resolves every intrinsic inside a template value (a policy
+// document, say), keeping its shape.
+func (t *Template) resolveAll(v any, res Resources) (any, error) {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := t.resolveAll(e, res)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		if len(x) == 1 {
+			for k := range x {
+				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+					return t.resolve(x, res)
+				}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := t.resolveAll(e, res)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// Local pseudo parameters: moto's and LocalStack's defaults.
+const (
+	localAccount = "123456789012"
+	localRegion  = "us-east-1"
+)
+
+func (t *Template) ref(name string, res Resources) (string, error) {
+	switch name {
+	case "AWS::Region":
+		return localRegion, nil
+	case "AWS::AccountId":
+		return localAccount, nil
+	case "AWS::Partition":
+		return "aws", nil
+	case "AWS::URLSuffix":
+		return "amazonaws.com", nil
+	}
+	if p, ok := res[name]; ok {
+		return p.Name, nil
+	}
+	if p, ok := t.Parameters[name]; ok && p.Default != nil {
+		return fmt.Sprint(p.Default), nil
+	}
+	return "", fmt.Errorf("cannot resolve !Ref %s locally", name)
+}
+
+func getAtt(res Resources, logical, attr string) (string, error) {
+	p, ok := res[logical]
+	if !ok {
+		return "", fmt.Errorf("!GetAtt %s.%s: no local resource %s", logical, attr, logical)
+	}
+	switch attr {
+	case "Arn":
+		return p.ARN, nil
+	case "StreamArn":
+		return p.StreamARN, nil
+	case "QueueUrl":
+		return p.URL, nil
+	case "QueueName":
+		return p.Name[strings.LastIndex(p.Name, "/")+1:], nil
+	}
+	return "", fmt.Errorf("!GetAtt %s.%s is not supported locally", logical, attr)
+}
+
+// sub expands ${Name} and ${Logical.Attr} in a !Sub string.
+func (t *Template) sub(s string, res Resources) (string, error) {
+	var b strings.Builder
+	for {
+		start := strings.Index(s, "${")
+		if start < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		end := strings.Index(s[start:], "}")
+		if end < 0 {
+			return "", fmt.Errorf("!Sub %q: unclosed ${", s)
+		}
+		b.WriteString(s[:start])
+		name := s[start+2 : start+end]
+		var (
+			v   string
+			err error
+		)
+		if logical, attr, ok := strings.Cut(name, "."); ok {
+			v, err = getAtt(res, logical, attr)
+		} else {
+			v, err = t.ref(name, res)
+		}
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(v)
+		s = s[start+end+1:]
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,28 +50,35 @@ type Options struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	Moto      *Moto
-	AWS       aws.Config
-	Template  *Template
-	Resources Resources
-	Env       map[string]string
-	Config    config.Config
-	DB        *dynamodb.Client
-	Issuer    *Issuer
-	Gateway   http.Handler
+	Moto     *Moto
+	Endpoint string
+	// IsMoto: the endpoint is moto, and its IAM enforcement is on.
+	IsMoto bool
+	// AWS signs as the stack's own admin (what CloudFormation and a test
+	// harness act as). Functions never use it: each has its Principal.
+	AWS        aws.Config
+	Principals map[string]Principal // by function logical id
+	Template   *Template
+	Resources  Resources
+	Env        map[string]string
+	Config     config.Config
+	DB         *dynamodb.Client // admin's
+	Issuer     *Issuer
+	Gateway    http.Handler
 	// Dispatcher is the running DispatcherFunction handler (tests adjust its clock-free knobs).
 	Dispatcher *delivery.Dispatcher
 
+	adminARN    string
 	stopPolling context.CancelFunc
 	polling     sync.WaitGroup
 }
 
 // AWSConfig is an SDK configuration for a local endpoint (moto or LocalStack),
-// with the dummy credentials they accept.
+// with the dummy credentials they accept before IAM is enforced.
 func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
-		region = "us-east-1"
+		region = localRegion
 	}
 	return awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(region),
@@ -79,7 +87,9 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	)
 }
 
-// Start brings the stack up: endpoint, resources, seed data, handlers, gateway.
+// Start brings the stack up: endpoint, the stack's admin, resources, one IAM
+// principal per function (moto then enforces IAM), seed data, handlers,
+// gateway and the event-source pollers.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Prefix == "" {
 		o.Prefix = "uniasset-local"
@@ -95,16 +105,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		s.Moto, o.Endpoint = m, m.Endpoint
 	}
+	s.Endpoint = o.Endpoint
 	fail := func(err error) (*Stack, error) { s.Close(); return nil, err }
 	var err error
-	if s.AWS, err = AWSConfig(ctx, o.Endpoint); err != nil {
-		return fail(err)
-	}
 	if s.Template, err = LoadTemplate(filepath.Join(o.Root, "template.yaml")); err != nil {
 		return fail(err)
 	}
-	if s.Resources, err = Create(ctx, s.AWS, s.Template, o.Prefix); err != nil {
-		return fail(fmt.Errorf("creating resources at %s: %w", o.Endpoint, err))
+	if err := s.createPrincipals(ctx, o.Prefix); err != nil {
+		return fail(fmt.Errorf("IAM at %s: %w", o.Endpoint, err))
 	}
 	if s.Env, err = s.Template.Environment(s.Resources, o.Overrides); err != nil {
 		return fail(err)
@@ -124,7 +132,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	handlers := map[string]httpapi.LambdaHandler{}
 	for fn, build := range Functions {
-		h, err := build(ctx, s.Config, s.AWS)
+		h, err := build(ctx, s.Config, s.Principals[fn].AWS)
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", fn, err))
 		}
@@ -133,29 +141,131 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Gateway, err = NewGateway(s.Template.Routes(), handlers, s.Issuer); err != nil {
 		return fail(err)
 	}
+	if err := s.startPollers(ctx); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
 
-	// The event-driven functions, driven as Lambda's event source mappings would.
+// createPrincipals makes the stack's admin, the template's resources (as the
+// admin, as CloudFormation would), and one execution role per function with
+// exactly its template policy; then, on moto, turns IAM enforcement on.
+// Against LocalStack the same principals are made; enforcing them is its call.
+func (s *Stack) createPrincipals(ctx context.Context, prefix string) error {
+	bootstrap, err := AWSConfig(ctx, s.Endpoint)
+	if err != nil {
+		return err
+	}
+	s.IsMoto = IsMoto(ctx, s.Endpoint)
+	if s.IsMoto {
+		// Off while the admin is made with the bootstrap credentials (another
+		// stack may have turned it on for this server already).
+		if err := setMotoAuth(ctx, s.Endpoint, false); err != nil {
+			return err
+		}
+	}
+	var adminCreds aws.Credentials
+	s.adminARN, adminCreds, err = createAdmin(ctx, bootstrap, roleName(prefix, "stack-admin"))
+	if err != nil {
+		return fmt.Errorf("stack admin: %w", err)
+	}
+	if s.IsMoto {
+		if err := setMotoAuth(ctx, s.Endpoint, true); err != nil {
+			return err
+		}
+	}
+	iso := isolationFor(s.Endpoint)
+	s.AWS = withCredentials(bootstrap, adminCreds)
+	s.AWS.APIOptions = append(s.AWS.APIOptions, iso.middleware, motoDenials)
+	if s.Resources, err = Create(ctx, s.AWS, s.Template, prefix); err != nil {
+		return fmt.Errorf("creating resources: %w", err)
+	}
+	cat, err := newCatalog(s.Template, s.Resources)
+	if err != nil {
+		return err
+	}
+	s.Principals = map[string]Principal{}
+	for _, fn := range s.Template.FunctionNames() {
+		policy, err := s.Template.FunctionPolicy(fn, s.Resources)
+		if err != nil {
+			return err
+		}
+		p, err := s.NewPrincipal(ctx, roleName(prefix, fn), policy, cat)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fn, err)
+		}
+		s.Principals[fn] = p
+	}
+	return nil
+}
+
+// NewPrincipal makes an execution role holding policy and returns a
+// principal signing as a session of it, with the local policy check and
+// transaction isolation on every call. Tests use it to run a function with a
+// policy that lacks something.
+func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy, cat *catalog) (Principal, error) {
+	if cat == nil {
+		var err error
+		if cat, err = newCatalog(s.Template, s.Resources); err != nil {
+			return Principal{}, err
+		}
+	}
+	arn, creds, err := createFunctionPrincipal(ctx, s.AWS, s.adminARN, name, policy, s.IsMoto)
+	if err != nil {
+		return Principal{}, err
+	}
+	cfg := withCredentials(s.AWS, creds)
+	cfg.APIOptions = append(cfg.APIOptions, authorize(sessionARN(arn), policy, cat))
+	return Principal{Name: name, ARN: arn, Policy: policy, AWS: cfg, credentials: creds, base: s.AWS}, nil
+}
+
+// sessionARN is how AWS names a role's session in an AccessDenied message.
+func sessionARN(roleARN string) string {
+	i := strings.Index(roleARN, ":role/")
+	if i < 0 {
+		return roleARN
+	}
+	name := roleARN[i+len(":role/"):]
+	return strings.Replace(roleARN[:i], ":iam:", ":sts:", 1) + ":assumed-role/" + name[strings.LastIndex(name, "/")+1:] + "/local"
+}
+
+// roleName is <prefix>-<name>, within IAM's 64 characters.
+func roleName(prefix, name string) string {
+	n := prefix + "-" + name
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return n
+}
+
+// startPollers drives the event-driven functions as Lambda's event source
+// mappings would, each with its function's own credentials.
+func (s *Stack) startPollers(ctx context.Context) error {
 	var pollCtx context.Context
 	pollCtx, s.stopPolling = context.WithCancel(context.Background())
-	router, err := streamrouter.Build(ctx, s.Config, s.AWS)
+	router, err := streamrouter.Build(ctx, s.Config, s.Principals["StreamRouterFunction"].AWS)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	if err := pollStream(pollCtx, s.AWS, s.Config.AssetsTable, router.Handle); err != nil {
-		return fail(fmt.Errorf("stream poller: %w", err))
+	src, err := s.Template.StreamSource("StreamRouterFunction", s.Resources)
+	if err != nil {
+		return err
 	}
-	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config, s.AWS); err != nil {
-		return fail(err)
+	if err := pollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, router.Handle); err != nil {
+		return fmt.Errorf("stream poller: %w", err)
+	}
+	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config, s.Principals["DispatcherFunction"].AWS); err != nil {
+		return err
 	}
 	queue := s.Resources["DeliveryQueue"]
 	for range queuePollers {
 		s.polling.Add(1)
 		go func() {
 			defer s.polling.Done()
-			pollQueue(pollCtx, s.AWS, queue.URL, queue.ARN, s.Dispatcher.Handle)
+			pollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, s.Dispatcher.Handle)
 		}()
 	}
-	return s, nil
+	return nil
 }
 
 // queuePollers is how many batches are dispatched at once (Lambda would scale out).

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -144,7 +145,7 @@ func TestReplayedStreamBatchDeliversOnce(t *testing.T) {
 	tid := newTenant(t, tenant.Enterprise)
 	rv := newReceiver(t, nil)
 	createWebhook(t, tid, rv.URL, "asset.created")
-	router, err := streamrouter.Build(context.Background(), stack.Config, stack.AWS)
+	router, err := streamrouter.Build(context.Background(), stack.Config, stack.Principals["StreamRouterFunction"].AWS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func TestWebhookAdminRejections(t *testing.T) {
 	t.Parallel()
 	strictCfg := stack.Config
 	strictCfg.WebhookAllowPrivate = false
-	admin, err := adminapi.Build(context.Background(), strictCfg, stack.AWS)
+	admin, err := adminapi.Build(context.Background(), strictCfg, stack.Principals["AdminApiFunction"].AWS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,9 +436,10 @@ func TestDuplicateMessagesSendOnce(t *testing.T) {
 
 func adminAPI(t *testing.T) *adminapi.API {
 	t.Helper()
-	sealer, err := appkey.Load(context.Background(), secretsmanager.NewFromConfig(stack.AWS), stack.Config.AppKeySecretID)
+	cfg := stack.Principals["AdminApiFunction"].AWS
+	sealer, err := appkey.Load(context.Background(), secretsmanager.NewFromConfig(cfg), stack.Config.AppKeySecretID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return adminapi.New(stack.Config, stack.DB, sealer, sqs.NewFromConfig(stack.AWS))
+	return adminapi.New(stack.Config, dynamodb.NewFromConfig(cfg), sealer, sqs.NewFromConfig(cfg))
 }
