@@ -29,6 +29,12 @@ type Config struct {
 	DeliveryTimeout     time.Duration   // DELIVERY_TIMEOUT: per attempt (the spec: 10 s)
 	RetrySchedule       []time.Duration // RETRY_SCHEDULE: waits before each retry, e.g. "5s,5m,30m"
 	DispatchConcurrency int             // DISPATCH_CONCURRENCY: parallel sends per SQS batch
+	RouterConcurrency   int             // ROUTER_CONCURRENCY: DynamoDB calls a stream batch makes at once
+	// RetryHoldMax (RETRY_HOLD_MAX): a retry due sooner than this waits as an
+	// in-flight message (hidden by its visibility); one due later leaves the
+	// in-flight set, re-sent with a delay (at most SQS's 15 minutes) and
+	// re-delayed until due, so an outage cannot fill the queue's in-flight quota.
+	RetryHoldMax time.Duration
 	// WebhookAllowPrivate (WEBHOOK_ALLOW_PRIVATE) lets webhooks use http:// and
 	// private addresses. The local stack sets it; template.yaml never does.
 	WebhookAllowPrivate bool
@@ -69,6 +75,8 @@ func Parse(lookup Lookup) (Config, error) {
 		DeliveryTimeout:     p.dur("DELIVERY_TIMEOUT", 10*time.Second),
 		RetrySchedule:       p.durs("RETRY_SCHEDULE", DefaultRetrySchedule, 11*time.Hour),
 		DispatchConcurrency: p.int("DISPATCH_CONCURRENCY", 10, 1, 100),
+		RouterConcurrency:   p.int("ROUTER_CONCURRENCY", 16, 1, 100),
+		RetryHoldMax:        p.dur("RETRY_HOLD_MAX", time.Minute),
 		WebhookAllowPrivate: p.str("WEBHOOK_ALLOW_PRIVATE", "false") == "true",
 	}
 	if c.AssetsTable == "" {

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/metrics"
 	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -36,6 +38,10 @@ type Dispatcher struct {
 	Schedule    []time.Duration
 	Now         func() time.Time
 	Concurrency int
+	// HoldMax is the longest wait kept in flight (see config.RetryHoldMax).
+	HoldMax time.Duration
+	// Missing counts messages whose delivery record did not exist.
+	Missing atomic.Int64
 }
 
 // Handle is the Lambda handler for an SQS batch. Messages whose next attempt
@@ -86,14 +92,22 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	if err != nil {
 		return true, err
 	}
-	if !found || rec.Status != Pending || rec.WebhookID != k.WebhookID {
+	if !found {
+		// Every message is sent after its record is written, and records are
+		// never deleted: a message without one is a fault to look into.
+		d.Missing.Add(1)
+		metrics.Count(log, "MissingDeliveryRecords", "delivery record missing; message dropped", "webhookId", k.WebhookID, "sk", k.SK)
+		return false, nil
+	}
+	if rec.Status != Pending || rec.WebhookID != k.WebhookID {
 		return false, nil // already finished, discarded, or not this message's delivery
 	}
 	now := d.Now()
 	if rec.NextAttemptAt != "" {
 		if next, perr := isotime.Parse(rec.NextAttemptAt); perr == nil && next.Sub(now) > time.Second {
-			// Early (a duplicate copy, or a visibility change that did not stick): wait again.
-			return true, d.Queue.Delay(ctx, receipt, next.Sub(now))
+			// Early: a parked retry hopping towards its time, a duplicate
+			// copy, or a visibility change that did not stick. Wait again.
+			return d.wait(ctx, k, receipt, next.Sub(now), log), nil
 		}
 	}
 	if hookItem == nil {
@@ -115,6 +129,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	status, respBody, sendErr, took := d.send(ctx, w, rec, now)
 	a := Attempt{N: n, At: isotime.Format(now), StatusCode: status, DurationMs: took.Milliseconds()}
 	o := Outcome{Attempt: a, ResponseBody: respBody}
+	var retryIn time.Duration
 	switch {
 	case sendErr == nil && status >= 200 && status < 300:
 		o.Status = Delivered
@@ -127,11 +142,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 			o.Attempt.Error = fmt.Sprintf("HTTP %d", status)
 		}
 		if wait, more := Backoff(d.Schedule, n); more {
-			o.Status, o.NextAttemptAt = Pending, isotime.Format(now.Add(wait))
-			keep = true
-			if err := d.Queue.Delay(ctx, receipt, wait); err != nil {
-				log.Error("scheduling retry failed; SQS redelivers after the visibility timeout", "error", err.Error())
-			}
+			o.Status, o.NextAttemptAt, retryIn = Pending, isotime.Format(now.Add(wait)), wait
 		} else {
 			o.Status = Failed
 		}
@@ -139,6 +150,9 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	log.Info("delivery attempt", "webhookId", w.ID, "event", rec.Event, "attempt", n, "status", o.Status, "httpStatus", status, "durationMs", a.DurationMs)
 	if err := d.Deliveries.Finish(ctx, k, o); err != nil {
 		return true, err
+	}
+	if retryIn > 0 {
+		keep = d.wait(ctx, k, receipt, retryIn, log)
 	}
 	outcome := webhook.OutcomeDelivered
 	if o.Status != Delivered {
@@ -152,12 +166,44 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		detail = fmt.Sprintf("%s attempt %d failed: %s", rec.Event, n, o.Attempt.Error)
 	}
 	// The delivery itself is settled above; a redelivered message would find
-	// it finished and not record health either, so a failed health write is
-	// logged rather than returned (which would only hold the message in SQS).
-	if err := d.Webhooks.RecordOutcome(ctx, w, outcome, now, detail); err != nil {
-		log.Error("recording webhook health failed", "webhookId", w.ID, "error", err.Error())
+	// it finished and not record health either, so the health write is tried
+	// a few times here, then logged rather than returned (which would only
+	// hold the message in SQS).
+	for try := 1; ; try++ {
+		err := d.Webhooks.RecordOutcome(ctx, w, outcome, now, detail)
+		if err == nil {
+			break
+		}
+		if try == healthTries || ctx.Err() != nil {
+			log.Error("recording webhook health failed", "webhookId", w.ID, "error", err.Error())
+			break
+		}
+		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
 	}
 	return keep, nil
+}
+
+// healthTries bounds the attempts at writing a webhook's health change.
+const healthTries = 3
+
+// wait holds message k until due (d from now) and reports whether SQS must
+// keep the received copy. A wait up to HoldMax stays in flight (the message
+// is hidden for d); a longer one leaves the in-flight set: a new message is
+// sent with a delay of up to 15 minutes (re-delayed on arrival until due) and
+// the received one is let go. If that send fails, the message is hidden
+// instead, as long as SQS allows.
+func (d *Dispatcher) wait(ctx context.Context, k Key, receipt string, due time.Duration, log *slog.Logger) (keep bool) {
+	if due > d.HoldMax {
+		err := d.Queue.SendDelayed(ctx, k, due)
+		if err == nil {
+			return false
+		}
+		log.Warn("parking a retry failed; holding it in flight instead", "error", err.Error())
+	}
+	if err := d.Queue.Delay(ctx, receipt, due); err != nil {
+		log.Error("scheduling retry failed; SQS redelivers after the visibility timeout", "error", err.Error())
+	}
+	return true
 }
 
 // send makes one POST and describes what happened without leaking internals.

@@ -14,6 +14,7 @@ import (
 
 // SQSAPI is the subset of *sqs.Client the queue uses.
 type SQSAPI interface {
+	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	ChangeMessageVisibility(context.Context, *sqs.ChangeMessageVisibilityInput, ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
@@ -68,6 +69,23 @@ func (q *Queue) Delay(ctx context.Context, receipt string, d time.Duration) erro
 	secs := int32(min(max(d, time.Second), maxVisibility) / time.Second)
 	_, err := q.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: aws.String(q.URL), ReceiptHandle: aws.String(receipt), VisibilityTimeout: secs,
+	})
+	return err
+}
+
+// maxDelay is SQS's ceiling for a message's delay.
+const maxDelay = 15 * time.Minute
+
+// SendDelayed queues a new message for k that becomes visible after d (at
+// most 15 minutes: a longer wait is re-delayed when it arrives).
+func (q *Queue) SendDelayed(ctx context.Context, k Key, d time.Duration) error {
+	body, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	_, err = q.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: aws.String(q.URL), MessageBody: aws.String(string(body)),
+		DelaySeconds: int32(min(max(d, 0), maxDelay) / time.Second),
 	})
 	return err
 }

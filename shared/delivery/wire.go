@@ -31,5 +31,6 @@ func BuildDispatcher(ctx context.Context, cfg config.Config, awsCfg aws.Config) 
 		Schedule:    cfg.RetrySchedule,
 		Now:         time.Now,
 		Concurrency: cfg.DispatchConcurrency,
+		HoldMax:     cfg.RetryHoldMax,
 	}, nil
 }

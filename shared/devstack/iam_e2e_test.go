@@ -44,13 +44,17 @@ func TestMotoEnforcesIAM(t *testing.T) {
 	if apiCode(err) != "InvalidClientTokenId" {
 		t.Fatalf("moto must refuse credentials it does not know: %v", err)
 	}
-	// moto's own engine: the dispatcher may not send to the queue it drains
-	// (the local check is bypassed: raw role credentials only).
+	// moto's own engine: the dispatcher may not send to the stream's
+	// dead-letter queue (the local check is bypassed: raw role credentials only).
 	raw := stack.Principals["DispatcherFunction"].Raw()
-	_, err = sqs.NewFromConfig(raw).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.DeliveryQueueURL), MessageBody: aws.String("{}")})
+	_, err = sqs.NewFromConfig(raw).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(stack.Resources["StreamDLQ"].URL), MessageBody: aws.String("{}")})
 	t.Logf("moto denial: %v", err)
 	if apiCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "sqs:SendMessage") {
-		t.Fatalf("moto must deny the dispatcher's role sqs:SendMessage (its policy has none): %v", err)
+		t.Fatalf("moto must deny the dispatcher's role sqs:SendMessage on StreamDLQ: %v", err)
+	}
+	// And the same call on the queue it may send to goes through moto.
+	if _, err := sqs.NewFromConfig(raw).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.DeliveryQueueURL), MessageBody: aws.String("{}"), DelaySeconds: 900}); err != nil {
+		t.Fatalf("moto denied what the template grants: %v", err)
 	}
 }
 

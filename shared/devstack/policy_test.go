@@ -126,7 +126,8 @@ func TestRenderedFunctionPolicies(t *testing.T) {
 		{"DispatcherFunction", Request{Action: "dynamodb:PutItem", Resource: integrations, Keys: lk("TENANT#a#DELIVERY#1")}, false},
 		{"DispatcherFunction", Request{Action: "dynamodb:GetItem", Resource: assets}, false},
 		{"DispatcherFunction", Request{Action: "sqs:ChangeMessageVisibility", Resource: res["DeliveryQueue"].ARN}, true},
-		{"DispatcherFunction", Request{Action: "sqs:SendMessage", Resource: res["DeliveryQueue"].ARN}, false},
+		{"DispatcherFunction", Request{Action: "sqs:SendMessage", Resource: res["DeliveryQueue"].ARN}, true},
+		{"DispatcherFunction", Request{Action: "sqs:SendMessage", Resource: res["StreamDLQ"].ARN}, false},
 		{"DispatcherFunction", Request{Action: "sqs:ReceiveMessage", Resource: res["DeliveryQueue"].ARN}, true}, // SAM: SQS event source
 		{"StreamRouterFunction", Request{Action: "dynamodb:GetRecords", Resource: res["AssetsTable"].StreamARN}, true},
 		{"StreamRouterFunction", Request{Action: "sqs:SendMessage", Resource: res["StreamDLQ"].ARN}, true}, // SAM: on-failure destination

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,12 +24,12 @@ type (
 
 // StreamSource is a function's DynamoDB event source, as the template sets it.
 type StreamSource struct {
-	StreamARN  string
-	BatchSize  int32
-	Retries    int    // MaximumRetryAttempts
-	OnFailure  string // URL of the SQS on-failure destination ("" = none)
-	onFailARN  string
-	functionID string
+	Function  string // logical id of the function it feeds
+	StreamARN string
+	BatchSize int32
+	Retries   int    // MaximumRetryAttempts (-1: until the records expire)
+	OnFailure string // URL of the SQS on-failure destination ("" = none)
+	onFailARN string
 }
 
 // StreamSource reads fn's DynamoDB event from the template.
@@ -45,7 +46,7 @@ func (t *Template) StreamSource(fn string, res Resources) (StreamSource, error) 
 		if err != nil {
 			return StreamSource{}, err
 		}
-		src := StreamSource{StreamARN: arn, BatchSize: 100, Retries: -1, functionID: fn}
+		src := StreamSource{StreamARN: arn, BatchSize: 100, Retries: -1, Function: fn}
 		if n, ok := props["BatchSize"].(int); ok {
 			src.BatchSize = int32(n)
 		}
@@ -93,7 +94,7 @@ func (h *handled) last() string {
 	return h.seqs[len(h.seqs)-1]
 }
 
-// pollStream stands in for Lambda's DynamoDB event source mapping: it reads
+// PollStream stands in for Lambda's DynamoDB event source mapping: it reads
 // every shard of the stream and calls the handler with batches, retrying from
 // a reported SequenceNumber; a batch still failing after the retries goes to
 // the on-failure destination (a description of it, as Lambda sends), never
@@ -104,7 +105,8 @@ func (h *handled) last() string {
 // sequence number it has passed changed, it replays from the oldest record it
 // remembers and handles every record it has not seen. Replays are harmless:
 // delivery ids derive from the record's event id.
-func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle StreamHandler) error {
+func PollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle StreamHandler) (*StreamPoller, error) {
+	p := &StreamPoller{}
 	streams := dynamodbstreams.NewFromConfig(awsCfg)
 	dlq := sqs.NewFromConfig(awsCfg)
 	arn := src.StreamARN
@@ -122,7 +124,7 @@ func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 		return nil
 	}
 	if err := discover(); err != nil {
-		return err
+		return nil, err
 	}
 	read := func(shard string, typ streamtypes.ShardIteratorType, seq string) ([]streamtypes.Record, error) {
 		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(shard), ShardIteratorType: typ}
@@ -146,7 +148,7 @@ func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 	}
 	go func() {
 		for tick := 1; ctx.Err() == nil; tick++ {
-			busy := false
+			busy, clean := false, true
 			for shard, h := range shards {
 				var recs []streamtypes.Record
 				var err error
@@ -161,6 +163,7 @@ func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 				}
 				if err != nil {
 					warn(err)
+					clean = false
 					continue
 				}
 				var fresh []streamtypes.Record
@@ -183,6 +186,7 @@ func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 					}
 					if err := sendStreamFailure(ctx, dlq, src, shard, fresh); err != nil {
 						warn(fmt.Errorf("on-failure destination: %w", err))
+						clean = false
 						continue // not passed: the batch is tried again rather than lost
 					}
 				}
@@ -196,10 +200,34 @@ func pollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 				}
 			}
 			if !busy {
+				if clean {
+					p.idleRounds.Add(1)
+				}
 				sleep(ctx, 100*time.Millisecond)
 			}
 		}
 	}()
+	return p, nil
+}
+
+// StreamPoller is a running stream poller.
+type StreamPoller struct {
+	// idleRounds counts rounds that read every shard and found nothing new.
+	idleRounds atomic.Int64
+}
+
+// CaughtUp waits until the poller has handled every record written before
+// the call: a whole round that began after it found nothing new.
+func (p *StreamPoller) CaughtUp(ctx context.Context) error {
+	// The round running now may have read before the call; the one after it cannot.
+	target := p.idleRounds.Load() + 2
+	for p.idleRounds.Load() < target {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
@@ -217,7 +245,7 @@ func deliverStreamBatch(ctx context.Context, src StreamSource, recs []streamtype
 			return true
 		}
 		if src.Retries >= 0 && try >= src.Retries {
-			slog.Error("stream batch failed after its retries; sent to the on-failure destination", "function", src.functionID, "records", len(batch))
+			slog.Error("stream batch failed after its retries; sent to the on-failure destination", "function", src.Function, "records", len(batch))
 			return false
 		}
 		if err == nil { // retry from the first failed record, as Lambda does
@@ -238,13 +266,13 @@ func deliverStreamBatch(ctx context.Context, src StreamSource, recs []streamtype
 // for a stream batch: where the records are, not the records.
 func sendStreamFailure(ctx context.Context, q *sqs.Client, src StreamSource, shard string, recs []streamtypes.Record) error {
 	if src.OnFailure == "" {
-		slog.Error("stream batch dropped: the event source has no on-failure destination", "function", src.functionID, "records", len(recs))
+		slog.Error("stream batch dropped: the event source has no on-failure destination", "function", src.Function, "records", len(recs))
 		return nil
 	}
 	first, last := recs[0].Dynamodb, recs[len(recs)-1].Dynamodb
 	body, _ := json.Marshal(map[string]any{
 		"requestContext": map[string]any{
-			"condition": "RetryAttemptsExhausted", "functionArn": "arn:aws:lambda:" + localRegion + ":" + localAccount + ":function:" + src.functionID,
+			"condition": "RetryAttemptsExhausted", "functionArn": "arn:aws:lambda:" + localRegion + ":" + localAccount + ":function:" + src.Function,
 			"approximateInvokeCount": src.Retries + 1,
 		},
 		"DDBStreamBatchInfo": map[string]any{

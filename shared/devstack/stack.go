@@ -69,6 +69,7 @@ type Stack struct {
 	Dispatcher *delivery.Dispatcher
 
 	adminARN    string
+	stream      *StreamPoller
 	stopPolling context.CancelFunc
 	polling     sync.WaitGroup
 }
@@ -251,7 +252,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := pollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, router.Handle); err != nil {
+	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, router.Handle); err != nil {
 		return fmt.Errorf("stream poller: %w", err)
 	}
 	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config, s.Principals["DispatcherFunction"].AWS); err != nil {
@@ -267,6 +268,11 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	}
 	return nil
 }
+
+// StreamCaughtUp waits until StreamRouterFunction has handled every change
+// written to AssetsTable before the call: with the delivery records that
+// exist then, a test knows everything that will ever be sent for them.
+func (s *Stack) StreamCaughtUp(ctx context.Context) error { return s.stream.CaughtUp(ctx) }
 
 // queuePollers is how many batches are dispatched at once (Lambda would scale out).
 const queuePollers = 4

@@ -18,8 +18,10 @@ func StartForTests(ctx context.Context, overrides map[string]string) (*Stack, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	// Short timeouts and retries keep fault tests fast; private receivers are local httptest servers.
-	o := map[string]string{"BCRYPT_COST": "4", "WEBHOOK_ALLOW_PRIVATE": "true", "DELIVERY_TIMEOUT": "1s", "RETRY_SCHEDULE": "1s,1s"}
+	// Short retries keep fault tests fast; the timeout leaves room for a slow
+	// 200 under the race detector on a busy machine. Private receivers are
+	// local httptest servers.
+	o := map[string]string{"BCRYPT_COST": "4", "WEBHOOK_ALLOW_PRIVATE": "true", "DELIVERY_TIMEOUT": "5s", "RETRY_SCHEDULE": "1s,1s"}
 	for k, v := range overrides {
 		o[k] = v
 	}

@@ -69,6 +69,40 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
+// settled waits until nothing more will be sent to the tenants' webhooks:
+// every change written so far has been routed (their delivery records exist)
+// and none of their deliveries is pending. Tests prove that nothing arrives
+// with it, never with a sleep.
+func settled(t *testing.T, tenantIDs ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := stack.StreamCaughtUp(ctx); err != nil {
+		t.Fatalf("the stream poller did not catch up: %v", err)
+	}
+	waitFor(t, 60*time.Second, "no pending delivery", func() bool {
+		for _, tid := range tenantIDs {
+			for _, d := range allDeliveries(t, tid) {
+				if d.Status == delivery.Pending {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// waitHealth waits for a webhook's badge: it is written after the delivery
+// record settles, so a test reading it at once would race the dispatcher.
+func waitHealth(t *testing.T, tenantID, webhookID, want string) {
+	t.Helper()
+	var got any
+	waitFor(t, 30*time.Second, "health "+want, func() bool {
+		got = call(t, "GET", "/api/integrations/webhooks/"+webhookID, token(t, tenantID, "Owner"), nil).json(t)["health"]
+		return got == want
+	})
+}
+
 func createWebhook(t *testing.T, tenantID, url string, events ...string) (id, secret string) {
 	t.Helper()
 	r := call(t, "POST", "/api/integrations/webhooks", token(t, tenantID, "Owner"),
@@ -126,7 +160,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 	}
 
 	// No other tenant's endpoint heard of it.
-	time.Sleep(300 * time.Millisecond)
+	settled(t, tid, other)
 	if n := len(otherRv.requests()); n != 0 {
 		t.Fatalf("another tenant's webhook got %d deliveries", n)
 	}
@@ -135,6 +169,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 	if rec.Status != delivery.Delivered || rec.Attempts != 1 || rec.LastStatusCode != 200 || rec.WebhookID != whID {
 		t.Fatalf("delivery record: %+v", rec)
 	}
+	waitHealth(t, tid, whID, "healthy")
 	view := call(t, "GET", "/api/integrations/webhooks/"+whID, token(t, tid, "Owner"), nil).json(t)
 	if view["health"] != "healthy" || view["headers"].(map[string]any)["X-Api-Key"] != "[REDACTED]" {
 		t.Fatalf("webhook view: %v", view)

@@ -6,6 +6,7 @@ package streamrouter
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -18,55 +19,130 @@ import (
 type Router struct {
 	Webhooks *webhook.Store
 	Enqueuer *delivery.Enqueuer
+	// Concurrency bounds the DynamoDB calls a batch makes at once (webhook
+	// lists per tenant, then delivery records).
+	Concurrency int
 }
 
-// Handle processes a batch in order. On the first record it cannot finish it
-// reports that record's SequenceNumber: Lambda retries from there (bisecting on
-// repeated errors), and deterministic delivery ids make the retry harmless.
+// job is one delivery to prepare: an event of record rec for webhook w.
+type job struct {
+	rec   int
+	w     webhook.Webhook
+	event delivery.Event
+	key   delivery.Key
+	send  bool
+	err   error
+}
+
+// Handle routes a batch. It lists each tenant's webhooks once, prepares every
+// delivery record of the batch with bounded concurrency, then queues the
+// messages ten to a SendMessageBatch across records. If a record cannot be
+// routed, the records before it are queued and its SequenceNumber is
+// reported: Lambda retries from there (bisecting on repeated errors), and
+// deterministic delivery ids make the retry harmless.
 func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	subscriptions := map[string][]webhook.Webhook{} // per tenant, for this batch
-	for _, rec := range ev.Records {
-		if err := r.route(ctx, rec, subscriptions); err != nil {
-			slog.Error("stream record not routed; will be retried", "eventId", rec.EventID, "error", err.Error())
-			return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{
-				{ItemIdentifier: rec.Change.SequenceNumber},
-			}}, nil
+	failed := len(ev.Records) // index of the first record that cannot be routed
+	fail := func(i int, err error) {
+		if i < failed {
+			failed = i
+			slog.Error("stream record not routed; will be retried", "eventId", ev.Records[i].EventID, "error", err.Error())
 		}
 	}
-	return events.DynamoDBEventResponse{}, nil
+	perRecord := make([][]delivery.Event, len(ev.Records))
+	var tenantIDs []string
+	seen := map[string]bool{}
+	for i, rec := range ev.Records {
+		evts, err := assetevent.FromRecord(rec)
+		if err != nil {
+			// An image we cannot read will not become readable on retry: log it and move on.
+			slog.Error("undecodable stream record skipped", "eventId", rec.EventID, "error", err.Error())
+			continue
+		}
+		perRecord[i] = evts
+		for _, e := range evts {
+			if !seen[e.TenantID] {
+				seen[e.TenantID] = true
+				tenantIDs = append(tenantIDs, e.TenantID)
+			}
+		}
+	}
+
+	// Subscriptions, one consistent list per tenant of the batch.
+	tenants := map[string][]webhook.Webhook{}
+	listErr := map[string]error{}
+	var mu sync.Mutex
+	r.each(len(tenantIDs), func(run func(func())) {
+		for _, t := range tenantIDs {
+			run(func() {
+				hooks, err := r.Webhooks.List(ctx, t)
+				mu.Lock()
+				tenants[t], listErr[t] = hooks, err
+				mu.Unlock()
+			})
+		}
+	})
+
+	var jobs []*job
+	for i, evts := range perRecord {
+		for _, e := range evts {
+			if err := listErr[e.TenantID]; err != nil {
+				fail(i, err)
+				continue
+			}
+			for _, w := range tenants[e.TenantID] {
+				if w.Status == webhook.Active && w.Subscribes(e.Name) { // paused webhooks get nothing queued
+					jobs = append(jobs, &job{rec: i, w: w, event: e})
+				}
+			}
+		}
+	}
+	r.each(len(jobs), func(run func(func())) {
+		for _, j := range jobs {
+			if j.rec >= failed {
+				continue
+			}
+			run(func() { j.key, j.send, j.err = r.Enqueuer.Prepare(ctx, j.w, j.event) })
+		}
+	})
+
+	var keys []delivery.Key
+	for _, j := range jobs {
+		if j.err != nil {
+			fail(j.rec, j.err)
+		}
+	}
+	for _, j := range jobs {
+		if j.rec < failed && j.send {
+			keys = append(keys, j.key)
+		}
+	}
+	if err := r.Enqueuer.Queue.Send(ctx, keys); err != nil {
+		// Which entries went out is unknown: retry the batch from its start
+		// (messages already sent are duplicates the dispatcher's claim absorbs).
+		fail(0, err)
+	}
+	if failed == len(ev.Records) {
+		return events.DynamoDBEventResponse{}, nil
+	}
+	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{
+		{ItemIdentifier: ev.Records[failed].Change.SequenceNumber},
+	}}, nil
 }
 
-func (r *Router) route(ctx context.Context, rec events.DynamoDBEventRecord, subscriptions map[string][]webhook.Webhook) error {
-	evts, err := assetevent.FromRecord(rec)
-	if err != nil {
-		// An image we cannot read will not become readable on retry: log it and move on.
-		slog.Error("undecodable stream record skipped", "eventId", rec.EventID, "error", err.Error())
-		return nil
+// each runs the functions given to run, at most Concurrency at a time, and
+// waits for all of them.
+func (r *Router) each(n int, body func(run func(func()))) {
+	if n == 0 {
+		return
 	}
-	var jobs []delivery.Key
-	for _, e := range evts {
-		hooks, seen := subscriptions[e.TenantID]
-		if !seen {
-			if hooks, err = r.Webhooks.List(ctx, e.TenantID); err != nil {
-				return err
-			}
-			subscriptions[e.TenantID] = hooks
-		}
-		for _, w := range hooks {
-			if w.Status != webhook.Active || !w.Subscribes(e.Name) {
-				continue // paused webhooks get nothing queued
-			}
-			k, send, err := r.Enqueuer.Prepare(ctx, w, e)
-			if err != nil {
-				return err
-			}
-			if send {
-				jobs = append(jobs, k)
-			}
-		}
-	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	return r.Enqueuer.Queue.Send(ctx, jobs)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(r.Concurrency, 1))
+	body(func(f func()) {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f()
+		})
+	})
+	wg.Wait()
 }

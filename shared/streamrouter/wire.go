@@ -24,5 +24,6 @@ func Build(_ context.Context, cfg config.Config, awsCfg aws.Config) (*Router, er
 			Queue: &delivery.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
 			Now:   time.Now,
 		},
+		Concurrency: cfg.RouterConcurrency,
 	}, nil
 }
