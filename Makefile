@@ -8,14 +8,16 @@ FUNCTIONS := integration-api admin-api stream-router dispatcher
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
-.PHONY: help run test lint build bench deploy clean tools
+.PHONY: help run test lint build bench deploy clean tools browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
 
-tools: ## Check moto_server, cfn-lint and Chromium are installed (installs what is missing)
+tools: ## Check moto_server and cfn-lint are installed (installs what is missing)
 	@command -v moto_server >/dev/null || pip install --quiet 'moto[server]' || { echo "moto_server is required (pip install 'moto[server]')"; exit 1; }
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
+
+browser: ## Check Chromium is installed for the Developer Guide page test (installs it with apt-get)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
 	  { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  { echo "Chromium is required for the Developer Guide page test (apt-get install chromium)"; exit 1; }
@@ -23,7 +25,7 @@ tools: ## Check moto_server, cfn-lint and Chromium are installed (installs what 
 run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unless AWS_ENDPOINT_URL is set)
 	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} $(GO) run ./infra/local
 
-test: tools ## Run every test (unit and end to end against moto) with the race detector
+test: tools browser ## Run every test (unit and end to end against moto) with the race detector
 	$(GO) test -race -count=1 ./...
 
 lint: tools ## gofmt, go vet and cfn-lint

@@ -1,7 +1,11 @@
 package devstack
 
 import (
+	"fmt"
+	"os"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestLoadTemplateExpandsShortTags(t *testing.T) {
@@ -71,6 +75,79 @@ func TestTemplateKeepsProductionRules(t *testing.T) {
 					t.Errorf("%s grants an action on every resource", name)
 				}
 			}
+		}
+	}
+}
+
+// What an on-call engineer and a deploying ops team rely on.
+func TestTemplateIsDeployableAndWatched(t *testing.T) {
+	tmpl, err := LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"JwtIssuer", "JwtAudience"} {
+		if d := tmpl.Parameters[p].Default; d != nil {
+			t.Errorf("%s has a default (%v): a placeholder deploys a stack whose admin calls all answer 401", p, d)
+		}
+	}
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type                string         `yaml:"Type"`
+			DeletionPolicy      string         `yaml:"DeletionPolicy"`
+			UpdateReplacePolicy string         `yaml:"UpdateReplacePolicy"`
+			Properties          map[string]any `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range doc.Resources {
+		switch r.Type {
+		case "AWS::DynamoDB::Table", "AWS::SecretsManager::Secret":
+			if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
+				t.Errorf("%s is not retained on delete and replace", name)
+			}
+		}
+	}
+	// Alarms by what they watch: namespace/metric/dimension value.
+	watched := map[string]bool{}
+	for _, r := range tmpl.Resources {
+		if r.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		key := fmt.Sprint(r.Properties["Namespace"], "/", r.Properties["MetricName"])
+		dims, _ := r.Properties["Dimensions"].([]any)
+		for _, d := range dims {
+			v, _ := d.(map[string]any)["Value"].(map[string]any)
+			if ga, ok := v["Fn::GetAtt"].([]any); ok {
+				key += "/" + fmt.Sprint(ga[0])
+			} else {
+				key += "/" + fmt.Sprint(v["Ref"])
+			}
+		}
+		if r.Properties["AlarmActions"] == nil {
+			t.Errorf("alarm on %s notifies nobody", key)
+		}
+		watched[key] = true
+	}
+	want := []string{
+		"AWS/Lambda/IteratorAge/StreamRouterFunction",
+		"AWS/SQS/ApproximateAgeOfOldestMessage/DeliveryQueue",
+		"AWS/SQS/ApproximateNumberOfMessagesVisible/DeliveryDLQ",
+		"AWS/SQS/ApproximateNumberOfMessagesVisible/StreamDLQ",
+		"AWS/ApiGateway/5xx/HttpApi",
+		"UniAssetIntegrations/MissingDeliveryRecords",
+	}
+	for _, fn := range tmpl.FunctionNames() {
+		want = append(want, "AWS/Lambda/Errors/"+fn, "AWS/Lambda/Throttles/"+fn)
+	}
+	for _, w := range want {
+		if !watched[w] {
+			t.Errorf("no alarm watches %s", w)
 		}
 	}
 }
