@@ -41,7 +41,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
-	only := flag.String("only", "", "comma-separated sections to run (keys,throughput,deliveries,activity,coldstart); default all")
+	only := flag.String("only", "", "comma-separated sections to run (keys,throughput,deliveries,burst,inflight,activity,coldstart); default all")
 	flag.Parse()
 	sections = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -73,6 +73,8 @@ func run(out string, requests, clients int) error {
 		{"keys", "key verification (go test -bench)", func() error { return keyVerification(&doc) }},
 		{"throughput", "throughput against moto, write-to-receiver latency", func() error { return throughput(&doc, requests, clients) }},
 		{"deliveries", "webhook deliveries per second", func() error { return deliveryThroughput(&doc) }},
+		{"burst", "burst of 1,000 creates, three webhooks", func() error { return burst(&doc, 1000) }},
+		{"inflight", "one tenant's outage: in-flight messages", func() error { return inflight(&doc, 300) }},
 		{"activity", "activity log reads", func() error { return activityRead(&doc) }},
 		{"coldstart", "binary size and cold start", func() error { return coldStart(&doc) }},
 	}

@@ -107,7 +107,7 @@ func (c *catalog) requests(service, operation string, params any) []Request {
 	resource := "*"
 	switch {
 	case field(params, "QueueUrl") != "":
-		resource = c.queues[field(params, "QueueUrl")]
+		resource = c.queueARN(field(params, "QueueUrl"))
 	case field(params, "StreamArn") != "":
 		resource = field(params, "StreamArn")
 	case service == "DynamoDB Streams" && len(c.streams) == 1:
@@ -116,6 +116,18 @@ func (c *catalog) requests(service, operation string, params any) []Request {
 		resource = field(params, "SecretId")
 	}
 	return []Request{{Action: action, Resource: resource}}
+}
+
+// queueARN names a queue by its URL (…/<account>/<name>, on AWS and locally).
+func (c *catalog) queueARN(url string) string {
+	if arn, ok := c.queues[url]; ok {
+		return arn
+	}
+	parts := strings.Split(strings.TrimRight(url, "/"), "/")
+	if len(parts) < 2 {
+		return url
+	}
+	return "arn:aws:sqs:" + localRegion + ":" + parts[len(parts)-2] + ":" + parts[len(parts)-1]
 }
 
 func (c *catalog) tableResource(table, index string) string {
@@ -348,5 +360,36 @@ func motoDenials(st *middleware.Stack) error {
 				return out, md, err
 			}
 			return out, md, &smithy.GenericAPIError{Code: e.Code, Message: e.Message + " (moto's IAM check)", Fault: smithy.FaultClient}
+		}), middleware.After)
+}
+
+// Calls counts the AWS API calls one principal makes, by "Service.Operation"
+// (every attempt the SDK makes counts once: retries are calls too).
+type Calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Snapshot returns the counts so far.
+func (c *Calls) Snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.n))
+	for k, v := range c.n {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *Calls) middleware(st *middleware.Stack) error {
+	return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("LocalCallCounter",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			c.mu.Lock()
+			if c.n == nil {
+				c.n = map[string]int{}
+			}
+			c.n[awsmiddleware.GetServiceID(ctx)+"."+awsmiddleware.GetOperationName(ctx)]++
+			c.mu.Unlock()
+			return next.HandleFinalize(ctx, in)
 		}), middleware.After)
 }

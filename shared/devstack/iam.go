@@ -208,6 +208,7 @@ type Principal struct {
 	ARN         string
 	Policy      Policy     // what template.yaml grants
 	AWS         aws.Config // SDK configuration signing as this principal, with the local policy check
+	Calls       *Calls     // what it has called (benchmarks report calls per record)
 	credentials aws.Credentials
 	base        aws.Config
 }

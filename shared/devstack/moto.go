@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -18,11 +19,20 @@ type Moto struct {
 	cmd      *exec.Cmd
 }
 
-// StartMoto runs moto_server on 127.0.0.1:port (port 0 picks a free one) and
-// waits until it answers. Its output goes to logPath when given.
-func StartMoto(ctx context.Context, port int, logPath string) (*Moto, error) {
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		return nil, fmt.Errorf("moto_server not found on PATH (it ships with the machine image; `pip install 'moto[server]'` elsewhere): %w", err)
+// StartMoto runs moto's server on 127.0.0.1:port (port 0 picks a free one)
+// and waits until it answers. Its output goes to logPath when given. It runs
+// infra/moto/server.py under root (moto's server less its per-request
+// directory listing and request log) when python3 can import moto, and the
+// moto_server command otherwise.
+func StartMoto(ctx context.Context, root string, port int, logPath string) (*Moto, error) {
+	launcher := filepath.Join(root, "infra", "moto", "server.py")
+	args := []string{launcher}
+	bin := "python3"
+	if _, err := os.Stat(launcher); err != nil || exec.Command("python3", "-c", "import moto.server").Run() != nil {
+		if _, err := exec.LookPath("moto_server"); err != nil {
+			return nil, fmt.Errorf("moto_server not found on PATH (it ships with the machine image; `pip install 'moto[server]'` elsewhere): %w", err)
+		}
+		bin, args = "moto_server", nil
 	}
 	if port == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -32,7 +42,7 @@ func StartMoto(ctx context.Context, port int, logPath string) (*Moto, error) {
 		port = l.Addr().(*net.TCPAddr).Port
 		l.Close()
 	}
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(bin, append(args, "-H", "127.0.0.1", "-p", strconv.Itoa(port))...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if logPath != "" {
 		f, err := os.Create(logPath)

@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,28 @@ func TestStreamBatchFailingPastRetriesGoesToDLQ(t *testing.T) {
 		t.Fatalf("the template's event source: %+v", src)
 	}
 	src.Retries = 2 // keep the test short
+	// Its own destination, so StreamDLQ stays empty for the burst test's check;
+	// the router's role with the on-failure grant moved to that queue.
+	q, err := sqs.NewFromConfig(stack.AWS).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("on-failure-" + poison)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := stack.Principals["StreamRouterFunction"].Policy
+	policy.Statement = slices.Clone(policy.Statement)
+	moved := false
+	for i, s := range policy.Statement {
+		if slices.Equal(s.Resource, []string{stack.Resources["StreamDLQ"].ARN}) {
+			policy.Statement[i].Resource, moved = []string{"arn:aws:sqs:us-east-1:123456789012:on-failure-" + poison}, true
+		}
+	}
+	if !moved {
+		t.Fatal("the router's policy has no grant on its on-failure destination")
+	}
+	router, err := stack.NewPrincipal(ctx, "router-"+poison, policy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.OnFailure = aws.ToString(q.QueueUrl)
 	var handledHealthy, calls atomic.Int64
 	failing := func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		calls.Add(1)
@@ -51,7 +74,7 @@ func TestStreamBatchFailingPastRetriesGoesToDLQ(t *testing.T) {
 		return events.DynamoDBEventResponse{}, nil
 	}
 	// A second consumer of the stream, with the router's own credentials.
-	p, err := devstack.PollStream(ctx, stack.Principals["StreamRouterFunction"].AWS, src, failing)
+	p, err := devstack.PollStream(ctx, router.AWS, src, failing)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -81,9 +82,16 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	if region == "" {
 		region = localRegion
 	}
+	// Every principal shares this client. The SDK keeps 10 idle connections
+	// per host; the stack has more calls in flight than that, and each new
+	// connection costs moto a thread, so keep them all.
+	client := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 512
+	})
 	return awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(region),
 		awsconfig.WithBaseEndpoint(endpoint),
+		awsconfig.WithHTTPClient(client),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")),
 	)
 }
@@ -100,7 +108,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s := &Stack{}
 	if o.Endpoint == "" {
-		m, err := StartMoto(ctx, o.MotoPort, o.MotoLog)
+		m, err := StartMoto(ctx, o.Root, o.MotoPort, o.MotoLog)
 		if err != nil {
 			return nil, err
 		}
@@ -215,9 +223,10 @@ func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy, ca
 	if err != nil {
 		return Principal{}, err
 	}
+	calls := &Calls{}
 	cfg := withCredentials(s.AWS, creds)
-	cfg.APIOptions = append(cfg.APIOptions, authorize(sessionARN(arn), policy, cat))
-	return Principal{Name: name, ARN: arn, Policy: policy, AWS: cfg, credentials: creds, base: s.AWS}, nil
+	cfg.APIOptions = append(cfg.APIOptions, authorize(sessionARN(arn), policy, cat), calls.middleware)
+	return Principal{Name: name, ARN: arn, Policy: policy, AWS: cfg, Calls: calls, credentials: creds, base: s.AWS}, nil
 }
 
 // sessionARN is how AWS names a role's session in an AccessDenied message.

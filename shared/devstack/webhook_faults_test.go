@@ -3,7 +3,6 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -280,41 +279,27 @@ func TestPauseDeleteAndTestEvent(t *testing.T) {
 	}
 }
 
-func TestBurstOf500WritesDeliversEveryOne(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the 500-write burst is skipped with -short; make test runs it")
+// A burst through the real routes: every write answers 201, the healthy
+// receiver gets each delivery exactly once, the flaky one (500, then 200)
+// ends with all of them, the failing one's all end failed after the whole
+// schedule, and no dead-letter queue holds anything. make bench runs 1,000.
+func TestBurstDeliversExactly(t *testing.T) {
+	const n = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := stack.Burst(ctx, server.URL, n, 8)
+	if err != nil {
+		t.Fatal(err)
 	}
-	tid := newTenant(t, tenant.Enterprise)
-	a := newReceiver(t, nil)
-	b := newReceiver(t, nil)
-	createWebhook(t, tid, a.URL, "asset.created")
-	createWebhook(t, tid, b.URL, "asset.created")
-	key, _ := newKey(t, tid, "asset:create")
-
-	const n = 500
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := call(t, "POST", "/api/integrations/assets/create", key, map[string]any{"name": fmt.Sprintf("Tracker %03d", i), "categoryName": "IoT", "statusName": "ACTIVE"})
-			if r.Status != 201 {
-				t.Errorf("write %d: %d %s", i, r.Status, r.Body)
-			}
-		}()
+	t.Logf("%+v", r)
+	attempts := len(stack.Config.RetrySchedule) + 1
+	if r.Refused != 0 || r.Healthy != n || r.HealthyPosts != n || r.Flaky != n || r.FlakyPosts != n ||
+		r.FailingRecords != n || r.Failing != attempts*n || r.Pending != 0 {
+		t.Fatalf("want %d writes answered 201, %d deliveries accepted once by healthy and flaky, %d failed after %d attempts each: %+v", n, n, n, attempts, r)
 	}
-	wg.Wait()
-	waitFor(t, 120*time.Second, "1000 deliveries", func() bool { return len(a.requests()) >= n && len(b.requests()) >= n })
-	settled(t, tid)
-	for name, rv := range map[string]*receiver{"a": a, "b": b} {
-		seen := map[string]bool{}
-		for _, r := range rv.requests() {
-			seen[r.Header.Get("webhook-id")] = true
-		}
-		if len(rv.requests()) != n || len(seen) != n {
-			t.Errorf("receiver %s: %d requests, %d distinct, want %d", name, len(rv.requests()), len(seen), n)
+	for q, depth := range r.DLQ {
+		if depth != 0 {
+			t.Errorf("%s holds %d messages", q, depth)
 		}
 	}
 }
