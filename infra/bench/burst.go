@@ -35,7 +35,9 @@ func burst(doc *bytes.Buffer, n int) error {
 	total := time.Since(start)
 	attempts := r.HealthyPosts + r.FlakyPosts*2 + r.Failing // flaky: one 500 then one 200 per delivery
 	routed := float64(n - r.Refused)
-	per := func(calls map[string]int, op string, by float64) string { return fmt.Sprintf("%.2f", float64(calls[op])/by) }
+	per := func(calls map[string]int, op string, by float64) string {
+		return fmt.Sprintf("%.2f", float64(calls[op])/by)
+	}
 	fmt.Fprintf(doc, `
 ## Burst: %d asset creates, three webhooks
 
