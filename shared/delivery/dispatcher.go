@@ -190,20 +190,33 @@ const healthTries = 3
 // keep the received copy. A wait up to HoldMax stays in flight (the message
 // is hidden for d); a longer one leaves the in-flight set: a new message is
 // sent with a delay of up to 15 minutes (re-delayed on arrival until due) and
-// the received one is let go. If that send fails, the message is hidden
-// instead, as long as SQS allows.
+// the received one is let go. Each way falls back on the other: a receipt
+// handle can be stale (SQS delivered the message twice and the other copy
+// was deleted), and a retry must never hang on it.
 func (d *Dispatcher) wait(ctx context.Context, k Key, receipt string, due time.Duration, log *slog.Logger) (keep bool) {
+	park := func() error { return d.Queue.SendDelayed(ctx, k, due) }
+	hold := func() error { return d.Queue.Delay(ctx, receipt, due) }
 	if due > d.HoldMax {
-		err := d.Queue.SendDelayed(ctx, k, due)
+		err := park()
 		if err == nil {
 			return false
 		}
 		log.Warn("parking a retry failed; holding it in flight instead", "error", err.Error())
+		if err := hold(); err != nil {
+			log.Error("scheduling retry failed; SQS redelivers after the visibility timeout", "error", err.Error())
+		}
+		return true
 	}
-	if err := d.Queue.Delay(ctx, receipt, due); err != nil {
+	err := hold()
+	if err == nil {
+		return true
+	}
+	log.Warn("holding a retry in flight failed; sending a delayed copy instead", "error", err.Error())
+	if err := park(); err != nil {
 		log.Error("scheduling retry failed; SQS redelivers after the visibility timeout", "error", err.Error())
+		return true
 	}
-	return true
+	return false
 }
 
 // send makes one POST and describes what happened without leaking internals.

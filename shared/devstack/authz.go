@@ -301,7 +301,13 @@ func authorize(principal string, policy Policy, cat *catalog) func(*middleware.S
 // transaction runs alone, and every other DynamoDB and DynamoDB Streams call
 // of the process shares the lock. Lock per endpoint: stacks of one process
 // on one server share it. Each attempt takes it, not the SDK's retry waits.
-type isolation struct{ mu sync.RWMutex }
+//
+// moto's SQS has a gap of the same kind: ChangeMessageVisibility looks a
+// receipt handle up by walking the queue's message list while a concurrent
+// delete removes from it, so it can skip the message and answer
+// ReceiptHandleIsInvalid (a retry then waits out the 6-minute visibility
+// timeout). Deletes therefore run alone against visibility changes.
+type isolation struct{ mu, sqs sync.RWMutex }
 
 var (
 	isolationsMu sync.Mutex
@@ -320,14 +326,23 @@ func isolationFor(endpoint string) *isolation {
 func (l *isolation) middleware(st *middleware.Stack) error {
 	return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("LocalTransactionIsolation",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			switch awsmiddleware.GetServiceID(ctx) {
+			switch op := awsmiddleware.GetOperationName(ctx); awsmiddleware.GetServiceID(ctx) {
 			case "DynamoDB", "DynamoDB Streams":
-				if awsmiddleware.GetOperationName(ctx) == "TransactWriteItems" {
+				if op == "TransactWriteItems" {
 					l.mu.Lock()
 					defer l.mu.Unlock()
 				} else {
 					l.mu.RLock()
 					defer l.mu.RUnlock()
+				}
+			case "SQS":
+				switch op {
+				case "DeleteMessage", "DeleteMessageBatch":
+					l.sqs.Lock()
+					defer l.sqs.Unlock()
+				case "ChangeMessageVisibility", "ChangeMessageVisibilityBatch":
+					l.sqs.RLock()
+					defer l.sqs.RUnlock()
 				}
 			}
 			return next.HandleFinalize(ctx, in)
