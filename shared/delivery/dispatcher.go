@@ -121,9 +121,17 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		return false, d.Deliveries.Discard(ctx, k, "webhook paused; delivery discarded", now)
 	}
 	n := rec.Attempts + 1
-	won, err := d.Deliveries.Claim(ctx, k, n, now, d.Timeout+5*time.Second)
-	if err != nil || !won {
-		return err != nil, err // another copy of this message holds the attempt
+	lease := d.Timeout + 5*time.Second
+	won, err := d.Deliveries.Claim(ctx, k, n, now, lease)
+	if err != nil {
+		return true, err
+	}
+	if !won {
+		// Another copy holds this attempt. This one stays, hidden until the
+		// attempt is over, and then finds the outcome: SQS may have given both
+		// copies one message, and deleting it here would take the holder's
+		// scheduled retry with it.
+		return d.wait(ctx, k, receipt, lease, log), nil
 	}
 
 	status, respBody, sendErr, took := d.send(ctx, w, rec, now)
