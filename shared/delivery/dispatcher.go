@@ -229,7 +229,8 @@ func (d *Dispatcher) wait(ctx context.Context, k Key, receipt string, due time.D
 
 // send makes one POST and describes what happened without leaking internals.
 func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, now time.Time) (status int, body string, err error, took time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	// From now (taken before the claim), so the POST ends inside the claim's lease.
+	ctx, cancel := context.WithDeadline(ctx, now.Add(d.Timeout))
 	defer cancel()
 	payload := []byte(rec.Payload)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(payload))

@@ -133,12 +133,12 @@ func wildcardMatch(pattern, s string) bool {
 	i, j := 0, 0
 	for j < len(v) {
 		switch {
+		case i < len(p) && p[i] == '*': // before a literal match, so a '*' in the value cannot pin it
+			star, mark = i, j
+			i++
 		case i < len(p) && (p[i] == '?' || p[i] == v[j]):
 			i++
 			j++
-		case i < len(p) && p[i] == '*':
-			star, mark = i, j
-			i++
 		case star >= 0:
 			i = star + 1
 			mark++

@@ -20,7 +20,7 @@ func TestWildcardMatch(t *testing.T) {
 		{"TENANT#*#SYSLOG", "TENANT#a#DELIVERY#1", false}, {"a?c", "abc", true}, {"a?c", "ac", false},
 		{"arn:aws:dynamodb:*:*:table/t", "arn:aws:dynamodb:us-east-1:1:table/t", true},
 		{"arn:aws:dynamodb:*:*:table/t", "arn:aws:dynamodb:us-east-1:1:table/t/index/i", false},
-		{"", "", true}, {"", "x", false}, {"**", "x", true},
+		{"", "", true}, {"", "x", false}, {"**", "x", true}, {"a*", "a*b", true}, {"TENANT#*#SYSLOG", "TENANT#*x#SYSLOG", true},
 	} {
 		if got := wildcardMatch(c.pattern, c.s); got != c.want {
 			t.Errorf("wildcardMatch(%q, %q) = %v", c.pattern, c.s, got)

@@ -157,8 +157,12 @@ func PollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 				} else {
 					recs, err = read(shard, streamtypes.ShardIteratorTypeAtSequenceNumber, last)
 					if err == nil && (len(recs) == 0 || aws.ToString(recs[0].EventID) != h.ids[last]) {
-						slog.Warn("stream content changed under a sequence number already handled; replaying", "shard", shard, "sequenceNumber", last)
-						recs, err = read(shard, streamtypes.ShardIteratorTypeAtSequenceNumber, h.seqs[0])
+						// Replay the shard from its start: records seen before are
+						// handled again (harmless), and none is missed.
+						slog.Warn("stream content changed under a sequence number already handled; replaying the shard", "shard", shard, "sequenceNumber", last)
+						*h = handled{}
+						clean = false
+						recs, err = read(shard, streamtypes.ShardIteratorTypeTrimHorizon, "")
 					}
 				}
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -225,7 +226,8 @@ func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy, ca
 	}
 	calls := &Calls{}
 	cfg := withCredentials(s.AWS, creds)
-	cfg.APIOptions = append(cfg.APIOptions, authorize(sessionARN(arn), policy, cat), calls.middleware)
+	// Clipped: principals must not share (and overwrite) the admin's backing array.
+	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), authorize(sessionARN(arn), policy, cat), calls.middleware)
 	return Principal{Name: name, ARN: arn, Policy: policy, AWS: cfg, Calls: calls, credentials: creds, base: s.AWS}, nil
 }
 
