@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -51,6 +53,11 @@ func newCatalog(t *Template, res Resources) (*catalog, error) {
 				return nil, err
 			}
 			m := tableMeta{arn: p.ARN, hashKey: hashKey(tp.KeySchema), indexHash: map[string]string{}}
+			var keys []string
+			for _, k := range tp.KeySchema {
+				keys = append(keys, *k.AttributeName)
+			}
+			tableKeys.Store(p.Name, keys)
 			for _, g := range tp.GlobalSecondaryIndexes {
 				m.indexHash[g.IndexName] = hashKey(g.KeySchema)
 			}
@@ -307,7 +314,60 @@ func authorize(principal string, policy Policy, cat *catalog) func(*middleware.S
 // delete removes from it, so it can skip the message and answer
 // ReceiptHandleIsInvalid (a retry then waits out the 6-minute visibility
 // timeout). Deletes therefore run alone against visibility changes.
-type isolation struct{ mu, sqs sync.RWMutex }
+//
+// Nor are moto's conditional writes atomic: it checks a condition and then
+// applies the write in separate steps, so two conditional updates of one
+// item can both pass (two copies of a delivery message both won attempt 1's
+// claim, and the receiver got two POSTs). So every item write also takes the
+// lock of the item it writes (striped by table and key): writes to one item
+// never overlap, as in DynamoDB. Reads take none.
+type isolation struct {
+	mu, sqs sync.RWMutex
+	items   [256]sync.Mutex
+}
+
+// tableKeys remembers each table's key attributes (by table name), for the
+// item locks.
+var tableKeys sync.Map
+
+// itemLocks returns the stripes of the items a write touches, sorted and
+// distinct (so locking them in order cannot deadlock); none for other calls.
+func (l *isolation) itemLocks(params any) []int {
+	var stripes []int
+	add := func(table string, item map[string]ddbtypes.AttributeValue) {
+		keys := []string{"PK", "SK"}
+		if k, ok := tableKeys.Load(table); ok {
+			keys = k.([]string)
+		}
+		h := fnv.New32a()
+		h.Write([]byte(table))
+		for _, k := range keys {
+			h.Write([]byte("\x00" + attrString(item[k])))
+		}
+		stripes = append(stripes, int(h.Sum32()%uint32(len(l.items))))
+	}
+	switch in := params.(type) {
+	case *dynamodb.PutItemInput:
+		add(deref(in.TableName), in.Item)
+	case *dynamodb.UpdateItemInput:
+		add(deref(in.TableName), in.Key)
+	case *dynamodb.DeleteItemInput:
+		add(deref(in.TableName), in.Key)
+	case *dynamodb.BatchWriteItemInput:
+		for table, writes := range in.RequestItems {
+			for _, w := range writes {
+				if w.PutRequest != nil {
+					add(table, w.PutRequest.Item)
+				}
+				if w.DeleteRequest != nil {
+					add(table, w.DeleteRequest.Key)
+				}
+			}
+		}
+	}
+	slices.Sort(stripes)
+	return slices.Compact(stripes)
+}
 
 var (
 	isolationsMu sync.Mutex
@@ -323,7 +383,18 @@ func isolationFor(endpoint string) *isolation {
 	return isolations[endpoint]
 }
 
+// paramsKey carries an operation's input from Initialize to Finalize.
+type paramsKey struct{}
+
+func params(ctx context.Context) any { return middleware.GetStackValue(ctx, paramsKey{}) }
+
 func (l *isolation) middleware(st *middleware.Stack) error {
+	if err := st.Initialize.Add(middleware.InitializeMiddlewareFunc("LocalIsolationParams",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			return next.HandleInitialize(middleware.WithStackValue(ctx, paramsKey{}, in.Parameters), in)
+		}), middleware.After); err != nil {
+		return err
+	}
 	return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("LocalTransactionIsolation",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			switch op := awsmiddleware.GetOperationName(ctx); awsmiddleware.GetServiceID(ctx) {
@@ -334,6 +405,10 @@ func (l *isolation) middleware(st *middleware.Stack) error {
 				} else {
 					l.mu.RLock()
 					defer l.mu.RUnlock()
+					for _, i := range l.itemLocks(params(ctx)) {
+						l.items[i].Lock()
+						defer l.items[i].Unlock()
+					}
 				}
 			case "SQS":
 				switch op {
