@@ -285,7 +285,10 @@ func TestPauseDeleteAndTestEvent(t *testing.T) {
 // schedule, and no dead-letter queue holds anything. make bench runs 1,000.
 func TestBurstDeliversExactly(t *testing.T) {
 	const n = 100
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Room for a retry that falls back on the queue's 6-minute visibility
+	// timeout (seen once in the tally: 3 of 300 deliveries; cause open). The
+	// test asserts exactness, not lag; make bench reports the lag.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	r, err := stack.Burst(ctx, server.URL, n, 8)
 	if err != nil {
