@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -138,7 +139,7 @@ func motoPolicy(p Policy) Policy {
 				}
 			}
 		}
-		for _, svc := range slices.Sorted(mapsKeys(byService)) {
+		for _, svc := range slices.Sorted(maps.Keys(byService)) {
 			ms := Statement{Effect: s.Effect, Action: byService[svc], Resource: s.Resource}
 			if svc != "sqs" && svc != "iam" && svc != "sts" {
 				ms.Resource = []string{"*"}
@@ -150,16 +151,6 @@ func motoPolicy(p Policy) Policy {
 		}
 	}
 	return out
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // IsMoto reports whether endpoint is a moto server (it answers /moto-api/).

@@ -86,7 +86,7 @@ func withoutAction(t *testing.T, fn, action string) devstack.Policy {
 // makes the flow that needs it fail with AccessDenied.
 func TestMissingPermissionFailsTheFlow(t *testing.T) {
 	ctx := context.Background()
-	p, err := stack.NewPrincipal(ctx, "mutant-dispatcher-"+strings.ToLower(t.Name()[:8]), withoutAction(t, "DispatcherFunction", "dynamodb:BatchGetItem"), nil)
+	p, err := stack.NewPrincipal(ctx, "mutant-dispatcher-"+strings.ToLower(t.Name()[:8]), withoutAction(t, "DispatcherFunction", "dynamodb:BatchGetItem"))
 	if err != nil {
 		t.Fatal(err)
 	}

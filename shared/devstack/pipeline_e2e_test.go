@@ -54,7 +54,7 @@ func TestStreamBatchFailingPastRetriesGoesToDLQ(t *testing.T) {
 	if !moved {
 		t.Fatal("the router's policy has no grant on its on-failure destination")
 	}
-	router, err := stack.NewPrincipal(ctx, "router-"+poison, policy, nil)
+	router, err := stack.NewPrincipal(ctx, "router-"+poison, policy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,7 @@ type Stack struct {
 	Dispatcher *delivery.Dispatcher
 
 	adminARN    string
+	catalog     *catalog // resource ARNs and key names for the local policy check
 	stream      *StreamPoller
 	stopPolling context.CancelFunc
 	polling     sync.WaitGroup
@@ -190,8 +191,7 @@ func (s *Stack) createPrincipals(ctx context.Context, prefix string) error {
 	if s.Resources, err = Create(ctx, s.AWS, s.Template, prefix); err != nil {
 		return fmt.Errorf("creating resources: %w", err)
 	}
-	cat, err := newCatalog(s.Template, s.Resources)
-	if err != nil {
+	if s.catalog, err = newCatalog(s.Template, s.Resources); err != nil {
 		return err
 	}
 	s.Principals = map[string]Principal{}
@@ -200,7 +200,7 @@ func (s *Stack) createPrincipals(ctx context.Context, prefix string) error {
 		if err != nil {
 			return err
 		}
-		p, err := s.NewPrincipal(ctx, roleName(prefix, fn), policy, cat)
+		p, err := s.NewPrincipal(ctx, roleName(prefix, fn), policy)
 		if err != nil {
 			return fmt.Errorf("%s: %w", fn, err)
 		}
@@ -213,13 +213,7 @@ func (s *Stack) createPrincipals(ctx context.Context, prefix string) error {
 // principal signing as a session of it, with the local policy check and
 // transaction isolation on every call. Tests use it to run a function with a
 // policy that lacks something.
-func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy, cat *catalog) (Principal, error) {
-	if cat == nil {
-		var err error
-		if cat, err = newCatalog(s.Template, s.Resources); err != nil {
-			return Principal{}, err
-		}
-	}
+func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy) (Principal, error) {
 	arn, creds, err := createFunctionPrincipal(ctx, s.AWS, s.adminARN, name, policy, s.IsMoto)
 	if err != nil {
 		return Principal{}, err
@@ -227,7 +221,7 @@ func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy, ca
 	calls := &Calls{}
 	cfg := withCredentials(s.AWS, creds)
 	// Clipped: principals must not share (and overwrite) the admin's backing array.
-	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), authorize(sessionARN(arn), policy, cat), calls.middleware)
+	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), authorize(sessionARN(arn), policy, s.catalog), calls.middleware)
 	return Principal{Name: name, ARN: arn, Policy: policy, AWS: cfg, Calls: calls, credentials: creds, base: s.AWS}, nil
 }
 
