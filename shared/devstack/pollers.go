@@ -171,8 +171,14 @@ func PollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 					continue
 				}
 				var fresh []streamtypes.Record
-				for _, r := range recs {
+				for i, r := range recs {
 					seq := aws.ToString(r.Dynamodb.SequenceNumber)
+					if i > 0 && seq == aws.ToString(recs[i-1].Dynamodb.SequenceNumber) && !p.repeatSeen.Swap(true) {
+						// Reads past this point start at the wrong record: the
+						// emulator numbered two writes alike (moto_server does
+						// under concurrent writes; infra/moto/server.py does not).
+						slog.Error("the stream repeats a sequence number; records after it will be replayed again and again", "shard", shard, "sequenceNumber", seq)
+					}
 					if id, seen := h.ids[seq]; !seen || id != aws.ToString(r.EventID) {
 						fresh = append(fresh, r)
 					}
@@ -218,6 +224,7 @@ func PollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 type StreamPoller struct {
 	// idleRounds counts rounds that read every shard and found nothing new.
 	idleRounds atomic.Int64
+	repeatSeen atomic.Bool
 }
 
 // CaughtUp waits until the poller has handled every record written before
