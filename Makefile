@@ -13,8 +13,8 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
 
-tools: ## Check moto_server and cfn-lint are installed (installs what is missing)
-	@command -v moto_server >/dev/null || pip install --quiet 'moto[server]' || { echo "moto_server is required (pip install 'moto[server]')"; exit 1; }
+tools: ## Check moto (importable by python3) and cfn-lint are installed (installs what is missing)
+	@python3 -c 'import moto.server' 2>/dev/null || pip install --quiet 'moto[server]' || { echo "moto is required (pip install 'moto[server]')"; exit 1; }
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
 
 browser: ## Check Chromium is installed for the Developer Guide page test (installs it with apt-get)

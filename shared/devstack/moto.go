@@ -21,19 +21,19 @@ type Moto struct {
 
 // StartMoto runs moto's server on 127.0.0.1:port (port 0 picks a free one)
 // and waits until it answers. Its output goes to logPath when given. It runs
-// infra/moto/server.py under root (moto's server less its per-request
-// directory listing and request log) when python3 can import moto, and the
-// moto_server command otherwise.
+// infra/moto/server.py under root: moto's server with its per-request costs
+// trimmed and two of its gaps closed (stream sequence numbers repeated under
+// concurrent writes; a transaction copying whole tables to back itself up).
+// The stack relies on both, so plain moto_server is not a fallback.
 func StartMoto(ctx context.Context, root string, port int, logPath string) (*Moto, error) {
 	launcher := filepath.Join(root, "infra", "moto", "server.py")
-	args := []string{launcher}
-	bin := "python3"
-	if _, err := os.Stat(launcher); err != nil || exec.Command("python3", "-c", "import moto.server").Run() != nil {
-		if _, err := exec.LookPath("moto_server"); err != nil {
-			return nil, fmt.Errorf("moto_server not found on PATH (it ships with the machine image; `pip install 'moto[server]'` elsewhere): %w", err)
-		}
-		bin, args = "moto_server", nil
+	if _, err := os.Stat(launcher); err != nil {
+		return nil, err
 	}
+	if out, err := exec.Command("python3", "-c", "import moto.server").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("python3 cannot import moto (make tools installs it; elsewhere `pip install 'moto[server]'`): %w: %s", err, out)
+	}
+	bin, args := "python3", []string{launcher}
 	if port == 0 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
