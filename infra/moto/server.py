@@ -31,6 +31,14 @@ Gaps:
   shard are serialized here.
 - (the transaction backup above) moto's restore of a whole copy undid other
   requests' writes; the local stack also runs transactions alone.
+- moto's SQS keeps the set of received messages unguarded: ReceiveMessage
+  iterates it while other requests add and remove (RuntimeError "Set changed
+  size during iteration"), and two requests can both find a message in it
+  and both remove it (KeyError). Either fails the receive with a 500 after
+  it has marked some messages received, so they stay hidden for the queue's
+  whole visibility timeout (6 minutes for DeliveryQueue) though nobody got
+  them. Here the set is read through a snapshot (copying a set is atomic
+  under the interpreter lock) and a removal of what is gone is a no-op.
 
 Usage: python3 infra/moto/server.py [moto_server's arguments]
 """
@@ -47,7 +55,7 @@ from moto.core.utils import unix_time
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import StreamShard, Table
-from moto.sqs.models import SQSBackend
+from moto.sqs.models import Queue, SQSBackend
 from moto.server import main
 
 sys.setswitchinterval(0.0005)
@@ -129,6 +137,24 @@ def _retained(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _retained
+
+
+class _ReceivedSet(set):
+    """moto's set of received messages: removing a message twice is harmless."""
+
+    def remove(self, message):
+        self.discard(message)
+
+
+def _received(queue):
+    if type(queue._pending_messages) is not _ReceivedSet:
+        queue._pending_messages = _ReceivedSet(queue._pending_messages)
+    return queue._pending_messages
+
+
+Queue.pending_messages = property(_received)
+Queue.pending_message_groups = property(
+    lambda queue: {m.group_id for m in tuple(_received(queue)) if m.group_id is not None})
 
 if __name__ == "__main__":
     main(sys.argv[1:])
