@@ -401,8 +401,12 @@ func pollQueue(ctx context.Context, awsCfg aws.Config, queueURL, queueARN string
 			}
 		}
 		if len(del) > 0 {
-			if _, err := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: del}); err != nil && ctx.Err() == nil {
+			out, err := q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: del})
+			switch {
+			case err != nil && ctx.Err() == nil:
 				slog.Warn("queue poller delete", "error", err.Error())
+			case err == nil && len(out.Failed) > 0: // each comes back after its visibility timeout
+				slog.Warn("queue poller delete", "failed", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
 			}
 		}
 	}
