@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/uniasset/integrations/shared/devstack"
@@ -28,11 +29,14 @@ func burst(doc *bytes.Buffer, n int) error {
 	srv := httptest.NewServer(stack.Gateway)
 	defer srv.Close()
 	start := time.Now()
+	motoBefore, selfBefore := cpuTimes(stack)
 	r, err := stack.Burst(ctx, srv.URL, n, 8)
 	if err != nil {
 		return err
 	}
 	total := time.Since(start)
+	motoAfter, selfAfter := cpuTimes(stack)
+	motoCPU, selfCPU := motoAfter-motoBefore, selfAfter-selfBefore
 	attempts := r.HealthyPosts + r.FlakyPosts*2 + r.Failing // flaky: one 500 then one 200 per delivery
 	routed := float64(n - r.Refused)
 	per := func(calls map[string]int, op string, by float64) string {
@@ -61,6 +65,7 @@ at 100 creates, is in make test (TestBurstDeliversExactly).
 | last write's answer to the healthy receiver's last delivery | %s |
 | last write's answer to the flaky receiver's last delivery | %s |
 | whole run, to the last failed attempt | %s |
+| processor time: moto / the stack (handlers, pollers, gateway, receivers, clients) | %s / %s |
 
 Calls per routed record (StreamRouterFunction, %d records, 3 webhooks each): DynamoDB.Query
 %s (one webhook list per tenant per batch), DynamoDB.PutItem %s (one conditional delivery
@@ -70,7 +75,7 @@ and is left out. DispatcherFunction, per delivery attempt (%d attempts): DynamoD
 %s (record and webhook), DynamoDB.UpdateItem %s (claim and result, plus health changes),
 SQS.ChangeMessageVisibility %s (retries held in flight), SQS.DeleteMessageBatch %s.
 
-Where the time goes: moto serves every call from one Python process (a thread per connection,
+Where the time goes: moto is the bottleneck (compare the two processor times above). moto serves every call from one Python process (a thread per connection,
 one interpreter lock), at a few hundred simple calls a second on this machine, and a create
 costs about 5 calls, a delivery attempt about 3.5. Profiled with a sampling profiler in moto's
 process, most of a call is moto's request parsing, expression evaluation and response
@@ -81,7 +86,7 @@ its header. On DynamoDB and SQS the same calls take a few milliseconds each and 
 pipeline out.
 `, n, n, n-r.Refused, n, r.Healthy, r.HealthyPosts, r.Flaky, r.FlakyPosts, r.FailingRecords, r.Failing, r.Pending,
 		r.DLQ["DeliveryDLQ"], r.DLQ["StreamDLQ"], r.WriteTime.Round(100*time.Millisecond), r.HealthyLag.Round(100*time.Millisecond),
-		r.FlakyLag.Round(100*time.Millisecond), total.Round(time.Second), n-r.Refused,
+		r.FlakyLag.Round(100*time.Millisecond), total.Round(time.Second), motoCPU.Round(time.Second), selfCPU.Round(time.Second), n-r.Refused,
 		per(r.RouterCalls, "DynamoDB.Query", routed), per(r.RouterCalls, "DynamoDB.PutItem", routed), per(r.RouterCalls, "SQS.SendMessageBatch", routed),
 		attempts, per(r.DispatcherCalls, "DynamoDB.BatchGetItem", float64(attempts)), per(r.DispatcherCalls, "DynamoDB.UpdateItem", float64(attempts)),
 		per(r.DispatcherCalls, "SQS.ChangeMessageVisibility", float64(attempts)), per(r.DispatcherCalls, "SQS.DeleteMessageBatch", float64(attempts)))
@@ -256,4 +261,17 @@ func postJSON(ctx context.Context, url, bearer, body string, want int) (string, 
 		return b.String(), fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, b.String())
 	}
 	return b.String(), nil
+}
+
+// cpuTimes reports the processor time used so far by moto's process (0 if
+// the stack did not start it) and by this one.
+func cpuTimes(stack *devstack.Stack) (moto, self time.Duration) {
+	if stack.Moto != nil {
+		moto, _ = stack.Moto.CPUTime()
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return moto, self
 }

@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -79,3 +81,30 @@ func (m *Moto) Stop() {
 	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
 	_ = m.cmd.Wait()
 }
+
+// CPUTime is the processor time moto's process has used so far (user and
+// system, from /proc), so a benchmark can say how much of a run was moto's.
+func (m *Moto) CPUTime() (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start at ") ";
+	// utime and stime are the 14th and 15th fields of the line.
+	rest := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	if len(rest) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat line")
+	}
+	var ticks int64
+	for _, f := range rest[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, 100 on every Linux platform Go supports.
+const clockTicks = 100
