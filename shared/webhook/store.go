@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,16 +88,93 @@ func (s *Store) put(ctx context.Context, w Webhook, cond string, values map[stri
 	return err
 }
 
-// Create stores a new webhook, refusing more than MaxPerTenant.
+// Create stores a new webhook, refusing more than MaxPerTenant. The cap is
+// a count kept beside the webhooks and changed in the same transaction as
+// each create and delete, so concurrent creates cannot pass it together
+// (listing, then writing, let 20 racing creates at 40 end at 60).
 func (s *Store) Create(ctx context.Context, w Webhook) error {
-	existing, err := s.List(ctx, w.TenantID)
+	if err := s.seal(&w); err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(w)
 	if err != nil {
 		return err
 	}
-	if len(existing) >= MaxPerTenant {
-		return apierror.New(apierror.Conflict, "a tenant may have at most %d webhooks", MaxPerTenant)
+	for k, v := range itemKey(w.TenantID, w.ID) {
+		item[k] = v
 	}
-	return dynamo.Translate("create webhook", s.put(ctx, w, "attribute_not_exists(PK)", nil))
+	for range 2 {
+		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: s.countChange(w.TenantID, "+", "#n < :cap", MaxPerTenant)},
+			{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		}})
+		failed := dynamo.CancelledAt(err)
+		switch {
+		case err == nil:
+			return nil
+		case len(failed) == 2 && failed[1]:
+			return apierror.New(apierror.Conflict, "webhook %q already exists", w.ID)
+		case len(failed) == 2 && failed[0]:
+			counted, err := s.ensureCount(ctx, w.TenantID)
+			if err != nil {
+				return err
+			}
+			if counted {
+				return apierror.New(apierror.Conflict, "a tenant may have at most %d webhooks", MaxPerTenant)
+			}
+		default:
+			return dynamo.Translate("create webhook", err)
+		}
+	}
+	return apierror.New(apierror.Conflict, "a tenant may have at most %d webhooks", MaxPerTenant)
+}
+
+// countKey is the item holding how many webhooks a tenant has. Its sort key
+// does not begin with "WEBHOOK#", so listing webhooks never returns it.
+func countKey(tenantID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
+		"SK": &types.AttributeValueMemberS{Value: "WEBHOOKS"},
+	}
+}
+
+// countChange adds or subtracts one from the tenant's webhook count, on
+// condition cond about the count #n and :cap. A missing count fails it.
+func (s *Store) countChange(tenantID, op, cond string, limit int) *types.Update {
+	return &types.Update{
+		TableName: aws.String(s.Table), Key: countKey(tenantID),
+		UpdateExpression:         aws.String("SET #n = #n " + op + " :one"),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: map[string]string{"#n": "webhookCount"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": &types.AttributeValueMemberN{Value: "1"}, ":cap": &types.AttributeValueMemberN{Value: strconv.Itoa(limit)},
+		},
+	}
+}
+
+// ensureCount makes the tenant's count if it has none (a tenant whose
+// webhooks predate it), from a consistent listing, and reports whether one
+// was there already. While it is missing no create or delete can commit, as
+// each needs it, so the listing stays true until the count is written.
+func (s *Store) ensureCount(ctx context.Context, tenantID string) (existed bool, err error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: countKey(tenantID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, dynamo.Translate("read webhook count", err)
+	}
+	if out.Item != nil {
+		return true, nil
+	}
+	hooks, err := s.List(ctx, tenantID)
+	if err != nil {
+		return false, err
+	}
+	item := countKey(tenantID)
+	item["webhookCount"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(hooks))}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	if dynamo.ConditionFailed(err) {
+		return false, nil // another request made it meanwhile
+	}
+	return false, dynamo.Translate("count webhooks", err)
 }
 
 // Replace writes an edited webhook over the stored one, only if it was not
@@ -165,6 +243,35 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (Webhook, error) {
 
 // Delete removes the webhook; NOT_FOUND if absent.
 func (s *Store) Delete(ctx context.Context, tenantID, id string) error {
+	for range 2 {
+		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: aws.String(s.Table), Key: itemKey(tenantID, id), ConditionExpression: aws.String("attribute_exists(PK)")}},
+			{Update: s.countChange(tenantID, "-", "#n > :cap", 0)},
+		}})
+		failed := dynamo.CancelledAt(err)
+		switch {
+		case err == nil:
+			return nil
+		case len(failed) == 2 && failed[0]:
+			return apierror.New(apierror.NotFound, "no webhook %q", id)
+		case len(failed) == 2 && failed[1]:
+			existed, err := s.ensureCount(ctx, tenantID)
+			if err != nil {
+				return err
+			}
+			if existed {
+				// A count of zero beside a webhook: only a hand edit makes
+				// one. The delete must not be refused for it.
+				return s.deleteUncounted(ctx, tenantID, id)
+			}
+		default:
+			return dynamo.Translate("delete webhook", err)
+		}
+	}
+	return s.deleteUncounted(ctx, tenantID, id)
+}
+
+func (s *Store) deleteUncounted(ctx context.Context, tenantID, id string) error {
 	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.Table), Key: itemKey(tenantID, id), ConditionExpression: aws.String("attribute_exists(PK)"),
 	})
