@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -122,4 +124,37 @@ func listWebhooks(t *testing.T, tok string) []string {
 		ids[i] = h.ID
 	}
 	return ids
+}
+
+// An edit read before a delivery's outcome was recorded must not put the old
+// health back: the dispatcher writes health without touching updatedAt, so
+// the edit's version check cannot see it, and the edit sets only its fields.
+func TestWebhookEditKeepsHealthWrittenMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	whID, _ := createWebhook(t, tid, "http://127.0.0.1:9/edit", "asset.created")
+	store := adminAPI(t).Webhooks
+	read, err := store.Get(ctx, tid, whID) // what the editor sees: a new webhook
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RecordOutcome(ctx, read, webhook.OutcomeFailed, time.Now(), "asset.created attempt 1 failed: HTTP 500"); err != nil {
+		t.Fatal(err)
+	}
+	prev := read.UpdatedAt
+	read.Name, read.UpdatedAt = "renamed", isotime.Format(time.Now().Add(time.Millisecond))
+	if err := store.Replace(ctx, read, prev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, tid, whID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "renamed" || got.LastDeliveryStatus != webhook.OutcomeFailed || got.Health() != "failing" {
+		t.Fatalf("after the edit: name %q, last delivery %q, health %q; want renamed, failed, failing", got.Name, got.LastDeliveryStatus, got.Health())
+	}
+	if got.Secret == "" {
+		t.Fatal("the edit lost the signing secret")
+	}
 }

@@ -48,6 +48,24 @@ func ConditionFailed(err error) bool {
 	return false
 }
 
+// Conflicted reports whether a write lost to a concurrent transaction on
+// the same item (DynamoDB cancels it with reason TransactionConflict, or
+// answers TransactionConflictException to a plain write): nothing was
+// written, and trying again is right.
+func Conflicted(err error) bool {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if r.Code != nil && *r.Code == "TransactionConflict" {
+				return true
+			}
+		}
+		return false
+	}
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "TransactionConflictException" || ae.ErrorCode() == "TransactionInProgressException")
+}
+
 // CancelledAt reports which items of a cancelled transaction failed their condition.
 func CancelledAt(err error) []bool {
 	var tce *types.TransactionCanceledException
@@ -73,6 +91,9 @@ func Translate(op string, err error) error {
 		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
 			return apierror.New(apierror.Throttled, "the service is busy; retry shortly")
 		}
+	}
+	if Conflicted(err) { // still losing after the caller's own retries
+		return apierror.New(apierror.Throttled, "a concurrent change to the same data won; retry shortly")
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,23 +72,6 @@ func (s *Store) Open(w *Webhook) error {
 	return nil
 }
 
-func (s *Store) put(ctx context.Context, w Webhook, cond string, values map[string]types.AttributeValue) error {
-	if err := s.seal(&w); err != nil {
-		return err
-	}
-	item, err := attributevalue.MarshalMap(w)
-	if err != nil {
-		return err
-	}
-	for k, v := range itemKey(w.TenantID, w.ID) {
-		item[k] = v
-	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
-	})
-	return err
-}
-
 // Create stores a new webhook, refusing more than MaxPerTenant. The cap is
 // a count kept beside the webhooks and changed in the same transaction as
 // each create and delete, so concurrent creates cannot pass it together
@@ -103,7 +87,7 @@ func (s *Store) Create(ctx context.Context, w Webhook) error {
 	for k, v := range itemKey(w.TenantID, w.ID) {
 		item[k] = v
 	}
-	for range 2 {
+	for try := 0; try < countTries; try++ {
 		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: s.countChange(w.TenantID, "+", "#n < :cap", MaxPerTenant)},
 			{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
@@ -112,6 +96,8 @@ func (s *Store) Create(ctx context.Context, w Webhook) error {
 		switch {
 		case err == nil:
 			return nil
+		case dynamo.Conflicted(err) && try < countTries-1:
+			backOff(ctx, try) // another create or delete of this tenant held the count
 		case len(failed) == 2 && failed[1]:
 			return apierror.New(apierror.Conflict, "webhook %q already exists", w.ID)
 		case len(failed) == 2 && failed[0]:
@@ -127,6 +113,21 @@ func (s *Store) Create(ctx context.Context, w Webhook) error {
 		}
 	}
 	return apierror.New(apierror.Conflict, "a tenant may have at most %d webhooks", MaxPerTenant)
+}
+
+// countTries bounds the transactions one create or delete makes: one that
+// lost to a concurrent change of the count is tried again, and a missing
+// count is made once.
+const countTries = 5
+
+// backOff waits a little longer after each lost try, with jitter, so racing
+// requests spread out.
+func backOff(ctx context.Context, try int) {
+	d := time.Duration(10<<try)*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }
 
 // countKey is the item holding how many webhooks a tenant has. Its sort key
@@ -177,10 +178,53 @@ func (s *Store) ensureCount(ctx context.Context, tenantID string) (existed bool,
 	return false, dynamo.Translate("count webhooks", err)
 }
 
-// Replace writes an edited webhook over the stored one, only if it was not
-// changed in between (updatedAt is the version).
+// Replace writes the editable fields of w (name, URL, events, description,
+// secret headers) over the stored webhook, only if it was not changed in
+// between (updatedAt is the version). It sets those fields alone: health,
+// which the dispatcher writes without touching updatedAt, is never put back
+// to what the editor read.
 func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string) error {
-	err := s.put(ctx, w, "updatedAt = :prev", map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}})
+	if err := s.seal(&w); err != nil {
+		return err
+	}
+	fields := []struct {
+		name  string
+		value types.AttributeValue // nil: remove the attribute
+	}{
+		{"name", &types.AttributeValueMemberS{Value: w.Name}},
+		{"url", &types.AttributeValueMemberS{Value: w.URL}},
+		{"events", &types.AttributeValueMemberSS{Value: w.Events}},
+		{"updatedAt", &types.AttributeValueMemberS{Value: w.UpdatedAt}},
+		{"sealed", &types.AttributeValueMemberS{Value: w.Sealed}},
+		{"description", nil},
+		{"headerNames", nil},
+	}
+	if w.Description != "" {
+		fields[5].value = &types.AttributeValueMemberS{Value: w.Description}
+	}
+	if len(w.HeaderNames) > 0 {
+		fields[6].value = &types.AttributeValueMemberSS{Value: w.HeaderNames}
+	}
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}}
+	var update, remove []string
+	for _, f := range fields {
+		names["#"+f.name] = f.name
+		if f.value == nil {
+			remove = append(remove, "#"+f.name)
+			continue
+		}
+		values[":"+f.name] = f.value
+		update = append(update, "#"+f.name+" = :"+f.name)
+	}
+	expr := "SET " + strings.Join(update, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID), UpdateExpression: aws.String(expr),
+		ConditionExpression: aws.String("updatedAt = :prev"), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	})
 	if dynamo.ConditionFailed(err) {
 		return apierror.New(apierror.Conflict, "the webhook changed or was deleted meanwhile; reload and retry")
 	}
@@ -243,7 +287,7 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (Webhook, error) {
 
 // Delete removes the webhook; NOT_FOUND if absent.
 func (s *Store) Delete(ctx context.Context, tenantID, id string) error {
-	for range 2 {
+	for try := 0; try < countTries; try++ {
 		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{TableName: aws.String(s.Table), Key: itemKey(tenantID, id), ConditionExpression: aws.String("attribute_exists(PK)")}},
 			{Update: s.countChange(tenantID, "-", "#n > :cap", 0)},
@@ -252,6 +296,8 @@ func (s *Store) Delete(ctx context.Context, tenantID, id string) error {
 		switch {
 		case err == nil:
 			return nil
+		case dynamo.Conflicted(err) && try < countTries-1:
+			backOff(ctx, try)
 		case len(failed) == 2 && failed[0]:
 			return apierror.New(apierror.NotFound, "no webhook %q", id)
 		case len(failed) == 2 && failed[1]:
