@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -111,7 +110,7 @@ func run(ctx context.Context) error {
 	}
 	defer stack.Close()
 
-	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: stack.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	srv := devstack.GatewayServer("127.0.0.1:"+port, stack.Gateway)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 

@@ -195,3 +195,24 @@ func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) 
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// Limits of the local gateway's HTTP server, near API Gateway's: a client
+// has 10 s for its headers and 30 s for its whole request (a body trickled
+// at a byte a second is cut off, not held open), an answer must be written
+// within 35 s (API Gateway ends an integration at 30 s), and an idle
+// keep-alive connection is closed after 60 s.
+const (
+	gatewayHeaderTimeout = 10 * time.Second
+	gatewayReadTimeout   = 30 * time.Second
+	gatewayWriteTimeout  = 35 * time.Second
+	gatewayIdleTimeout   = 60 * time.Second
+)
+
+// GatewayServer is the HTTP server make run serves the gateway with.
+func GatewayServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr: addr, Handler: h, MaxHeaderBytes: 64 << 10,
+		ReadHeaderTimeout: gatewayHeaderTimeout, ReadTimeout: gatewayReadTimeout,
+		WriteTimeout: gatewayWriteTimeout, IdleTimeout: gatewayIdleTimeout,
+	}
+}
