@@ -118,7 +118,7 @@ type handler func(w http.ResponseWriter, r *http.Request, u User) error
 // The tenant always comes from the token, never from the path or body.
 func (a *API) guard(roles []tenant.Role, minPlan tenant.Plan, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := a.authorize(r.Context(), roles, minPlan)
+		u, err := a.authorize(r, roles, minPlan)
 		if err == nil {
 			err = h(w, r, u)
 		}
@@ -128,10 +128,11 @@ func (a *API) guard(roles []tenant.Role, minPlan tenant.Plan, h handler) http.Ha
 	}
 }
 
-func (a *API) authorize(ctx context.Context, roles []tenant.Role, minPlan tenant.Plan) (User, error) {
+func (a *API) authorize(r *http.Request, roles []tenant.Role, minPlan tenant.Plan) (User, error) {
+	ctx := r.Context()
 	claims := httpapi.Claims(ctx)
 	u := User{TenantID: claims["tenant_id"], Role: tenant.Role(claims["role"]), Subject: claims["sub"]}
-	if !tenant.ValidID(u.TenantID) || u.Subject == "" || u.Role == "" {
+	if !tenant.ValidID(u.TenantID) || u.Subject == "" || u.Role == "" || !httpapi.StringClaims(r, "tenant_id", "role", "sub") {
 		return User{}, apierror.New(apierror.Unauthorized, "a valid token with tenant_id, role and sub claims is required")
 	}
 	if !slices.Contains(roles, u.Role) {

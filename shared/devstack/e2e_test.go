@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -439,5 +440,46 @@ func TestCallsAreLoggedRedacted(t *testing.T) {
 	call(t, "POST", "/api/integrations/assets/create", "ua_live_"+strings.Repeat("0", 64), map[string]any{})
 	if again, _ := w.Recent(context.Background(), tid, 100); len(again) != 2 {
 		t.Fatalf("an unauthenticated call was logged to the tenant")
+	}
+}
+
+// Claims of the wrong JSON type are refused: API Gateway flattens every claim
+// to a string, so a tenant_id sent as the number 4242 would otherwise act as
+// tenant "4242".
+func TestTokenClaimsOfTheWrongTypeRefused(t *testing.T) {
+	t.Parallel()
+	store := &tenant.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}
+	numeric := fmt.Sprint(4_000_000 + seq.Add(1))
+	if err := store.Put(context.Background(), tenant.Profile{TenantID: numeric, Name: t.Name(), Plan: tenant.Enterprise}); err != nil {
+		t.Fatal(err)
+	}
+	good := map[string]any{"tenant_id": numeric, "role": "Owner", "sub": "user-owner"}
+	sign := func(change map[string]any) string {
+		claims := map[string]any{}
+		for k, v := range good {
+			claims[k] = v
+		}
+		for k, v := range change {
+			claims[k] = v
+		}
+		tok, err := stack.Issuer.Sign(claims, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	n, _ := strconv.Atoi(numeric)
+	expect(t, call(t, "GET", "/api/integrations/webhooks", sign(nil), nil), http.StatusOK, "")
+	for name, change := range map[string]map[string]any{
+		"tenant_id as a number": {"tenant_id": n},
+		"tenant_id as a list":   {"tenant_id": []string{numeric}},
+		"role as a list":        {"role": []string{"Owner"}},
+		"sub as a number":       {"sub": 7},
+		"sub as an object":      {"sub": map[string]any{"id": "x"}},
+		"role as null":          {"role": nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			expect(t, call(t, "GET", "/api/integrations/webhooks", sign(change), nil), http.StatusUnauthorized, "UNAUTHORIZED")
+		})
 	}
 }

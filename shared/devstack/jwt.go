@@ -45,12 +45,18 @@ func LoadIssuer(path string) (*Issuer, error) {
 
 // Token returns a signed token with the claims AdminApiFunction reads.
 func (i *Issuer) Token(tenantID, role, sub string, ttl time.Duration) (string, error) {
+	return i.Sign(map[string]any{"sub": sub, "tenant_id": tenantID, "role": role}, ttl)
+}
+
+// Sign returns a signed token with the given claims (any JSON values, so
+// tests can send the wrong types) plus issuer, audience and lifetime.
+func (i *Issuer) Sign(claims map[string]any, ttl time.Duration) (string, error) {
 	now := time.Now()
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"iss": LocalIssuer, "aud": LocalAudience, "sub": sub,
-		"tenant_id": tenantID, "role": role,
-		"iat": now.Unix(), "exp": now.Add(ttl).Unix(),
-	}).SignedString(i.key)
+	c := jwt.MapClaims{"iss": LocalIssuer, "aud": LocalAudience, "iat": now.Unix(), "exp": now.Add(ttl).Unix()}
+	for k, v := range claims {
+		c[k] = v
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(i.key)
 }
 
 // Verify checks a token and returns its claims flattened to strings, the shape

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
@@ -32,4 +35,36 @@ func Claims(ctx context.Context) map[string]string {
 		return nil
 	}
 	return rc.Authorizer.JWT.Claims
+}
+
+// StringClaims reports whether each named claim of the request's bearer
+// token is a JSON string. API Gateway's authorizer verifies the token but
+// hands the function every claim flattened to a string, so a tenant_id sent
+// as the number 4242 would arrive as "4242"; the token's own payload (already
+// verified, only read here) says what type each claim really has.
+func StringClaims(r *http.Request, names ...string) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(strings.TrimSpace(token), ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	for _, n := range names {
+		var s string
+		raw, found := claims[n]
+		if !found || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			return false
+		}
+	}
+	return true
 }
