@@ -37,15 +37,16 @@ func ConditionFailed(err error) bool {
 	if errors.As(err, &ccf) {
 		return true
 	}
+	return cancelledFor(err, "ConditionalCheckFailed")
+}
+
+// cancelledFor reports whether err is a cancelled transaction with an item
+// cancelled for reason code.
+func cancelledFor(err error, code string) bool {
 	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			if r.Code != nil && *r.Code == "ConditionalCheckFailed" {
-				return true
-			}
-		}
-	}
-	return false
+	return errors.As(err, &tce) && slices.ContainsFunc(tce.CancellationReasons, func(r types.CancellationReason) bool {
+		return aws.ToString(r.Code) == code
+	})
 }
 
 // Conflicted reports whether a write lost to a concurrent transaction on
@@ -55,12 +56,7 @@ func ConditionFailed(err error) bool {
 func Conflicted(err error) bool {
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			if r.Code != nil && *r.Code == "TransactionConflict" {
-				return true
-			}
-		}
-		return false
+		return cancelledFor(err, "TransactionConflict")
 	}
 	var ae smithy.APIError
 	return errors.As(err, &ae) && (ae.ErrorCode() == "TransactionConflictException" || ae.ErrorCode() == "TransactionInProgressException")

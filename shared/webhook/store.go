@@ -187,23 +187,24 @@ func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string
 	if err := s.seal(&w); err != nil {
 		return err
 	}
+	var description, headerNames types.AttributeValue // nil: remove the attribute
+	if w.Description != "" {
+		description = &types.AttributeValueMemberS{Value: w.Description}
+	}
+	if len(w.HeaderNames) > 0 {
+		headerNames = &types.AttributeValueMemberSS{Value: w.HeaderNames}
+	}
 	fields := []struct {
 		name  string
-		value types.AttributeValue // nil: remove the attribute
+		value types.AttributeValue
 	}{
 		{"name", &types.AttributeValueMemberS{Value: w.Name}},
 		{"url", &types.AttributeValueMemberS{Value: w.URL}},
 		{"events", &types.AttributeValueMemberSS{Value: w.Events}},
 		{"updatedAt", &types.AttributeValueMemberS{Value: w.UpdatedAt}},
 		{"sealed", &types.AttributeValueMemberS{Value: w.Sealed}},
-		{"description", nil},
-		{"headerNames", nil},
-	}
-	if w.Description != "" {
-		fields[5].value = &types.AttributeValueMemberS{Value: w.Description}
-	}
-	if len(w.HeaderNames) > 0 {
-		fields[6].value = &types.AttributeValueMemberSS{Value: w.HeaderNames}
+		{"description", description},
+		{"headerNames", headerNames},
 	}
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}}
