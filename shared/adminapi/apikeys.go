@@ -34,7 +34,7 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request, u User) error {
 		return err
 	}
 	var in apikey.NewKeyInput
-	if err := httpapi.DecodeStrict(body, &in); err != nil {
+	if err := httpapi.DecodeValid(body, &in, func() error { return in.Validate() }); err != nil {
 		return err
 	}
 	k, plain, err := a.Keys.Issue(r.Context(), u.TenantID, u.Subject, in)

@@ -60,10 +60,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 		return err
 	}
 	var in webhook.CreateInput
-	if err := httpapi.DecodeStrict(body, &in); err != nil {
-		return err
-	}
-	if err := in.Validate(r.Context(), a.URLPolicy); err != nil {
+	if err := httpapi.DecodeValid(body, &in, func() error { return in.Validate(r.Context(), a.URLPolicy) }); err != nil {
 		return err
 	}
 	secret, err := webhook.NewSecret()
@@ -106,10 +103,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 		return err
 	}
 	var in webhook.UpdateInput
-	if err := httpapi.DecodeStrict(body, &in); err != nil {
-		return err
-	}
-	if err := in.Validate(r.Context(), a.URLPolicy); err != nil {
+	if err := httpapi.DecodeValid(body, &in, func() error { return in.Validate(r.Context(), a.URLPolicy) }); err != nil {
 		return err
 	}
 	hook, err := a.Webhooks.Get(r.Context(), u.TenantID, id)

@@ -15,6 +15,7 @@ import (
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
+	"github.com/uniasset/integrations/shared/validate"
 )
 
 // Service issues and verifies keys.
@@ -40,34 +41,23 @@ type NewKeyInput struct {
 // Validate checks the name and permissions; an empty permission list is allowed
 // (the spec: such a key authenticates but may not write anything).
 func (in NewKeyInput) Validate() error {
-	var fields []apierror.FieldError
-	name := strings.TrimSpace(in.Name)
-	switch {
-	case name == "":
-		fields = append(fields, apierror.FieldError{Field: "name", Issue: "is required"})
-	case len([]rune(name)) > maxNameLength:
-		fields = append(fields, apierror.FieldError{Field: "name", Issue: fmt.Sprintf("must be at most %d characters", maxNameLength)})
-	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		fields = append(fields, apierror.FieldError{Field: "name", Issue: "must not contain control characters"})
-	}
+	var p validate.Problems
+	p.Text("name", in.Name, validate.Line, maxNameLength, true)
 	if in.Permissions == nil {
-		fields = append(fields, apierror.FieldError{Field: "permissions", Issue: "is required (may be an empty array)"})
+		p.Add("permissions", "is required (may be an empty array)")
 	}
 	seen := map[Permission]bool{}
-	for i, p := range in.Permissions {
+	for i, perm := range in.Permissions {
 		field := fmt.Sprintf("permissions[%d]", i)
 		switch {
-		case !p.Known():
-			fields = append(fields, apierror.FieldError{Field: field, Issue: fmt.Sprintf("unknown permission %q", p)})
-		case seen[p]:
-			fields = append(fields, apierror.FieldError{Field: field, Issue: fmt.Sprintf("duplicate permission %q", p)})
+		case !perm.Known():
+			p.Add(field, fmt.Sprintf("unknown permission %q", perm))
+		case seen[perm]:
+			p.Add(field, fmt.Sprintf("duplicate permission %q", perm))
 		}
-		seen[p] = true
+		seen[perm] = true
 	}
-	if len(fields) > 0 {
-		return apierror.Invalid(fields...)
-	}
-	return nil
+	return p.Err()
 }
 
 // Issue creates a key and returns its record and the full key string, which

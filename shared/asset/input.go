@@ -5,14 +5,12 @@ package asset
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"regexp"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/validate"
 )
 
 // Limits on string fields, in characters.
@@ -43,7 +41,7 @@ func (n *Nullable) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if err := json.Unmarshal(b, &n.Value); err != nil {
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "a string or null was expected"})
+		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "must be a string or null"})
 	}
 	return nil
 }
@@ -192,34 +190,28 @@ func (in *GeoPositionInput) Validate() error {
 	return v.err()
 }
 
-// validator collects every problem with a body, so one response lists them all.
-type validator struct{ fields []apierror.FieldError }
+// validator adds the asset fields' own helpers to the shared problem list.
+type validator struct{ validate.Problems }
 
-func (v *validator) add(field, issue string) {
-	v.fields = append(v.fields, apierror.FieldError{Field: field, Issue: issue})
-}
+func (v *validator) add(field, issue string) { v.Add(field, issue) }
+func (v *validator) err() error              { return v.Err() }
 
-func (v *validator) err() error {
-	if len(v.fields) == 0 {
-		return nil
-	}
-	return apierror.Invalid(v.fields...)
-}
-
-// text trims s and checks it is present (if required), short enough and free of control characters.
+// text trims s and checks it against the rules for its kind of field.
 func (v *validator) text(field, s string, max int, required bool) string {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "" && required:
-		v.add(field, "is required")
-	case !utf8.ValidString(s):
-		v.add(field, "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		v.add(field, fmt.Sprintf("must be at most %d characters", max))
-	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r == 0x7f }):
-		v.add(field, "must not contain control characters")
+	return v.Text(field, s, kindOf(field), max, required)
+}
+
+// kindOf says which characters a field may hold: externalId is matched by
+// other systems, descriptions are free text, the rest are one-line labels.
+func kindOf(field string) validate.Kind {
+	switch field {
+	case "externalId":
+		return validate.Identifier
+	case "description":
+		return validate.Multiline
+	default:
+		return validate.Line
 	}
-	return s
 }
 
 func (v *validator) optText(field string, s *string, max int) *string {

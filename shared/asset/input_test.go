@@ -11,10 +11,7 @@ import (
 // fields decodes body into dst, validates, and returns the names of the fields reported.
 func fields[T interface{ Validate() error }](t *testing.T, body string, dst T) []string {
 	t.Helper()
-	err := httpapi.DecodeStrict([]byte(body), dst)
-	if err == nil {
-		err = dst.Validate()
-	}
+	err := httpapi.DecodeValid([]byte(body), dst, dst.Validate)
 	if err == nil {
 		return nil
 	}
@@ -107,5 +104,36 @@ func TestAssignmentInput(t *testing.T) {
 	}
 	if f := fields(t, `{"assetId":"a","userId":"has space"}`, &AssignmentInput{}); len(f) != 1 || f[0] != "userId" {
 		t.Fatalf("bad user id: %v", f)
+	}
+}
+
+// Identifiers other systems match on refuse anything invisible or reordering;
+// labels keep what emoji and scripts need; descriptions keep line breaks.
+func TestClientChosenTextRefusesControlAndFormatCharacters(t *testing.T) {
+	base := `"name":"Pump","categoryName":"V","statusName":"A"`
+	for _, c := range []struct {
+		extra string
+		want  string
+	}{
+		{`"externalId":"ERP\u202e1"`, "externalId"},     // RIGHT-TO-LEFT OVERRIDE
+		{`"externalId":"ERP\u200b1"`, "externalId"},     // ZERO WIDTH SPACE
+		{`"externalId":"ERP\u200d1"`, "externalId"},     // ZERO WIDTH JOINER: fine in a name, not in an id
+		{`"externalId":"ERP\u00a01"`, "externalId"},     // NO-BREAK SPACE
+		{`"externalId":"ERP\n1"`, "externalId"},         // was allowed before
+		{`"externalId":"ERP\u00851"`, "externalId"},     // NEL, a C1 control
+		{`"serialNumber":"SN\u2066X"`, "serialNumber"},  // LEFT-TO-RIGHT ISOLATE
+		{`"description":"one\u2028two"`, "description"}, // LINE SEPARATOR
+		{`"externalId":"ERP-1 / A"`, ""},
+		{`"description":"line one\nline two\tend"`, ""},
+		{`"name":"Pump 👩\u200d🔧"`, ""},
+	} {
+		body := "{" + base + "," + c.extra + "}"
+		if strings.HasPrefix(c.extra, `"name"`) {
+			body = `{"categoryName":"V","statusName":"A",` + c.extra + "}"
+		}
+		got := fields(t, body, &CreateInput{})
+		if c.want == "" && got != nil || c.want != "" && (len(got) != 1 || got[0] != c.want) {
+			t.Errorf("%s: reported %v, want %q", c.extra, got, c.want)
+		}
 	}
 }

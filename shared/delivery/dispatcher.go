@@ -255,8 +255,9 @@ func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, no
 	return resp.StatusCode, keep(raw), nil, took
 }
 
-// keep stores the start of a response body as valid UTF-8 with secrets redacted.
-func keep(raw []byte) string { return redact.String(strings.ToValidUTF8(string(raw), "\uFFFD")) }
+// keep stores the start of a response body with secrets redacted by name and
+// by value (as JSON when it parses, as text when it is not JSON or was cut short).
+func keep(raw []byte) string { return redact.JSON(raw) }
 
 // describe turns a transport error into a message for the activity log.
 func describe(err error) error {

@@ -84,15 +84,24 @@ func TestIdempotentCreateSurvivesLostRecord(t *testing.T) {
 	first := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "boot-9")
 	expect(t, first, 201, "")
 
-	_, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
+	// The record is stored under the key's hash, never the key itself.
+	pk := idempotency.PK(tid, "boot-9")
+	if strings.Contains(pk, "boot-9") {
+		t.Fatalf("the idempotency key is in the table key in clear: %s", pk)
+	}
+	out, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
 		TableName: aws.String(stack.Config.IntegrationsTable),
 		Key: map[string]types.AttributeValue{
-			"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tid + "#IDEMPOTENCY#boot-9"},
+			"PK": &types.AttributeValueMemberS{Value: pk},
 			"SK": &types.AttributeValueMemberS{Value: "-"},
 		},
+		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(out.Attributes) == 0 {
+		t.Fatalf("no idempotency record at %s", pk)
 	}
 	retry := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "boot-9")
 	expect(t, retry, 201, "")

@@ -2,13 +2,17 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/uniasset/integrations/shared/apierror"
 )
@@ -34,63 +38,202 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// DecodeStrict decodes one JSON object into dst, rejecting unknown fields,
-// wrong types and trailing data, with errors that name the field.
+// DecodeStrict decodes one JSON object into dst, a pointer to a struct, and
+// lists every problem with it in one VALIDATION_ERROR.
+//
+// The body must be well-formed UTF-8 JSON with no name given twice in any
+// object (anything else is refused as a whole: its meaning is ambiguous).
+// Members are then decoded one at a time with json/v2 semantics, so names
+// match exactly (no case folding), and each unknown name and each value of the
+// wrong type is reported under its own field, not only the first.
 func DecodeStrict(body []byte, dst any) error {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "a JSON object is required"})
+	return DecodeValid(body, dst, nil)
+}
+
+// DecodeValid is DecodeStrict followed by check (the body's own validation),
+// whose problems are added to the decoding ones. A field that failed to decode
+// is not reported a second time by check (as "is required", say).
+func DecodeValid(body []byte, dst any, check func() error) error {
+	members, err := objectMembers(body)
+	if err != nil {
+		return err
 	}
-	if trimmed[0] != '{' {
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "must be a JSON object"})
+	var problems []apierror.FieldError
+	for _, m := range members {
+		if p, ok := decodeMember(m, dst); !ok {
+			problems = append(problems, p)
+		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+	if check != nil {
+		if err := check(); err != nil {
+			e, ok := apierror.From(err)
+			if !ok || e.Code != apierror.Validation || len(e.Fields) == 0 {
+				if len(problems) == 0 {
+					return err
+				}
+			} else {
+				for _, f := range e.Fields {
+					if !coveredBy(f.Field, problems) {
+						problems = append(problems, f)
+					}
+				}
+			}
+		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "unexpected data after the JSON object"})
+	if len(problems) > 0 {
+		return apierror.Invalid(problems...)
 	}
 	return nil
 }
 
-func decodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	var fieldErr *apierror.Error
-	switch {
-	case errors.As(err, &fieldErr):
-		return fieldErr
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		return apierror.Invalid(apierror.FieldError{Field: field, Issue: fmt.Sprintf("must be %s, not %s", jsonType(typeErr.Type.Kind().String()), typeErr.Value)})
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "malformed JSON"})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apierror.Invalid(apierror.FieldError{Field: name, Issue: "unknown field"})
-	default:
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "invalid JSON"})
-	}
+type member struct {
+	name  string
+	value jsontext.Value
 }
 
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "float64", "float32", "int", "int64", "int32":
-		return "a number"
-	case "bool":
-		return "a boolean"
-	case "slice":
-		return "an array"
-	case "map", "struct", "ptr":
-		return "an object"
+// objectMembers checks the body as a whole and splits its top-level object into members.
+func objectMembers(body []byte) ([]member, error) {
+	bad := func(issue string) error {
+		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: issue})
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, bad("a JSON object is required")
+	}
+	if !utf8.Valid(body) {
+		return nil, bad("must be valid UTF-8")
+	}
+	// jsontext's defaults refuse duplicate names (at any depth) and invalid UTF-8 in strings.
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, syntaxProblem(err)
+	}
+	if tok.Kind() != '{' {
+		return nil, bad("must be a JSON object")
+	}
+	var members []member
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, syntaxProblem(err)
+		}
+		name := tok.String() // the token is only valid until the next read
+		value, err := dec.ReadValue()
+		if err != nil {
+			return nil, syntaxProblem(err)
+		}
+		members = append(members, member{name: name, value: bytes.Clone(value)})
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, syntaxProblem(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, bad("unexpected data after the JSON object")
+	}
+	return members, nil
+}
+
+func syntaxProblem(err error) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return apierror.Invalid(apierror.FieldError{Field: fieldOf(se.JSONPointer), Issue: "is given more than once"})
+	}
+	return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "malformed JSON"})
+}
+
+// decodeMember decodes one member into dst; on failure it says what is wrong with it.
+func decodeMember(m member, dst any) (apierror.FieldError, bool) {
+	name, _ := jsontext.AppendQuote(nil, m.name) // cannot fail: the body is valid UTF-8
+	obj := jsontext.Value(fmt.Appendf(nil, "{%s:%s}", name, m.value))
+	err := json.Unmarshal(obj, dst, json.RejectUnknownMembers(true))
+	if err == nil {
+		return apierror.FieldError{}, true
+	}
+	var se *json.SemanticError
+	if !errors.As(err, &se) {
+		return apierror.FieldError{Field: m.name, Issue: "could not be read"}, false
+	}
+	field := fieldOf(se.JSONPointer)
+	if field == "body" {
+		field = m.name
+	}
+	if errors.Is(se.Err, json.ErrUnknownName) {
+		issue := "unknown field"
+		if json.Unmarshal(obj, reflect.New(reflect.TypeOf(dst).Elem()).Interface(), json.RejectUnknownMembers(true), json.MatchCaseInsensitiveNames(true)) == nil {
+			issue = "unknown field (field names are case-sensitive)"
+		}
+		return apierror.FieldError{Field: field, Issue: issue}, false
+	}
+	var own *apierror.Error
+	if errors.As(se.Err, &own) && len(own.Fields) == 1 {
+		return apierror.FieldError{Field: field, Issue: own.Fields[0].Issue}, false
+	}
+	return apierror.FieldError{Field: field, Issue: typeIssue(se)}, false
+}
+
+// fieldOf turns a JSON pointer (/headers/X-A, /events/0) into the field names
+// error responses use (headers.X-A, events[0]).
+func fieldOf(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		switch {
+		case b.Len() > 0 && isIndex(tok):
+			b.WriteString("[" + tok + "]")
+		case b.Len() > 0:
+			b.WriteString("." + tok)
+		default:
+			b.WriteString(tok)
+		}
+	}
+	if b.Len() == 0 {
+		return "body"
+	}
+	return b.String()
+}
+
+func isIndex(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// coveredBy reports whether field or a field inside it already has a decoding problem.
+func coveredBy(field string, problems []apierror.FieldError) bool {
+	for _, p := range problems {
+		if p.Field == field || strings.HasPrefix(p.Field, field+".") || strings.HasPrefix(p.Field, field+"[") ||
+			strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func typeIssue(se *json.SemanticError) string {
+	got := map[jsontext.Kind]string{'"': "a string", '0': "a number", 't': "a boolean", 'f': "a boolean",
+		'n': "null", '{': "an object", '[': "an array"}[se.JSONKind]
+	want := "of a different type"
+	if se.GoType != nil {
+		t := se.GoType
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "a number"
+		case reflect.Bool:
+			want = "a boolean"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.Map, reflect.Struct:
+			want = "an object"
+		}
+	}
+	switch {
+	case got == "" || got == want:
+		// Right kind, value out of range (a number too large for its type, say).
+		return "must be " + want + " in range"
 	default:
-		return "of a different type"
+		return fmt.Sprintf("must be %s, not %s", want, got)
 	}
 }

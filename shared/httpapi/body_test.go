@@ -78,3 +78,86 @@ func TestEveryCodeMapsToAClientOrServerStatus(t *testing.T) {
 		t.Error("INTERNAL_ERROR / THROTTLED mapping changed")
 	}
 }
+
+type nested struct {
+	Name    string            `json:"name"`
+	Events  []string          `json:"events"`
+	Headers map[string]string `json:"headers"`
+	Count   *float64          `json:"count"`
+}
+
+// problems decodes body and returns "field: issue" for each problem, in order.
+func problems(t *testing.T, body string, check func(*nested) error) []string {
+	t.Helper()
+	var n nested
+	var err error
+	if check == nil {
+		err = DecodeStrict([]byte(body), &n)
+	} else {
+		err = DecodeValid([]byte(body), &n, func() error { return check(&n) })
+	}
+	if err == nil {
+		return nil
+	}
+	e, ok := apierror.From(err)
+	if !ok || e.Code != apierror.Validation {
+		t.Fatalf("%q: got %v, want a VALIDATION_ERROR", body, err)
+	}
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Field+": "+f.Issue)
+	}
+	return out
+}
+
+func TestDecodeStrictRefusesAmbiguousBodies(t *testing.T) {
+	cases := map[string]string{
+		`{"name":"x","name":"y"}`:       "name: is given more than once",
+		`{"headers":{"A":"1","A":"2"}}`: "headers.A: is given more than once",
+		`{"name":"x","\u006eame":"y"}`:  "name: is given more than once", // an escaped spelling is the same name
+		`{"NAME":"x"}`:                  "NAME: unknown field (field names are case-sensitive)",
+		`{"name":"x","Name":"y"}`:       "Name: unknown field (field names are case-sensitive)",
+		"{\"name\":\"\xff\"}":           "body: must be valid UTF-8",
+		"{\"na\xc3\":\"x\"}":            "body: must be valid UTF-8",
+		`{"name":"\udc00"}`:             "body: malformed JSON", // a lone surrogate escape is not text
+		`{"count":1e999}`:               "count: must be a number in range",
+		`{"events":["a",1]}`:            "events[1]: must be a string, not a number",
+		`{"headers":{"A":true}}`:        "headers.A: must be a string, not a boolean",
+	}
+	for body, want := range cases {
+		got := problems(t, body, nil)
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s: got %q, want [%q]", body, got, want)
+		}
+	}
+}
+
+func TestDecodeStrictListsEveryProblem(t *testing.T) {
+	required := func(n *nested) error {
+		var f []apierror.FieldError
+		if n.Name == "" {
+			f = append(f, apierror.FieldError{Field: "name", Issue: "is required"})
+		}
+		if n.Events == nil {
+			f = append(f, apierror.FieldError{Field: "events", Issue: "is required"})
+		}
+		if len(f) > 0 {
+			return apierror.Invalid(f...)
+		}
+		return nil
+	}
+	got := problems(t, `{"extra":1,"count":"2","other":[],"name":7}`, required)
+	want := []string{
+		"extra: unknown field",
+		"count: must be a number, not a string",
+		"other: unknown field",
+		"name: must be a string, not a number",
+		"events: is required", // name's own problem is not repeated as "is required"
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := problems(t, `{"name":"ok","events":[]}`, required); got != nil {
+		t.Errorf("a valid body: %q", got)
+	}
+}

@@ -73,7 +73,7 @@ type record struct {
 	Body        string `dynamodbav:"body,omitempty"`
 }
 
-// Store keeps idempotency records in IntegrationsTable at TENANT#t#IDEMPOTENCY#<key>.
+// Store keeps idempotency records in IntegrationsTable at TENANT#t#IDEMPOTENCY#<sha256(key)>.
 type Store struct {
 	DB    dynamo.API
 	Table string
@@ -87,9 +87,18 @@ type Claim struct {
 	token string
 }
 
+// PK is the partition of the record for a client's key. The key is stored
+// only as its SHA-256: clients put all sorts of things in it (we have seen API
+// keys and card numbers), and the table's keys show up in consoles, metrics
+// and exports where attribute values do not.
+func PK(tenantID, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "TENANT#" + tenantID + "#IDEMPOTENCY#" + hex.EncodeToString(sum[:])
+}
+
 func recordKey(tenantID, key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID + "#IDEMPOTENCY#" + key},
+		"PK": &types.AttributeValueMemberS{Value: PK(tenantID, key)},
 		"SK": &types.AttributeValueMemberS{Value: "-"},
 	}
 }

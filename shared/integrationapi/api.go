@@ -100,8 +100,9 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		entry := apilog.Entry{
 			TenantID: principal.Key.TenantID, Method: r.Method, Endpoint: r.URL.Path, Status: status, ErrorCode: errCode,
 			APIKeyID: principal.Key.ID, APIKeyName: principal.Key.Name, SourceIP: rc.HTTP.SourceIP,
-			UserAgent: r.UserAgent(), RequestID: rc.RequestID, DurationMs: a.Now().Sub(start).Milliseconds(),
-			IdempotencyKey: r.Header.Get("Idempotency-Key"), Replayed: replayed,
+			// Everything taken from the request goes through the same redaction as its body.
+			UserAgent: redact.String(r.UserAgent()), RequestID: rc.RequestID, DurationMs: a.Now().Sub(start).Milliseconds(),
+			IdempotencyKey: redact.String(r.Header.Get("Idempotency-Key")), Replayed: replayed,
 			RequestHeaders: redact.Headers(r.Header), RequestBody: redact.JSON(body), ResponseBody: redact.JSON(respBody),
 		}
 		// The write already happened; losing its log line is bad but must not turn success into failure.
@@ -172,10 +173,7 @@ func (a *API) run(ctx context.Context, r *http.Request, perm apikey.Permission, 
 }
 
 func decode[T interface{ Validate() error }](body []byte, dst T) error {
-	if err := httpapi.DecodeStrict(body, dst); err != nil {
-		return err
-	}
-	return dst.Validate()
+	return httpapi.DecodeValid(body, dst, dst.Validate)
 }
 
 // derivedAssetID makes a create with an Idempotency-Key always choose the same

@@ -69,3 +69,118 @@ func TestLuhn(t *testing.T) {
 		}
 	}
 }
+
+// Card numbers however they are written, wherever they sit.
+func TestCardNumbersInEveryForm(t *testing.T) {
+	for _, s := range []string{
+		"SN4111111111111111",
+		"SN4111111111111111X",
+		"card_4111111111111111_end",
+		"4111.1111.1111.1111",
+		"4111  1111   1111 1111",
+		"4111\t1111-1111–1111", // tab and an en dash
+		"4111 1111 1111 1111 123",
+		"exp 12/27 4111 1111 1111 1111",
+		"٤١١١١١١١١١١١١١١١", // Arabic-Indic digits
+		"４１１１１１１１１１１１１１１１", // fullwidth digits
+		"४१११११११११११११११", // Devanagari digits
+		"5555555555554444",
+		"378282246310005", // 15-digit Amex
+	} {
+		if out := String(s); strings.ContainsAny(out, "0123456789٠١٢٣٤٥٦٧٨٩０１２３４５６７８９०१२३४५६७८९") && strings.Count(out, Marker) == 0 {
+			t.Errorf("%q kept as %q", s, out)
+		} else if !strings.Contains(out, Marker) {
+			t.Errorf("%q: no marker in %q", s, out)
+		}
+	}
+	for _, s := range []string{
+		"order 1234567890123",         // fails Luhn
+		"0000000000000000",            // zeros pass Luhn but are no card
+		"2026-03-08T09:15:00Z",        // a time
+		"12345678901234567890123",     // one long id: no window of it is judged
+		"serial 4111111111111112",     // one digit off
+		"lat 52.520008 lon 13.404954", // coordinates
+	} {
+		if out := String(s); out != s {
+			t.Errorf("%q redacted to %q", s, out)
+		}
+	}
+}
+
+func TestJSONNumbersAndKeysThatAreCards(t *testing.T) {
+	for _, body := range []string{
+		`{"n":4111111111111111}`,
+		`{"n":4.111111111111111e15}`,
+		`{"n":4111111111111111.0}`,
+		`{"n":-4111111111111111}`,
+		`{"n":[4111111111111111]}`,
+		`{"4111 1111 1111 1111":"x"}`,
+		`{"SN4111111111111111":null}`,
+	} {
+		out := JSON([]byte(body))
+		if strings.Contains(out, "4111") || strings.Contains(out, "4.111") || !strings.Contains(out, Marker) {
+			t.Errorf("%s stored as %s", body, out)
+		}
+	}
+	if out := JSON([]byte(`{"a":"x","b":"y","4111111111111111":1,"5555555555554444":2}`)); strings.Count(out, Marker) != 2 {
+		t.Errorf("two card keys must stay two entries: %s", out)
+	}
+	if out := JSON([]byte(`{"qty":12,"price":1234567890123.5,"html":"<b>"}`)); out != `{"html":"<b>","price":1234567890123.5,"qty":12}` {
+		t.Errorf("ordinary values changed: %s", out)
+	}
+}
+
+func TestSensitiveNames(t *testing.T) {
+	for _, n := range []string{
+		"password", "pass", "PASS", "pwd", "userPwd", "db_pwd", "passwd", "Passphrase", "pin", "PIN", "card_pin",
+		"otp", "mfaCode", "totp", "ssn", "cvv", "cvc2", "client_secret", "clientSecret", "accessToken", "X-Auth-Token",
+		"Authorization", "Proxy-Authorization", "auth", "Cookie", "Set-Cookie", "sessionId", "PHPSESSID", "connect.sid",
+		"csrf_token", "X-XSRF-TOKEN", "apiKey", "api_key", "X-Api-Key", "privateKey", "private_key", "signingKey",
+		"credentials", "encrypted_value", "salt", "cardNumber", "card_number", "creditCard", "iban", "securityCode", "jwt", "dsn",
+	} {
+		if !SensitiveName(n) {
+			t.Errorf("%q not treated as sensitive", n)
+		}
+	}
+	for _, n := range []string{
+		"name", "shipping", "compass", "bypass", "passenger", "author", "authorName", "description", "key", "keyboard",
+		"monkey", "Idempotency-Key", "idempotencyKey", "spinner", "company", "pantry", "Content-Type", "User-Agent",
+		"externalId", "serialNumber", "email", "certificateExpiresAt",
+	} {
+		if SensitiveName(n) {
+			t.Errorf("%q treated as sensitive", n)
+		}
+	}
+}
+
+// Text that is not JSON, or JSON cut short, is still redacted by name.
+func TestRawTextRedactedByName(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"password": "hunter2", "x": `:           `{"password": "[REDACTED]", "x": `,
+		`{"name":"a","pwd":"hunter2`:              `{"name":"a","pwd":"[REDACTED]"`,
+		`{"pin": 1234, "ok": 1}{}`:                `{"pin": [REDACTED], "ok": 1}{}`,
+		`password=hunter2&name=pump`:              `password=[REDACTED]&name=pump`,
+		`error: token: abc123 rejected`:           `error: token: [REDACTED] rejected`,
+		`{"user":"bob","client_secret":"s3cr3t"`:  `{"user":"bob","client_secret":"[REDACTED]"`,
+		`{"description":"pass the salt, please"}`: `{"description":"pass the salt, please"}`,
+	} {
+		got := JSON([]byte(in))
+		if strings.HasPrefix(in, `{"description"`) {
+			got = String(in)
+		}
+		if got != want {
+			t.Errorf("%s\n got %s\nwant %s", in, got, want)
+		}
+	}
+	if out := JSON([]byte("{\"pwd\": \"\xffhunter2\"")); strings.Contains(out, "hunter2") {
+		t.Errorf("invalid UTF-8 kept the secret: %q", out)
+	}
+}
+
+// A receiver's JSON response is redacted by name, not only by value.
+func TestResponseBodiesRedactedByName(t *testing.T) {
+	out := JSON([]byte(`{"ok":true,"password":"hunter2","nested":{"refresh_token":"r1"}}`))
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "r1") {
+		t.Errorf("kept: %s", out)
+	}
+}

@@ -18,39 +18,11 @@ import (
 	"time"
 )
 
-// blocked lists ranges that are not public unicast beyond what netip's predicates cover.
-var blocked = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: would reach IPv4 through a translator
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("2002::/16"),       // 6to4 embeds an IPv4 address
-	netip.MustParsePrefix("2001::/32"),       // Teredo embeds an IPv4 address
-	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
-}
-
-// Public reports whether a is a public unicast address a webhook may reach.
-// Private, loopback, link-local (169.254.169.254, the metadata service),
-// CGNAT, multicast and the reserved ranges above are not.
+// Public reports whether a is an address a webhook may reach: a unicast
+// address in none of the IANA special-purpose ranges (see Refused).
 func Public(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
-		return false
-	}
-	for _, p := range blocked {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
+	_, refused := Refused(a)
+	return !refused
 }
 
 // ErrBlocked is returned for a destination that is not a public address.
@@ -98,8 +70,8 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 		return fmt.Errorf("host %q does not resolve", host)
 	}
 	for _, a := range addrs {
-		if !Public(a) {
-			return fmt.Errorf("host %q resolves to %s, which is not a public address", host, a)
+		if r, refused := Refused(a); refused {
+			return fmt.Errorf("host %q resolves to %s, which is not a public address (%s)", host, a, r.Name)
 		}
 	}
 	return nil

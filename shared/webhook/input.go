@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/validate"
 )
 
 const (
@@ -58,32 +57,17 @@ type UpdateInput struct {
 	Headers     *map[string]string `json:"headers"`
 }
 
-type checker struct {
-	fields []apierror.FieldError
-}
+type checker struct{ validate.Problems }
 
-func (c *checker) add(field, issue string) {
-	c.fields = append(c.fields, apierror.FieldError{Field: field, Issue: issue})
-}
-
-func (c *checker) err() error {
-	if len(c.fields) == 0 {
-		return nil
-	}
-	return apierror.Invalid(c.fields...)
-}
+func (c *checker) add(field, issue string) { c.Add(field, issue) }
+func (c *checker) err() error              { return c.Err() }
 
 func (c *checker) text(field, s string, max int, required bool) string {
-	s = strings.TrimSpace(s)
-	switch {
-	case required && s == "":
-		c.add(field, "is required")
-	case utf8.RuneCountInString(s) > max:
-		c.add(field, fmt.Sprintf("must be at most %d characters", max))
-	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		c.add(field, "must not contain control characters")
+	kind := validate.Line
+	if field == "description" {
+		kind = validate.Multiline
 	}
-	return s
+	return c.Text(field, s, kind, max, required)
 }
 
 func (c *checker) events(events []string) []string {

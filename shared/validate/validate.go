@@ -1,0 +1,88 @@
+// Package validate holds the one way request bodies are checked: a list that
+// collects every problem (so one response names them all) and the rules for
+// text that clients choose.
+package validate
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/uniasset/integrations/shared/apierror"
+)
+
+// Problems collects what is wrong with a body.
+type Problems struct{ fields []apierror.FieldError }
+
+// Add records one problem.
+func (p *Problems) Add(field, issue string) {
+	p.fields = append(p.fields, apierror.FieldError{Field: field, Issue: issue})
+}
+
+// Err is nil when nothing was added, else one VALIDATION_ERROR listing everything.
+func (p *Problems) Err() error {
+	if len(p.fields) == 0 {
+		return nil
+	}
+	return apierror.Invalid(p.fields...)
+}
+
+// Kind says which characters a text field may hold.
+type Kind int
+
+const (
+	// Identifier is a value other systems match on (externalId): printable
+	// characters only, nothing invisible, no line breaks.
+	Identifier Kind = iota
+	// Line is a one-line label (a name, a title).
+	Line
+	// Multiline is free text (a description): Line plus tabs and line feeds.
+	Multiline
+)
+
+// Text trims s, checks it against the field's rules and returns the trimmed value.
+func (p *Problems) Text(field, s string, kind Kind, max int, required bool) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		p.Add(field, "is required")
+	case !utf8.ValidString(s):
+		p.Add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		p.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	default:
+		if i := strings.IndexFunc(s, func(r rune) bool { return Forbidden(r, kind) }); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			p.Add(field, fmt.Sprintf("must not contain control or invisible formatting characters (U+%04X)", r))
+		}
+	}
+	return s
+}
+
+// Forbidden reports whether r may not appear in text of the given kind.
+//
+// Refused everywhere: C0 and C1 controls and DEL (Cc), line and paragraph
+// separators (Zl, Zp), noncharacters, and the format characters (Cf) that
+// hide or reorder text: bidirectional overrides and isolates (the "Trojan
+// Source" trick), zero-width spaces, the byte-order mark, invisible operators.
+// Labels and free text keep ZERO WIDTH (NON-)JOINER, which emoji sequences and
+// several scripts need; identifiers keep no format character at all.
+func Forbidden(r rune, kind Kind) bool {
+	switch {
+	case r == '\t' || r == '\n':
+		return kind != Multiline
+	case unicode.Is(unicode.Cc, r), unicode.In(r, unicode.Zl, unicode.Zp), noncharacter(r):
+		return true
+	case unicode.Is(unicode.Cf, r):
+		return kind == Identifier || (r != '\u200c' && r != '\u200d')
+	case kind == Identifier && unicode.IsSpace(r) && r != ' ':
+		return true // other spaces (NBSP, ideographic space...) look like ' ' but do not match it
+	}
+	return false
+}
+
+// noncharacter reports the 66 code points Unicode keeps out of interchange.
+func noncharacter(r rune) bool {
+	return (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE
+}
