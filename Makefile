@@ -8,7 +8,7 @@ FUNCTIONS := integration-api admin-api stream-router dispatcher
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
-.PHONY: help run test lint build bench deploy clean tools browser
+.PHONY: help run test lint build bench fuzz deploy clean tools browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
@@ -51,6 +51,17 @@ build-StreamRouterFunction: ## (sam build) StreamRouterFunction into $(ARTIFACTS
 
 build-DispatcherFunction: ## (sam build) DispatcherFunction into $(ARTIFACTS_DIR)
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
+
+# Fuzz targets, package:Target. Their seed corpora run in `make test`.
+FUZZ_TARGETS := shared/httpapi:FuzzDecodeStrict shared/redact:FuzzRedact shared/safehttp:FuzzRefused \
+	shared/safehttp:FuzzCheckURL shared/delivery:FuzzSignatureVerification
+FUZZTIME ?= 1m
+
+fuzz: ## Run every fuzz target for FUZZTIME each (default 1m; FUZZTIME=10m for a real run)
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 bench: tools ## Measure (Go benchmarks, load against moto, cold start) and write BENCHMARKS.md
 	$(GO) run ./infra/bench -out BENCHMARKS.md

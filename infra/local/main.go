@@ -93,7 +93,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	// Settings the template gives the functions can be overridden from the shell, e.g. LOG_LEVEL=DEBUG.
-	for _, k := range []string{"LOG_LEVEL", "API_LOG_SHARDS", "BCRYPT_COST", "KEY_CACHE_SIZE", "KEY_CACHE_TTL", "LAST_USED_INTERVAL", "IDEMPOTENCY_TTL",
+	// The Developer Guide shows this stack's own address, never a request's Host header.
+	opts.Overrides["PUBLIC_API_URL"] = "http://127.0.0.1:" + port
+	for _, k := range []string{"PUBLIC_API_URL", "LOG_LEVEL", "API_LOG_SHARDS", "BCRYPT_COST", "KEY_CACHE_SIZE", "KEY_CACHE_TTL", "LAST_USED_INTERVAL", "IDEMPOTENCY_TTL",
 		"WEBHOOK_ALLOW_PRIVATE", "DELIVERY_TIMEOUT", "RETRY_SCHEDULE", "RETRY_HOLD_MAX", "DELIVERY_SHARDS", "DISPATCH_CONCURRENCY", "ROUTER_CONCURRENCY"} {
 		if v, ok := os.LookupEnv(k); ok {
 			opts.Overrides[k] = v

@@ -3,10 +3,8 @@ package adminapi
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/uniasset/integrations/shared/activity"
-	"github.com/uniasset/integrations/shared/apidoc"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -86,27 +84,5 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request, u User) error {
 		"entra":  map[string]any{"status": "not_connected", "available": enterprise},
 		"events": events,
 	})
-	return nil
-}
-
-// developerGuide serves the guide generated from the OpenAPI document: JSON,
-// or the HTML page when the client asks for text/html.
-func (a *API) developerGuide(w http.ResponseWriter, r *http.Request, _ User) error {
-	g, err := apidoc.NewGuide(apidoc.BaseURL(r))
-	if err != nil {
-		return err
-	}
-	if strings.Contains(r.Header.Get("Accept"), "text/html") {
-		page, err := apidoc.HTML(g)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(page)
-		return nil
-	}
-	httpapi.WriteJSON(w, http.StatusOK, g)
 	return nil
 }

@@ -35,6 +35,8 @@ type API struct {
 	URLPolicy safehttp.Policy
 	Activity  *activity.Reader
 	Now       func() time.Time
+	// PublicURL and Region say where clients reach the API (see baseURL).
+	PublicURL, Region string
 }
 
 // Build is the function's wiring, shared by its Lambda main and the local
@@ -64,6 +66,7 @@ func New(cfg config.Config, db dynamo.API, sealer *appkey.Sealer, queue delivery
 		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
 		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
 		Now:       time.Now,
+		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
 	}
 }
 

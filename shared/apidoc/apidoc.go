@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -187,10 +186,19 @@ func NewGuide(baseURL string) (Guide, error) {
 		g.Endpoints = append(g.Endpoints, Example{
 			OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description,
 			Permission: o.Permission, Body: body,
-			Curl: fmt.Sprintf("curl -X %s '%s' \\\n  -H \"Authorization: Bearer $UNIASSET_API_KEY\" \\\n  -H 'Content-Type: application/json' \\\n  -d '%s'",
-				o.Method, url, strings.ReplaceAll(body, "'", `'\''`)),
-			JavaScript: fmt.Sprintf("const response = await fetch(%q, {\n  method: %q,\n  headers: {\n    \"Authorization\": `Bearer ${process.env.UNIASSET_API_KEY}`,\n    \"Content-Type\": \"application/json\",\n  },\n  body: JSON.stringify(%s),\n});\nconsole.log(response.status, await response.json());",
-				url, o.Method, indent(body)),
+			Curl: "curl -X " + shellQuote(o.Method) + " " + shellQuote(url) + " \\\n" +
+				"  -H \"Authorization: Bearer $UNIASSET_API_KEY\" \\\n" +
+				"  -H 'Content-Type: application/json' \\\n" +
+				"  -d " + shellQuote(body),
+			JavaScript: "const response = await fetch(" + jsString(url) + ", {\n" +
+				"  method: " + jsString(o.Method) + ",\n" +
+				"  headers: {\n" +
+				"    \"Authorization\": `Bearer ${process.env.UNIASSET_API_KEY}`,\n" +
+				"    \"Content-Type\": \"application/json\",\n" +
+				"  },\n" +
+				"  body: JSON.stringify(" + indent(body) + "),\n" +
+				"});\n" +
+				"console.log(response.status, await response.json());",
 		})
 	}
 	return g, nil
@@ -198,15 +206,18 @@ func NewGuide(baseURL string) (Guide, error) {
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
 
-// BaseURL is how a client reaches this API: the request's host, over http
-// only for loopback (the local stack).
-func BaseURL(r *http.Request) string {
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
+// shellQuote makes s one word for a POSIX shell, whatever it holds: inside
+// single quotes nothing is special but the quote itself, written '\”.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// jsString writes s as a JavaScript string literal. JSON's string syntax is
+// JavaScript's, and encoding/json also escapes U+2028, U+2029, <, > and &.
+func jsString(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return `""` // unreachable: every Go string marshals
 	}
-	if strings.HasPrefix(host, "127.0.0.1") || strings.HasPrefix(host, "localhost") || strings.HasPrefix(host, "[::1]") {
-		return "http://" + host
-	}
-	return "https://" + host
+	return string(b)
 }

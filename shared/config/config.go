@@ -5,7 +5,10 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +41,12 @@ type Config struct {
 	// WebhookAllowPrivate (WEBHOOK_ALLOW_PRIVATE) lets webhooks use http:// and
 	// private addresses. The local stack sets it; template.yaml never does.
 	WebhookAllowPrivate bool
+	// PublicAPIURL (PUBLIC_API_URL) is the base URL clients reach the APIs at,
+	// shown in the Developer Guide: a custom domain, or the local stack's own
+	// address. Empty means the API's own execute-api URL, built from the API id
+	// API Gateway passes (never from a request header).
+	PublicAPIURL string
+	Region       string // AWS_REGION, set by Lambda
 }
 
 // DefaultRetrySchedule: 8 attempts over about 28 hours, each wait within SQS's 12 h visibility limit.
@@ -78,6 +87,8 @@ func Parse(lookup Lookup) (Config, error) {
 		RouterConcurrency:   p.int("ROUTER_CONCURRENCY", 16, 1, 100),
 		RetryHoldMax:        p.dur("RETRY_HOLD_MAX", time.Minute),
 		WebhookAllowPrivate: p.str("WEBHOOK_ALLOW_PRIVATE", "false") == "true",
+		PublicAPIURL:        p.baseURL("PUBLIC_API_URL"),
+		Region:              p.str("AWS_REGION", ""),
 	}
 	if c.AssetsTable == "" {
 		p.fail("ASSETS_TABLE is required")
@@ -105,6 +116,37 @@ func (p *parser) str(key, def string) string {
 	}
 	return def
 }
+
+// baseURL reads an optional base URL: https://host[:port][/path], or http://
+// for a loopback host (the local stack); no credentials, query or fragment.
+func (p *parser) baseURL(key string) string {
+	v := p.str(key, "")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	ok := err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery &&
+		baseHost.MatchString(u.Host) && (u.Path == "" || basePath.MatchString(u.Path))
+	if ok {
+		switch u.Scheme {
+		case "https":
+		case "http":
+			ok = u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		p.fail("%s must be https://host[:port][/path] (http:// only for a loopback host), got %q", key, v)
+		return ""
+	}
+	return strings.TrimSuffix(v, "/")
+}
+
+var (
+	baseHost = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
+	basePath = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*/?$`)
+)
 
 func (p *parser) int(key string, def, lo, hi int) int {
 	v, ok := p.lookup(key)

@@ -24,3 +24,31 @@ func TestParseDefaultsAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicAPIURL(t *testing.T) {
+	with := func(v string) (Config, error) {
+		return FromMap(map[string]string{"ASSETS_TABLE": "a", "INTEGRATIONS_TABLE": "i", "PUBLIC_API_URL": v})
+	}
+	for v, want := range map[string]string{
+		"":                                "",
+		"https://api.uniasset.example":    "https://api.uniasset.example",
+		"https://api.uniasset.example/":   "https://api.uniasset.example",
+		"https://api.example:8443/v1":     "https://api.example:8443/v1",
+		"http://127.0.0.1:3000":           "http://127.0.0.1:3000",
+		"http://localhost:3000":           "http://localhost:3000",
+		"https://[2001:db8::1]:443/stage": "https://[2001:db8::1]:443/stage",
+	} {
+		c, err := with(v)
+		if err != nil || c.PublicAPIURL != want {
+			t.Errorf("%q: got %q, %v", v, c.PublicAPIURL, err)
+		}
+	}
+	for _, bad := range []string{
+		"http://api.example.com", "http://127.0.0.1.evil.example", "ftp://x", "api.example.com", "https://u:p@x",
+		"https://x/?q=1", "https://x/#f", "https://x$(id)", "https://x'y", "https://x/a b", "https://x/'", "https://", "javascript:alert(1)",
+	} {
+		if _, err := with(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

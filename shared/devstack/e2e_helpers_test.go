@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,13 +31,21 @@ var (
 
 func TestMain(m *testing.M) {
 	ctx := context.Background()
-	s, stop, err := devstack.StartForTests(ctx, nil)
+	// The gateway's address is known before the stack starts, so the stack is
+	// configured with it (PUBLIC_API_URL), as make run does.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "listening:", err)
+		os.Exit(1)
+	}
+	s, stop, err := devstack.StartForTests(ctx, map[string]string{"PUBLIC_API_URL": "http://" + ln.Addr().String()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the local stack:", err)
 		os.Exit(1)
 	}
 	stack = s
-	server = httptest.NewServer(s.Gateway)
+	server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.Gateway}}
+	server.Start()
 	code := m.Run()
 	server.Close()
 	stop()

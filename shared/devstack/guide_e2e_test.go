@@ -2,6 +2,8 @@ package devstack_test
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -64,8 +66,8 @@ func TestGuideCurlCommandsWork(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &g); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(g.BaseURL, "http://127.0.0.1:") {
-		t.Fatalf("base URL %q does not point at the local stack", g.BaseURL)
+	if g.BaseURL != server.URL {
+		t.Fatalf("base URL %q is not the local stack's address %s", g.BaseURL, server.URL)
 	}
 	for _, e := range g.Endpoints {
 		cmd := exec.Command("sh", "-c", e.Curl+" --silent --show-error --fail-with-body")
@@ -81,4 +83,36 @@ func TestGuideCurlCommandsWork(t *testing.T) {
 		t.Fatalf("HTML guide: %s", html.Header.Get("Content-Type"))
 	}
 	expect(t, call(t, "GET", "/api/integrations/developer-guide", token(t, tid, "Admin"), nil), 403, "FORBIDDEN")
+}
+
+// The guide's base URL comes from configuration: a request's Host header,
+// which the client chooses, changes nothing in it.
+func TestGuideIgnoresTheHostHeader(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	for _, host := range []string{`x$(id);id'`, "127.0.0.1.evil.example", "evil.example", "localhost:1"} {
+		req, err := http.NewRequest("GET", server.URL+"/api/integrations/developer-guide", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+owner)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("Host %q: %d %s", host, resp.StatusCode, body)
+		}
+		var g apidoc.Guide
+		if err := json.Unmarshal(body, &g); err != nil {
+			t.Fatal(err)
+		}
+		if g.BaseURL != server.URL || strings.Contains(string(body), host) {
+			t.Errorf("Host %q reached the guide: base URL %q", host, g.BaseURL)
+		}
+	}
 }

@@ -157,6 +157,9 @@ func decodeMember(m member, dst any) (apierror.FieldError, bool) {
 	if field == "body" {
 		field = m.name
 	}
+	if field == "" {
+		field = `""` // a member whose name is the empty string
+	}
 	if errors.Is(se.Err, json.ErrUnknownName) {
 		issue := "unknown field"
 		if json.Unmarshal(obj, reflect.New(reflect.TypeOf(dst).Elem()).Interface(), json.RejectUnknownMembers(true), json.MatchCaseInsensitiveNames(true)) == nil {

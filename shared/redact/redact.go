@@ -45,8 +45,12 @@ func namedValues(s string) string {
 		if m[0] < last || !SensitiveName(s[m[2]:m[3]]) {
 			continue // inside a value already redacted, or not a secret's name
 		}
+		rest := s[m[1]:]
+		if strings.HasPrefix(rest, Marker) || strings.HasPrefix(rest, `"`+Marker+`"`) {
+			continue // already redacted (by value, or by a pass before this one)
+		}
 		end := valueEnd(s, m[1])
-		if end == m[1] || s[m[1]:end] == Marker || s[m[1]:end] == `"`+Marker+`"` {
+		if end == m[1] {
 			continue
 		}
 		b.WriteString(s[last:m[1]])
