@@ -110,7 +110,6 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if err != nil {
 		return err
 	}
-	prev := hook.UpdatedAt
 	if in.Name != nil {
 		hook.Name = *in.Name
 	}
@@ -128,10 +127,7 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 		hook.HeaderNames = slices.Sorted(maps.Keys(hook.Headers))
 	}
 	hook.UpdatedAt = isotime.Format(a.Now())
-	if hook.UpdatedAt <= prev {
-		hook.UpdatedAt = isotime.Format(a.Now().Add(1e6)) // keep updatedAt strictly increasing: it is the version
-	}
-	if err := a.Webhooks.Replace(r.Context(), hook, prev); err != nil {
+	if err := a.Webhooks.Replace(r.Context(), hook); err != nil { // only over the revision read above
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, hook.View())

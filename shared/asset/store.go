@@ -33,9 +33,9 @@ func key(pk, sk string) map[string]types.AttributeValue {
 	}
 }
 
-// ErrExists means an asset with the requested id is already stored: only an
-// idempotent retry that derives the same id can meet it.
-var ErrExists = apierror.New(apierror.Conflict, "the asset already exists")
+// ErrExists means an asset or maintenance record with the requested id is
+// already stored: only an idempotent retry that derives the same id can meet it.
+var ErrExists = apierror.New(apierror.Conflict, "the record already exists")
 
 // Create stores a new asset. An externalId is claimed in the same transaction,
 // so two creates with one externalId cannot both succeed.
@@ -213,9 +213,9 @@ func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string
 
 // AddMaintenance stores a maintenance record, in one transaction with a check
 // that the asset exists in this tenant.
-func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, actor string, in MaintenanceInput) (Maintenance, error) {
+func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenanceID, actor string, in MaintenanceInput) (Maintenance, error) {
 	m := Maintenance{
-		MaintenanceID: "mnt_" + strings.ToLower(ulid.Make().String()), AssetID: assetID, Title: in.Title,
+		MaintenanceID: maintenanceID, AssetID: assetID, Title: in.Title,
 		Description: in.Description, DueAt: in.DueAt, PerformedAt: in.PerformedAt, CreatedAt: isotime.Format(now()),
 	}
 	m.Status = "scheduled"
@@ -239,8 +239,28 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, actor str
 		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 	}})
-	if failed := dynamo.CancelledAt(err); len(failed) > 0 && failed[0] {
+	failed := dynamo.CancelledAt(err)
+	if len(failed) > 0 && failed[0] {
 		return Maintenance{}, notFound(assetID)
 	}
+	if len(failed) > 1 && failed[1] {
+		return Maintenance{}, ErrExists // only a retry deriving the same id meets one
+	}
 	return m, dynamo.Translate("add maintenance", err)
+}
+
+// NewMaintenanceID returns a fresh maintenance record id.
+func NewMaintenanceID() string { return "mnt_" + strings.ToLower(ulid.Make().String()) }
+
+// GetMaintenance reads one maintenance record of an asset.
+func (s *Store) GetMaintenance(ctx context.Context, tenantID, assetID, maintenanceID string) (Maintenance, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), "MAINT#"+maintenanceID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		return Maintenance{}, false, dynamo.Translate("get maintenance", err)
+	}
+	var m Maintenance
+	err = attributevalue.UnmarshalMap(out.Item, &m)
+	return m, err == nil, err
 }

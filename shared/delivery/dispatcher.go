@@ -167,7 +167,20 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		outcome = webhook.OutcomeFailed
 	}
 	if !w.NeedsOutcome(outcome, now) {
-		return keep, nil
+		// w was read when the attempt began; a concurrent attempt may have
+		// changed the badge since. Skipping the write on that old copy could
+		// leave the badge on an earlier attempt's outcome, so the decision is
+		// made again on a fresh read (a read, not a write: the webhook's
+		// partition is the tenant's, and its write budget is what the skip saves).
+		fresh, found, err := d.Webhooks.Fresh(ctx, w)
+		if err != nil {
+			log.Warn("re-reading webhook health failed; writing it", "webhookId", w.ID, "error", err.Error())
+		} else if !found || !fresh.NeedsOutcome(outcome, now) {
+			return keep, nil
+		}
+		if found {
+			w = fresh
+		}
 	}
 	detail := fmt.Sprintf("%s delivered on attempt %d", rec.Event, n)
 	if outcome == webhook.OutcomeFailed {

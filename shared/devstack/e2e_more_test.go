@@ -113,6 +113,49 @@ func TestIdempotentCreateSurvivesLostRecord(t *testing.T) {
 	}
 }
 
+// The same for a maintenance record: a retry after the stored response was
+// lost finds the record the first run wrote instead of adding a second.
+func TestIdempotentMaintenanceSurvivesLostRecord(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	a := createAsset(t, key, nil)
+	body := map[string]any{"assetId": a["assetId"], "title": "Oil change", "dueAt": "2027-01-10"}
+	first := call(t, "POST", "/api/integrations/assets/maintenance", key, body, "Idempotency-Key", "mnt-retry-1")
+	expect(t, first, 201, "")
+	if _, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
+		TableName: aws.String(stack.Config.IntegrationsTable),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: idempotency.PK(tid, "mnt-retry-1")},
+			"SK": &types.AttributeValueMemberS{Value: "-"},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	retry := call(t, "POST", "/api/integrations/assets/maintenance", key, body, "Idempotency-Key", "mnt-retry-1")
+	expect(t, retry, 201, "")
+	if retry.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatal("the retry was replayed from a record that was deleted")
+	}
+	if retry.json(t)["maintenanceId"] != first.json(t)["maintenanceId"] {
+		t.Fatalf("retry made a different record: %s vs %s", retry.Body, first.Body)
+	}
+	out, err := stack.DB.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:              aws.String(stack.Config.AssetsTable),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :m)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: assetItem(t, tid, a["assetId"].(string))["PK"].(*types.AttributeValueMemberS).Value},
+			":m":  &types.AttributeValueMemberS{Value: "MAINT#"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Items) != 1 {
+		t.Fatalf("want 1 maintenance record, found %d", len(out.Items))
+	}
+}
+
 func TestLastUsedAtWrittenAtMostOncePerInterval(t *testing.T) {
 	tid := newTenant(t, tenant.Enterprise)
 	key, id := newKey(t, tid, allPermissions...)

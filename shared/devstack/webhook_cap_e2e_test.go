@@ -128,7 +128,7 @@ func listWebhooks(t *testing.T, tok string) []string {
 
 // An edit read before a delivery's outcome was recorded must not put the old
 // health back: the dispatcher writes health without touching updatedAt, so
-// the edit's version check cannot see it, and the edit sets only its fields.
+// the edit's revision check cannot see it, and the edit sets only its fields.
 func TestWebhookEditKeepsHealthWrittenMeanwhile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -142,9 +142,8 @@ func TestWebhookEditKeepsHealthWrittenMeanwhile(t *testing.T) {
 	if err := store.RecordOutcome(ctx, read, webhook.OutcomeFailed, time.Now(), "asset.created attempt 1 failed: HTTP 500"); err != nil {
 		t.Fatal(err)
 	}
-	prev := read.UpdatedAt
 	read.Name, read.UpdatedAt = "renamed", isotime.Format(time.Now().Add(time.Millisecond))
-	if err := store.Replace(ctx, read, prev); err != nil {
+	if err := store.Replace(ctx, read); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Get(ctx, tid, whID)
@@ -157,4 +156,100 @@ func TestWebhookEditKeepsHealthWrittenMeanwhile(t *testing.T) {
 	if got.Secret == "" {
 		t.Fatal("the edit lost the signing secret")
 	}
+}
+
+// An edit is written only over the revision it read, whatever the clocks say:
+// a pause that lands between the read and the write, even with an equal or
+// earlier updatedAt (another instance's clock), makes the edit a conflict,
+// and so does another edit.
+func TestWebhookEditsConflictByRevisionNotClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	whID, _ := createWebhook(t, tid, "http://127.0.0.1:9/rev", "asset.created")
+	store := adminAPI(t).Webhooks
+	a, err := store.Get(ctx, tid, whID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := a
+	a.Name = "edit A"
+	if err := store.Replace(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// B read the same revision as A and writes the same updatedAt: still a conflict.
+	b.Name = "edit B"
+	if err := store.Replace(ctx, b); codeOf(err) != "CONFLICT" {
+		t.Fatalf("a second edit over the same revision: %v, want CONFLICT", err)
+	}
+	c, err := store.Get(ctx, tid, whID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.SetStatus(ctx, tid, whID, webhook.Paused); err != nil {
+		t.Fatal(err)
+	}
+	// Put updatedAt back to what C read, as a slow clock could.
+	if _, err := stack.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(stack.Config.IntegrationsTable), Key: webhook.Key(tid, whID),
+		UpdateExpression:          aws.String("SET updatedAt = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: c.UpdatedAt}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.Name = "edit C"
+	if err := store.Replace(ctx, c); codeOf(err) != "CONFLICT" {
+		t.Fatalf("an edit across a pause with an equal updatedAt: %v, want CONFLICT", err)
+	}
+	got, err := store.Get(ctx, tid, whID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "edit A" || got.Status != webhook.Paused || got.Revision != a.Revision+2 {
+		t.Fatalf("stored %q %s revision %d; want edit A, paused, revision %d", got.Name, got.Status, got.Revision, a.Revision+2)
+	}
+}
+
+// The dispatcher skips rewriting an unchanged badge; it must judge "unchanged"
+// on the webhook as it is when the attempt ends, not as it was read when the
+// attempt began: here another attempt turns the badge healthy while this one
+// is in flight, and this one, which started later, fails.
+func TestBadgeFollowsTheLatestAttemptNotAStaleRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	store := adminAPI(t).Webhooks
+	var whID string
+	failedAt := time.Now().Add(-10 * time.Second) // recent: within HealthRefresh, so a stale copy says "no change"
+	rv := newReceiver(t, func(int) int {
+		// While the attempt is in flight: another attempt, begun earlier, records success.
+		w, err := store.Get(ctx, tid, whID)
+		if err != nil {
+			t.Error(err)
+		} else if err := store.RecordOutcome(ctx, w, webhook.OutcomeDelivered, failedAt.Add(time.Millisecond), "asset.created delivered on attempt 1"); err != nil {
+			t.Error(err)
+		}
+		return http.StatusGone // this attempt fails, with no retry
+	})
+	whID, _ = createWebhook(t, tid, rv.URL, "asset.created")
+	w, err := store.Get(ctx, tid, whID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.RecordOutcome(ctx, w, webhook.OutcomeFailed, failedAt, "asset.created attempt 1 failed: HTTP 500"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, call(t, "POST", "/api/integrations/webhooks/"+whID+"/test", token(t, tid, "Owner"), nil), 202, "")
+	waitFor(t, 15*time.Second, "the test delivery to finish", func() bool {
+		for _, d := range allDeliveries(t, tid) {
+			if d.Status == "failed" {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "the badge to show the latest attempt", func() bool {
+		got, err := store.Get(ctx, tid, whID)
+		return err == nil && got.Health() == "failing"
+	})
 }

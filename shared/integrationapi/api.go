@@ -176,12 +176,13 @@ func decode[T interface{ Validate() error }](body []byte, dst T) error {
 	return httpapi.DecodeValid(body, dst, dst.Validate)
 }
 
-// derivedAssetID makes a create with an Idempotency-Key always choose the same
-// id, so a retry that takes over an abandoned claim finds the asset instead of
-// making a second one.
-func derivedAssetID(tenantID, key, fingerprint string) string {
-	sum := sha256.Sum256([]byte(tenantID + "\x00" + key + "\x00" + fingerprint))
-	return "asset_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+// derivedID makes a create with an Idempotency-Key always choose the same id,
+// so a retry that takes over an abandoned claim (its first run wrote, then
+// died or lost the stored response) finds the record instead of making a
+// second one.
+func derivedID(prefix string, c call) string {
+	sum := sha256.Sum256([]byte(c.tenantID() + "\x00" + c.idemKey + "\x00" + c.fingerprint))
+	return prefix + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
 }
 
 func (a *API) create(ctx context.Context, c call) (int, any, error) {
@@ -191,7 +192,7 @@ func (a *API) create(ctx context.Context, c call) (int, any, error) {
 	}
 	id := asset.NewID()
 	if c.idemKey != "" {
-		id = derivedAssetID(c.tenantID(), c.idemKey, c.fingerprint)
+		id = derivedID("asset_", c)
 	}
 	created, err := a.Assets.Create(ctx, c.tenantID(), id, c.actor(), in)
 	if err == asset.ErrExists && c.idemKey != "" {
@@ -231,8 +232,18 @@ func (a *API) update(ctx context.Context, c call, id string, in *asset.UpdateInp
 	return a.Assets.Update(ctx, c.tenantID(), id, c.actor(), *in)
 }
 
-func (a *API) maintenance(ctx context.Context, c call, id string, in *asset.MaintenanceInput) (any, error) {
-	return a.Assets.AddMaintenance(ctx, c.tenantID(), id, c.actor(), *in)
+func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset.MaintenanceInput) (any, error) {
+	id := asset.NewMaintenanceID()
+	if c.idemKey != "" {
+		id = derivedID("mnt_", c)
+	}
+	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in)
+	if err == asset.ErrExists && c.idemKey != "" {
+		if existing, found, gerr := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); gerr == nil && found {
+			return existing, nil
+		}
+	}
+	return m, err
 }
 
 func (a *API) assignment(ctx context.Context, c call, id string, in *asset.AssignmentInput) (any, error) {

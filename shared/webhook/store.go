@@ -179,11 +179,10 @@ func (s *Store) ensureCount(ctx context.Context, tenantID string) (existed bool,
 }
 
 // Replace writes the editable fields of w (name, URL, events, description,
-// secret headers) over the stored webhook, only if it was not changed in
-// between (updatedAt is the version). It sets those fields alone: health,
-// which the dispatcher writes without touching updatedAt, is never put back
-// to what the editor read.
-func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string) error {
+// secret headers) over the stored webhook, only if it is still at the
+// revision w was read at. It sets those fields alone: health, which the
+// dispatcher writes without a revision, is never put back to what the editor read.
+func (s *Store) Replace(ctx context.Context, w Webhook) error {
 	if err := s.seal(&w); err != nil {
 		return err
 	}
@@ -206,8 +205,15 @@ func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string
 		{"description", description},
 		{"headerNames", headerNames},
 	}
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: previousUpdatedAt}}
+	names := map[string]string{"#revision": "revision"}
+	values := map[string]types.AttributeValue{
+		":prev": &types.AttributeValueMemberN{Value: strconv.FormatInt(w.Revision, 10)},
+		":one":  &types.AttributeValueMemberN{Value: "1"},
+	}
+	cond := "#revision = :prev"
+	if w.Revision == 0 {
+		cond = "attribute_exists(PK) AND (attribute_not_exists(#revision) OR #revision = :prev)" // written before revisions
+	}
 	var update, remove []string
 	for _, f := range fields {
 		names["#"+f.name] = f.name
@@ -222,9 +228,10 @@ func (s *Store) Replace(ctx context.Context, w Webhook, previousUpdatedAt string
 	if len(remove) > 0 {
 		expr += " REMOVE " + strings.Join(remove, ", ")
 	}
+	expr += " ADD #revision :one"
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID), UpdateExpression: aws.String(expr),
-		ConditionExpression: aws.String("updatedAt = :prev"), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	})
 	if dynamo.ConditionFailed(err) {
 		return apierror.New(apierror.Conflict, "the webhook changed or was deleted meanwhile; reload and retry")
@@ -332,11 +339,14 @@ func (s *Store) deleteUncounted(ctx context.Context, tenantID, id string) error 
 func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Webhook, error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
-		UpdateExpression:          aws.String("SET #status = :s, updatedAt = :now"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(now())}},
-		ReturnValues:              types.ReturnValueAllNew,
+		UpdateExpression:         aws.String("SET #status = :s, updatedAt = :now ADD #revision :one"),
+		ConditionExpression:      aws.String("attribute_exists(PK)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#revision": "revision"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(now())},
+			":one": &types.AttributeValueMemberN{Value: "1"},
+		},
+		ReturnValues: types.ReturnValueAllNew,
 	})
 	if dynamo.ConditionFailed(err) {
 		return Webhook{}, apierror.New(apierror.NotFound, "no webhook %q", id)
@@ -362,6 +372,27 @@ func (w Webhook) NeedsOutcome(status string, at time.Time) bool {
 	}
 	last, err := time.Parse(time.RFC3339Nano, w.LastDeliveryAt)
 	return err != nil || at.Sub(last) >= HealthRefresh
+}
+
+// Fresh re-reads w's health inputs (the badge's status and time), which other
+// attempts may have written since w was read; found is false if w is gone.
+func (s *Store) Fresh(ctx context.Context, w Webhook) (Webhook, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("lastDeliveryStatus, lastDeliveryAt"),
+	})
+	if err != nil || out.Item == nil {
+		return w, false, dynamo.Translate("get webhook health", err)
+	}
+	var h struct {
+		Status string `dynamodbav:"lastDeliveryStatus"`
+		At     string `dynamodbav:"lastDeliveryAt"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &h); err != nil {
+		return w, false, err
+	}
+	w.LastDeliveryStatus, w.LastDeliveryAt = h.Status, h.At
+	return w, true, nil
 }
 
 // Delivery outcomes as the health inputs hold them.

@@ -41,16 +41,21 @@ const (
 // Webhook is one subscription. Secret and Headers are plaintext in memory
 // only; the store keeps them sealed.
 type Webhook struct {
-	TenantID           string            `dynamodbav:"tenantId"`
-	ID                 string            `dynamodbav:"webhookId"`
-	Name               string            `dynamodbav:"name"`
-	URL                string            `dynamodbav:"url"`
-	Events             []string          `dynamodbav:"events,stringset"`
-	Description        string            `dynamodbav:"description,omitempty"`
-	Status             string            `dynamodbav:"status"`
-	CreatedAt          string            `dynamodbav:"createdAt"`
-	CreatedBy          string            `dynamodbav:"createdBy"`
-	UpdatedAt          string            `dynamodbav:"updatedAt"`
+	TenantID    string   `dynamodbav:"tenantId"`
+	ID          string   `dynamodbav:"webhookId"`
+	Name        string   `dynamodbav:"name"`
+	URL         string   `dynamodbav:"url"`
+	Events      []string `dynamodbav:"events,stringset"`
+	Description string   `dynamodbav:"description,omitempty"`
+	Status      string   `dynamodbav:"status"`
+	CreatedAt   string   `dynamodbav:"createdAt"`
+	CreatedBy   string   `dynamodbav:"createdBy"`
+	UpdatedAt   string   `dynamodbav:"updatedAt"`
+	// Revision counts the writes of the subscription (edits, pause, resume);
+	// an edit is written only over the revision it read. A counter, not
+	// updatedAt: two instances' clocks can give a later write an equal or
+	// earlier time.
+	Revision           int64             `dynamodbav:"revision"`
 	LastDeliveryAt     string            `dynamodbav:"lastDeliveryAt,omitempty"`
 	LastDeliveryStatus string            `dynamodbav:"lastDeliveryStatus,omitempty"`
 	Sealed             string            `dynamodbav:"sealed"`
