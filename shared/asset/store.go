@@ -2,6 +2,7 @@ package asset
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -116,9 +117,18 @@ func (s *Store) Resolve(ctx context.Context, tenantID string, ref Ref) (string, 
 
 func notFound(assetID string) error { return apierror.New(apierror.NotFound, "no asset %q", assetID) }
 
+// Mark is an extra write made in the same transaction as an asset write: the
+// idempotency claim's record of it (idempotency.Claim.Mark). Nil for none.
+type Mark = *types.TransactWriteItem
+
+// ErrClaimLost means the write was refused because the request's idempotency
+// claim was taken over by a retry: nothing was written.
+var ErrClaimLost = apierror.New(apierror.IdempotencyInProgress, "a retry of this request took it over; nothing was written")
+
 // update applies an update expression to an existing asset, bumping version and
-// updatedAt, and returns the asset as stored afterwards.
-func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (Asset, error) {
+// updatedAt, and returns the asset as stored afterwards. With a mark, the
+// write and the mark are one transaction.
+func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd expression.UpdateBuilder, cond expression.ConditionBuilder, mark Mark) (Asset, error) {
 	upd = upd.Set(expression.Name("updatedAt"), expression.Value(isotime.Format(now()))).
 		Set(expression.Name("updatedBy"), expression.Value(actor)).
 		Add(expression.Name("version"), expression.Value(1))
@@ -126,14 +136,42 @@ func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd
 	if err != nil {
 		return Asset{}, err
 	}
+	k := key(assetPK(tenantID, assetID), skAsset)
+	if mark != nil {
+		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName: aws.String(s.Table), Key: k, UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+				ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			}},
+			*mark,
+		}})
+		failed := dynamo.CancelledAt(err)
+		switch {
+		case len(failed) > 0 && failed[0]:
+			return Asset{}, errConditionFailed
+		case len(failed) > 1 && failed[1]:
+			return Asset{}, ErrClaimLost
+		case err != nil:
+			return Asset{}, err
+		}
+		// A transaction returns no values: read the asset back.
+		a, found, err := s.Get(ctx, tenantID, assetID)
+		if err == nil && !found {
+			err = notFound(assetID) // deleted in the instant since
+		}
+		return a, err
+	}
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset),
+		TableName: aws.String(s.Table), Key: k,
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValues: types.ReturnValueAllNew,
 	})
+	if dynamo.ConditionFailed(err) {
+		return Asset{}, errConditionFailed
+	}
 	if err != nil {
-		return Asset{}, err // the caller decides what a failed condition means
+		return Asset{}, err
 	}
 	var it item
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
@@ -141,6 +179,10 @@ func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd
 	}
 	return it.asset(), nil
 }
+
+// errConditionFailed is update's report that the asset's own condition failed;
+// each caller says what that means.
+var errConditionFailed = errors.New("asset condition failed")
 
 var exists = expression.AttributeExists(expression.Name("PK"))
 
@@ -156,7 +198,7 @@ func setOrRemove(u expression.UpdateBuilder, name string, n *Nullable) expressio
 }
 
 // Update changes the given fields of an asset.
-func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in UpdateInput) (Asset, error) {
+func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in UpdateInput, mark Mark) (Asset, error) {
 	var u expression.UpdateBuilder
 	for name, v := range map[string]*string{"assetName": in.Name, "categoryName": in.CategoryName, "statusName": in.StatusName} {
 		if v != nil {
@@ -165,20 +207,20 @@ func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in 
 	}
 	u = setOrRemove(u, "description", &in.Description)
 	u = setOrRemove(u, "serialNumber", &in.SerialNumber)
-	a, err := s.update(ctx, tenantID, assetID, actor, u, exists)
-	if dynamo.ConditionFailed(err) {
+	a, err := s.update(ctx, tenantID, assetID, actor, u, exists, mark)
+	if err == errConditionFailed {
 		return Asset{}, notFound(assetID)
 	}
 	return a, dynamo.Translate("update asset", err)
 }
 
 // Assign sets or clears the asset's user and department.
-func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in AssignmentInput) (Asset, error) {
+func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in AssignmentInput, mark Mark) (Asset, error) {
 	u := expression.Set(expression.Name("assignedAt"), expression.Value(isotime.Format(now())))
 	u = setOrRemove(u, "assignedUserId", &in.UserID)
 	u = setOrRemove(u, "assignedDepartmentId", &in.DepartmentID)
-	a, err := s.update(ctx, tenantID, assetID, actor, u, exists)
-	if dynamo.ConditionFailed(err) {
+	a, err := s.update(ctx, tenantID, assetID, actor, u, exists, mark)
+	if err == errConditionFailed {
 		return Asset{}, notFound(assetID)
 	}
 	return a, dynamo.Translate("assign asset", err)
@@ -187,7 +229,7 @@ func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in 
 // SetPosition records a position unless a newer one is already stored: devices
 // retry and reorder, and an old reading must never overwrite a newer one.
 // applied is false when the stored position was newer and was kept.
-func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string, in GeoPositionInput) (a Asset, applied bool, err error) {
+func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string, in GeoPositionInput, mark Mark) (a Asset, applied bool, err error) {
 	recordedAt := isotime.Format(now())
 	if in.RecordedAt != nil {
 		recordedAt = *in.RecordedAt
@@ -197,8 +239,8 @@ func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string
 		expression.AttributeNotExists(expression.Name("geoPosition")),
 		expression.Name("geoPosition.recordedAt").LessThanEqual(expression.Value(recordedAt)),
 	))
-	a, err = s.update(ctx, tenantID, assetID, actor, expression.Set(expression.Name("geoPosition"), expression.Value(gp)), cond)
-	if dynamo.ConditionFailed(err) {
+	a, err = s.update(ctx, tenantID, assetID, actor, expression.Set(expression.Name("geoPosition"), expression.Value(gp)), cond, mark)
+	if err == errConditionFailed {
 		current, found, gerr := s.Get(ctx, tenantID, assetID)
 		switch {
 		case gerr != nil:

@@ -80,13 +80,14 @@ func (r *Receiver) Accepted() (distinct, total int, last time.Time) {
 
 // BurstResult is what a burst of asset creates led to.
 type BurstResult struct {
-	Writes, Refused              int           // creates sent; answers other than 201
-	WriteTime                    time.Duration // first write sent to last answer
-	Healthy, HealthyPosts        int           // distinct deliveries accepted by the healthy receiver; its 2xx answers
-	Flaky, FlakyPosts            int           // the same for the receiver that fails each delivery's first attempt
-	Failing, FailingRecords      int           // POSTs to the always-500 receiver; its deliveries that ended failed
-	Pending                      int           // deliveries still pending at the end
-	HealthyLag, FlakyLag         time.Duration // last write's answer to the last accepted delivery
+	Writes, Refused              int            // creates sent; answers other than 201
+	RefusedAs                    map[string]int // the refusals by status code or client error
+	WriteTime                    time.Duration  // first write sent to last answer
+	Healthy, HealthyPosts        int            // distinct deliveries accepted by the healthy receiver; its 2xx answers
+	Flaky, FlakyPosts            int            // the same for the receiver that fails each delivery's first attempt
+	Failing, FailingRecords      int            // POSTs to the always-500 receiver; its deliveries that ended failed
+	Pending                      int            // deliveries still pending at the end
+	HealthyLag, FlakyLag         time.Duration  // last write's answer to the last accepted delivery
 	DLQ                          map[string]int
 	RouterCalls, DispatcherCalls map[string]int // AWS calls made during the burst, by operation
 }
@@ -158,6 +159,14 @@ func (s *Stack) Burst(ctx context.Context, base string, n, clients int) (BurstRe
 				mu.Lock()
 				if err != nil || st != http.StatusCreated {
 					res.Refused++
+					why := strconv.Itoa(st)
+					if err != nil {
+						why = err.Error()
+					}
+					if res.RefusedAs == nil {
+						res.RefusedAs = map[string]int{}
+					}
+					res.RefusedAs[why]++
 				}
 				lastWrite = time.Now()
 				mu.Unlock()

@@ -217,8 +217,11 @@ func tenantAssetCount(t *testing.T, tenantID string) int {
 }
 
 func str(av types.AttributeValue) string {
-	if s, ok := av.(*types.AttributeValueMemberS); ok {
-		return s.Value
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return v.Value
+	case *types.AttributeValueMemberN:
+		return v.Value
 	}
 	return ""
 }

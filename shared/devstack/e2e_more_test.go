@@ -2,6 +2,8 @@ package devstack_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -17,6 +19,7 @@ import (
 	"github.com/uniasset/integrations/shared/adminapi"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/idempotency"
@@ -153,6 +156,94 @@ func TestIdempotentMaintenanceSurvivesLostRecord(t *testing.T) {
 	}
 	if len(out.Items) != 1 {
 		t.Fatalf("want 1 maintenance record, found %d", len(out.Items))
+	}
+}
+
+// An update, assignment or position whose response was lost after it was
+// written (the process died, or storing the response failed) is not applied
+// a second time by the retry: the write recorded itself on the claim in the
+// same transaction, and the retry answers with the asset as it is.
+func TestIdempotentWritesAreNotAppliedTwiceAfterALostResponse(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	id := createAsset(t, key, nil)["assetId"]
+	for i, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/integrations/assets/update", map[string]any{"assetId": id, "statusName": "IN_REPAIR"}},
+		{"/api/integrations/assets/assignment", map[string]any{"assetId": id, "userId": "user_7"}},
+		{"/api/integrations/assets/geo-position", map[string]any{"assetId": id, "latitude": 52.5, "longitude": 13.4}},
+	} {
+		idem := fmt.Sprintf("lost-response-%d", i)
+		first := call(t, "POST", c.path, key, c.body, "Idempotency-Key", idem)
+		expect(t, first, 200, "")
+		version := first.json(t)["version"]
+		// The response was never stored: the record is left as a claim whose holder is gone.
+		if _, err := stack.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+			TableName: aws.String(stack.Config.IntegrationsTable),
+			Key: map[string]types.AttributeValue{
+				"PK": &types.AttributeValueMemberS{Value: idempotency.PK(tid, idem)}, "SK": &types.AttributeValueMemberS{Value: "-"},
+			},
+			UpdateExpression:          aws.String("SET #state = :p, leaseUntil = :zero REMOVE #status, body"),
+			ExpressionAttributeNames:  map[string]string{"#state": "state", "#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "in_progress"}, ":zero": &types.AttributeValueMemberN{Value: "0"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		retry := call(t, "POST", c.path, key, c.body, "Idempotency-Key", idem)
+		expect(t, retry, 200, "")
+		if retry.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("%s: replayed from a response that was never stored", c.path)
+		}
+		if got := retry.json(t)["version"]; got != version {
+			t.Fatalf("%s: the retry wrote again: version %v after the first run's %v", c.path, got, version)
+		}
+		if stored := str(assetItem(t, tid, id.(string))["version"]); fmt.Sprint(version) != stored {
+			t.Fatalf("%s: stored version %s, want %v", c.path, stored, version)
+		}
+		again := call(t, "POST", c.path, key, c.body, "Idempotency-Key", idem)
+		if again.Header.Get("Idempotent-Replayed") != "true" || again.json(t)["version"] != version {
+			t.Fatalf("%s: the retry's answer was not stored for the next one: %s", c.path, again.Body)
+		}
+	}
+}
+
+// A run whose claim a retry has taken over (its lease ran out) cannot write:
+// its transaction carries the claim's token.
+func TestAWriteUnderATakenOverClaimChangesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	id := createAsset(t, key, nil)["assetId"].(string)
+	store := &idempotency.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, TTL: time.Hour}
+	assets := &asset.Store{DB: stack.DB, Table: stack.Config.AssetsTable}
+	t0 := time.Now()
+	slow, _, err := store.Begin(ctx, tid, "taken-over", "fp", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, _, err := store.Begin(ctx, tid, "taken-over", "fp", t0.Add(idempotency.Lease+time.Second))
+	if err != nil || retry == nil || retry.Applied != "" {
+		t.Fatalf("takeover: %+v %v", retry, err)
+	}
+	name := "late write"
+	m := slow.Mark(id)
+	if _, err := assets.Update(ctx, tid, id, "apikey:x", asset.UpdateInput{Name: &name}, &m); !errors.Is(err, asset.ErrClaimLost) {
+		t.Fatalf("a write under a lost claim: %v, want ErrClaimLost", err)
+	}
+	if got := str(assetItem(t, tid, id)["assetName"]); got == name {
+		t.Fatal("the write under a lost claim was applied")
+	}
+	m = retry.Mark(id)
+	if _, err := assets.Update(ctx, tid, id, "apikey:x", asset.UpdateInput{Name: &name}, &m); err != nil {
+		t.Fatalf("the holder's write: %v", err)
+	}
+	again, _, err := store.Begin(ctx, tid, "taken-over", "fp", t0.Add(2*idempotency.Lease+2*time.Second))
+	if err != nil || again == nil || again.Applied != id {
+		t.Fatalf("a later takeover must learn the write happened: %+v %v", again, err)
 	}
 }
 

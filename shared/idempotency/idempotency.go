@@ -4,10 +4,13 @@
 //
 // A request first claims its key with a conditional put (state in_progress and
 // a short lease), so two concurrent requests with one key cannot both run. The
-// response is then stored on the claim. A 5xx releases the claim, so the retry
-// runs again. If a process dies holding a claim, the lease expires and a retry
-// takes over; writes that a retry could repeat are made idempotent by their
-// callers (the create derives its asset id from the key and request).
+// response is then stored on the claim. An error releases the claim, so the
+// retry runs again. If a process dies holding a claim (or cannot store its
+// response), the lease expires and a retry takes over. That retry must not
+// write a second time: a create derives its id from the key and request, and
+// every other write marks the claim as applied in the same transaction as the
+// write (Claim.Mark), so the retry learns it happened and answers from what is
+// stored. The record's key is the SHA-256 of the client's key.
 package idempotency
 
 import (
@@ -71,6 +74,7 @@ type record struct {
 	ExpiresAt   int64  `dynamodbav:"expiresAt"` // the table's TTL attribute
 	Status      int    `dynamodbav:"status,omitempty"`
 	Body        string `dynamodbav:"body,omitempty"`
+	Applied     string `dynamodbav:"applied,omitempty"`
 }
 
 // Store keeps idempotency records in IntegrationsTable at TENANT#t#IDEMPOTENCY#<sha256(key)>.
@@ -85,6 +89,11 @@ type Claim struct {
 	store *Store
 	key   map[string]types.AttributeValue
 	token string
+	// Applied is what an earlier run of this request recorded with Mark in the
+	// same transaction as its write: that run wrote, then died or lost its
+	// response before Complete. The request must not write again; it answers
+	// from what is stored. Empty for a first run.
+	Applied string
 }
 
 // PK is the partition of the record for a client's key. The key is stored
@@ -108,10 +117,8 @@ func recordKey(tenantID, key string) map[string]types.AttributeValue {
 // for a different request under the same key, IDEMPOTENCY_IN_PROGRESS while
 // another request holds it.
 func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, now time.Time) (*Claim, *Response, error) {
-	var tok [16]byte
-	_, _ = rand.Read(tok[:])
 	rec := record{
-		Fingerprint: fingerprint, State: "in_progress", Token: hex.EncodeToString(tok[:]),
+		Fingerprint: fingerprint, State: "in_progress", Token: newToken(),
 		LeaseUntil: now.Add(Lease).Unix(), ExpiresAt: now.Add(s.TTL).Unix(),
 	}
 	item, err := attributevalue.MarshalMap(rec)
@@ -125,13 +132,9 @@ func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, no
 	nowN := &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.Table), Item: item,
-		// Free, expired (TTL deletes lazily), or abandoned by a request whose lease ran out.
-		ConditionExpression:      aws.String("attribute_not_exists(PK) OR expiresAt < :now OR (#state = :inProgress AND leaseUntil < :now AND fingerprint = :fp)"),
-		ExpressionAttributeNames: map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": nowN, ":inProgress": &types.AttributeValueMemberS{Value: "in_progress"},
-			":fp": &types.AttributeValueMemberS{Value: fingerprint},
-		},
+		// Free, or expired (TTL deletes lazily).
+		ConditionExpression:                 aws.String("attribute_not_exists(PK) OR expiresAt < :now"),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": nowN},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
@@ -155,9 +158,58 @@ func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, no
 		return nil, nil, apierror.New(apierror.IdempotencyConflict, "this Idempotency-Key was already used with a different request")
 	case existing.State == "completed":
 		return nil, &Response{Status: existing.Status, Body: existing.Body}, nil
-	default:
-		return nil, nil, apierror.New(apierror.IdempotencyInProgress, "a request with this Idempotency-Key is still in progress; retry shortly")
+	case existing.LeaseUntil >= now.Unix():
+		return nil, nil, errInProgress
 	}
+	return s.takeOver(ctx, k, existing, now)
+}
+
+var errInProgress = apierror.New(apierror.IdempotencyInProgress, "a request with this Idempotency-Key is still in progress; retry shortly")
+
+// takeOver claims a key whose holder let its lease run out (it died, or lost
+// its response). It updates rather than replaces the record, so what the
+// holder marked as applied is kept and handed to the new claim.
+func (s *Store) takeOver(ctx context.Context, k map[string]types.AttributeValue, old record, now time.Time) (*Claim, *Response, error) {
+	tok := newToken()
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: k,
+		UpdateExpression:         aws.String("SET #token = :new, leaseUntil = :lease"),
+		ConditionExpression:      aws.String("#token = :old AND #state = :inProgress"),
+		ExpressionAttributeNames: map[string]string{"#token": "token", "#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":new": &types.AttributeValueMemberS{Value: tok}, ":old": &types.AttributeValueMemberS{Value: old.Token},
+			":lease":      &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(Lease).Unix(), 10)},
+			":inProgress": &types.AttributeValueMemberS{Value: "in_progress"},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil, nil, errInProgress // another retry took it over first
+	}
+	if err != nil {
+		return nil, nil, dynamo.Translate("take over idempotency key", err)
+	}
+	return &Claim{store: s, key: k, token: tok, Applied: old.Applied}, nil, nil
+}
+
+func newToken() string {
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	return hex.EncodeToString(tok[:])
+}
+
+// Mark is the write to add to the request's own transaction: it records ref
+// (what was written) on the claim, so a retry that takes the key over knows
+// the write happened. It fails the transaction if the claim was taken over.
+func (c *Claim) Mark(ref string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(c.store.Table), Key: c.key,
+		UpdateExpression:         aws.String("SET applied = :ref"),
+		ConditionExpression:      aws.String("#token = :token"),
+		ExpressionAttributeNames: map[string]string{"#token": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":ref": &types.AttributeValueMemberS{Value: ref}, ":token": &types.AttributeValueMemberS{Value: c.token},
+		},
+	}}
 }
 
 func (s *Store) get(ctx context.Context, k map[string]types.AttributeValue) (record, error) {
@@ -191,16 +243,30 @@ func (c *Claim) Complete(ctx context.Context, resp Response) error {
 	return dynamo.Translate("complete idempotency key", err)
 }
 
-// Release gives the key up so that a retry runs the request again.
+// Release gives the key up so that a retry runs the request again. If this
+// run's write was marked as applied (it committed, and what failed came
+// after), the record is kept and only its lease ended, so the retry takes it
+// over at once and answers without writing again.
 func (c *Claim) Release(ctx context.Context) error {
+	token := map[string]types.AttributeValue{":token": &types.AttributeValueMemberS{Value: c.token}}
 	_, err := c.store.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(c.store.Table), Key: c.key,
-		ConditionExpression:       aws.String("#token = :token"),
+		ConditionExpression:       aws.String("#token = :token AND attribute_not_exists(applied)"),
 		ExpressionAttributeNames:  map[string]string{"#token": "token"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":token": &types.AttributeValueMemberS{Value: c.token}},
+		ExpressionAttributeValues: token,
+	})
+	if !dynamo.ConditionFailed(err) {
+		return dynamo.Translate("release idempotency key", err)
+	}
+	_, err = c.store.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(c.store.Table), Key: c.key,
+		UpdateExpression:          aws.String("SET leaseUntil = :zero"),
+		ConditionExpression:       aws.String("#token = :token AND attribute_exists(applied)"),
+		ExpressionAttributeNames:  map[string]string{"#token": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":token": token[":token"], ":zero": &types.AttributeValueMemberN{Value: "0"}},
 	})
 	if dynamo.ConditionFailed(err) {
-		return nil
+		return nil // taken over meanwhile: the key is no longer ours to release
 	}
 	return dynamo.Translate("release idempotency key", err)
 }

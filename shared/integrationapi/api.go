@@ -63,7 +63,21 @@ type call struct {
 	body        []byte
 	idemKey     string // empty without an Idempotency-Key
 	fingerprint string
+	claim       *idempotency.Claim // held for idemKey; nil without one
 }
+
+// mark is the record of this request's write, made in the write's own
+// transaction, so a retry that takes over a lost claim knows it happened.
+func (c call) mark(ref string) asset.Mark {
+	if c.claim == nil {
+		return nil
+	}
+	m := c.claim.Mark(ref)
+	return &m
+}
+
+// applied reports whether an earlier run of this request already wrote.
+func (c call) applied() bool { return c.claim != nil && c.claim.Applied != "" }
 
 func (c call) tenantID() string { return c.principal.Key.TenantID }
 func (c call) actor() string    { return "apikey:" + c.principal.Key.ID }
@@ -152,6 +166,7 @@ func (a *API) run(ctx context.Context, r *http.Request, perm apikey.Permission, 
 	if stored != nil {
 		return stored.Status, []byte(stored.Body), "", true
 	}
+	c.claim = claim
 	st, v, err := op(ctx, c)
 	var b []byte
 	if err == nil {
@@ -195,7 +210,11 @@ func (a *API) create(ctx context.Context, c call) (int, any, error) {
 		id = derivedID("asset_", c)
 	}
 	created, err := a.Assets.Create(ctx, c.tenantID(), id, c.actor(), in)
-	if err == asset.ErrExists && c.idemKey != "" {
+	// The id is new (random, or derived from this request's key), so an asset
+	// already under it is this request's own: written by an earlier run, or
+	// by the SDK's first try of this very call when its answer was lost and
+	// the SDK retried.
+	if err == asset.ErrExists {
 		existing, found, gerr := a.Assets.Get(ctx, c.tenantID(), id)
 		if gerr == nil && found {
 			return http.StatusCreated, existing, nil
@@ -228,8 +247,21 @@ func onAsset[T any, PT interface {
 	}
 }
 
+// current answers a request whose earlier run already wrote (and lost its
+// stored response): the asset as it is now, without writing again.
+func (a *API) current(ctx context.Context, c call, id string) (asset.Asset, error) {
+	got, found, err := a.Assets.Get(ctx, c.tenantID(), id)
+	if err == nil && !found {
+		err = apierror.New(apierror.NotFound, "no asset %q", id)
+	}
+	return got, err
+}
+
 func (a *API) update(ctx context.Context, c call, id string, in *asset.UpdateInput) (any, error) {
-	return a.Assets.Update(ctx, c.tenantID(), id, c.actor(), *in)
+	if c.applied() {
+		return a.current(ctx, c, id)
+	}
+	return a.Assets.Update(ctx, c.tenantID(), id, c.actor(), *in, c.mark(id))
 }
 
 func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset.MaintenanceInput) (any, error) {
@@ -238,7 +270,8 @@ func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset
 		id = derivedID("mnt_", c)
 	}
 	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in)
-	if err == asset.ErrExists && c.idemKey != "" {
+	if err == asset.ErrExists { // this request's own record, as in create
+
 		if existing, found, gerr := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); gerr == nil && found {
 			return existing, nil
 		}
@@ -247,11 +280,17 @@ func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset
 }
 
 func (a *API) assignment(ctx context.Context, c call, id string, in *asset.AssignmentInput) (any, error) {
-	return a.Assets.Assign(ctx, c.tenantID(), id, c.actor(), *in)
+	if c.applied() {
+		return a.current(ctx, c, id)
+	}
+	return a.Assets.Assign(ctx, c.tenantID(), id, c.actor(), *in, c.mark(id))
 }
 
 // geoPosition acknowledges a reading older than the stored one without applying it; the body shows what is kept.
 func (a *API) geoPosition(ctx context.Context, c call, id string, in *asset.GeoPositionInput) (any, error) {
-	kept, _, err := a.Assets.SetPosition(ctx, c.tenantID(), id, c.actor(), *in)
+	if c.applied() {
+		return a.current(ctx, c, id)
+	}
+	kept, _, err := a.Assets.SetPosition(ctx, c.tenantID(), id, c.actor(), *in, c.mark(id))
 	return kept, err
 }
