@@ -17,7 +17,10 @@ tools: ## Check moto (importable by python3) and cfn-lint are installed (install
 	@python3 -c 'import moto.server' 2>/dev/null || pip install --quiet 'moto[server]' || { echo "moto is required (pip install 'moto[server]')"; exit 1; }
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
 
-browser: ## Check Chromium is installed for the Developer Guide page test (installs it with apt-get)
+browser: ## Check Chromium, curl and node are installed for the Developer Guide tests (installs them with apt-get)
+	@command -v node >/dev/null && command -v curl >/dev/null || \
+	  { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs curl >/dev/null); } || \
+	  { echo "node and curl are required to run the Developer Guide's snippets (apt-get install nodejs curl)"; exit 1; }
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
 	  { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  { echo "Chromium is required for the Developer Guide page test (apt-get install chromium)"; exit 1; }

@@ -110,18 +110,27 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 			return d.wait(ctx, k, receipt, next.Sub(now), log), nil
 		}
 	}
+	lease := d.Timeout + 5*time.Second
+	discard := func(reason string) (bool, error) {
+		inFlight, err := d.Deliveries.Discard(ctx, k, reason, now)
+		if inFlight {
+			// Another copy's attempt is under way; as for a lost claim, this
+			// copy waits instead of deleting the message that attempt may retry with.
+			return d.wait(ctx, k, receipt, lease, log), nil
+		}
+		return err != nil, err
+	}
 	if hookItem == nil {
-		return false, d.Deliveries.Discard(ctx, k, "webhook deleted; delivery discarded", now)
+		return discard("webhook deleted; delivery discarded")
 	}
 	w, err := d.Webhooks.Decode(hookItem)
 	switch {
 	case err != nil:
 		return true, err
 	case w.Status == webhook.Paused:
-		return false, d.Deliveries.Discard(ctx, k, "webhook paused; delivery discarded", now)
+		return discard("webhook paused; delivery discarded")
 	}
 	n := rec.Attempts + 1
-	lease := d.Timeout + 5*time.Second
 	won, err := d.Deliveries.Claim(ctx, k, n, now, lease)
 	if err != nil {
 		return true, err

@@ -281,22 +281,32 @@ func (s *Store) Finish(ctx context.Context, k Key, o Outcome) error {
 	return dynamo.Translate("finish delivery", err)
 }
 
-// Discard ends a pending delivery without sending it (its webhook was deleted or paused).
-func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// Discard ends a pending delivery without sending it (its webhook was deleted
+// or paused). A delivery with an attempt in flight is left to that attempt:
+// its outcome is recorded, and a retry it schedules is judged then. inFlight
+// reports that case; a delivery already ended is neither.
+func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time) (inFlight bool, err error) {
+	at := &types.AttributeValueMemberS{Value: isotime.Format(now)}
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
 		UpdateExpression:         aws.String("SET #status = :failed, lastError = :reason, updatedAt = :at REMOVE nextAttemptAt, inFlightUntil"),
-		ConditionExpression:      aws.String("#status = :pending"),
+		ConditionExpression:      aws.String("#status = :pending AND (attribute_not_exists(inFlightUntil) OR inFlightUntil < :at)"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":failed": &types.AttributeValueMemberS{Value: Failed}, ":pending": &types.AttributeValueMemberS{Value: Pending},
-			":reason": &types.AttributeValueMemberS{Value: reason}, ":at": &types.AttributeValueMemberS{Value: isotime.Format(now)},
+			":reason": &types.AttributeValueMemberS{Value: reason}, ":at": at,
 		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if dynamo.ConditionFailed(err) {
-		return nil
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		var r Record
+		if ccf.Item != nil && attributevalue.UnmarshalMap(ccf.Item, &r) == nil {
+			return r.Status == Pending, nil
+		}
+		return false, nil
 	}
-	return dynamo.Translate("discard delivery", err)
+	return false, dynamo.Translate("discard delivery", err)
 }
 
 // Recent returns up to limit of the tenant's deliveries, newest first.

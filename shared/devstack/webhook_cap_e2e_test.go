@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -252,4 +253,50 @@ func TestBadgeFollowsTheLatestAttemptNotAStaleRead(t *testing.T) {
 		got, err := store.Get(ctx, tid, whID)
 		return err == nil && got.Health() == "failing"
 	})
+}
+
+// Pausing a webhook discards its pending deliveries, but not one whose attempt
+// is in flight: that attempt's outcome is recorded as it happened.
+func TestDiscardLeavesAnAttemptInFlightToFinish(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	store := &delivery.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, Shards: stack.Config.DeliveryShards}
+	now := time.Now()
+	rec := delivery.Record{
+		TenantID: tid, DeliveryID: "msg_inflight", WebhookID: "wh_inflight", WebhookName: "x", Event: "asset.created",
+		Payload: "{}", Status: delivery.Pending, CreatedAt: isotime.Format(now), UpdatedAt: isotime.Format(now), History: []delivery.Attempt{},
+		SK: isotime.Format(now) + "#msg_inflight", ByResourcePK: "TENANT#" + tid + "#WEBHOOK#wh_inflight#0",
+	}
+	if created, _, err := store.CreateIfNew(ctx, rec); err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	k := rec.Key()
+	if won, err := store.Claim(ctx, k, 1, now, time.Minute); err != nil || !won {
+		t.Fatalf("claim: %v %v", won, err)
+	}
+	if inFlight, err := store.Discard(ctx, k, "webhook paused; delivery discarded", now.Add(time.Second)); err != nil || !inFlight {
+		t.Fatalf("discarding under an attempt in flight: inFlight %v, %v", inFlight, err)
+	}
+	got, _, err := store.Get(ctx, k)
+	if err != nil || got.Status != delivery.Pending || got.InFlightUntil == "" {
+		t.Fatalf("an attempt in flight was discarded under it: %+v %v", got, err)
+	}
+	if err := store.Finish(ctx, k, delivery.Outcome{Status: delivery.Delivered, Attempt: delivery.Attempt{N: 1, At: isotime.Format(now), StatusCode: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ = store.Get(ctx, k); got.Status != delivery.Delivered || got.LastError != "" {
+		t.Fatalf("after the attempt finished: %s %q", got.Status, got.LastError)
+	}
+	// Once nothing is in flight, a pending delivery is discarded.
+	rec.DeliveryID, rec.SK = "msg_idle", isotime.Format(now)+"#msg_idle"
+	if _, _, err := store.CreateIfNew(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if inFlight, err := store.Discard(ctx, rec.Key(), "webhook paused; delivery discarded", now); err != nil || inFlight {
+		t.Fatalf("discarding an idle delivery: inFlight %v, %v", inFlight, err)
+	}
+	if got, _, _ = store.Get(ctx, rec.Key()); got.Status != delivery.Failed {
+		t.Fatalf("an idle pending delivery was not discarded: %s", got.Status)
+	}
 }
