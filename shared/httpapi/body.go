@@ -38,6 +38,9 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// MaxProblems bounds the problems one answer lists.
+const MaxProblems = 50
+
 // DecodeStrict decodes one JSON object into dst, a pointer to a struct, and
 // lists every problem with it in one VALIDATION_ERROR.
 //
@@ -63,6 +66,11 @@ func DecodeValid(body []byte, dst any, check func() error) error {
 		if p, ok := decodeMember(m, dst); !ok {
 			problems = append(problems, p)
 		}
+		if len(problems) == MaxProblems {
+			// A body this wrong is not a typo; listing thousands of its members
+			// would only make the answer (and the call log) large.
+			return apierror.Invalid(append(problems, apierror.FieldError{Field: "body", Issue: fmt.Sprintf("has more problems; the first %d are listed", MaxProblems)})...)
+		}
 	}
 	if check != nil {
 		if err := check(); err != nil {
@@ -79,6 +87,9 @@ func DecodeValid(body []byte, dst any, check func() error) error {
 				}
 			}
 		}
+	}
+	if len(problems) > MaxProblems {
+		problems = append(problems[:MaxProblems], apierror.FieldError{Field: "body", Issue: fmt.Sprintf("has more problems; the first %d are listed", MaxProblems)})
 	}
 	if len(problems) > 0 {
 		return apierror.Invalid(problems...)

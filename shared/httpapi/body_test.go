@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -159,5 +160,18 @@ func TestDecodeStrictListsEveryProblem(t *testing.T) {
 	}
 	if got := problems(t, `{"name":"ok","events":[]}`, required); got != nil {
 		t.Errorf("a valid body: %q", got)
+	}
+}
+
+func TestDecodeStrictBoundsTheProblemsListed(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 5000 {
+		fmt.Fprintf(&b, `"unknown%d":1,`, i)
+	}
+	b.WriteString(`"name":"x"}`)
+	got := problems(t, b.String(), nil)
+	if len(got) != MaxProblems+1 || got[MaxProblems] != fmt.Sprintf("body: has more problems; the first %d are listed", MaxProblems) {
+		t.Fatalf("%d problems listed, the last %q", len(got), got[len(got)-1])
 	}
 }
