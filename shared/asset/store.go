@@ -39,8 +39,8 @@ func key(pk, sk string) map[string]types.AttributeValue {
 var ErrExists = apierror.New(apierror.Conflict, "the record already exists")
 
 // Create stores a new asset. An externalId is claimed in the same transaction,
-// so two creates with one externalId cannot both succeed.
-func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in CreateInput) (Asset, error) {
+// so two creates with one externalId cannot both succeed; so is the mark.
+func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in CreateInput, mark Mark) (Asset, error) {
 	at := isotime.Format(now())
 	it := item{
 		PK: assetPK(tenantID, assetID), SK: skAsset, Entity: "asset", TenantID: tenantID, AssetID: assetID,
@@ -53,26 +53,33 @@ func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in 
 		return Asset{}, err
 	}
 	put := types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}
-	if in.ExternalID == nil {
+	if in.ExternalID == nil && mark == nil {
 		_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
 		if dynamo.ConditionFailed(err) {
 			return Asset{}, ErrExists
 		}
 		return it.asset(), dynamo.Translate("create asset", err)
 	}
-	claim := key(externalPK(tenantID, *in.ExternalID), skExternalID)
-	claim["entity"] = &types.AttributeValueMemberS{Value: "externalId"}
-	claim["assetId"] = &types.AttributeValueMemberS{Value: assetID}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &put},
-		{Put: &types.Put{TableName: aws.String(s.Table), Item: claim, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-	}})
+	items := []types.TransactWriteItem{{Put: &put}}
+	externalAt, markAt := -1, -1
+	if in.ExternalID != nil {
+		claim := key(externalPK(tenantID, *in.ExternalID), skExternalID)
+		claim["entity"] = &types.AttributeValueMemberS{Value: "externalId"}
+		claim["assetId"] = &types.AttributeValueMemberS{Value: assetID}
+		externalAt, items = len(items), append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: claim, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+	}
+	if mark != nil {
+		markAt, items = len(items), append(items, *mark)
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed := dynamo.CancelledAt(err); failed != nil {
-		if failed[0] {
+		switch {
+		case failed[0]:
 			return Asset{}, ErrExists
-		}
-		if len(failed) > 1 && failed[1] {
+		case externalAt > 0 && len(failed) > externalAt && failed[externalAt]:
 			return Asset{}, apierror.New(apierror.Conflict, "externalId %q is already used by another asset", *in.ExternalID)
+		case markAt > 0 && len(failed) > markAt && failed[markAt]:
+			return Asset{}, ErrClaimLost
 		}
 	}
 	return it.asset(), dynamo.Translate("create asset", err)
@@ -255,7 +262,7 @@ func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string
 
 // AddMaintenance stores a maintenance record, in one transaction with a check
 // that the asset exists in this tenant.
-func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenanceID, actor string, in MaintenanceInput) (Maintenance, error) {
+func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenanceID, actor string, in MaintenanceInput, mark Mark) (Maintenance, error) {
 	m := Maintenance{
 		MaintenanceID: maintenanceID, AssetID: assetID, Title: in.Title,
 		Description: in.Description, DueAt: in.DueAt, PerformedAt: in.PerformedAt, CreatedAt: isotime.Format(now()),
@@ -277,16 +284,22 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenan
 	if m.Status == "scheduled" && m.DueAt != nil {
 		av["dueBucket"] = &types.AttributeValueMemberS{Value: dueBucket(*m.DueAt)}
 	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-	}})
-	failed := dynamo.CancelledAt(err)
-	if len(failed) > 0 && failed[0] {
-		return Maintenance{}, notFound(assetID)
 	}
-	if len(failed) > 1 && failed[1] {
+	if mark != nil {
+		items = append(items, *mark)
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	failed := dynamo.CancelledAt(err)
+	switch {
+	case len(failed) > 0 && failed[0]:
+		return Maintenance{}, notFound(assetID)
+	case len(failed) > 1 && failed[1]:
 		return Maintenance{}, ErrExists // only a retry deriving the same id meets one
+	case len(failed) > 2 && failed[2]:
+		return Maintenance{}, ErrClaimLost
 	}
 	return m, dynamo.Translate("add maintenance", err)
 }

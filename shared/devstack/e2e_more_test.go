@@ -21,6 +21,7 @@ import (
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/idempotency"
 	"github.com/uniasset/integrations/shared/integrationapi"
@@ -78,41 +79,87 @@ func examplePath(pattern string) string {
 	return regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(pattern, "key_00000000000000000000000000")
 }
 
-// A process that created the asset but died before storing the response leaves
-// no record (or a stale claim). The retry must find the asset, not make a second.
-func TestIdempotentCreateSurvivesLostRecord(t *testing.T) {
-	tid := newTenant(t, tenant.Enterprise)
-	key, _ := newKey(t, tid, allPermissions...)
-	body := map[string]any{"name": "Gateway 9", "categoryName": "IoT", "statusName": "ACTIVE"}
-	first := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "boot-9")
-	expect(t, first, 201, "")
-
-	// The record is stored under the key's hash, never the key itself.
-	pk := idempotency.PK(tid, "boot-9")
-	if strings.Contains(pk, "boot-9") {
-		t.Fatalf("the idempotency key is in the table key in clear: %s", pk)
-	}
-	out, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
+// loseResponse puts a key's record back to what a run that wrote and then
+// died (or failed to store its response) leaves: a claim whose lease is over.
+func loseResponse(t *testing.T, tenantID, idem string) {
+	t.Helper()
+	out, err := stack.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName: aws.String(stack.Config.IntegrationsTable),
 		Key: map[string]types.AttributeValue{
-			"PK": &types.AttributeValueMemberS{Value: pk},
-			"SK": &types.AttributeValueMemberS{Value: "-"},
+			"PK": &types.AttributeValueMemberS{Value: idempotency.PK(tenantID, idem)}, "SK": &types.AttributeValueMemberS{Value: "-"},
 		},
-		ReturnValues: types.ReturnValueAllOld,
+		UpdateExpression:          aws.String("SET #state = :p, leaseUntil = :zero REMOVE #status, body"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "in_progress"}, ":zero": &types.AttributeValueMemberN{Value: "0"}},
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Attributes) == 0 {
-		t.Fatalf("no idempotency record at %s", pk)
+	if str(out.Attributes["applied"]) == "" {
+		t.Fatal("the write did not mark the key's record as applied")
 	}
-	retry := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "boot-9")
-	expect(t, retry, 201, "")
-	if retry.json(t)["assetId"] != first.json(t)["assetId"] {
-		t.Fatalf("retry made a different asset: %s vs %s", retry.Body, first.Body)
+}
+
+// A process that created the asset but died before storing the response
+// leaves a claim. The retry takes it over and must find the asset, not make a second.
+func TestIdempotentCreateSurvivesALostResponse(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	for i, body := range []map[string]any{
+		{"name": "Gateway 9", "categoryName": "IoT", "statusName": "ACTIVE"},
+		{"name": "Gateway 10", "categoryName": "IoT", "statusName": "ACTIVE", "externalId": "GW-10"},
+	} {
+		idem := fmt.Sprintf("boot-%d", i)
+		first := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", idem)
+		expect(t, first, 201, "")
+		// The record is stored under the key's hash, never the key itself.
+		if pk := idempotency.PK(tid, idem); strings.Contains(pk, idem) {
+			t.Fatalf("the idempotency key is in the table key in clear: %s", pk)
+		}
+		loseResponse(t, tid, idem)
+		retry := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", idem)
+		expect(t, retry, 201, "")
+		if retry.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatal("replayed from a response that was never stored")
+		}
+		if retry.json(t)["assetId"] != first.json(t)["assetId"] {
+			t.Fatalf("retry made a different asset: %s vs %s", retry.Body, first.Body)
+		}
 	}
-	if n := tenantAssetCount(t, tid); n != 1 {
-		t.Fatalf("want 1 asset, found %d", n)
+	if n := tenantAssetCount(t, tid); n != 2 {
+		t.Fatalf("want 2 assets, found %d", n)
+	}
+}
+
+// Records live 24 hours: the same key and body sent after that is a new
+// request, and creates a new asset (the id comes from the record, not the key).
+func TestAKeyUsedAgainAfterItsRecordExpiredCreatesAnew(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	body := map[string]any{"name": "Daily", "categoryName": "IoT", "statusName": "ACTIVE"}
+	first := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "daily-job")
+	expect(t, first, 201, "")
+	if _, err := stack.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(stack.Config.IntegrationsTable),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: idempotency.PK(tid, "daily-job")}, "SK": &types.AttributeValueMemberS{Value: "-"},
+		},
+		UpdateExpression:          aws.String("SET expiresAt = :past"), // what TTL deletes, lazily
+		ExpressionAttributeValues: map[string]types.AttributeValue{":past": &types.AttributeValueMemberN{Value: "1"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	again := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "daily-job")
+	expect(t, again, 201, "")
+	if again.Header.Get("Idempotent-Replayed") != "" || again.json(t)["assetId"] == first.json(t)["assetId"] {
+		t.Fatalf("a key used again after its record expired was answered from the old one: %s", again.Body)
+	}
+	if n := tenantAssetCount(t, tid); n != 2 {
+		t.Fatalf("want 2 assets, found %d", n)
 	}
 }
 
@@ -126,15 +173,7 @@ func TestIdempotentMaintenanceSurvivesLostRecord(t *testing.T) {
 	body := map[string]any{"assetId": a["assetId"], "title": "Oil change", "dueAt": "2027-01-10"}
 	first := call(t, "POST", "/api/integrations/assets/maintenance", key, body, "Idempotency-Key", "mnt-retry-1")
 	expect(t, first, 201, "")
-	if _, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
-		TableName: aws.String(stack.Config.IntegrationsTable),
-		Key: map[string]types.AttributeValue{
-			"PK": &types.AttributeValueMemberS{Value: idempotency.PK(tid, "mnt-retry-1")},
-			"SK": &types.AttributeValueMemberS{Value: "-"},
-		},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	loseResponse(t, tid, "mnt-retry-1")
 	retry := call(t, "POST", "/api/integrations/assets/maintenance", key, body, "Idempotency-Key", "mnt-retry-1")
 	expect(t, retry, 201, "")
 	if retry.Header.Get("Idempotent-Replayed") != "" {
@@ -180,18 +219,7 @@ func TestIdempotentWritesAreNotAppliedTwiceAfterALostResponse(t *testing.T) {
 		first := call(t, "POST", c.path, key, c.body, "Idempotency-Key", idem)
 		expect(t, first, 200, "")
 		version := first.json(t)["version"]
-		// The response was never stored: the record is left as a claim whose holder is gone.
-		if _, err := stack.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
-			TableName: aws.String(stack.Config.IntegrationsTable),
-			Key: map[string]types.AttributeValue{
-				"PK": &types.AttributeValueMemberS{Value: idempotency.PK(tid, idem)}, "SK": &types.AttributeValueMemberS{Value: "-"},
-			},
-			UpdateExpression:          aws.String("SET #state = :p, leaseUntil = :zero REMOVE #status, body"),
-			ExpressionAttributeNames:  map[string]string{"#state": "state", "#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "in_progress"}, ":zero": &types.AttributeValueMemberN{Value: "0"}},
-		}); err != nil {
-			t.Fatal(err)
-		}
+		loseResponse(t, tid, idem) // the response was never stored; the record is a claim whose holder is gone
 		retry := call(t, "POST", c.path, key, c.body, "Idempotency-Key", idem)
 		expect(t, retry, 200, "")
 		if retry.Header.Get("Idempotent-Replayed") != "" {
@@ -320,5 +348,44 @@ func TestTemplateRoutesMatchRouters(t *testing.T) {
 				t.Errorf("%s does not serve %s %s: %d %s", fn, r.Method, r.Pattern, rec.Code, rec.Body)
 			}
 		}
+	}
+}
+
+// lostAnswers makes every PutItem and UpdateItem apply and then answer as the
+// SDK's retry of it would: the write's own condition failed against itself.
+type lostAnswers struct{ dynamo.API }
+
+func (l lostAnswers) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := l.API.PutItem(ctx, in, o...); err != nil {
+		return nil, err
+	}
+	return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed"), Item: in.Item}
+}
+
+func (l lostAnswers) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureNone
+	in.ReturnValues = types.ReturnValueAllNew
+	out, err := l.API.UpdateItem(ctx, in, o...)
+	if err != nil {
+		return nil, err
+	}
+	return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed"), Item: out.Attributes}
+}
+
+// A claim whose own write was applied but answered as refused (the SDK
+// retried after a lost answer) is still this request's, not another's.
+func TestAClaimWhoseAnswerWasLostIsStillHeld(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	lossy := &idempotency.Store{DB: lostAnswers{stack.DB}, Table: stack.Config.IntegrationsTable, TTL: time.Hour}
+	t0 := time.Now()
+	claim, stored, err := lossy.Begin(ctx, tid, "lost-put", "fp", t0)
+	if err != nil || claim == nil || stored != nil || claim.Seed == "" {
+		t.Fatalf("a put whose answer was lost: %+v %v %v", claim, stored, err)
+	}
+	taken, _, err := lossy.Begin(ctx, tid, "lost-put", "fp", t0.Add(idempotency.Lease+time.Second))
+	if err != nil || taken == nil || taken.Seed != claim.Seed {
+		t.Fatalf("a takeover whose answer was lost: %+v %v", taken, err)
 	}
 }

@@ -75,6 +75,7 @@ type record struct {
 	Status      int    `dynamodbav:"status,omitempty"`
 	Body        string `dynamodbav:"body,omitempty"`
 	Applied     string `dynamodbav:"applied,omitempty"`
+	Seed        string `dynamodbav:"seed"`
 }
 
 // Store keeps idempotency records in IntegrationsTable at TENANT#t#IDEMPOTENCY#<sha256(key)>.
@@ -94,6 +95,11 @@ type Claim struct {
 	// response before Complete. The request must not write again; it answers
 	// from what is stored. Empty for a first run.
 	Applied string
+	// Seed is random, made when the key is first used and kept while its
+	// record lives: a create derives its new id from it, so every run of the
+	// request picks the same id, and the same key used again after the record
+	// expired makes a new one.
+	Seed string
 }
 
 // PK is the partition of the record for a client's key. The key is stored
@@ -118,7 +124,7 @@ func recordKey(tenantID, key string) map[string]types.AttributeValue {
 // another request holds it.
 func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, now time.Time) (*Claim, *Response, error) {
 	rec := record{
-		Fingerprint: fingerprint, State: "in_progress", Token: newToken(),
+		Fingerprint: fingerprint, State: "in_progress", Token: newToken(), Seed: newToken(),
 		LeaseUntil: now.Add(Lease).Unix(), ExpiresAt: now.Add(s.TTL).Unix(),
 	}
 	item, err := attributevalue.MarshalMap(rec)
@@ -138,7 +144,7 @@ func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, no
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return &Claim{store: s, key: k, token: rec.Token}, nil, nil
+		return &Claim{store: s, key: k, token: rec.Token, Seed: rec.Seed}, nil, nil
 	}
 	if !dynamo.ConditionFailed(err) {
 		return nil, nil, dynamo.Translate("claim idempotency key", err)
@@ -154,6 +160,10 @@ func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, no
 		return nil, nil, err
 	}
 	switch {
+	case existing.Token == rec.Token:
+		// Our own put: it succeeded, its answer was lost and the SDK's retry
+		// met it. The claim is ours.
+		return &Claim{store: s, key: k, token: rec.Token, Seed: existing.Seed}, nil, nil
 	case existing.Fingerprint != fingerprint:
 		return nil, nil, apierror.New(apierror.IdempotencyConflict, "this Idempotency-Key was already used with a different request")
 	case existing.State == "completed":
@@ -171,7 +181,7 @@ var errInProgress = apierror.New(apierror.IdempotencyInProgress, "a request with
 // holder marked as applied is kept and handed to the new claim.
 func (s *Store) takeOver(ctx context.Context, k map[string]types.AttributeValue, old record, now time.Time) (*Claim, *Response, error) {
 	tok := newToken()
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: k,
 		UpdateExpression:         aws.String("SET #token = :new, leaseUntil = :lease"),
 		ConditionExpression:      aws.String("#token = :old AND #state = :inProgress"),
@@ -181,14 +191,30 @@ func (s *Store) takeOver(ctx context.Context, k map[string]types.AttributeValue,
 			":lease":      &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(Lease).Unix(), 10)},
 			":inProgress": &types.AttributeValueMemberS{Value: "in_progress"},
 		},
+		// The mark is read from the record as it is when the token changes
+		// hands, not as Begin read it: the old holder may have marked since.
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if dynamo.ConditionFailed(err) {
-		return nil, nil, errInProgress // another retry took it over first
-	}
-	if err != nil {
+	var held record
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		err = attributevalue.UnmarshalMap(out.Attributes, &held)
+	case errors.As(err, &ccf) && ccf.Item != nil:
+		if uerr := attributevalue.UnmarshalMap(ccf.Item, &held); uerr != nil || held.Token != tok {
+			return nil, nil, errInProgress // another retry took it over first
+		}
+		err = nil // our own update, whose answer was lost and whose SDK retry met it
+	case dynamo.ConditionFailed(err):
+		return nil, nil, errInProgress
+	default:
 		return nil, nil, dynamo.Translate("take over idempotency key", err)
 	}
-	return &Claim{store: s, key: k, token: tok, Applied: old.Applied}, nil, nil
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Claim{store: s, key: k, token: tok, Applied: held.Applied, Seed: held.Seed}, nil, nil
 }
 
 func newToken() string {

@@ -194,9 +194,10 @@ func decode[T interface{ Validate() error }](body []byte, dst T) error {
 // derivedID makes a create with an Idempotency-Key always choose the same id,
 // so a retry that takes over an abandoned claim (its first run wrote, then
 // died or lost the stored response) finds the record instead of making a
-// second one.
+// second one. It comes from the claim's seed, which lives as long as the
+// key's record: the same key and body sent after the record expired create anew.
 func derivedID(prefix string, c call) string {
-	sum := sha256.Sum256([]byte(c.tenantID() + "\x00" + c.idemKey + "\x00" + c.fingerprint))
+	sum := sha256.Sum256([]byte(c.tenantID() + "\x00" + c.claim.Seed))
 	return prefix + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
 }
 
@@ -206,10 +207,13 @@ func (a *API) create(ctx context.Context, c call) (int, any, error) {
 		return 0, nil, err
 	}
 	id := asset.NewID()
-	if c.idemKey != "" {
+	if c.claim != nil {
 		id = derivedID("asset_", c)
 	}
-	created, err := a.Assets.Create(ctx, c.tenantID(), id, c.actor(), in)
+	if c.applied() { // an earlier run created it
+		return a.answerCreated(ctx, c, id)
+	}
+	created, err := a.Assets.Create(ctx, c.tenantID(), id, c.actor(), in, c.mark(id))
 	// The id is new (random, or derived from this request's key), so an asset
 	// already under it is this request's own: written by an earlier run, or
 	// by the SDK's first try of this very call when its answer was lost and
@@ -247,6 +251,15 @@ func onAsset[T any, PT interface {
 	}
 }
 
+// answerCreated answers a create whose earlier run already wrote the asset.
+func (a *API) answerCreated(ctx context.Context, c call, id string) (int, any, error) {
+	got, err := a.current(ctx, c, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, got, nil
+}
+
 // current answers a request whose earlier run already wrote (and lost its
 // stored response): the asset as it is now, without writing again.
 func (a *API) current(ctx context.Context, c call, id string) (asset.Asset, error) {
@@ -266,10 +279,15 @@ func (a *API) update(ctx context.Context, c call, id string, in *asset.UpdateInp
 
 func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset.MaintenanceInput) (any, error) {
 	id := asset.NewMaintenanceID()
-	if c.idemKey != "" {
+	if c.claim != nil {
 		id = derivedID("mnt_", c)
 	}
-	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in)
+	if c.applied() { // an earlier run added it
+		if m, found, err := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); err != nil || found {
+			return m, err
+		}
+	}
+	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
 	if err == asset.ErrExists { // this request's own record, as in create
 
 		if existing, found, gerr := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); gerr == nil && found {

@@ -21,9 +21,12 @@ func FuzzRedact(f *testing.F) {
 			if utf8.ValidString(s) && !utf8.ValidString(out) {
 				t.Fatalf("%q redacted to invalid UTF-8 %q", s, out)
 			}
-			if again := String(out); again != out && JSON([]byte(out)) != out {
-				t.Fatalf("not stable: %q -> %q -> %q", s, out, again)
-			}
+		}
+		if out := String(s); String(out) != out {
+			t.Fatalf("String not stable: %q -> %q -> %q", s, out, String(out))
+		}
+		if out := JSON([]byte(s)); JSON([]byte(out)) != out {
+			t.Fatalf("JSON not stable: %q -> %q -> %q", s, out, JSON([]byte(out)))
 		}
 		// Plant secrets between the fuzzer's text, away from digits and separators.
 		if strings.ContainsFunc(before+after, func(r rune) bool { _, d := digitValue(r); return d || separator(r) || r > 0x7e || r < 0x20 }) {
@@ -33,6 +36,9 @@ func FuzzRedact(f *testing.F) {
 			text := before + "x" + secret + "x" + after
 			if out := String(text); strings.Contains(out, secret) {
 				t.Fatalf("%q kept %s: %q", text, secret, out)
+			}
+			if out := JSON([]byte(text)); strings.Contains(out, secret) {
+				t.Fatalf("%q kept %s as JSON: %q", text, secret, out)
 			}
 		}
 	})

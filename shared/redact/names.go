@@ -12,7 +12,8 @@ import (
 //     sentry_sdk.scrubber.DEFAULT_DENYLIST): password, passwd, secret, api_key,
 //     apikey, auth, credentials, mysql_pwd, privatekey, private_key, token,
 //     session, csrftoken, sessionid, x_csrftoken, set_cookie, cookie,
-//     authorization, x_api_key and common session cookie names.
+//     authorization, x_api_key and session cookie names (phpsessid,
+//     connect.sid, symfony, ...).
 //   - Rails' generated config.filter_parameters (partial matches): passw,
 //     secret, token, _key, crypt, salt, otp, ssn, cvv, cvc.
 //
@@ -26,7 +27,7 @@ var (
 		"passw", "passphrase", "pwd", "secret", "token", "apikey", "privatekey", "credential",
 		"session", "csrf", "xsrf", "cookie", "authorization", "signature", "crypt",
 		"cardnumber", "creditcard", "ccnumber", "cardnum", "cardverification", "securitycode", "iban",
-		"phpsessid", "connectsid",
+		"phpsessid", "connectsid", "symfony",
 	}
 	// wordNames are too short to match inside other words ("pin" in "shipping",
 	// "pass" in "compass", "auth" in "author"): they match whole words of the name.

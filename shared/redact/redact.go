@@ -8,6 +8,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math/big"
 	"net/http"
@@ -23,7 +24,10 @@ import (
 const Marker = "[REDACTED]"
 
 var (
-	secretValue = regexp.MustCompile(`(?i)(ua_live_[0-9a-z]+|whsec_[A-Za-z0-9+/=]+|bearer\s+[A-Za-z0-9._~+/=-]+|basic\s+[A-Za-z0-9+/=]{8,}|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)`)
+	secretValue = regexp.MustCompile(`(?i)(ua_live_[0-9a-z]+|whsec_[A-Za-z0-9+/=]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)`)
+	// schemeCredential is "Bearer <token>" or "Basic <base64>" written in text
+	// (any Unicode space between). Group 1 is the scheme, 2 the credential.
+	schemeCredential = regexp.MustCompile(`(?i)\b(bearer|basic)[\s\p{Zs}]+([A-Za-z0-9._~+/=-]+)`)
 )
 
 // String redacts secret-looking substrings of free text, and the values of
@@ -31,15 +35,34 @@ var (
 func String(s string) string {
 	if mayHoldSecretValue(s) {
 		s = secretValue.ReplaceAllString(s, Marker)
+		s = schemeCredential.ReplaceAllStringFunc(s, func(m string) string {
+			sub := schemeCredential.FindStringSubmatch(m)
+			if !credential(strings.ToLower(sub[1]), sub[2]) {
+				return m
+			}
+			return Marker
+		})
 	}
 	return cards(namedValues(s))
+}
+
+// credential tells a token after "Bearer" or "Basic" from an ordinary word
+// ("Basic inspection", "bearer assembly"): a Basic credential is base64 of
+// user:password; a bearer token has a digit or a token punctuation mark, or
+// is too long to be a word.
+func credential(scheme, v string) bool {
+	if scheme == "basic" {
+		raw, err := base64.StdEncoding.DecodeString(v)
+		return err == nil && bytes.IndexByte(raw, ':') > 0
+	}
+	return len(v) >= 20 || strings.ContainsAny(v, "0123456789._~+/=-")
 }
 
 // mayHoldSecretValue is a cheap test that spares most text the
 // case-insensitive regular expression, the costliest step.
 func mayHoldSecretValue(s string) bool {
 	lower := strings.ToLower(s)
-	for _, p := range []string{"ua_live_", "whsec_", "bearer", "basic", "eyj"} {
+	for _, p := range []string{"ua_live_", "whsec_", "bearer", "basic", "eyj"} { // what secretValue and schemeCredential start with
 		if strings.Contains(lower, p) {
 			return true
 		}
@@ -68,7 +91,7 @@ func namedValues(s string) string {
 			v++
 		}
 		rest := s[v:]
-		if strings.HasPrefix(rest, Marker) || strings.HasPrefix(rest, `"`+Marker+`"`) {
+		if strings.HasPrefix(rest, Marker) || strings.HasPrefix(rest, `"`+Marker+`"`) || strings.HasPrefix(rest, `\"`+Marker+`\"`) {
 			continue // already redacted (by value, or by a pass before this one)
 		}
 		end := valueEnd(s, v)
@@ -76,9 +99,12 @@ func namedValues(s string) string {
 			continue
 		}
 		b.WriteString(s[last:v])
-		if s[v] == '"' {
+		switch {
+		case s[v] == '"':
 			b.WriteString(`"` + Marker + `"`)
-		} else {
+		case strings.HasPrefix(s[v:], `\"`):
+			b.WriteString(`\"` + Marker + `\"`)
+		default:
 			b.WriteString(Marker)
 		}
 		last = end
@@ -102,6 +128,9 @@ func nameBefore(s string, i int) string {
 	}
 	if j > 0 && s[j-1] == '"' {
 		j--
+		if j > 0 && s[j-1] == '\\' {
+			j-- // \" : a JSON document inside a JSON string
+		}
 	}
 	end, n := j, 0
 	for j > 0 && n < maxNameRunes {
@@ -115,10 +144,16 @@ func nameBefore(s string, i int) string {
 	return s[j:end]
 }
 
-// valueEnd returns where the value starting at i ends: after its closing quote
-// (or at the end, if the text was cut short), or at the next delimiter.
+// valueEnd returns where the value starting at i ends: after its closing
+// quote (an escaped \" one for JSON inside a JSON string), or at the end if
+// the text was cut short; after the matching bracket for an array or object;
+// otherwise at the end of the line or the next &, ; or , (a form, a query, a
+// log line), so "password: correct horse battery" loses all three words.
 func valueEnd(s string, i int) int {
-	if i < len(s) && s[i] == '"' {
+	switch {
+	case i >= len(s):
+		return i
+	case s[i] == '"':
 		for j := i + 1; j < len(s); j++ {
 			switch s[j] {
 			case '\\':
@@ -128,10 +163,36 @@ func valueEnd(s string, i int) int {
 			}
 		}
 		return len(s)
+	case strings.HasPrefix(s[i:], `\"`):
+		if end := strings.Index(s[i+2:], `\"`); end >= 0 {
+			return i + 2 + end + 2
+		}
+		return len(s)
+	case s[i] == '[' || s[i] == '{':
+		depth, inString := 0, false
+		for j := i; j < len(s); j++ {
+			switch c := s[j]; {
+			case inString && c == '\\':
+				j++
+			case c == '"':
+				inString = !inString
+			case inString:
+			case c == '[' || c == '{':
+				depth++
+			case c == ']' || c == '}':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(s)
 	}
 	j := i
-	for j < len(s) && !strings.ContainsRune(" \t\r\n\"&,;}]", rune(s[j])) {
+	for j < len(s) && !strings.ContainsRune("\r\n\"&,;}]", rune(s[j])) {
 		j++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j-- // keep the spaces before what follows
 	}
 	return j
 }
@@ -194,6 +255,9 @@ func walk(v any) any {
 // cardNumber reports whether a JSON number is a whole number whose digits are
 // a card number, however it is written (4111111111111111, 4.111111111111111e15).
 func cardNumber(n json.Number) bool {
+	if strings.Contains(string(n), ".") && !strings.ContainsAny(string(n), "eE") {
+		n = json.Number(strings.TrimSuffix(strings.TrimRight(string(n), "0"), ".")) // 4111111111111111.000
+	}
 	if len(n) > 64 {
 		return false // however written, a 13-19 digit number fits in 64 characters
 	}
@@ -298,12 +362,31 @@ func cardSpans(groups []group, digits []int) [][2]int {
 		n := 0
 		for j := i; j < len(groups) && n+groups[j].to-groups[j].from <= len(buf); j++ {
 			n += copy(buf[n:], digits[groups[j].from:groups[j].to])
+			if j > i && !cardGrouping(groups[i:j+1]) {
+				continue
+			}
 			if luhnDigits(buf[:n]) {
 				spans = append(spans, [2]int{groups[i].start, groups[j].end})
 			}
 		}
 	}
 	return spans
+}
+
+// cardGrouping reports whether digit groups are written the way cards are
+// (4-4-4-4, 4-6-5, 4-6-4, 4-4-4-4-3): a first group of four, each of three to
+// six. Coordinates ("52.520008 13.404954") and phone numbers ("49 151 ...")
+// are not.
+func cardGrouping(gs []group) bool {
+	if gs[0].to-gs[0].from != 4 {
+		return false
+	}
+	for _, g := range gs[1:] {
+		if l := g.to - g.from; l < 3 || l > 6 {
+			return false
+		}
+	}
+	return true
 }
 
 func separator(r rune) bool {
@@ -343,11 +426,13 @@ func digitsOf(s string) []int {
 	return out
 }
 
-// luhnDigits reports whether 13-19 digits pass the Luhn check, as card numbers
-// do. Card numbers never start with 0 (which also keeps runs of zeros, which
-// pass the check, from being taken for one).
+// luhnDigits reports whether digits are a card number: a length and leading
+// digits some card network issues (ISO/IEC 7812 issuer ranges), and the Luhn
+// check. The ranges keep other Luhn-checked numbers in the clear: IMEIs (15
+// digits, 35…/49…/86…), SIM ICCIDs (89…, 19-20 digits), epoch milliseconds
+// (13 digits, 1…), which an IoT integrator needs to read.
 func luhnDigits(digits []int) bool {
-	if len(digits) < 13 || len(digits) > 19 || digits[0] == 0 {
+	if !issued(digits) {
 		return false
 	}
 	sum := 0
@@ -362,6 +447,44 @@ func luhnDigits(digits []int) bool {
 		sum += d
 	}
 	return sum%10 == 0
+}
+
+// issued reports whether a card network issues numbers of this length with
+// these leading digits.
+func issued(d []int) bool {
+	n := len(d)
+	if n < 13 || n > 19 {
+		return false
+	}
+	prefix := func(k int) int {
+		v := 0
+		for _, x := range d[:k] {
+			v = v*10 + x
+		}
+		return v
+	}
+	in := func(k, lo, hi int) bool { p := prefix(k); return p >= lo && p <= hi }
+	switch d[0] {
+	case 1: // UATP
+		return n == 15
+	case 2: // Mir; Mastercard 2-series
+		return in(4, 2200, 2204) || in(4, 2221, 2720) && n == 16
+	case 3: // Amex; JCB; Diners; RuPay-JCB
+		return (in(2, 34, 34) || in(2, 37, 37)) && n == 15 ||
+			in(4, 3528, 3589) && n >= 16 ||
+			(in(3, 300, 305) || in(4, 3095, 3095) || in(2, 36, 36) || in(2, 38, 39)) && n >= 14
+	case 4: // Visa
+		return n == 13 || n == 16 || n == 19
+	case 5: // Mastercard; Maestro; RuPay; Verve
+		return in(2, 51, 55) && n == 16 || in(2, 50, 50) || in(2, 56, 59)
+	case 6: // Discover; UnionPay; Maestro; RuPay; InstaPayment; Verve
+		return true
+	case 8: // UnionPay 81; RuPay 82
+		return in(2, 81, 82) && n >= 16
+	case 9: // Troy
+		return in(4, 9792, 9792) && n == 16
+	}
+	return false
 }
 
 // luhn is luhnDigits for the digits of s.

@@ -63,11 +63,13 @@ func (p *Problems) Text(field, s string, kind Kind, max int, required bool) stri
 // Forbidden reports whether r may not appear in text of the given kind.
 //
 // Refused everywhere: C0 and C1 controls and DEL (Cc), line and paragraph
-// separators (Zl, Zp), noncharacters, and the format characters (Cf) that
-// hide or reorder text: bidirectional overrides and isolates (the "Trojan
-// Source" trick), zero-width spaces, the byte-order mark, invisible operators.
-// Labels and free text keep ZERO WIDTH (NON-)JOINER, which emoji sequences and
-// several scripts need; identifiers keep no format character at all.
+// separators (Zl, Zp), noncharacters, the format characters (Cf) that hide or
+// reorder text (bidirectional overrides and isolates, the "Trojan Source"
+// trick; zero-width spaces; the byte-order mark; invisible operators) and the
+// other default-ignorable characters, which are drawn as nothing. Labels and
+// free text keep ZERO WIDTH (NON-)JOINER and variation selectors, which emoji
+// sequences and several scripts need; identifiers keep none of them, so two
+// ids that look the same are the same.
 func Forbidden(r rune, kind Kind) bool {
 	switch {
 	case r == '\t' || r == '\n':
@@ -76,6 +78,10 @@ func Forbidden(r rune, kind Kind) bool {
 		return true
 	case unicode.Is(unicode.Cf, r):
 		return kind == Identifier || (r != '\u200c' && r != '\u200d')
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r):
+		return true // drawn as nothing: Hangul fillers (U+3164), COMBINING GRAPHEME JOINER, U+17B4
+	case unicode.Is(unicode.Variation_Selector, r):
+		return kind == Identifier // emoji in labels need VS16; an id does not
 	case kind == Identifier && unicode.IsSpace(r) && r != ' ':
 		return true // other spaces (NBSP, ideographic space...) look like ' ' but do not match it
 	}

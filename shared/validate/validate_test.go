@@ -20,26 +20,33 @@ func TestForbiddenCharacters(t *testing.T) {
 		{'\n', true, true, false},
 		{'\r', true, true, true},
 		{0x00, true, true, true},
-		{0x1b, true, true, true},     // ESC: terminal escape sequences
-		{0x7f, true, true, true},     // DEL
-		{0x85, true, true, true},     // NEL, a C1 control
-		{0x9b, true, true, true},     // CSI, a C1 control
-		{0x2028, true, true, true},   // LINE SEPARATOR
-		{0x2029, true, true, true},   // PARAGRAPH SEPARATOR
-		{0x202e, true, true, true},   // RIGHT-TO-LEFT OVERRIDE
-		{0x2066, true, true, true},   // LEFT-TO-RIGHT ISOLATE
-		{0x061c, true, true, true},   // ARABIC LETTER MARK
-		{0x200b, true, true, true},   // ZERO WIDTH SPACE
-		{0x200e, true, true, true},   // LEFT-TO-RIGHT MARK
-		{0xfeff, true, true, true},   // BYTE ORDER MARK
-		{0x2062, true, true, true},   // INVISIBLE TIMES
-		{0xe0041, true, true, true},  // TAG LATIN CAPITAL LETTER A (hidden text)
-		{0xfdd0, true, true, true},   // noncharacter
-		{0x1fffe, true, true, true},  // noncharacter
-		{0x200d, true, false, false}, // ZERO WIDTH JOINER: emoji sequences
-		{0x200c, true, false, false}, // ZERO WIDTH NON-JOINER: Persian, Indic scripts
-		{0xa0, true, false, false},   // NO-BREAK SPACE
-		{0x3000, true, false, false}, // IDEOGRAPHIC SPACE
+		{0x1b, true, true, true},      // ESC: terminal escape sequences
+		{0x7f, true, true, true},      // DEL
+		{0x85, true, true, true},      // NEL, a C1 control
+		{0x9b, true, true, true},      // CSI, a C1 control
+		{0x2028, true, true, true},    // LINE SEPARATOR
+		{0x2029, true, true, true},    // PARAGRAPH SEPARATOR
+		{0x202e, true, true, true},    // RIGHT-TO-LEFT OVERRIDE
+		{0x2066, true, true, true},    // LEFT-TO-RIGHT ISOLATE
+		{0x061c, true, true, true},    // ARABIC LETTER MARK
+		{0x200b, true, true, true},    // ZERO WIDTH SPACE
+		{0x200e, true, true, true},    // LEFT-TO-RIGHT MARK
+		{0xfeff, true, true, true},    // BYTE ORDER MARK
+		{0x2062, true, true, true},    // INVISIBLE TIMES
+		{0xe0041, true, true, true},   // TAG LATIN CAPITAL LETTER A (hidden text)
+		{0xfdd0, true, true, true},    // noncharacter
+		{0x1fffe, true, true, true},   // noncharacter
+		{0x200d, true, false, false},  // ZERO WIDTH JOINER: emoji sequences
+		{0x200c, true, false, false},  // ZERO WIDTH NON-JOINER: Persian, Indic scripts
+		{0x3164, true, true, true},    // HANGUL FILLER: an "invisible" name
+		{0x115f, true, true, true},    // HANGUL CHOSEONG FILLER
+		{0xffa0, true, true, true},    // HALFWIDTH HANGUL FILLER
+		{0x034f, true, true, true},    // COMBINING GRAPHEME JOINER
+		{0x17b4, true, true, true},    // KHMER VOWEL INHERENT AQ
+		{0xfe0f, true, false, false},  // VARIATION SELECTOR-16: emoji presentation
+		{0xe0100, true, false, false}, // VARIATION SELECTOR-17
+		{0xa0, true, false, false},    // NO-BREAK SPACE
+		{0x3000, true, false, false},  // IDEOGRAPHIC SPACE
 	}
 	for _, c := range cases {
 		for kind, want := range map[Kind]bool{Identifier: c.identifier, Line: c.line, Multiline: c.multiline} {
