@@ -64,7 +64,8 @@ func (r Ref) validate(v *validator) {
 	case r.AssetID != nil && !idPattern.MatchString(*r.AssetID):
 		v.add("assetId", "must be 1-64 characters of letters, digits, '_' or '-'")
 	case r.ExternalID != nil:
-		v.text("externalId", *r.ExternalID, maxExternalID, true)
+		// Looked up as stored: trimmed and normalized like a create's.
+		*r.ExternalID = v.text("externalId", *r.ExternalID, maxExternalID, true)
 	}
 }
 
@@ -170,6 +171,11 @@ const maxClockSkew = 5 * time.Minute
 
 func (in *GeoPositionInput) Validate() error {
 	v := &validator{}
+	for _, f := range []*float64{in.Latitude, in.Longitude, in.Accuracy} {
+		if f != nil && *f == 0 {
+			*f = 0 // -0 is stored and shown as 0
+		}
+	}
 	in.Ref.validate(v)
 	switch {
 	case in.Latitude == nil:

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -278,8 +279,15 @@ func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, no
 }
 
 // keep stores the start of a response body with secrets redacted by name and
-// by value (as JSON when it parses, as text when it is not JSON or was cut short).
-func keep(raw []byte) string { return redact.JSON(raw) }
+// by value (as JSON when it parses, as text when it is not JSON or was cut
+// short). A body cut at the limit loses the digits it was cut in: the start of
+// a card number is no card to the redaction, and still more of one than may be kept.
+func keep(raw []byte) string {
+	if len(raw) >= keptResponse {
+		raw = bytes.TrimRightFunc(raw, func(r rune) bool { return unicode.IsDigit(r) || r == ' ' || r == '-' || r == '.' })
+	}
+	return redact.JSON(raw)
+}
 
 // describe turns a transport error into a message for the activity log.
 func describe(err error) error {
@@ -294,9 +302,11 @@ func describe(err error) error {
 	case strings.Contains(err.Error(), "no such host"):
 		return errors.New("DNS lookup failed")
 	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
-		return errors.New("TLS handshake failed: " + lastPart(err.Error()))
+		return errors.New("TLS handshake failed: " + redact.String(lastPart(err.Error())))
 	default:
-		return errors.New("connection failed: " + lastPart(err.Error()))
+		// The text can quote what the receiver sent (a malformed header line):
+		// it is the receiver's, and redacted like its body.
+		return errors.New("connection failed: " + redact.String(lastPart(err.Error())))
 	}
 }
 

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -21,5 +22,25 @@ func TestKeptResponsesAreRedactedByName(t *testing.T) {
 		if out := keep(raw); strings.Contains(out, "hunter2") {
 			t.Errorf("kept %q", out)
 		}
+	}
+}
+
+// What a receiver controls in a transport error (a malformed header line it
+// sent) is redacted before the activity log stores it.
+func TestTransportErrorsAreRedacted(t *testing.T) {
+	key := "ua_live_" + strings.Repeat("ab", 32)
+	err := describe(errors.New(`net/http: HTTP/1.x transport connection broken: malformed MIME header line: card 4111111111111111 key ` + key + ` password=hunter2`))
+	for _, secret := range []string{"4111111111111111", key, "hunter2"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("stored %q", err.Error())
+		}
+	}
+}
+
+// A body cut at the limit in the middle of a card keeps none of its digits.
+func TestCutBodiesDropTheDigitsTheyWereCutIn(t *testing.T) {
+	body := strings.Repeat("x", keptResponse-10) + "4111111111111111"
+	if out := keep([]byte(body)[:keptResponse]); strings.Contains(out, "4111") {
+		t.Errorf("kept the start of a card: %q", out[len(out)-20:])
 	}
 }

@@ -82,6 +82,9 @@ func TestGuideCurlCommandsWork(t *testing.T) {
 	if !strings.HasPrefix(html.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(html.Body), "Developer Guide") {
 		t.Fatalf("HTML guide: %s", html.Header.Get("Content-Type"))
 	}
+	if html.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(html.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("HTML guide may be sniffed or framed: %v", html.Header)
+	}
 	expect(t, call(t, "GET", "/api/integrations/developer-guide", token(t, tid, "Admin"), nil), 403, "FORBIDDEN")
 }
 

@@ -22,6 +22,8 @@ func TestStringClaims(t *testing.T) {
 		{"padded base64", "Bearer " + header + "." + base64.URLEncoding.EncodeToString([]byte(`{"tenant_id":"t1","sub":"u"}`)) + ".sig", false},
 		{"two segments", "Bearer " + header + "." + seg(`{"tenant_id":"t1","sub":"u"}`), false},
 		{"not JSON", "Bearer " + header + "." + seg(`tenant_id=t1`) + ".sig", false},
+		{"lower-case scheme", "bearer " + header + "." + seg(`{"tenant_id":"t1","sub":"u"}`) + ".sig", true},
+		{"other scheme", "Basic " + header + "." + seg(`{"tenant_id":"t1","sub":"u"}`) + ".sig", false},
 		{"no bearer", header + "." + seg(`{"tenant_id":"t1","sub":"u"}`) + ".sig", false},
 		{"no header", "", false},
 	} {

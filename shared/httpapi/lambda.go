@@ -42,8 +42,8 @@ func Claims(ctx context.Context) map[string]string {
 // as the number 4242 would arrive as "4242"; the token's own payload (already
 // verified, only read here) says what type each claim really has.
 func StringClaims(r *http.Request, names ...string) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110 11.1)
 		return false
 	}
 	claims := jwt.MapClaims{}

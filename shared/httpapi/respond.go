@@ -19,6 +19,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -39,6 +40,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body, code := RenderError(r.Context(), err)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if code == apierror.Throttled {
 		w.Header().Set("Retry-After", "1")
 	}

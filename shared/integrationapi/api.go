@@ -101,6 +101,7 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		status, respBody, errCode, replayed := a.run(ctx, r, perm, principal, body, bodyErr, op)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if errCode == string(apierror.Throttled) {
 			w.Header().Set("Retry-After", "1")
 		}

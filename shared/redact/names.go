@@ -28,13 +28,15 @@ var (
 		"session", "csrf", "xsrf", "cookie", "authorization", "signature", "crypt",
 		"cardnumber", "creditcard", "ccnumber", "cardnum", "cardverification", "securitycode", "iban",
 		"phpsessid", "connectsid", "symfony",
+		// Beyond both lists, seen when the stack was attacked:
+		"passcode", "pswd", "privkey", "connectionstring", "mnemonic", "seedphrase",
 	}
 	// wordNames are too short to match inside other words ("pin" in "shipping",
 	// "pass" in "compass", "auth" in "author"): they match whole words of the name.
 	wordNames = map[string]bool{
 		"pass": true, "pw": true, "auth": true, "salt": true, "otp": true, "ssn": true, "pin": true,
 		"pan": true, "cvv": true, "cvv2": true, "cvc": true, "cvc2": true, "sid": true, "jwt": true,
-		"dsn": true, "mfa": true, "totp": true,
+		"dsn": true, "mfa": true, "totp": true, "pem": true,
 	}
 )
 

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"net/http"
 	"regexp"
 	"sort"
@@ -24,7 +23,11 @@ import (
 const Marker = "[REDACTED]"
 
 var (
-	secretValue = regexp.MustCompile(`(?i)(ua_live_[0-9a-z]+|whsec_[A-Za-z0-9+/=]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)`)
+	// secretValue: our API keys, also with their underscores or digits
+	// escaped as JSON (\u005f) or in a URL (%5F); signing secrets; JWTs;
+	// the password in a URL's userinfo (scheme://user:password@host).
+	secretValue = regexp.MustCompile(`(?i)(ua(?:_|%5f|\\u005f)live(?:_|%5f|\\u005f)(?:[0-9a-z]|\\u00[0-9a-f]{2}|\\/)+|whsec_[A-Za-z0-9+/=]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)`)
+	urlPassword = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@"']+):([^\s@/"']+)@`)
 	// schemeCredential is "Bearer <token>" or "Basic <base64>" written in text
 	// (any Unicode space between). Group 1 is the scheme, 2 the credential.
 	schemeCredential = regexp.MustCompile(`(?i)\b(bearer|basic)[\s\p{Zs}]+([A-Za-z0-9._~+/=-]+)`)
@@ -33,6 +36,9 @@ var (
 // String redacts secret-looking substrings of free text, and the values of
 // sensitive names written as name=value or "name": value.
 func String(s string) string {
+	if strings.Contains(s, "://") {
+		s = urlPassword.ReplaceAllString(s, "${1}:"+Marker+"@")
+	}
 	if mayHoldSecretValue(s) {
 		s = secretValue.ReplaceAllString(s, Marker)
 		s = schemeCredential.ReplaceAllStringFunc(s, func(m string) string {
@@ -62,7 +68,7 @@ func credential(scheme, v string) bool {
 // case-insensitive regular expression, the costliest step.
 func mayHoldSecretValue(s string) bool {
 	lower := strings.ToLower(s)
-	for _, p := range []string{"ua_live_", "whsec_", "bearer", "basic", "eyj"} { // what secretValue and schemeCredential start with
+	for _, p := range []string{"live", "whsec_", "bearer", "basic", "eyj"} { // what secretValue and schemeCredential start with
 		if strings.Contains(lower, p) {
 			return true
 		}
@@ -79,29 +85,42 @@ func namedValues(s string) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); i++ {
-		if (s[i] != ':' && s[i] != '=') || i < last {
+		if (s[i] != ':' && s[i] != '=' && s[i] != '>') || i < last {
 			continue
 		}
 		name := nameBefore(s, i)
+		element := s[i] == '>' // <password>value</password>
+		if element && (i-len(name) < 1 || s[i-len(name)-1] != '<') {
+			continue
+		}
 		if len(name) < 2 || !SensitiveName(name) {
 			continue
 		}
 		v := i + 1
+		if !element && v < len(s) && (s[v] == '>' || s[v] == '=') {
+			v++ // "name" => value, name := value
+		}
 		for v < len(s) && (s[v] == ' ' || s[v] == '\t') {
 			v++
 		}
 		rest := s[v:]
-		if strings.HasPrefix(rest, Marker) || strings.HasPrefix(rest, `"`+Marker+`"`) || strings.HasPrefix(rest, `\"`+Marker+`\"`) {
+		if strings.HasPrefix(rest, Marker) || strings.HasPrefix(rest, `"`+Marker+`"`) ||
+			strings.HasPrefix(rest, `\"`+Marker+`\"`) || strings.HasPrefix(rest, `'`+Marker+`'`) {
 			continue // already redacted (by value, or by a pass before this one)
 		}
 		end := valueEnd(s, v)
+		if element {
+			end = v + strings.IndexByte(s[v:]+"<", '<')
+		}
 		if end == v {
 			continue
 		}
 		b.WriteString(s[last:v])
 		switch {
-		case s[v] == '"':
-			b.WriteString(`"` + Marker + `"`)
+		case element:
+			b.WriteString(Marker)
+		case s[v] == '"' || s[v] == '\'':
+			b.WriteString(string(s[v]) + Marker + string(s[v]))
 		case strings.HasPrefix(s[v:], `\"`):
 			b.WriteString(`\"` + Marker + `\"`)
 		default:
@@ -126,7 +145,7 @@ func nameBefore(s string, i int) string {
 	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
 		j--
 	}
-	if j > 0 && s[j-1] == '"' {
+	if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
 		j--
 		if j > 0 && s[j-1] == '\\' {
 			j-- // \" : a JSON document inside a JSON string
@@ -153,12 +172,12 @@ func valueEnd(s string, i int) int {
 	switch {
 	case i >= len(s):
 		return i
-	case s[i] == '"':
+	case s[i] == '"' || s[i] == '\'':
 		for j := i + 1; j < len(s); j++ {
 			switch s[j] {
 			case '\\':
 				j++
-			case '"':
+			case s[i]:
 				return j + 1
 			}
 		}
@@ -252,22 +271,33 @@ func walk(v any) any {
 	return v
 }
 
-// cardNumber reports whether a JSON number is a whole number whose digits are
-// a card number, however it is written (4111111111111111, 4.111111111111111e15).
+// cardNumber reports whether a JSON number's whole part is a card number,
+// however it is written (4111111111111111, 4.111111111111111e15,
+// 4111111111111111.000, 41111111111111110000e-4). It reads the literal's
+// digits and exponent itself: math/big would spend seconds on 4e999999.
 func cardNumber(n json.Number) bool {
-	if strings.Contains(string(n), ".") && !strings.ContainsAny(string(n), "eE") {
-		n = json.Number(strings.TrimSuffix(strings.TrimRight(string(n), "0"), ".")) // 4111111111111111.000
+	lit := strings.TrimPrefix(string(n), "-")
+	mantissa, exp := lit, 0
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		e, err := strconv.Atoi(strings.TrimPrefix(lit[i+1:], "+"))
+		if err != nil || e > 64 || e < -64 {
+			return false // no 13-19 digit whole part is that far from its digits
+		}
+		mantissa, exp = lit[:i], e
 	}
-	if len(n) > 64 {
-		return false // however written, a 13-19 digit number fits in 64 characters
+	whole, frac, _ := strings.Cut(mantissa, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	point := len(whole) - (len(whole+frac) - len(digits)) + exp // digits before the point
+	if point < 13 || point > 19 {
+		return false
 	}
-	r, ok := new(big.Rat).SetString(string(n))
-	if !ok || !r.IsInt() {
-		// Not whole: judge the digits before the point.
-		whole, _, _ := strings.Cut(strings.TrimPrefix(string(n), "-"), ".")
-		return luhnDigits(digitsOf(whole))
+	d := make([]int, point)
+	for i := range point {
+		if i < len(digits) {
+			d[i] = int(digits[i] - '0')
+		}
 	}
-	return luhnDigits(digitsOf(new(big.Int).Abs(r.Num()).String()))
+	return luhnDigits(d)
 }
 
 // Headers flattens request headers for storage: sensitive names are replaced
@@ -281,11 +311,18 @@ func Headers(h http.Header) map[string]string {
 	sort.Strings(names)
 	for _, name := range names {
 		lower := strings.ToLower(name)
-		if SensitiveName(lower) {
-			out[lower] = Marker
-			continue
+		value := Marker
+		if !SensitiveName(lower) {
+			value = String(strings.ToValidUTF8(strings.Join(h[name], ", "), "\uFFFD"))
 		}
-		out[lower] = String(strings.ToValidUTF8(strings.Join(h[name], ", "), "\uFFFD"))
+		lower = String(strings.ToValidUTF8(lower, "\uFFFD")) // a name can carry a secret too
+		for i := 2; ; i++ {
+			if _, taken := out[lower]; !taken {
+				break
+			}
+			lower = String(strings.ToLower(name)) + "#" + strconv.Itoa(i)
+		}
+		out[lower] = value
 	}
 	return out
 }
@@ -296,7 +333,7 @@ func Headers(h http.Header) map[string]string {
 // run. Any stretch of whole groups with 13-19 digits that passes the Luhn check
 // is redacted: "SN4111111111111111", "4111.1111.1111.1111",
 // "4111  1111  1111  1111 123" (the card, not the code after it).
-const maxSeparators = 3
+const maxSeparators = 8
 
 type group struct {
 	start, end int // byte offsets in the text
@@ -359,6 +396,17 @@ func cardSpans(groups []group, digits []int) [][2]int {
 	var spans [][2]int
 	var buf [19]int // a card has at most 19 digits: no stretch longer is judged
 	for i := range groups {
+		// A whole group with zeros in front of a card ("004111…") is judged
+		// without them.
+		if g := groups[i]; g.to-g.from > 13 {
+			lead := g.from
+			for lead < g.to && digits[lead] == 0 {
+				lead++
+			}
+			if lead > g.from && g.to-lead <= len(buf) && luhnDigits(digits[lead:g.to]) {
+				spans = append(spans, [2]int{g.start, g.end})
+			}
+		}
 		n := 0
 		for j := i; j < len(groups) && n+groups[j].to-groups[j].from <= len(buf); j++ {
 			n += copy(buf[n:], digits[groups[j].from:groups[j].to])
@@ -389,9 +437,17 @@ func cardGrouping(gs []group) bool {
 	return true
 }
 
+// separator reports what may stand between a card's digit groups: spaces of
+// any kind and line breaks, dashes, dots, underscores, slashes, commas,
+// colons, middle dots, and the invisible format characters (zero-width space,
+// word joiner, soft hyphen) that make a card look whole while splitting it.
+// The card-style grouping rule keeps dates and lists from being taken for one.
 func separator(r rune) bool {
-	return r == ' ' || r == '-' || r == '.' || r == '_' || r == '\t' || unicode.Is(unicode.Pd, r) ||
-		(unicode.IsSpace(r) && r != '\n' && r != '\r')
+	switch r {
+	case ' ', '-', '.', '_', '/', ',', ':', '\u00b7', '\t', '\n', '\r':
+		return true
+	}
+	return unicode.Is(unicode.Pd, r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r)
 }
 
 // digitValue reads any Unicode decimal digit (Nd): Arabic-Indic, Devanagari,

@@ -201,3 +201,47 @@ func TestResponseBodiesRedactedByName(t *testing.T) {
 		t.Errorf("kept: %s", out)
 	}
 }
+
+// Forms an attack on the running stack found surviving.
+func TestFormsFoundWhenTheStackWasAttacked(t *testing.T) {
+	key := "ua_live_" + strings.Repeat("9f", 32)
+	for _, in := range []string{
+		`{"note":"4111    1111    1111    1111"}`,           // more than three spaces
+		"{\"note\":\"4111\u200b1111\u200b1111\u200b1111\"}", // zero-width spaces
+		"{\"note\":\"4111\u20601111\u20601111\u20601111\"}", // word joiners
+		"{\"note\":\"4111\u00ad1111\u00ad1111\u00ad1111\"}", // soft hyphens
+		`{"note":"4111/1111/1111/1111"}`,
+		`{"note":"4111,1111,1111,1111"}`,
+		`{"note":"4111:1111:1111:1111"}`,
+		"{\"note\":\"4111\\n1111\\n1111\\n1111\"}",
+		`{"note":"004111111111111111"}`,
+		`{"n":4111111111111111.000000000000000000000000000000000000000000000000000000000000}`,
+		`{"n":4111111111111111` + strings.Repeat("0", 60) + `e-60}`,
+		`{"n":[4111111111111111`,
+		`{"k":"ua\u005flive_` + strings.Repeat("9f", 32) + `"`,
+		`ua%5Flive%5F` + strings.Repeat("9f", 32),
+		`{'password': '4111111111111111'}`,
+		`<password>4111111111111111</password>`,
+		`"password" => "4111111111111111"`,
+		`password := 4111111111111111`,
+		`{"passcode":"4111111111111111"`,
+		`postgres://admin:4111111111111111@db:5432/x`,
+		`https://user:4111111111111111@host/`,
+	} {
+		out := JSON([]byte(in))
+		if strings.Contains(out, "4111") || strings.Contains(out, "9f9f9f") || !strings.Contains(out, Marker) {
+			t.Errorf("%s\n  stored as %s", in, out)
+		}
+	}
+	if out := JSON([]byte(`{"n":[` + strings.Repeat("4e999999,", 50) + `1]}`)); out != `{"n":[`+strings.Repeat("4e999999,", 50)+`1]}` {
+		t.Errorf("huge exponents changed: %s", out)
+	}
+	h := http.Header{}
+	h.Set(key, "1")
+	h.Set("X-4111111111111111", "1")
+	for name := range Headers(h) {
+		if strings.Contains(name, "9f9f") || strings.Contains(name, "4111") {
+			t.Errorf("a header name kept a secret: %q", name)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/uniasset/integrations/shared/apierror"
 )
 
@@ -41,9 +43,14 @@ const (
 	Multiline
 )
 
-// Text trims s, checks it against the field's rules and returns the trimmed value.
+// Text trims s, checks it against the field's rules and returns it trimmed
+// and in Unicode Normalization Form C, so "café" typed with a combining accent
+// and with a precomposed é is one value, not two that look the same.
 func (p *Problems) Text(field, s string, kind Kind, max int, required bool) string {
 	s = strings.TrimSpace(s)
+	if utf8.ValidString(s) {
+		s = norm.NFC.String(s)
+	}
 	switch {
 	case s == "" && required:
 		p.Add(field, "is required")
@@ -82,10 +89,22 @@ func Forbidden(r rune, kind Kind) bool {
 		return true // drawn as nothing: Hangul fillers (U+3164), COMBINING GRAPHEME JOINER, U+17B4
 	case unicode.Is(unicode.Variation_Selector, r):
 		return kind == Identifier // emoji in labels need VS16; an id does not
+	case r == '\u2800':
+		return kind != Multiline // BRAILLE PATTERN BLANK: the usual "invisible name"
+	case !assigned(r):
+		return true // no glyph, no meaning yet: nothing to show a person
+	case unicode.Is(unicode.Co, r):
+		return kind == Identifier // private use: each font draws it differently
 	case kind == Identifier && unicode.IsSpace(r) && r != ' ':
 		return true // other spaces (NBSP, ideographic space...) look like ' ' but do not match it
 	}
 	return false
+}
+
+// assigned reports whether Unicode (as this Go release knows it) gives r a category.
+func assigned(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C) &&
+		!unicode.Is(unicode.Cs, r)
 }
 
 // noncharacter reports the 66 code points Unicode keeps out of interchange.

@@ -86,3 +86,14 @@ func TestTextListsEachProblem(t *testing.T) {
 		t.Error("no problems must be a nil error")
 	}
 }
+
+// One value, however its accents were typed: NFC.
+func TestTextIsNormalized(t *testing.T) {
+	var p Problems
+	if got := p.Text("externalId", "cafe\u0301", Identifier, 10, true); got != "caf\u00e9" {
+		t.Errorf("got %q, want the precomposed form", got)
+	}
+	if p.Err() != nil {
+		t.Errorf("a combining accent was refused: %v", p.Err())
+	}
+}

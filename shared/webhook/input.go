@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/validate"
@@ -110,8 +111,8 @@ func (c *checker) headers(h map[string]string) map[string]string {
 			c.add(field, "is given twice (header names are case-insensitive)")
 		case len(value) > maxHeaderValue:
 			c.add(field, fmt.Sprintf("value must be at most %d bytes", maxHeaderValue))
-		case strings.ContainsFunc(value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }):
-			c.add(field, "value must not contain CR, LF or other control characters")
+		case !utf8.ValidString(value) || strings.ContainsFunc(value, func(r rune) bool { return r != '\t' && validate.Forbidden(r, validate.Line) }):
+			c.add(field, "value must not contain CR, LF, other control characters or invisible formatting characters")
 		default:
 			out[name] = value
 		}
