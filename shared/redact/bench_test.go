@@ -19,6 +19,7 @@ func BenchmarkRedactWorstCase64KiB(b *testing.B) {
 		"names":          fill("pwd="),
 		"quoted-names":   fill(`"pwd":"`),
 		"card-keys":      "{" + fill(`"4111111111111111":1,`) + `"a":1}`,
+		"huge-exponents": "[" + fill("4e999999,") + "1]",
 	} {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(s)))
