@@ -6,7 +6,9 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,6 +25,7 @@ import (
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/tenant"
+	"github.com/uniasset/integrations/shared/validate"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -135,7 +138,7 @@ func (a *API) authorize(r *http.Request, roles []tenant.Role, minPlan tenant.Pla
 	ctx := r.Context()
 	claims := httpapi.Claims(ctx)
 	u := User{TenantID: claims["tenant_id"], Role: tenant.Role(claims["role"]), Subject: claims["sub"]}
-	if !tenant.ValidID(u.TenantID) || u.Subject == "" || u.Role == "" || !httpapi.StringClaims(r, "tenant_id", "role", "sub") {
+	if !tenant.ValidID(u.TenantID) || !validSubject(u.Subject) || u.Role == "" || !httpapi.StringClaims(r, "tenant_id", "role", "sub") {
 		return User{}, apierror.New(apierror.Unauthorized, "a valid token with tenant_id, role and sub claims is required")
 	}
 	if !slices.Contains(roles, u.Role) {
@@ -153,6 +156,13 @@ func (a *API) authorize(r *http.Request, roles []tenant.Role, minPlan tenant.Pla
 		return User{}, apierror.New(apierror.PlanUpgradeRequired, "this feature requires the %s plan or higher", minPlan)
 	}
 	return u, nil
+}
+
+// validSubject keeps what the activity log and createdBy fields will show
+// printable: the identity provider signs sub, but it is still text we display.
+func validSubject(sub string) bool {
+	return sub != "" && len(sub) <= 256 && utf8.ValidString(sub) &&
+		!strings.ContainsFunc(sub, func(r rune) bool { return validate.Forbidden(r, validate.Line) })
 }
 
 func roleList(roles []tenant.Role) string {

@@ -477,6 +477,9 @@ func TestTokenClaimsOfTheWrongTypeRefused(t *testing.T) {
 		"sub as a number":       {"sub": 7},
 		"sub as an object":      {"sub": map[string]any{"id": "x"}},
 		"role as null":          {"role": nil},
+		"sub with an escape":    {"sub": "user\x1b[31m"},
+		"sub with a bidi mark":  {"sub": "user\u202e"},
+		"sub too long":          {"sub": strings.Repeat("u", 257)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			expect(t, call(t, "GET", "/api/integrations/webhooks", sign(change), nil), http.StatusUnauthorized, "UNAUTHORIZED")
