@@ -41,7 +41,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
-	only := flag.String("only", "", "comma-separated sections to run (keys,throughput,deliveries,burst,inflight,activity,coldstart); default all")
+	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,activity,coldstart); default all")
 	flag.Parse()
 	sections = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -71,6 +71,7 @@ func run(out string, requests, clients int) error {
 		run         func() error
 	}{
 		{"keys", "key verification (go test -bench)", func() error { return keyVerification(&doc) }},
+		{"redact", "redaction of hostile 64 KiB bodies (go test -bench)", func() error { return redaction(&doc) }},
 		{"throughput", "throughput against moto, write-to-receiver latency", func() error { return throughput(&doc, requests, clients) }},
 		{"deliveries", "webhook deliveries per second", func() error { return deliveryThroughput(&doc) }},
 		{"burst", "burst of 1,000 creates, three webhooks", func() error { return burst(&doc, 1000) }},
@@ -97,6 +98,44 @@ func cpuModel() string {
 		return strings.TrimSpace(string(m[1]))
 	}
 	return runtime.GOARCH
+}
+
+// redaction runs the redaction benchmark 5 times and reports the median per body shape.
+func redaction(doc *bytes.Buffer) error {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "RedactWorstCase64KiB", "-benchtime", "20x", "-count", "5", "./shared/redact")
+	raw, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, raw)
+	}
+	res := map[string][]float64{}
+	for _, m := range regexp.MustCompile(`BenchmarkRedactWorstCase64KiB/([\w-]+?)-\d+\s+\d+\s+([\d.]+) ns/op`).FindAllSubmatch(raw, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		res[string(m[1])] = append(res[string(m[1])], v)
+	}
+	if len(res) == 0 {
+		return fmt.Errorf("benchmark output not understood: %s", raw)
+	}
+	fmt.Fprintf(doc, `
+## Redaction of hostile bodies
+
+Method: `+"`go test -bench RedactWorstCase64KiB -benchtime 20x -count 5 ./shared/redact`"+`; medians
+of 5. Every API call redacts its request body (up to 64 KiB) before the call log stores it, so a
+client chooses what redaction costs; each shape below fills 64 KiB with what is dearest to scan.
+Before this section existed, 64 KiB of letters took about 690 ms (a regular expression looked for
+names) and each JSON number like 4e999999 0.2-1.3 s (math/big).
+
+| body (64 KiB of) | ms per body |
+|---|---:|
+`)
+	names := make([]string, 0, len(res))
+	for n := range res {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(doc, "| %s | %.1f |\n", n, median(res[n])/1e6)
+	}
+	return nil
 }
 
 // keyVerification runs the apikey benchmarks 5 times each and reports medians.
