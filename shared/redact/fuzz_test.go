@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -25,7 +26,9 @@ func FuzzRedact(f *testing.F) {
 		if out := String(s); String(out) != out {
 			t.Fatalf("String not stable: %q -> %q -> %q", s, out, String(out))
 		}
-		if out := JSON([]byte(s)); JSON([]byte(out)) != out {
+		// Stable for JSON that parses. Text that does not parse is redacted as
+		// text, and what that leaves can parse and be judged by name again.
+		if out := JSON([]byte(s)); json.Valid([]byte(s)) && JSON([]byte(out)) != out {
 			t.Fatalf("JSON not stable: %q -> %q -> %q", s, out, JSON([]byte(out)))
 		}
 		// Plant secrets between the fuzzer's text, away from digits and separators.
