@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			CreatedAt: isotime.Format(now()), CreatedBy: createdBy,
 		}
 		err = s.Store.Create(ctx, k)
-		if err == errCollision && attempt < 2 {
+		if errors.Is(err, errCollision) && attempt < 2 {
 			continue
 		}
 		return k, plain, err

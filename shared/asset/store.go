@@ -215,7 +215,7 @@ func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in 
 	u = setOrRemove(u, "description", &in.Description)
 	u = setOrRemove(u, "serialNumber", &in.SerialNumber)
 	a, err := s.update(ctx, tenantID, assetID, actor, u, exists, mark)
-	if err == errConditionFailed {
+	if errors.Is(err, errConditionFailed) {
 		return Asset{}, notFound(assetID)
 	}
 	return a, dynamo.Translate("update asset", err)
@@ -227,7 +227,7 @@ func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in 
 	u = setOrRemove(u, "assignedUserId", &in.UserID)
 	u = setOrRemove(u, "assignedDepartmentId", &in.DepartmentID)
 	a, err := s.update(ctx, tenantID, assetID, actor, u, exists, mark)
-	if err == errConditionFailed {
+	if errors.Is(err, errConditionFailed) {
 		return Asset{}, notFound(assetID)
 	}
 	return a, dynamo.Translate("assign asset", err)
@@ -247,7 +247,7 @@ func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string
 		expression.Name("geoPosition.recordedAt").LessThanEqual(expression.Value(recordedAt)),
 	))
 	a, err = s.update(ctx, tenantID, assetID, actor, expression.Set(expression.Name("geoPosition"), expression.Value(gp)), cond, mark)
-	if err == errConditionFailed {
+	if errors.Is(err, errConditionFailed) {
 		current, found, gerr := s.Get(ctx, tenantID, assetID)
 		switch {
 		case gerr != nil:

@@ -9,13 +9,15 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 )
 
-// Load reads the standard SDK environment. AWS_ENDPOINT_URL (honoured by the SDK
-// itself) points every client at moto or LocalStack locally; on Lambda it is unset.
-func Load(ctx context.Context) (aws.Config, error) {
-	return awsconfig.LoadDefaultConfig(ctx,
+// Load reads the standard SDK environment, with the retry policy every
+// function uses; the local stack adds its endpoint, region, credentials and
+// HTTP client as options. AWS_ENDPOINT_URL (honoured by the SDK itself) points
+// every client at moto or LocalStack locally; on Lambda it is unset.
+func Load(ctx context.Context, opts ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
+	return awsconfig.LoadDefaultConfig(ctx, append([]func(*awsconfig.LoadOptions) error{
 		// A few quick retries absorb throttling; beyond that the client gets a 503 with Retry-After.
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3 })
 		}),
-	)
+	}, opts...)...)
 }

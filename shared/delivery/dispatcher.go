@@ -146,24 +146,12 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 
 	status, respBody, sendErr, took := d.send(ctx, w, rec, now)
 	a := Attempt{N: n, At: isotime.Format(now), StatusCode: status, DurationMs: took.Milliseconds()}
-	o := Outcome{Attempt: a, ResponseBody: respBody}
-	var retryIn time.Duration
-	switch {
-	case sendErr == nil && status >= 200 && status < 300:
-		o.Status = Delivered
-	case status == http.StatusGone:
-		o.Status, o.Attempt.Error = Failed, "410 Gone: the receiver asked for no more deliveries"
-	default:
-		if sendErr != nil {
-			o.Attempt.Error = sendErr.Error()
-		} else {
-			o.Attempt.Error = fmt.Sprintf("HTTP %d", status)
-		}
-		if wait, more := Backoff(d.Schedule, n); more {
-			o.Status, o.NextAttemptAt, retryIn = Pending, isotime.Format(now.Add(wait)), wait
-		} else {
-			o.Status = Failed
-		}
+	v := Judge(status, sendErr, func() (time.Duration, bool) { return Backoff(d.Schedule, n) })
+	a.Error = v.Error
+	o := Outcome{Attempt: a, ResponseBody: respBody, Status: v.Status}
+	retryIn := v.RetryIn
+	if v.Status == Pending {
+		o.NextAttemptAt = isotime.Format(now.Add(retryIn))
 	}
 	log.Info("delivery attempt", "webhookId", w.ID, "event", rec.Event, "attempt", n, "status", o.Status, "httpStatus", status, "durationMs", a.DurationMs)
 	if err := d.Deliveries.Finish(ctx, k, o); err != nil {

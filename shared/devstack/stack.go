@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/httpapi"
@@ -90,7 +91,7 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	client := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 512
 	})
-	return awsconfig.LoadDefaultConfig(ctx,
+	return awsclient.Load(ctx,
 		awsconfig.WithRegion(region),
 		awsconfig.WithBaseEndpoint(endpoint),
 		awsconfig.WithHTTPClient(client),

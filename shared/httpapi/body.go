@@ -138,7 +138,7 @@ func objectMembers(body []byte) ([]member, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, syntaxProblem(err)
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, bad("unexpected data after the JSON object")
 	}
 	return members, nil

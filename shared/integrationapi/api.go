@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -219,7 +220,7 @@ func (a *API) create(ctx context.Context, c call) (int, any, error) {
 	// already under it is this request's own: written by an earlier run, or
 	// by the SDK's first try of this very call when its answer was lost and
 	// the SDK retried.
-	if err == asset.ErrExists {
+	if errors.Is(err, asset.ErrExists) {
 		existing, found, gerr := a.Assets.Get(ctx, c.tenantID(), id)
 		if gerr == nil && found {
 			return http.StatusCreated, existing, nil
@@ -289,7 +290,7 @@ func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset
 		}
 	}
 	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
-	if err == asset.ErrExists { // this request's own record, as in create
+	if errors.Is(err, asset.ErrExists) { // this request's own record, as in create
 
 		if existing, found, gerr := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); gerr == nil && found {
 			return existing, nil

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"slices"
 	"time"
+
+	"github.com/uniasset/integrations/shared/redact"
 )
 
 // Events is the catalogue (the spec's table), in the order the Overview lists it.
@@ -106,7 +108,7 @@ func (w Webhook) View() View {
 		CreatedAt: w.CreatedAt, CreatedBy: w.CreatedBy, UpdatedAt: w.UpdatedAt}
 	slices.Sort(v.Events)
 	for _, name := range w.HeaderNames {
-		v.Headers[name] = "[REDACTED]"
+		v.Headers[name] = redact.Marker
 	}
 	if w.LastDeliveryAt != "" {
 		v.LastDeliveryAt = &w.LastDeliveryAt
