@@ -39,8 +39,14 @@ func New(material string) (*Sealer, error) {
 	return &Sealer{key: key}, nil
 }
 
+// SecretsAPI is the one Secrets Manager call the sealer needs, so tests can
+// give it a fake, as dynamo.API and delivery.SQSAPI do for theirs.
+type SecretsAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
 // Load reads the key material from Secrets Manager.
-func Load(ctx context.Context, sm *secretsmanager.Client, secretID string) (*Sealer, error) {
+func Load(ctx context.Context, sm SecretsAPI, secretID string) (*Sealer, error) {
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
 	if err != nil {
 		return nil, fmt.Errorf("appkey: reading %s: %w", secretID, err)

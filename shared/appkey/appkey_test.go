@@ -1,9 +1,14 @@
 package appkey
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 func TestSealOpen(t *testing.T) {
@@ -47,5 +52,44 @@ func TestSealOpen(t *testing.T) {
 	}
 	if _, err := New("short"); err == nil {
 		t.Fatal("short key material accepted")
+	}
+}
+
+type fakeSecrets struct {
+	value string
+	err   error
+	asked string
+}
+
+func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.asked = aws.ToString(in.SecretId)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
+}
+
+// Load reads the named secret once and seals with it; a read that fails
+// says which secret, and a value too short for a key is refused.
+func TestLoad(t *testing.T) {
+	sm := &fakeSecrets{value: strings.Repeat("k", 64)}
+	s, err := Load(context.Background(), sm, "arn:aws:secretsmanager:eu-west-1:1:secret:app")
+	if err != nil || sm.asked != "arn:aws:secretsmanager:eu-west-1:1:secret:app" {
+		t.Fatalf("load: %v, asked %q", err, sm.asked)
+	}
+	sealed, err := s.Seal([]byte("x"), "ctx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, _ := New(strings.Repeat("k", 64)); other == nil {
+		t.Fatal("same material")
+	} else if got, err := other.Open(sealed, "ctx"); err != nil || string(got) != "x" {
+		t.Fatalf("the loaded key is not the secret's: %v", err)
+	}
+	if _, err := Load(context.Background(), &fakeSecrets{err: errors.New("AccessDenied")}, "app"); err == nil || !strings.Contains(err.Error(), "app") {
+		t.Fatalf("a failed read: %v", err)
+	}
+	if _, err := Load(context.Background(), &fakeSecrets{value: "short"}, "app"); err == nil {
+		t.Fatal("a short secret was accepted")
 	}
 }
