@@ -17,9 +17,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"INTERNAL_ERROR","message":"an internal error occurred"}}`)
 	}
+	WriteBody(w, status, body, "")
+}
+
+// WriteBody is the one place a JSON response is written: its headers, the
+// status, the body. code is the error code of an error body ("" for none):
+// THROTTLED adds Retry-After.
+func WriteBody(w http.ResponseWriter, status int, body []byte, code apierror.Code) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if code == apierror.Throttled {
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -38,14 +48,7 @@ func RenderError(ctx context.Context, err error) (int, []byte, apierror.Code) {
 // WriteError answers with the error body and the status its code maps to.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body, code := RenderError(r.Context(), err)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if code == apierror.Throttled {
-		w.Header().Set("Retry-After", "1")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	WriteBody(w, status, body, code)
 }
 
 // Logger returns the request-scoped logger (request id attached), or the default one.

@@ -100,17 +100,10 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		}
 		body, bodyErr := httpapi.ReadBody(r)
 		status, respBody, errCode, replayed := a.run(ctx, r, perm, principal, body, bodyErr, op)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if errCode == string(apierror.Throttled) {
-			w.Header().Set("Retry-After", "1")
-		}
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		w.WriteHeader(status)
-		_, _ = w.Write(respBody)
+		httpapi.WriteBody(w, status, respBody, apierror.Code(errCode))
 
 		rc := httpapi.RequestContext(ctx)
 		entry := apilog.Entry{
