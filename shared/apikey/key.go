@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"regexp"
 	"slices"
-	"time"
 )
 
 const (
@@ -112,6 +111,3 @@ func (k Key) View() View {
 	}
 	return v
 }
-
-// now is swapped by tests that need to move time.
-var now = time.Now

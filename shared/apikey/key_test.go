@@ -70,13 +70,11 @@ func TestNewKeyInputValidate(t *testing.T) {
 
 func TestCacheBoundsAndExpiry(t *testing.T) {
 	base := time.Unix(1_800_000_000, 0)
-	now = func() time.Time { return base }
-	defer func() { now = time.Now }()
-
 	if NewCache(0, time.Minute) != nil {
 		t.Fatal("size 0 must disable the cache")
 	}
 	c := NewCache(2, time.Minute)
+	c.now = func() time.Time { return base }
 	c.put([32]byte{1}, cacheEntry{keyID: "a"})
 	c.put([32]byte{2}, cacheEntry{keyID: "b"})
 	c.put([32]byte{3}, cacheEntry{keyID: "c"})
@@ -86,7 +84,7 @@ func TestCacheBoundsAndExpiry(t *testing.T) {
 	if e, ok := c.get([32]byte{3}); !ok || e.keyID != "c" {
 		t.Fatal("the newest entry was evicted")
 	}
-	now = func() time.Time { return base.Add(2 * time.Minute) }
+	c.now = func() time.Time { return base.Add(2 * time.Minute) }
 	if _, ok := c.get([32]byte{3}); ok {
 		t.Fatal("an expired entry was returned")
 	}

@@ -24,7 +24,15 @@ type Service struct {
 	Store            *Store
 	BcryptCost       int
 	LastUsedInterval time.Duration
-	Cache            *Cache // nil disables caching (the benchmark's uncached case)
+	Cache            *Cache           // nil disables caching (the benchmark's uncached case)
+	Now              func() time.Time // the clock; nil is time.Now
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // Principal is who an authenticated integration request acts as.
@@ -80,7 +88,7 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
 			Hash: string(hash), Permissions: in.Permissions,
-			CreatedAt: isotime.Format(now()), CreatedBy: createdBy,
+			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy,
 		}
 		err = s.Store.Create(ctx, k)
 		if errors.Is(err, errCollision) && attempt < 2 {
@@ -151,7 +159,7 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (Princ
 // recordUse writes lastUsedAt when the stored value is older than the interval.
 // A failure here must not fail the request: it is bookkeeping, not authorization.
 func (s *Service) recordUse(ctx context.Context, k *Key) {
-	t := now()
+	t := s.now()
 	if k.LastUsedAt != "" {
 		if last, err := isotime.Parse(k.LastUsedAt); err == nil && t.Sub(last) < s.LastUsedInterval {
 			return
@@ -171,6 +179,7 @@ type Cache struct {
 	entries map[[32]byte]cacheEntry
 	size    int
 	ttl     time.Duration
+	now     func() time.Time // time.Now; tests move it
 }
 
 type cacheEntry struct {
@@ -183,14 +192,14 @@ func NewCache(size int, ttl time.Duration) *Cache {
 	if size <= 0 {
 		return nil
 	}
-	return &Cache{entries: make(map[[32]byte]cacheEntry, min(size, 1024)), size: size, ttl: ttl}
+	return &Cache{entries: make(map[[32]byte]cacheEntry, min(size, 1024)), size: size, ttl: ttl, now: time.Now}
 }
 
 func (c *Cache) get(fp [32]byte) (cacheEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[fp]
-	if ok && now().After(e.expires) {
+	if ok && c.now().After(e.expires) {
 		delete(c.entries, fp)
 		return cacheEntry{}, false
 	}
@@ -207,7 +216,7 @@ func (c *Cache) put(fp [32]byte, e cacheEntry) {
 			break
 		}
 	}
-	e.expires = now().Add(c.ttl)
+	e.expires = c.now().Add(c.ttl)
 	c.entries[fp] = e
 }
 

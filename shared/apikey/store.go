@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -22,6 +23,14 @@ import (
 type Store struct {
 	DB    dynamo.API
 	Table string
+	Now   func() time.Time // the clock; nil is time.Now
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func keyKey(tenantID, id string) map[string]types.AttributeValue {
@@ -107,7 +116,7 @@ func (s *Store) Revoke(ctx context.Context, tenantID, id, by string) (Key, error
 		UpdateExpression:    aws.String("SET revokedAt = :now, revokedBy = :by"),
 		ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(revokedAt)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": &types.AttributeValueMemberS{Value: isotime.Format(now())},
+			":now": &types.AttributeValueMemberS{Value: isotime.Format(s.now())},
 			":by":  &types.AttributeValueMemberS{Value: by},
 		},
 		ReturnValues:                        types.ReturnValueAllNew,

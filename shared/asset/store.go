@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -22,6 +23,14 @@ import (
 type Store struct {
 	DB    dynamo.API
 	Table string
+	Now   func() time.Time // the clock; nil is time.Now
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // NewID returns a fresh asset id.
@@ -41,7 +50,7 @@ var ErrExists = apierror.New(apierror.Conflict, "the record already exists")
 // Create stores a new asset. An externalId is claimed in the same transaction,
 // so two creates with one externalId cannot both succeed; so is the mark.
 func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in CreateInput, mark Mark) (Asset, error) {
-	at := isotime.Format(now())
+	at := isotime.Format(s.now())
 	it := item{
 		PK: assetPK(tenantID, assetID), SK: skAsset, Entity: "asset", TenantID: tenantID, AssetID: assetID,
 		ExternalID: in.ExternalID, AssetName: in.Name, CategoryName: in.CategoryName, StatusName: in.StatusName,
@@ -136,7 +145,7 @@ var ErrClaimLost = apierror.New(apierror.IdempotencyInProgress, "a retry of this
 // updatedAt, and returns the asset as stored afterwards. With a mark, the
 // write and the mark are one transaction.
 func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd expression.UpdateBuilder, cond expression.ConditionBuilder, mark Mark) (Asset, error) {
-	upd = upd.Set(expression.Name("updatedAt"), expression.Value(isotime.Format(now()))).
+	upd = upd.Set(expression.Name("updatedAt"), expression.Value(isotime.Format(s.now()))).
 		Set(expression.Name("updatedBy"), expression.Value(actor)).
 		Add(expression.Name("version"), expression.Value(1))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
@@ -223,7 +232,7 @@ func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in 
 
 // Assign sets or clears the asset's user and department.
 func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in AssignmentInput, mark Mark) (Asset, error) {
-	u := expression.Set(expression.Name("assignedAt"), expression.Value(isotime.Format(now())))
+	u := expression.Set(expression.Name("assignedAt"), expression.Value(isotime.Format(s.now())))
 	u = setOrRemove(u, "assignedUserId", &in.UserID)
 	u = setOrRemove(u, "assignedDepartmentId", &in.DepartmentID)
 	a, err := s.update(ctx, tenantID, assetID, actor, u, exists, mark)
@@ -237,7 +246,7 @@ func (s *Store) Assign(ctx context.Context, tenantID, assetID, actor string, in 
 // retry and reorder, and an old reading must never overwrite a newer one.
 // applied is false when the stored position was newer and was kept.
 func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string, in GeoPositionInput, mark Mark) (a Asset, applied bool, err error) {
-	recordedAt := isotime.Format(now())
+	recordedAt := isotime.Format(s.now())
 	if in.RecordedAt != nil {
 		recordedAt = *in.RecordedAt
 	}
@@ -265,7 +274,7 @@ func (s *Store) SetPosition(ctx context.Context, tenantID, assetID, actor string
 func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenanceID, actor string, in MaintenanceInput, mark Mark) (Maintenance, error) {
 	m := Maintenance{
 		MaintenanceID: maintenanceID, AssetID: assetID, Title: in.Title,
-		Description: in.Description, DueAt: in.DueAt, PerformedAt: in.PerformedAt, CreatedAt: isotime.Format(now()),
+		Description: in.Description, DueAt: in.DueAt, PerformedAt: in.PerformedAt, CreatedAt: isotime.Format(s.now()),
 	}
 	m.Status = "scheduled"
 	if m.PerformedAt != nil {

@@ -28,6 +28,14 @@ type Store struct {
 	DB     dynamo.API
 	Table  string
 	Sealer *appkey.Sealer
+	Now    func() time.Time // the clock; nil is time.Now
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // sealed is what the Sealed attribute holds once opened.
@@ -343,7 +351,7 @@ func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Web
 		ConditionExpression:      aws.String("attribute_exists(PK)"),
 		ExpressionAttributeNames: map[string]string{"#status": "status", "#revision": "revision"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(now())},
+			":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(s.now())},
 			":one": &types.AttributeValueMemberN{Value: "1"},
 		},
 		ReturnValues: types.ReturnValueAllNew,

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
-	"time"
 
 	"github.com/uniasset/integrations/shared/redact"
 )
@@ -126,5 +125,3 @@ func NewSecret() (string, error) {
 	}
 	return "whsec_" + base64.StdEncoding.EncodeToString(b[:]), nil
 }
-
-var now = time.Now
