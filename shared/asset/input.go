@@ -79,8 +79,8 @@ type CreateInput struct {
 	SerialNumber *string `json:"serialNumber"`
 }
 
-func (in *CreateInput) Validate() error {
-	v := &validator{}
+func (in *CreateInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
 	in.Name = v.text("name", in.Name, maxName, true)
 	in.CategoryName = v.text("categoryName", in.CategoryName, maxCategory, true)
 	in.StatusName = v.text("statusName", in.StatusName, maxStatus, true)
@@ -100,8 +100,8 @@ type UpdateInput struct {
 	SerialNumber Nullable `json:"serialNumber"`
 }
 
-func (in *UpdateInput) Validate() error {
-	v := &validator{}
+func (in *UpdateInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
 	in.Ref.validate(v)
 	in.Name = v.optRequiredText("name", in.Name, maxName)
 	in.CategoryName = v.optRequiredText("categoryName", in.CategoryName, maxCategory)
@@ -123,8 +123,8 @@ type MaintenanceInput struct {
 	PerformedAt *string `json:"performedAt"`
 }
 
-func (in *MaintenanceInput) Validate() error {
-	v := &validator{}
+func (in *MaintenanceInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
 	in.Ref.validate(v)
 	in.Title = v.text("title", in.Title, maxTitle, true)
 	in.Description = v.optText("description", in.Description, maxDescription)
@@ -140,8 +140,8 @@ type AssignmentInput struct {
 	DepartmentID Nullable `json:"departmentId"`
 }
 
-func (in *AssignmentInput) Validate() error {
-	v := &validator{}
+func (in *AssignmentInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
 	in.Ref.validate(v)
 	for _, f := range []struct {
 		name string
@@ -169,8 +169,8 @@ type GeoPositionInput struct {
 // maxClockSkew is how far in the future a device's recordedAt may be.
 const maxClockSkew = 5 * time.Minute
 
-func (in *GeoPositionInput) Validate() error {
-	v := &validator{}
+func (in *GeoPositionInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
 	for _, f := range []*float64{in.Latitude, in.Longitude, in.Accuracy} {
 		if f != nil && *f == 0 {
 			*f = 0 // -0 is stored and shown as 0
@@ -197,7 +197,10 @@ func (in *GeoPositionInput) Validate() error {
 }
 
 // validator adds the asset fields' own helpers to the shared problem list.
-type validator struct{ validate.Problems }
+type validator struct {
+	validate.Problems
+	now time.Time // the request's time, for "not in the future"
+}
 
 func (v *validator) add(field, issue string) { v.Add(field, issue) }
 func (v *validator) err() error              { return v.Err() }
@@ -268,12 +271,10 @@ func (v *validator) optTime(field string, s *string, notFuture bool) *string {
 		v.add(field, "must be between 1970 and 9999")
 		return nil
 	}
-	if notFuture && t.After(now().Add(maxClockSkew)) {
+	if notFuture && t.After(v.now.Add(maxClockSkew)) {
 		v.add(field, "must not be in the future")
 		return nil
 	}
 	out := isotime.Format(t)
 	return &out
 }
-
-var now = time.Now

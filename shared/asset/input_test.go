@@ -3,15 +3,19 @@ package asset
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/httpapi"
 )
 
+// testNow is the request time every case is validated at.
+var testNow = time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC)
+
 // fields decodes body into dst, validates, and returns the names of the fields reported.
-func fields[T interface{ Validate() error }](t *testing.T, body string, dst T) []string {
+func fields[T interface{ ValidateAt(time.Time) error }](t *testing.T, body string, dst T) []string {
 	t.Helper()
-	err := httpapi.DecodeValid([]byte(body), dst, dst.Validate)
+	err := httpapi.DecodeValid([]byte(body), dst, func() error { return dst.ValidateAt(testNow) })
 	if err == nil {
 		return nil
 	}
@@ -134,6 +138,25 @@ func TestClientChosenTextRefusesControlAndFormatCharacters(t *testing.T) {
 		got := fields(t, body, &CreateInput{})
 		if c.want == "" && got != nil || c.want != "" && (len(got) != 1 || got[0] != c.want) {
 			t.Errorf("%s: reported %v, want %q", c.extra, got, c.want)
+		}
+	}
+}
+
+// "Not in the future" is judged against the request's time, with 5 minutes
+// for a device's clock to run ahead.
+func TestNotInTheFutureUsesTheRequestTime(t *testing.T) {
+	at := func(d time.Duration) string { return testNow.Add(d).Format(time.RFC3339) }
+	for _, c := range []struct {
+		recordedAt string
+		ok         bool
+	}{
+		{at(-time.Hour), true},
+		{at(4 * time.Minute), true},
+		{at(6 * time.Minute), false},
+	} {
+		got := fields(t, `{"assetId":"a","latitude":1,"longitude":2,"recordedAt":"`+c.recordedAt+`"}`, &GeoPositionInput{})
+		if (got == nil) != c.ok {
+			t.Errorf("recordedAt %s: problems %v, want ok=%v", c.recordedAt, got, c.ok)
 		}
 	}
 }

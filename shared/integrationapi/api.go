@@ -182,8 +182,8 @@ func (a *API) run(ctx context.Context, r *http.Request, perm apikey.Permission, 
 	return st, b, "", false
 }
 
-func decode[T interface{ Validate() error }](body []byte, dst T) error {
-	return httpapi.DecodeValid(body, dst, dst.Validate)
+func decode[T interface{ ValidateAt(time.Time) error }](body []byte, dst T, now time.Time) error {
+	return httpapi.DecodeValid(body, dst, func() error { return dst.ValidateAt(now) })
 }
 
 // derivedID makes a create with an Idempotency-Key always choose the same id,
@@ -198,7 +198,7 @@ func derivedID(prefix string, c call) string {
 
 func (a *API) create(ctx context.Context, c call) (int, any, error) {
 	var in asset.CreateInput
-	if err := decode(c.body, &in); err != nil {
+	if err := decode(c.body, &in, a.Now()); err != nil {
 		return 0, nil, err
 	}
 	id := asset.NewID()
@@ -229,12 +229,12 @@ func (a *API) create(ctx context.Context, c call) (int, any, error) {
 // validate it, resolve assetId or externalId within the caller's tenant, then act.
 func onAsset[T any, PT interface {
 	*T
-	Validate() error
+	ValidateAt(time.Time) error
 	Target() asset.Ref
 }](a *API, status int, act func(ctx context.Context, c call, assetID string, in PT) (any, error)) operation {
 	return func(ctx context.Context, c call) (int, any, error) {
 		in := PT(new(T))
-		if err := decode(c.body, in); err != nil {
+		if err := decode(c.body, in, a.Now()); err != nil {
 			return 0, nil, err
 		}
 		id, err := a.Assets.Resolve(ctx, c.tenantID(), in.Target())
