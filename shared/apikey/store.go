@@ -13,11 +13,12 @@ import (
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
-// Store keeps keys in IntegrationsTable: the key at TENANT#t / APIKEY#id, and a
-// lookup item at KEYLOOKUP#<lookup> pointing to it. The lookup is a base-table
+// Store keeps keys in IntegrationsTable: the key at keyschema.APIKey, and a
+// lookup item at keyschema.KeyLookup pointing to it. The lookup is a base-table
 // item rather than a GSI so that a key works on the very next request after it
 // is created: GSI reads are only eventually consistent.
 type Store struct {
@@ -34,17 +35,11 @@ func (s *Store) now() time.Time {
 }
 
 func keyKey(tenantID, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
-		"SK": &types.AttributeValueMemberS{Value: "APIKEY#" + id},
-	}
+	return keyschema.APIKey(tenantID, id).Attrs()
 }
 
 func lookupKey(lookup string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "KEYLOOKUP#" + lookup},
-		"SK": &types.AttributeValueMemberS{Value: "KEYLOOKUP"},
-	}
+	return keyschema.KeyLookup(lookup).Attrs()
 }
 
 type lookupItem struct {
@@ -88,8 +83,8 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Key, error) {
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
-			":sk": &types.AttributeValueMemberS{Value: "APIKEY#"},
+			":pk": &types.AttributeValueMemberS{Value: keyschema.TenantPK(tenantID)},
+			":sk": &types.AttributeValueMemberS{Value: keyschema.APIKeyPrefix},
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -199,12 +194,12 @@ func (s *Store) getWithProfile(ctx context.Context, tenantID, id string) (Key, b
 		sk, _ := item["SK"].(*types.AttributeValueMemberS)
 		switch {
 		case sk == nil:
-		case strings.HasPrefix(sk.Value, "APIKEY#"):
+		case strings.HasPrefix(sk.Value, keyschema.APIKeyPrefix):
 			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
 				return Key{}, false, profile, err
 			}
 			found = true
-		case sk.Value == "PROFILE":
+		case sk.Value == keyschema.ProfileSK:
 			p, err := tenant.Decode(tenantID, item)
 			if err != nil {
 				return Key{}, false, profile, err

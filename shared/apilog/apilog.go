@@ -1,5 +1,5 @@
 // Package apilog records every authenticated integration API call for the
-// Activity Log. Entries are write-sharded per tenant (TENANT#t#APILOG#<shard>)
+// Activity Log. Entries are write-sharded per tenant (keyschema.APILogPK)
 // so an IoT fleet's traffic never lands on one partition; the sort key is a
 // ULID, so each shard reads newest-first and shards merge by id.
 package apilog
@@ -7,7 +7,6 @@ package apilog
 import (
 	"context"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // maxStoredBody caps what one entry keeps of a request or response body.
@@ -74,13 +74,13 @@ func (w *Writer) Write(ctx context.Context, e Entry, at time.Time) error {
 
 // PK is the partition of one shard of the tenant's call log.
 func PK(tenantID string, shard int) string {
-	return "TENANT#" + tenantID + "#APILOG#" + strconv.Itoa(shard)
+	return keyschema.APILogPK(tenantID, shard)
 }
 
 // ResourcePK is the index key of one API key's calls in one shard (sharded like
 // the log itself, so one busy key never makes a hot index partition).
 func ResourcePK(tenantID, keyID string, shard int) string {
-	return "TENANT#" + tenantID + "#APIKEY#" + keyID + "#" + strconv.Itoa(shard)
+	return keyschema.APIKeyCallsPK(tenantID, keyID, shard)
 }
 
 func truncate(s string) string {

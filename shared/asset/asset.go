@@ -83,21 +83,6 @@ func (it item) asset() Asset {
 	}
 }
 
-// Keys of AssetsTable items (DESIGN.md §2). Assets are keyed per asset, so no
-// partition takes writes in proportion to a tenant's traffic.
-func assetPK(tenantID, assetID string) string { return "TENANT#" + tenantID + "#ASSET#" + assetID }
-func externalPK(tenantID, externalID string) string {
-	return "TENANT#" + tenantID + "#EXTID#" + externalID
-}
-
-const (
-	skAsset      = "ASSET"
-	skExternalID = "EXTID"
-)
-
-// dueBucket is the sparse DueIndex key: one partition per day, read by the expiry job.
-func dueBucket(dueAt string) string { return "DUE#" + dueAt[:len("2006-01-02")] }
-
 // FromItem decodes an AssetsTable asset item (a table read or a stream image).
 func FromItem(av map[string]types.AttributeValue) (Asset, error) {
 	var it item

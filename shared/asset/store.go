@@ -16,6 +16,7 @@ import (
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // Store writes assets and their records to AssetsTable. Every method takes the
@@ -36,13 +37,6 @@ func (s *Store) now() time.Time {
 // NewID returns a fresh asset id.
 func NewID() string { return "asset_" + strings.ToLower(ulid.Make().String()) }
 
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: pk},
-		"SK": &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
 // ErrExists means an asset or maintenance record with the requested id is
 // already stored: only an idempotent retry that derives the same id can meet it.
 var ErrExists = apierror.New(apierror.Conflict, "the record already exists")
@@ -52,7 +46,7 @@ var ErrExists = apierror.New(apierror.Conflict, "the record already exists")
 func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in CreateInput, mark Mark) (Asset, error) {
 	at := isotime.Format(s.now())
 	it := item{
-		PK: assetPK(tenantID, assetID), SK: skAsset, Entity: "asset", TenantID: tenantID, AssetID: assetID,
+		PK: keyschema.AssetPK(tenantID, assetID), SK: keyschema.AssetSK, Entity: "asset", TenantID: tenantID, AssetID: assetID,
 		ExternalID: in.ExternalID, AssetName: in.Name, CategoryName: in.CategoryName, StatusName: in.StatusName,
 		Description: in.Description, SerialNumber: in.SerialNumber, Version: 1,
 		CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor,
@@ -72,7 +66,7 @@ func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in 
 	items := []types.TransactWriteItem{{Put: &put}}
 	externalAt, markAt := -1, -1
 	if in.ExternalID != nil {
-		claim := key(externalPK(tenantID, *in.ExternalID), skExternalID)
+		claim := keyschema.ExternalID(tenantID, *in.ExternalID).Attrs()
 		claim["entity"] = &types.AttributeValueMemberS{Value: "externalId"}
 		claim["assetId"] = &types.AttributeValueMemberS{Value: assetID}
 		externalAt, items = len(items), append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: claim, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
@@ -97,7 +91,7 @@ func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in 
 // Get reads an asset; found is false when the tenant has no such asset.
 func (s *Store) Get(ctx context.Context, tenantID, assetID string) (Asset, bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return Asset{}, false, dynamo.Translate("get asset", err)
@@ -119,7 +113,7 @@ func (s *Store) Resolve(ctx context.Context, tenantID string, ref Ref) (string, 
 		return *ref.AssetID, nil
 	}
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: key(externalPK(tenantID, *ref.ExternalID), skExternalID), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.Table), Key: keyschema.ExternalID(tenantID, *ref.ExternalID).Attrs(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return "", dynamo.Translate("resolve externalId", err)
@@ -152,7 +146,7 @@ func (s *Store) update(ctx context.Context, tenantID, assetID, actor string, upd
 	if err != nil {
 		return Asset{}, err
 	}
-	k := key(assetPK(tenantID, assetID), skAsset)
+	k := keyschema.Asset(tenantID, assetID).Attrs()
 	if mark != nil {
 		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
@@ -284,17 +278,17 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenan
 	if err != nil {
 		return Maintenance{}, err
 	}
-	for k, v := range key(assetPK(tenantID, assetID), "MAINT#"+m.MaintenanceID) {
+	for k, v := range keyschema.Maintenance(tenantID, assetID, m.MaintenanceID).Attrs() {
 		av[k] = v
 	}
 	av["entity"] = &types.AttributeValueMemberS{Value: "maintenance"}
 	av["tenantId"] = &types.AttributeValueMemberS{Value: tenantID}
 	av["createdBy"] = &types.AttributeValueMemberS{Value: actor}
 	if m.Status == "scheduled" && m.DueAt != nil {
-		av["dueBucket"] = &types.AttributeValueMemberS{Value: dueBucket(*m.DueAt)}
+		av["dueBucket"] = &types.AttributeValueMemberS{Value: keyschema.DueBucket(*m.DueAt)}
 	}
 	items := []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), skAsset), ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 	}
 	if mark != nil {
@@ -319,7 +313,7 @@ func NewMaintenanceID() string { return "mnt_" + strings.ToLower(ulid.Make().Str
 // GetMaintenance reads one maintenance record of an asset.
 func (s *Store) GetMaintenance(ctx context.Context, tenantID, assetID, maintenanceID string) (Maintenance, bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: key(assetPK(tenantID, assetID), "MAINT#"+maintenanceID), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.Table), Key: keyschema.Maintenance(tenantID, assetID, maintenanceID).Attrs(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil || out.Item == nil {
 		return Maintenance{}, false, dynamo.Translate("get maintenance", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // FromRecord returns the events one stream record stands for (none for items
@@ -29,7 +30,7 @@ import (
 func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 	keys := r.Change.Keys
 	pk, sk := keys["PK"].String(), keys["SK"].String()
-	tenantID, assetID, ok := parsePK(pk)
+	tenantID, assetID, ok := keyschema.ParseAssetPK(pk)
 	if !ok || r.EventName == "REMOVE" {
 		return nil, nil
 	}
@@ -52,7 +53,7 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 		return delivery.Event{SourceID: r.EventID, Name: name, TenantID: tenantID, Time: when, Data: data}
 	}
 	switch {
-	case sk == "ASSET":
+	case sk == keyschema.AssetSK:
 		cur, err := asset.FromItem(newImage)
 		if err != nil {
 			return nil, err
@@ -75,7 +76,7 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 			out = append(out, mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: changed(prev, cur)}))
 		}
 		return out, nil
-	case strings.HasPrefix(sk, "MAINT#") && r.EventName == "INSERT":
+	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && r.EventName == "INSERT":
 		m, err := asset.MaintenanceFromItem(newImage)
 		if err != nil {
 			return nil, err
@@ -85,16 +86,6 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 		return []delivery.Event{mk("incident.created", "", incident(assetID, strings.TrimPrefix(sk, "INCIDENT#"), newImage))}, nil
 	}
 	return nil, nil
-}
-
-// parsePK reads TENANT#<t>#ASSET#<id>.
-func parsePK(pk string) (tenantID, assetID string, ok bool) {
-	rest, found := strings.CutPrefix(pk, "TENANT#")
-	if !found {
-		return "", "", false
-	}
-	tenantID, assetID, found = strings.Cut(rest, "#ASSET#")
-	return tenantID, assetID, found && tenantID != "" && assetID != ""
 }
 
 // assigned is asset.assigned's data: the asset and what its assignment was.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -29,7 +30,7 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 	r := Record{
 		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
 		Test: e.Test, Payload: string(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
-		SK: e.Time + "#" + id, ByResourcePK: ResourcePK(w.TenantID, w.ID, Shard(id, q.Store.Shards)),
+		SK: keyschema.DeliverySK(e.Time, id), ByResourcePK: ResourcePK(w.TenantID, w.ID, Shard(id, q.Store.Shards)),
 	}
 	created, existing, err := q.Store.CreateIfNew(ctx, r)
 	if err != nil {

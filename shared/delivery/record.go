@@ -18,6 +18,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // Statuses of a delivery.
@@ -85,7 +86,7 @@ type Record struct {
 	DeliveredAt      string    `dynamodbav:"deliveredAt,omitempty"`
 	History          []Attempt `dynamodbav:"history"`
 	SK               string    `dynamodbav:"SK"`
-	ByResourcePK     string    `dynamodbav:"GSI1PK"` // TENANT#t#WEBHOOK#<id>#<shard>: the activity log's webhook filter
+	ByResourcePK     string    `dynamodbav:"GSI1PK"` // keyschema.WebhookDeliveriesPK: the activity log's webhook filter
 }
 
 // Key locates a record: the partition is sharded per tenant by delivery id so
@@ -101,7 +102,7 @@ func (k Key) pk(shards int) string { return PK(k.TenantID, Shard(k.DeliveryID, s
 
 // PK is the partition of one shard of the tenant's deliveries.
 func PK(tenantID string, shard int) string {
-	return "TENANT#" + tenantID + "#DELIVERY#" + strconv.Itoa(shard)
+	return keyschema.DeliveryPK(tenantID, shard)
 }
 
 // Shard is the write shard of a delivery, from its id.
@@ -113,7 +114,7 @@ func Shard(deliveryID string, shards int) int {
 
 // ResourcePK is the index key of a webhook's deliveries in one shard.
 func ResourcePK(tenantID, webhookID string, shard int) string {
-	return "TENANT#" + tenantID + "#WEBHOOK#" + webhookID + "#" + strconv.Itoa(shard)
+	return keyschema.WebhookDeliveriesPK(tenantID, webhookID, shard)
 }
 
 func (k Key) attrs(shards int) map[string]types.AttributeValue {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // MaxKeyLength is the longest Idempotency-Key accepted.
@@ -78,7 +79,7 @@ type record struct {
 	Seed        string `dynamodbav:"seed"`
 }
 
-// Store keeps idempotency records in IntegrationsTable at TENANT#t#IDEMPOTENCY#<sha256(key)>.
+// Store keeps idempotency records in IntegrationsTable (keyschema.Idempotency).
 type Store struct {
 	DB    dynamo.API
 	Table string
@@ -108,7 +109,7 @@ type Claim struct {
 // and exports where attribute values do not.
 func PK(tenantID, key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return "TENANT#" + tenantID + "#IDEMPOTENCY#" + hex.EncodeToString(sum[:])
+	return keyschema.Idempotency(tenantID, hex.EncodeToString(sum[:])).PK
 }
 
 func recordKey(tenantID, key string) map[string]types.AttributeValue {

@@ -3,7 +3,7 @@
 // jobs to come — as the Activity Log's "System" rows.
 //
 // System entries are rare (one per state change, not one per request), so a
-// tenant's entries share one partition, TENANT#t#SYSLOG, sorted by ULID; the
+// tenant's entries share one partition (keyschema.SystemPK), sorted by ULID; the
 // ByResource index finds the entries about one resource.
 package systemlog
 
@@ -16,6 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // Events.
@@ -39,11 +40,11 @@ type Entry struct {
 }
 
 // PK is the partition of the tenant's system entries.
-func PK(tenantID string) string { return "TENANT#" + tenantID + "#SYSLOG" }
+func PK(tenantID string) string { return keyschema.SystemPK(tenantID) }
 
 // ResourcePK is the index key of the entries about one resource.
 func ResourcePK(tenantID, resourceType, resourceID string) string {
-	return "TENANT#" + tenantID + "#" + strings.ToUpper(resourceType) + "#" + resourceID + "#SYSLOG"
+	return keyschema.ResourceSystemPK(tenantID, resourceType, resourceID)
 }
 
 // Item stamps e with a fresh ULID and time and returns it as a table item,

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // Plan is a tenant's subscription tier.
@@ -62,10 +63,7 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // Key returns the primary key of the tenant's profile item.
 func Key(tenantID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
-		"SK": &types.AttributeValueMemberS{Value: "PROFILE"},
-	}
+	return keyschema.Profile(tenantID).Attrs()
 }
 
 // Decode reads a profile item; a missing item is a tenant with no plan.

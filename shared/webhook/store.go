@@ -20,10 +20,11 @@ import (
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
 
-// Store keeps webhooks in IntegrationsTable at TENANT#t / WEBHOOK#id.
+// Store keeps webhooks in IntegrationsTable (keyschema.Webhook, keyschema.WebhookCount).
 type Store struct {
 	DB     dynamo.API
 	Table  string
@@ -47,10 +48,7 @@ type sealed struct {
 func sealContext(tenantID, id string) string { return "webhook:" + tenantID + ":" + id }
 
 func itemKey(tenantID, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
-		"SK": &types.AttributeValueMemberS{Value: "WEBHOOK#" + id},
-	}
+	return keyschema.Webhook(tenantID, id).Attrs()
 }
 
 // NewID returns a fresh webhook id.
@@ -141,10 +139,7 @@ func backOff(ctx context.Context, try int) {
 // countKey is the item holding how many webhooks a tenant has. Its sort key
 // does not begin with "WEBHOOK#", so listing webhooks never returns it.
 func countKey(tenantID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
-		"SK": &types.AttributeValueMemberS{Value: "WEBHOOKS"},
-	}
+	return keyschema.WebhookCount(tenantID).Attrs()
 }
 
 // countChange adds or subtracts one from the tenant's webhook count, on
@@ -254,8 +249,8 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
 		TableName:              aws.String(s.Table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID},
-			":sk": &types.AttributeValueMemberS{Value: "WEBHOOK#"},
+			":pk": &types.AttributeValueMemberS{Value: keyschema.TenantPK(tenantID)},
+			":sk": &types.AttributeValueMemberS{Value: keyschema.WebhookPrefix},
 		},
 		ConsistentRead: aws.Bool(true),
 	})

@@ -1,0 +1,131 @@
+// Package keyschema is every partition and sort key of both tables, built and
+// read in one place. It mirrors README.md's Data table row by row; a key is
+// spelled nowhere else.
+package keyschema
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Key is an item's primary key.
+type Key struct{ PK, SK string }
+
+// Attrs is the key as DynamoDB takes it (GetItem's Key, an item's PK and SK).
+func (k Key) Attrs() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: k.PK},
+		"SK": &types.AttributeValueMemberS{Value: k.SK},
+	}
+}
+
+func tenant(tenantID string) string { return "TENANT#" + tenantID }
+
+// ---- AssetsTable ----
+
+// Asset is an asset's own item: TENANT#<t>#ASSET#<id> / ASSET.
+func Asset(tenantID, assetID string) Key { return Key{AssetPK(tenantID, assetID), AssetSK} }
+
+// AssetSK is the sort key of an asset's own item.
+const AssetSK = "ASSET"
+
+// AssetPK is the partition of an asset and its maintenance records.
+func AssetPK(tenantID, assetID string) string { return tenant(tenantID) + "#ASSET#" + assetID }
+
+// ParseAssetPK reads TENANT#<t>#ASSET#<id>.
+func ParseAssetPK(pk string) (tenantID, assetID string, ok bool) {
+	rest, found := strings.CutPrefix(pk, "TENANT#")
+	if !found {
+		return "", "", false
+	}
+	tenantID, assetID, found = strings.Cut(rest, "#ASSET#")
+	if !found || tenantID == "" || assetID == "" {
+		return "", "", false
+	}
+	return tenantID, assetID, true
+}
+
+// MaintenancePrefix begins the sort key of every maintenance record.
+const MaintenancePrefix = "MAINT#"
+
+// Maintenance is a maintenance record: in its asset's partition, MAINT#<id>.
+func Maintenance(tenantID, assetID, maintenanceID string) Key {
+	return Key{AssetPK(tenantID, assetID), MaintenancePrefix + maintenanceID}
+}
+
+// DueBucket is the sparse DueIndex's partition for a due time (RFC 3339): DUE#<day>.
+func DueBucket(dueAt string) string { return "DUE#" + dueAt[:len("2006-01-02")] }
+
+// ExternalID is the claim that makes an externalId unique in a tenant:
+// TENANT#<t>#EXTID#<externalId> / EXTID.
+func ExternalID(tenantID, externalID string) Key {
+	return Key{tenant(tenantID) + "#EXTID#" + externalID, "EXTID"}
+}
+
+// ---- IntegrationsTable ----
+
+// Profile is the tenant's profile (name, plan): TENANT#<t> / PROFILE.
+func Profile(tenantID string) Key { return Key{tenant(tenantID), ProfileSK} }
+
+// ProfileSK is the profile's sort key.
+const ProfileSK = "PROFILE"
+
+// TenantPK is the partition of a tenant's profile, API keys and webhooks.
+func TenantPK(tenantID string) string { return tenant(tenantID) }
+
+// APIKeyPrefix begins the sort key of every API key.
+const APIKeyPrefix = "APIKEY#"
+
+// APIKey is an API key: TENANT#<t> / APIKEY#<id>.
+func APIKey(tenantID, keyID string) Key { return Key{tenant(tenantID), APIKeyPrefix + keyID} }
+
+// KeyLookup finds a key by its lookup id: KEYLOOKUP#<16 hex> / KEYLOOKUP.
+func KeyLookup(lookup string) Key { return Key{"KEYLOOKUP#" + lookup, "KEYLOOKUP"} }
+
+// APILogPK is one write shard of the tenant's API call log (sort key: a ULID).
+func APILogPK(tenantID string, shard int) string {
+	return tenant(tenantID) + "#APILOG#" + strconv.Itoa(shard)
+}
+
+// APIKeyCallsPK is the ByResource index partition of one API key's calls in one shard.
+func APIKeyCallsPK(tenantID, keyID string, shard int) string {
+	return tenant(tenantID) + "#APIKEY#" + keyID + "#" + strconv.Itoa(shard)
+}
+
+// Idempotency is a client key's record, under the key's hash (hex SHA-256):
+// TENANT#<t>#IDEMPOTENCY#<hash> / -.
+func Idempotency(tenantID, keyHash string) Key {
+	return Key{tenant(tenantID) + "#IDEMPOTENCY#" + keyHash, "-"}
+}
+
+// WebhookPrefix begins the sort key of every webhook.
+const WebhookPrefix = "WEBHOOK#"
+
+// Webhook is a subscription: TENANT#<t> / WEBHOOK#<id>.
+func Webhook(tenantID, webhookID string) Key { return Key{tenant(tenantID), WebhookPrefix + webhookID} }
+
+// WebhookCount is the tenant's webhook count (the cap): TENANT#<t> / WEBHOOKS.
+func WebhookCount(tenantID string) Key { return Key{tenant(tenantID), "WEBHOOKS"} }
+
+// DeliveryPK is one write shard of the tenant's deliveries.
+func DeliveryPK(tenantID string, shard int) string {
+	return tenant(tenantID) + "#DELIVERY#" + strconv.Itoa(shard)
+}
+
+// DeliverySK orders deliveries by event time: <event time>#<deliveryId>.
+func DeliverySK(eventTime, deliveryID string) string { return eventTime + "#" + deliveryID }
+
+// WebhookDeliveriesPK is the ByResource index partition of one webhook's deliveries in one shard.
+func WebhookDeliveriesPK(tenantID, webhookID string, shard int) string {
+	return tenant(tenantID) + "#WEBHOOK#" + webhookID + "#" + strconv.Itoa(shard)
+}
+
+// SystemPK is the tenant's system entries (sort key: a ULID).
+func SystemPK(tenantID string) string { return tenant(tenantID) + "#SYSLOG" }
+
+// ResourceSystemPK is the ByResource index partition of one resource's system entries.
+func ResourceSystemPK(tenantID, resourceType, resourceID string) string {
+	return tenant(tenantID) + "#" + strings.ToUpper(resourceType) + "#" + resourceID + "#SYSLOG"
+}

@@ -1,0 +1,43 @@
+package keyschema
+
+import "testing"
+
+// Each key as README.md's Data table spells it.
+func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
+	for _, c := range []struct{ got, want Key }{
+		{Asset("t1", "asset_1"), Key{"TENANT#t1#ASSET#asset_1", "ASSET"}},
+		{Maintenance("t1", "asset_1", "mnt_1"), Key{"TENANT#t1#ASSET#asset_1", "MAINT#mnt_1"}},
+		{ExternalID("t1", "ERP-7"), Key{"TENANT#t1#EXTID#ERP-7", "EXTID"}},
+		{Profile("t1"), Key{"TENANT#t1", "PROFILE"}},
+		{APIKey("t1", "key_1"), Key{"TENANT#t1", "APIKEY#key_1"}},
+		{KeyLookup("0123456789abcdef"), Key{"KEYLOOKUP#0123456789abcdef", "KEYLOOKUP"}},
+		{Key{APILogPK("t1", 3), ""}, Key{"TENANT#t1#APILOG#3", ""}},
+		{Key{APIKeyCallsPK("t1", "key_1", 3), ""}, Key{"TENANT#t1#APIKEY#key_1#3", ""}},
+		{Idempotency("t1", "ab12"), Key{"TENANT#t1#IDEMPOTENCY#ab12", "-"}},
+		{Webhook("t1", "wh_1"), Key{"TENANT#t1", "WEBHOOK#wh_1"}},
+		{WebhookCount("t1"), Key{"TENANT#t1", "WEBHOOKS"}},
+		{Key{DeliveryPK("t1", 2), DeliverySK("2026-03-08T09:15:00.000Z", "msg_1")}, Key{"TENANT#t1#DELIVERY#2", "2026-03-08T09:15:00.000Z#msg_1"}},
+		{Key{WebhookDeliveriesPK("t1", "wh_1", 2), ""}, Key{"TENANT#t1#WEBHOOK#wh_1#2", ""}},
+		{Key{SystemPK("t1"), ""}, Key{"TENANT#t1#SYSLOG", ""}},
+		{Key{ResourceSystemPK("t1", "webhook", "wh_1"), ""}, Key{"TENANT#t1#WEBHOOK#wh_1#SYSLOG", ""}},
+		{Key{DueBucket("2026-03-08T09:15:00.000Z"), ""}, Key{"DUE#2026-03-08", ""}},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %v, want %v", c.got, c.want)
+		}
+	}
+	if a := Asset("t1", "x").Attrs(); len(a) != 2 {
+		t.Errorf("attrs: %v", a)
+	}
+}
+
+func TestParseAssetPK(t *testing.T) {
+	if tid, id, ok := ParseAssetPK(AssetPK("t-1", "asset_9")); !ok || tid != "t-1" || id != "asset_9" {
+		t.Errorf("round trip: %q %q %v", tid, id, ok)
+	}
+	for _, bad := range []string{"", "TENANT#", "TENANT#t1", "TENANT#t1#ASSET#", "TENANT##ASSET#a", "X#t1#ASSET#a", "TENANT#t1#EXTID#a"} {
+		if _, _, ok := ParseAssetPK(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
