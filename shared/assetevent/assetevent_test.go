@@ -4,13 +4,15 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 func s(v string) events.DynamoDBAttributeValue { return events.NewStringAttribute(v) }
 
 func assetImage(extra map[string]events.DynamoDBAttributeValue) map[string]events.DynamoDBAttributeValue {
 	m := map[string]events.DynamoDBAttributeValue{
-		"PK": s("TENANT#t1#ASSET#a1"), "SK": s("ASSET"), "assetId": s("a1"), "assetName": s("Forklift"),
+		"PK": s(keyschema.AssetPK("t1", "a1")), "SK": s(keyschema.AssetSK), "assetId": s("a1"), "assetName": s("Forklift"),
 		"categoryName": s("Vehicles"), "statusName": s("ACTIVE"), "version": events.NewNumberAttribute("1"),
 		"createdAt": s("2026-01-01T00:00:00.000Z"), "updatedAt": s("2026-01-02T00:00:00.000Z"),
 	}
@@ -22,7 +24,7 @@ func assetImage(extra map[string]events.DynamoDBAttributeValue) map[string]event
 
 func record(name, sk string, old, cur map[string]events.DynamoDBAttributeValue) events.DynamoDBEventRecord {
 	return events.DynamoDBEventRecord{EventID: "e1", EventName: name, Change: events.DynamoDBStreamRecord{
-		Keys: map[string]events.DynamoDBAttributeValue{"PK": s("TENANT#t1#ASSET#a1"), "SK": s(sk)}, OldImage: old, NewImage: cur,
+		Keys: map[string]events.DynamoDBAttributeValue{"PK": s(keyschema.AssetPK("t1", "a1")), "SK": s(sk)}, OldImage: old, NewImage: cur,
 	}}
 }
 
@@ -60,7 +62,7 @@ func TestFromRecord(t *testing.T) {
 		{"maintenance", record("INSERT", "MAINT#m1", nil, map[string]events.DynamoDBAttributeValue{"maintenanceId": s("m1"), "assetId": s("a1"), "title": s("Oil"), "status": s("scheduled"), "createdAt": s("2026-01-01T00:00:00.000Z")}), "maintenance.created"},
 		{"incident", record("INSERT", "INCIDENT#i1", nil, map[string]events.DynamoDBAttributeValue{"title": s("Dent")}), "incident.created"},
 		{"removal", record("REMOVE", "ASSET", assetImage(nil), nil), ""},
-		{"externalId claim", events.DynamoDBEventRecord{EventID: "e1", EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"PK": s("TENANT#t1#EXTID#X"), "SK": s("EXTID")}}}, ""},
+		{"externalId claim", events.DynamoDBEventRecord{EventID: "e1", EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"PK": s(keyschema.ExternalID("t1", "X").PK), "SK": s(keyschema.ExternalID("t1", "X").SK)}}}, ""},
 	}
 	for _, c := range cases {
 		got := ""

@@ -17,6 +17,7 @@ import (
 	"github.com/uniasset/integrations/shared/activity"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -338,7 +339,7 @@ func TestWebhookHealthEntries(t *testing.T) {
 	current := func() webhook.Webhook {
 		t.Helper()
 		out, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &stack.Config.IntegrationsTable, ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tid}, "SK": &types.AttributeValueMemberS{Value: "WEBHOOK#" + whID}}})
+			Key: keyschema.Webhook(tid, whID).Attrs()})
 		if err != nil || out.Item == nil {
 			t.Fatalf("webhook item: %v", err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -184,10 +185,7 @@ func assetItem(t *testing.T, tenantID, assetID string) map[string]types.Attribut
 	t.Helper()
 	out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
 		TableName: aws.String(stack.Config.AssetsTable), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{
-			"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tenantID + "#ASSET#" + assetID},
-			"SK": &types.AttributeValueMemberS{Value: "ASSET"},
-		},
+		Key: keyschema.Asset(tenantID, assetID).Attrs(),
 	})
 	if err != nil {
 		t.Fatal(err)

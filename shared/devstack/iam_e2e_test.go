@@ -16,6 +16,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -39,7 +40,7 @@ func TestMotoEnforcesIAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	anon.APIOptions = stack.AWS.APIOptions
-	_, err = dynamodb.NewFromConfig(anon).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Key: key("TENANT#x", "PROFILE")})
+	_, err = dynamodb.NewFromConfig(anon).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Key: keyschema.Profile("x").Attrs()})
 	t.Logf("unknown key: %v", err)
 	if apiCode(err) != "InvalidClientTokenId" {
 		t.Fatalf("moto must refuse credentials it does not know: %v", err)
@@ -121,10 +122,10 @@ func TestLeadingKeysCondition(t *testing.T) {
 		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Item: key(pk, "probe-"+t.Name())})
 		return err
 	}
-	if err := put("TENANT#t-leading#SYSLOG"); err != nil {
+	if err := put(keyschema.SystemPK("t-leading")); err != nil {
 		t.Fatalf("a system-log entry: %v", err)
 	}
-	for _, pk := range []string{"TENANT#t-leading#DELIVERY#0", "TENANT#t-leading", "TENANT#t-leading#SYSLOG-not"} {
+	for _, pk := range []string{keyschema.DeliveryPK("t-leading", 0), keyschema.TenantPK("t-leading"), keyschema.SystemPK("t-leading") + "-not"} {
 		if err := put(pk); apiCode(err) != "AccessDeniedException" {
 			t.Errorf("PutItem on %s: %v, want AccessDeniedException", pk, err)
 		}
@@ -132,8 +133,8 @@ func TestLeadingKeysCondition(t *testing.T) {
 	// In a transaction each item is asked for separately: a SYSLOG put
 	// cannot carry a put elsewhere along with it.
 	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(stack.Config.IntegrationsTable), Item: key("TENANT#t-leading#SYSLOG", "tx-"+t.Name())}},
-		{Put: &types.Put{TableName: aws.String(stack.Config.IntegrationsTable), Item: key("TENANT#t-leading#APILOG#0", "tx-"+t.Name())}},
+		{Put: &types.Put{TableName: aws.String(stack.Config.IntegrationsTable), Item: key(keyschema.SystemPK("t-leading"), "tx-"+t.Name())}},
+		{Put: &types.Put{TableName: aws.String(stack.Config.IntegrationsTable), Item: key(keyschema.APILogPK("t-leading", 0), "tx-"+t.Name())}},
 	}})
 	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "APILOG") {
 		t.Fatalf("a transaction with a put outside the system log: %v", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -64,10 +65,10 @@ func TestStreamBatchFailingPastRetriesGoesToDLQ(t *testing.T) {
 		calls.Add(1)
 		for _, r := range ev.Records {
 			pk := r.Change.Keys["PK"].String()
-			if strings.Contains(pk, "TENANT#"+poison+"#") {
+			if strings.HasPrefix(pk, keyschema.TenantPK(poison)+"#") {
 				return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: r.Change.SequenceNumber}}}, nil
 			}
-			if strings.Contains(pk, "TENANT#"+healthy+"#") {
+			if strings.HasPrefix(pk, keyschema.TenantPK(healthy)+"#") {
 				handledHealthy.Add(1)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/streamrouter"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -42,7 +43,7 @@ type failingQueries struct {
 
 func (f *failingQueries) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	f.queries.Add(1)
-	if pk := in.ExpressionAttributeValues[":pk"]; f.tenant != "" && str(pk) == "TENANT#"+f.tenant {
+	if pk := in.ExpressionAttributeValues[":pk"]; f.tenant != "" && str(pk) == keyschema.TenantPK(f.tenant) {
 		return nil, errors.New("injected: listing webhooks failed")
 	}
 	return f.API.Query(ctx, in, opts...)
@@ -55,7 +56,7 @@ func (f *failingQueries) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 
 func assetRecord(tid string, i int) events.DynamoDBEventRecord {
 	id := fmt.Sprintf("asset_r%03d", i)
-	pk := "TENANT#" + tid + "#ASSET#" + id
+	pk := keyschema.AssetPK(tid, id)
 	return events.DynamoDBEventRecord{
 		EventID: fmt.Sprintf("route-%s-%d", tid, i), EventName: "INSERT",
 		Change: events.DynamoDBStreamRecord{

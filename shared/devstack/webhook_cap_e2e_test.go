@@ -16,6 +16,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -40,9 +41,7 @@ func TestWebhookCapHoldsUnderConcurrentCreates(t *testing.T) {
 				createWebhook(t, tid, fmt.Sprintf("http://127.0.0.1:9/before-%d", i), "warranty.expiring")
 			}
 			if tc.uncounted {
-				_, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Key: map[string]types.AttributeValue{
-					"PK": &types.AttributeValueMemberS{Value: "TENANT#" + tid}, "SK": &types.AttributeValueMemberS{Value: "WEBHOOKS"},
-				}})
+				_, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Key: keyschema.WebhookCount(tid).Attrs()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -266,7 +265,7 @@ func TestDiscardLeavesAnAttemptInFlightToFinish(t *testing.T) {
 	rec := delivery.Record{
 		TenantID: tid, DeliveryID: "msg_inflight", WebhookID: "wh_inflight", WebhookName: "x", Event: "asset.created",
 		Payload: "{}", Status: delivery.Pending, CreatedAt: isotime.Format(now), UpdatedAt: isotime.Format(now), History: []delivery.Attempt{},
-		SK: isotime.Format(now) + "#msg_inflight", ByResourcePK: "TENANT#" + tid + "#WEBHOOK#wh_inflight#0",
+		SK: isotime.Format(now) + "#msg_inflight", ByResourcePK: keyschema.WebhookDeliveriesPK(tid, "wh_inflight", 0),
 	}
 	if created, _, err := store.CreateIfNew(ctx, rec); err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)

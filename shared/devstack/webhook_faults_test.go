@@ -21,6 +21,7 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/streamrouter"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -150,10 +151,10 @@ func TestReplayedStreamBatchDeliversOnce(t *testing.T) {
 		Change: events.DynamoDBStreamRecord{
 			SequenceNumber: "1",
 			Keys: map[string]events.DynamoDBAttributeValue{
-				"PK": events.NewStringAttribute("TENANT#" + tid + "#ASSET#asset_replayed"), "SK": events.NewStringAttribute("ASSET"),
+				"PK": events.NewStringAttribute(keyschema.AssetPK(tid, "asset_replayed")), "SK": events.NewStringAttribute(keyschema.AssetSK),
 			},
 			NewImage: map[string]events.DynamoDBAttributeValue{
-				"PK": events.NewStringAttribute("TENANT#" + tid + "#ASSET#asset_replayed"), "SK": events.NewStringAttribute("ASSET"),
+				"PK": events.NewStringAttribute(keyschema.AssetPK(tid, "asset_replayed")), "SK": events.NewStringAttribute(keyschema.AssetSK),
 				"assetId": events.NewStringAttribute("asset_replayed"), "assetName": events.NewStringAttribute("Replayed"),
 				"categoryName": events.NewStringAttribute("c"), "statusName": events.NewStringAttribute("s"),
 				"tenantId": events.NewStringAttribute(tid), "version": events.NewNumberAttribute("1"),
