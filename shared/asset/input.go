@@ -58,11 +58,11 @@ func (r Ref) Target() Ref { return r }
 func (r Ref) validate(v *validator) {
 	switch {
 	case r.AssetID == nil && r.ExternalID == nil:
-		v.add("assetId", "is required (or give externalId instead)")
+		v.Add("assetId", "is required (or give externalId instead)")
 	case r.AssetID != nil && r.ExternalID != nil:
-		v.add("assetId", "give assetId or externalId, not both")
+		v.Add("assetId", "give assetId or externalId, not both")
 	case r.AssetID != nil && !idPattern.MatchString(*r.AssetID):
-		v.add("assetId", "must be 1-64 characters of letters, digits, '_' or '-'")
+		v.Add("assetId", "must be 1-64 characters of letters, digits, '_' or '-'")
 	case r.ExternalID != nil:
 		// Looked up as stored: trimmed and normalized like a create's.
 		*r.ExternalID = v.text("externalId", *r.ExternalID, maxExternalID, true)
@@ -87,7 +87,7 @@ func (in *CreateInput) ValidateAt(now time.Time) error {
 	in.ExternalID = v.optText("externalId", in.ExternalID, maxExternalID)
 	in.Description = v.optText("description", in.Description, maxDescription)
 	in.SerialNumber = v.optText("serialNumber", in.SerialNumber, maxSerial)
-	return v.err()
+	return v.Err()
 }
 
 // UpdateInput is the body of POST /assets/update: the asset and the fields to change.
@@ -109,9 +109,9 @@ func (in *UpdateInput) ValidateAt(now time.Time) error {
 	v.nullable("description", &in.Description, maxDescription)
 	v.nullable("serialNumber", &in.SerialNumber, maxSerial)
 	if in.Name == nil && in.CategoryName == nil && in.StatusName == nil && !in.Description.Set && !in.SerialNumber.Set {
-		v.add("body", "give at least one of name, categoryName, statusName, description, serialNumber")
+		v.Add("body", "give at least one of name, categoryName, statusName, description, serialNumber")
 	}
-	return v.err()
+	return v.Err()
 }
 
 // MaintenanceInput is the body of POST /assets/maintenance.
@@ -130,7 +130,7 @@ func (in *MaintenanceInput) ValidateAt(now time.Time) error {
 	in.Description = v.optText("description", in.Description, maxDescription)
 	in.DueAt = v.optTime("dueAt", in.DueAt, false)
 	in.PerformedAt = v.optTime("performedAt", in.PerformedAt, true)
-	return v.err()
+	return v.Err()
 }
 
 // AssignmentInput is the body of POST /assets/assignment; null clears a field.
@@ -148,13 +148,13 @@ func (in *AssignmentInput) ValidateAt(now time.Time) error {
 		val  *Nullable
 	}{{"userId", &in.UserID}, {"departmentId", &in.DepartmentID}} {
 		if f.val.Set && !f.val.Null && !idPattern.MatchString(f.val.Value) {
-			v.add(f.name, "must be 1-64 characters of letters, digits, '_' or '-', or null to clear")
+			v.Add(f.name, "must be 1-64 characters of letters, digits, '_' or '-', or null to clear")
 		}
 	}
 	if !in.UserID.Set && !in.DepartmentID.Set {
-		v.add("body", "give userId or departmentId (null clears it)")
+		v.Add("body", "give userId or departmentId (null clears it)")
 	}
-	return v.err()
+	return v.Err()
 }
 
 // GeoPositionInput is the body of POST /assets/geo-position.
@@ -179,21 +179,21 @@ func (in *GeoPositionInput) ValidateAt(now time.Time) error {
 	in.Ref.validate(v)
 	switch {
 	case in.Latitude == nil:
-		v.add("latitude", "is required")
+		v.Add("latitude", "is required")
 	case *in.Latitude < -90 || *in.Latitude > 90:
-		v.add("latitude", "must be between -90 and 90")
+		v.Add("latitude", "must be between -90 and 90")
 	}
 	switch {
 	case in.Longitude == nil:
-		v.add("longitude", "is required")
+		v.Add("longitude", "is required")
 	case *in.Longitude < -180 || *in.Longitude > 180:
-		v.add("longitude", "must be between -180 and 180")
+		v.Add("longitude", "must be between -180 and 180")
 	}
 	if in.Accuracy != nil && (*in.Accuracy < 0 || *in.Accuracy > 1e7) {
-		v.add("accuracy", "must be a distance in metres between 0 and 10000000")
+		v.Add("accuracy", "must be a distance in metres between 0 and 10000000")
 	}
 	in.RecordedAt = v.optTime("recordedAt", in.RecordedAt, true)
-	return v.err()
+	return v.Err()
 }
 
 // validator adds the asset fields' own helpers to the shared problem list.
@@ -201,9 +201,6 @@ type validator struct {
 	validate.Problems
 	now time.Time // the request's time, for "not in the future"
 }
-
-func (v *validator) add(field, issue string) { v.Add(field, issue) }
-func (v *validator) err() error              { return v.Err() }
 
 // text trims s and checks it against the rules for its kind of field.
 func (v *validator) text(field, s string, max int, required bool) string {
@@ -262,17 +259,17 @@ func (v *validator) optTime(field string, s *string, notFuture bool) *string {
 	if err != nil {
 		d, derr := time.Parse(time.DateOnly, *s)
 		if derr != nil {
-			v.add(field, "must be an RFC 3339 time (2026-03-08T09:15:00Z) or a date (2026-03-08)")
+			v.Add(field, "must be an RFC 3339 time (2026-03-08T09:15:00Z) or a date (2026-03-08)")
 			return nil
 		}
 		t = d
 	}
 	if t.Year() < 1970 || t.Year() > 9999 {
-		v.add(field, "must be between 1970 and 9999")
+		v.Add(field, "must be between 1970 and 9999")
 		return nil
 	}
 	if notFuture && t.After(v.now.Add(maxClockSkew)) {
-		v.add(field, "must not be in the future")
+		v.Add(field, "must not be in the future")
 		return nil
 	}
 	out := isotime.Format(t)

@@ -107,16 +107,15 @@ type Claim struct {
 // only as its SHA-256: clients put all sorts of things in it (we have seen API
 // keys and card numbers), and the table's keys show up in consoles, metrics
 // and exports where attribute values do not.
-func PK(tenantID, key string) string {
+func PK(tenantID, key string) string { return recordKeyOf(tenantID, key).PK }
+
+func recordKeyOf(tenantID, key string) keyschema.Key {
 	sum := sha256.Sum256([]byte(key))
-	return keyschema.Idempotency(tenantID, hex.EncodeToString(sum[:])).PK
+	return keyschema.Idempotency(tenantID, hex.EncodeToString(sum[:]))
 }
 
 func recordKey(tenantID, key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: PK(tenantID, key)},
-		"SK": &types.AttributeValueMemberS{Value: "-"},
-	}
+	return recordKeyOf(tenantID, key).Attrs()
 }
 
 // Begin claims the key for this request. It returns either a claim (run the

@@ -245,14 +245,7 @@ func walk(v any) any {
 				child = walk(child)
 			}
 			// A key can be a secret too ({"4111 1111 1111 1111": …}).
-			name := String(k)
-			for i := 2; ; i++ {
-				if _, taken := out[name]; !taken {
-					break
-				}
-				name = String(k) + "#" + strconv.Itoa(i)
-			}
-			out[name] = child
+			out[freeName(out, String(k))] = child
 		}
 		return out
 	case []any:
@@ -300,6 +293,17 @@ func cardNumber(n json.Number) bool {
 	return luhnDigits(d)
 }
 
+// freeName is name, or name#2, name#3… if redaction made two names one.
+func freeName[V any](m map[string]V, name string) string {
+	free := name
+	for i := 2; ; i++ {
+		if _, taken := m[free]; !taken {
+			return free
+		}
+		free = name + "#" + strconv.Itoa(i)
+	}
+}
+
 // Headers flattens request headers for storage: sensitive names are replaced
 // whole, every other value is redacted like text.
 func Headers(h http.Header) map[string]string {
@@ -315,14 +319,7 @@ func Headers(h http.Header) map[string]string {
 		if !SensitiveName(lower) {
 			value = String(strings.ToValidUTF8(strings.Join(h[name], ", "), "\uFFFD"))
 		}
-		lower = String(strings.ToValidUTF8(lower, "\uFFFD")) // a name can carry a secret too
-		for i := 2; ; i++ {
-			if _, taken := out[lower]; !taken {
-				break
-			}
-			lower = String(strings.ToLower(name)) + "#" + strconv.Itoa(i)
-		}
-		out[lower] = value
+		out[freeName(out, String(strings.ToValidUTF8(lower, "\uFFFD")))] = value // a name can carry a secret too
 	}
 	return out
 }
@@ -472,16 +469,6 @@ func digitValue(r rune) (int, bool) {
 	return 0, false
 }
 
-func digitsOf(s string) []int {
-	var out []int
-	for _, r := range s {
-		if d, ok := digitValue(r); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 // luhnDigits reports whether digits are a card number: a length and leading
 // digits some card network issues (ISO/IEC 7812 issuer ranges), and the Luhn
 // check. The ranges keep other Luhn-checked numbers in the clear: IMEIs (15
@@ -542,6 +529,3 @@ func issued(d []int) bool {
 	}
 	return false
 }
-
-// luhn is luhnDigits for the digits of s.
-func luhn(s string) bool { return luhnDigits(digitsOf(s)) }

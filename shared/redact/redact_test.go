@@ -245,3 +245,16 @@ func TestFormsFoundWhenTheStackWasAttacked(t *testing.T) {
 		}
 	}
 }
+
+// luhn is luhnDigits for the digits of s.
+func luhn(s string) bool { return luhnDigits(digitsOf(s)) }
+
+func digitsOf(s string) []int {
+	var out []int
+	for _, r := range s {
+		if d, ok := digitValue(r); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -60,9 +60,6 @@ type UpdateInput struct {
 
 type checker struct{ validate.Problems }
 
-func (c *checker) add(field, issue string) { c.Add(field, issue) }
-func (c *checker) err() error              { return c.Err() }
-
 func (c *checker) text(field, s string, max int, required bool) string {
 	kind := validate.Line
 	if field == "description" {
@@ -73,7 +70,7 @@ func (c *checker) text(field, s string, max int, required bool) string {
 
 func (c *checker) events(events []string) []string {
 	if len(events) == 0 {
-		c.add("events", "select at least one event")
+		c.Add("events", "select at least one event")
 		return nil
 	}
 	seen := map[string]bool{}
@@ -81,9 +78,9 @@ func (c *checker) events(events []string) []string {
 	for i, e := range events {
 		switch {
 		case !KnownEvent(e):
-			c.add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event %q", e))
+			c.Add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("unknown event %q", e))
 		case seen[e]:
-			c.add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("duplicate event %q", e))
+			c.Add(fmt.Sprintf("events[%d]", i), fmt.Sprintf("duplicate event %q", e))
 		default:
 			out = append(out, e)
 		}
@@ -94,7 +91,7 @@ func (c *checker) events(events []string) []string {
 
 func (c *checker) headers(h map[string]string) map[string]string {
 	if len(h) > maxHeaders {
-		c.add("headers", fmt.Sprintf("at most %d custom headers", maxHeaders))
+		c.Add("headers", fmt.Sprintf("at most %d custom headers", maxHeaders))
 		return nil
 	}
 	out := map[string]string{}
@@ -104,15 +101,15 @@ func (c *checker) headers(h map[string]string) map[string]string {
 		lower := strings.ToLower(name)
 		switch {
 		case !headerName.MatchString(name):
-			c.add(field, "is not a valid header name")
+			c.Add(field, "is not a valid header name")
 		case reserved(name):
-			c.add(field, "is set by UniAsset and cannot be replaced")
+			c.Add(field, "is set by UniAsset and cannot be replaced")
 		case seen[lower]:
-			c.add(field, "is given twice (header names are case-insensitive)")
+			c.Add(field, "is given twice (header names are case-insensitive)")
 		case len(value) > maxHeaderValue:
-			c.add(field, fmt.Sprintf("value must be at most %d bytes", maxHeaderValue))
+			c.Add(field, fmt.Sprintf("value must be at most %d bytes", maxHeaderValue))
 		case !utf8.ValidString(value) || strings.ContainsFunc(value, func(r rune) bool { return r != '\t' && validate.Forbidden(r, validate.Line) }):
-			c.add(field, "value must not contain CR, LF, other control characters or invisible formatting characters")
+			c.Add(field, "value must not contain CR, LF, other control characters or invisible formatting characters")
 		default:
 			out[name] = value
 		}
@@ -124,11 +121,11 @@ func (c *checker) headers(h map[string]string) map[string]string {
 func (c *checker) url(ctx context.Context, p safehttp.Policy, raw string) string {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		c.add("url", "is required")
+		c.Add("url", "is required")
 		return raw
 	}
 	if err := p.CheckURL(ctx, raw); err != nil {
-		c.add("url", err.Error())
+		c.Add("url", err.Error())
 	}
 	return raw
 }
@@ -144,7 +141,7 @@ func (in *CreateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 		in.Description = &d
 	}
 	in.Headers = c.headers(in.Headers)
-	return c.err()
+	return c.Err()
 }
 
 // Validate checks an edit body.
@@ -170,7 +167,7 @@ func (in *UpdateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 		in.Headers = &h
 	}
 	if in.Name == nil && in.URL == nil && in.Events == nil && in.Description == nil && in.Headers == nil {
-		c.add("body", "give at least one of name, url, events, description, headers")
+		c.Add("body", "give at least one of name, url, events, description, headers")
 	}
-	return c.err()
+	return c.Err()
 }

@@ -22,8 +22,8 @@ func TestHeaderValuesRefuseInvisibleAndControlCharacters(t *testing.T) {
 	} {
 		c := &checker{}
 		c.headers(map[string]string{"X-A": value})
-		e, _ := apierror.From(c.err())
-		if got := c.err() == nil; got != ok {
+		e, _ := apierror.From(c.Err())
+		if got := c.Err() == nil; got != ok {
 			t.Errorf("%q: accepted=%v, want %v (%v)", value, got, ok, e)
 		}
 	}
