@@ -8,7 +8,7 @@ FUNCTIONS := integration-api admin-api stream-router dispatcher
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
-.PHONY: help run test lint build bench fuzz deploy clean tools browser
+.PHONY: help run test unit lint build bench fuzz deploy clean tools browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unl
 
 test: tools browser ## Run every test (unit and end to end against moto) with the race detector
 	$(GO) test -race -count=1 ./...
+
+unit: ## Unit tests only: every package but the local stack's, no moto, seconds
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /shared/devstack)
 
 lint: tools ## gofmt, go vet and cfn-lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

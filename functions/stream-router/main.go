@@ -7,12 +7,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/uniasset/integrations/shared/boot"
+	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/streamrouter"
 )
 
 func main() {
 	ctx := context.Background()
-	cfg, awsCfg := boot.Load(ctx)
+	var cfg config.StreamRouter
+	awsCfg := boot.Load(ctx, &cfg)
 	r, err := streamrouter.Build(ctx, cfg, awsCfg)
 	boot.Must(err)
 	lambda.Start(r.Handle)

@@ -20,6 +20,7 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // activityRead seeds one API-log shard and one delivery shard of a tenant and
@@ -32,7 +33,7 @@ func activityRead(doc *bytes.Buffer) error {
 	}
 	defer stop()
 	counter := &counting{API: stack.DB, calls: map[string]int{}}
-	reader := &activity.Reader{DB: counter, Table: stack.Config.IntegrationsTable, APILogShards: 1, DeliveryShards: 1}
+	reader := &activity.Reader{DB: counter, Table: stack.IntegrationsTable, APILogShards: 1, DeliveryShards: 1}
 
 	type sample struct {
 		size           int
@@ -66,9 +67,9 @@ func activityRead(doc *bytes.Buffer) error {
 		var bares []time.Duration
 		for range 5 {
 			t0 := time.Now()
-			_, err := stack.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(stack.Config.IntegrationsTable),
+			_, err := stack.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(stack.IntegrationsTable),
 				KeyConditionExpression:    aws.String("PK = :pk"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: apilog.PK("bench-activity", 0)}},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: keyschema.APILogPK("bench-activity", 0)}},
 				ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(100)})
 			if err != nil {
 				return err
@@ -143,11 +144,11 @@ func seedLogs(ctx context.Context, stack *devstack.Stack, tenantID string, from,
 			var batch []types.WriteRequest
 			flush := func() error {
 				for len(batch) > 0 {
-					out, err := stack.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{stack.Config.IntegrationsTable: batch}})
+					out, err := stack.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{stack.IntegrationsTable: batch}})
 					if err != nil {
 						return err
 					}
-					batch = out.UnprocessedItems[stack.Config.IntegrationsTable]
+					batch = out.UnprocessedItems[stack.IntegrationsTable]
 				}
 				return nil
 			}
@@ -179,16 +180,16 @@ func seedLogs(ctx context.Context, stack *devstack.Stack, tenantID string, from,
 			RequestHeaders: map[string]string{"authorization": "[REDACTED]", "content-type": "application/json"},
 			RequestBody:    `{"assetId":"asset_1","latitude":52.52,"longitude":13.405}`, ResponseBody: `{"assetId":"asset_1"}`}
 		api, _ := attributevalue.MarshalMap(e)
-		api["PK"] = &types.AttributeValueMemberS{Value: apilog.PK(tenantID, 0)}
-		api["GSI1PK"] = &types.AttributeValueMemberS{Value: apilog.ResourcePK(tenantID, e.APIKeyID, 0)}
+		api["PK"] = &types.AttributeValueMemberS{Value: keyschema.APILogPK(tenantID, 0)}
+		api["GSI1PK"] = &types.AttributeValueMemberS{Value: keyschema.APIKeyCallsPK(tenantID, e.APIKeyID, 0)}
 		api["SK"] = &types.AttributeValueMemberS{Value: id}
 		items <- api
 		d := delivery.Record{TenantID: tenantID, DeliveryID: "msg_" + id, WebhookID: "wh_bench", WebhookName: "ERP", Event: "geo_position.updated",
 			Payload: `{"event":"geo_position.updated"}`, Status: delivery.Delivered, Attempts: 1, CreatedAt: isotime.Format(at), UpdatedAt: isotime.Format(at),
 			History: []delivery.Attempt{{N: 1, At: isotime.Format(at), StatusCode: 200}}, SK: isotime.Format(at) + "#msg_" + id,
-			ByResourcePK: delivery.ResourcePK(tenantID, "wh_bench", 0)}
+			ByResourcePK: keyschema.WebhookDeliveriesPK(tenantID, "wh_bench", 0)}
 		web, _ := attributevalue.MarshalMap(d)
-		web["PK"] = &types.AttributeValueMemberS{Value: delivery.PK(tenantID, 0)}
+		web["PK"] = &types.AttributeValueMemberS{Value: keyschema.DeliveryPK(tenantID, 0)}
 		items <- web
 	}
 	close(items)

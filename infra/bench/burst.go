@@ -219,7 +219,7 @@ exhaust when every retry is held. B's latency is moto's (see the burst above).
 // benchTenant makes an Enterprise tenant with one webhook to url and an API key.
 func benchTenant(ctx context.Context, stack *devstack.Stack, base, name, url string) (string, string, error) {
 	id := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
-	if err := (&tenant.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}).Put(ctx, tenant.Profile{TenantID: id, Name: name, Plan: tenant.Enterprise}); err != nil {
+	if err := (&tenant.Store{DB: stack.DB, Table: stack.IntegrationsTable}).Put(ctx, tenant.Profile{TenantID: id, Name: name, Plan: tenant.Enterprise}); err != nil {
 		return "", "", err
 	}
 	owner, err := stack.Issuer.Token(id, "Owner", "bench", time.Hour)

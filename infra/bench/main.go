@@ -302,12 +302,12 @@ func throughput(doc *bytes.Buffer, n, c int) (err error) {
 	}
 
 	counter := &counting{API: stack.DB, calls: map[string]int{}}
-	adminHandler, err := adminapi.Build(ctx, stack.Config, stack.Principals["AdminApiFunction"].AWS)
+	adminHandler, err := adminapi.Build(ctx, stack.Config.AdminAPI, stack.Principals["AdminApiFunction"].AWS)
 	if err != nil {
 		return err
 	}
 	real := map[string]httpapi.LambdaHandler{
-		"IntegrationApiFunction": httpapi.Lambda(integrationapi.New(stack.Config, counter).Handler()),
+		"IntegrationApiFunction": httpapi.Lambda(integrationapi.New(stack.Config.IntegrationAPI, counter).Handler()),
 		"AdminApiFunction":       httpapi.Lambda(adminHandler),
 	}
 	noop := func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -315,7 +315,7 @@ func throughput(doc *bytes.Buffer, n, c int) (err error) {
 	}
 	var seq atomic.Int64
 	onePut := func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		_, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.Config.AssetsTable), Item: map[string]types.AttributeValue{
+		_, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.AssetsTable), Item: map[string]types.AttributeValue{
 			"PK": &types.AttributeValueMemberS{Value: fmt.Sprintf("BENCH#%d", seq.Add(1))}, "SK": &types.AttributeValueMemberS{Value: "X"},
 		}})
 		if err != nil {

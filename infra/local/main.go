@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/uniasset/integrations/shared/boot"
+	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/devstack"
 )
 
@@ -78,7 +79,7 @@ func token(args []string) error {
 }
 
 func run(ctx context.Context) error {
-	boot.SetupLogging(envOr("LOG_LEVEL", "INFO"))
+	boot.SetupLogging(slog.LevelInfo) // until the functions' own LOG_LEVEL is read
 	dir, err := root()
 	if err != nil {
 		return err
@@ -92,13 +93,13 @@ func run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(dir, ".local"), 0o700); err != nil {
 		return err
 	}
-	// Settings the template gives the functions can be overridden from the shell, e.g. LOG_LEVEL=DEBUG.
-	// The Developer Guide shows this stack's own address, never a request's Host header.
-	opts.Overrides["PUBLIC_API_URL"] = "http://127.0.0.1:" + port
-	for _, k := range []string{"PUBLIC_API_URL", "LOG_LEVEL", "API_LOG_SHARDS", "BCRYPT_COST", "KEY_CACHE_SIZE", "KEY_CACHE_TTL", "LAST_USED_INTERVAL", "IDEMPOTENCY_TTL",
-		"WEBHOOK_ALLOW_PRIVATE", "DELIVERY_TIMEOUT", "RETRY_SCHEDULE", "RETRY_HOLD_MAX", "DELIVERY_SHARDS", "DISPATCH_CONCURRENCY", "ROUTER_CONCURRENCY"} {
-		if v, ok := os.LookupEnv(k); ok {
-			opts.Overrides[k] = v
+	// Settings the functions read can be overridden from the shell, e.g.
+	// LOG_LEVEL=DEBUG (README's settings table marks which: ‡). The Developer
+	// Guide shows this stack's own address, never a request's Host header.
+	opts.Overrides[config.PublicAPIURL.Name] = "http://127.0.0.1:" + port
+	for _, v := range config.Vars {
+		if s, ok := os.LookupEnv(v.Name); ok && v.Shell {
+			opts.Overrides[v.Name] = s
 		}
 	}
 	endpoint := opts.Endpoint
@@ -111,12 +112,13 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer stack.Close()
+	boot.SetupLogging(stack.Config.IntegrationAPI.LogLevel)
 
 	srv := devstack.GatewayServer("127.0.0.1:"+port, stack.Gateway)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 
-	fmt.Printf("Tables: %s, %s\n", stack.Config.AssetsTable, stack.Config.IntegrationsTable)
+	fmt.Printf("Tables: %s, %s\n", stack.AssetsTable, stack.IntegrationsTable)
 	fmt.Printf("Both APIs: http://127.0.0.1:%s\n\nOwner tokens (12 h):\n", port)
 	for _, t := range devstack.DemoTenants {
 		tok, err := stack.Issuer.Token(t.TenantID, "Owner", "owner@"+t.TenantID, 12*time.Hour)

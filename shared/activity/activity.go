@@ -30,6 +30,7 @@ import (
 	"github.com/uniasset/integrations/shared/apilog"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
@@ -188,32 +189,30 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 }
 
 func (r *Reader) apiQuery(q Query, before string) dynamo.ShardQuery {
-	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit}
-	pk := func(i int) string { return apilog.PK(q.TenantID, i) }
 	if q.APIKeyID != "" {
-		sq.Index = Index
-		pk = func(i int) string { return apilog.ResourcePK(q.TenantID, q.APIKeyID, i) }
+		return r.sharded(r.APILogShards, Index, before, q.Limit, func(i int) string { return keyschema.APIKeyCallsPK(q.TenantID, q.APIKeyID, i) })
 	}
-	sq.PKs = dynamo.ShardPKs(r.APILogShards, pk)
-	return sq
+	return r.sharded(r.APILogShards, "", before, q.Limit, func(i int) string { return keyschema.APILogPK(q.TenantID, i) })
 }
 
 func (r *Reader) webQuery(q Query, before string) dynamo.ShardQuery {
-	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit}
-	pk := func(i int) string { return delivery.PK(q.TenantID, i) }
 	if q.WebhookID != "" {
-		sq.Index = Index
-		pk = func(i int) string { return delivery.ResourcePK(q.TenantID, q.WebhookID, i) }
+		return r.sharded(r.DeliveryShards, Index, before, q.Limit, func(i int) string { return keyschema.WebhookDeliveriesPK(q.TenantID, q.WebhookID, i) })
 	}
-	sq.PKs = dynamo.ShardPKs(r.DeliveryShards, pk)
-	return sq
+	return r.sharded(r.DeliveryShards, "", before, q.Limit, func(i int) string { return keyschema.DeliveryPK(q.TenantID, i) })
+}
+
+// sharded reads the newest rows of a log written across shards, on the table
+// or (for one resource's rows) the index.
+func (r *Reader) sharded(shards int, index, before string, limit int, pk func(shard int) string) dynamo.ShardQuery {
+	return dynamo.ShardQuery{Table: r.Table, Index: index, Before: before, Limit: limit, PKs: dynamo.ShardPKs(shards, pk)}
 }
 
 // sysQuery reads the tenant's one system partition, or the entries about one webhook.
 func (r *Reader) sysQuery(q Query, before string) dynamo.ShardQuery {
-	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit, PKs: []string{systemlog.PK(q.TenantID)}}
+	sq := dynamo.ShardQuery{Table: r.Table, Before: before, Limit: q.Limit, PKs: []string{keyschema.SystemPK(q.TenantID)}}
 	if q.WebhookID != "" {
-		sq.Index, sq.PKs = Index, []string{systemlog.ResourcePK(q.TenantID, "webhook", q.WebhookID)}
+		sq.Index, sq.PKs = Index, []string{keyschema.ResourceSystemPK(q.TenantID, "webhook", q.WebhookID)}
 	}
 	return sq
 }
@@ -283,13 +282,13 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 		if !ok || err != nil || n < 0 || n >= max(r.APILogShards, 1) || !idPattern.MatchString(ulid) {
 			return Detail{}, notFound
 		}
-		key = itemKey(apilog.PK(tenantID, n), ulid)
+		key = itemKey(keyschema.APILogPK(tenantID, n), ulid)
 	case strings.HasPrefix(id, "sys-"):
 		ulid := strings.TrimPrefix(id, "sys-")
 		if !idPattern.MatchString(ulid) {
 			return Detail{}, notFound
 		}
-		key = itemKey(systemlog.PK(tenantID), ulid)
+		key = itemKey(keyschema.SystemPK(tenantID), ulid)
 	case strings.HasPrefix(id, "whk-"):
 		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(id, "whk-"))
 		sk := string(raw)
@@ -298,7 +297,7 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 			return Detail{}, notFound
 		}
 		k := delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk}
-		key = itemKey(delivery.PK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards)), sk)
+		key = itemKey(keyschema.DeliveryPK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards)), sk)
 	default:
 		return Detail{}, notFound
 	}

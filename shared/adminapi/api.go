@@ -29,9 +29,14 @@ import (
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
+// Plans reads a tenant's profile, which gates features by plan (tenant.Store).
+type Plans interface {
+	Get(ctx context.Context, tenantID string) (tenant.Profile, error)
+}
+
 // API holds what the handlers need.
 type API struct {
-	Tenants   *tenant.Store
+	Tenants   Plans
 	Keys      *apikey.Service
 	Webhooks  *webhook.Store
 	Enqueuer  *delivery.Enqueuer
@@ -44,9 +49,9 @@ type API struct {
 
 // Build is the function's wiring, shared by its Lambda main and the local
 // stack. It reads the sealing key once, at cold start.
-func Build(ctx context.Context, cfg config.Config, awsCfg aws.Config) (http.Handler, error) {
+func Build(ctx context.Context, cfg config.AdminAPI, awsCfg aws.Config) (http.Handler, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
-	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretID)
+	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretARN)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +59,11 @@ func Build(ctx context.Context, cfg config.Config, awsCfg aws.Config) (http.Hand
 }
 
 // New wires the API from its dependencies.
-func New(cfg config.Config, db dynamo.API, sealer *appkey.Sealer, queue delivery.SQSAPI) *API {
+func New(cfg config.AdminAPI, db dynamo.API, sealer *appkey.Sealer, queue delivery.SQSAPI) *API {
 	return &API{
 		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
-			LastUsedInterval: cfg.LastUsedInterval,
 		},
 		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
 		Enqueuer: &delivery.Enqueuer{
@@ -76,30 +80,49 @@ func New(cfg config.Config, db dynamo.API, sealer *appkey.Sealer, queue delivery
 // Routes lists what this function serves; template.yaml routes the same (a test checks).
 var Routes = httpapi.RoutesOf((&API{}).endpoints())
 
-func (a *API) endpoints() []httpapi.Endpoint {
+// access is who may call a route: one of roles, on plan or higher.
+type access struct {
+	roles []tenant.Role
+	plan  tenant.Plan
+}
+
+// endpoint is one admin route, who may call it, and its handler.
+type endpoint struct {
+	method, pattern string
+	access
+	h handler
+}
+
+// table is every admin route with its access rule (README's admin routes table).
+func (a *API) table() []endpoint {
 	owner := []tenant.Role{tenant.Owner}
-	route := func(method, pattern string, roles []tenant.Role, plan tenant.Plan, h handler) httpapi.Endpoint {
-		return httpapi.Endpoint{Route: httpapi.Route{Method: method, Pattern: pattern}, Handler: a.guard(roles, plan, h)}
-	}
-	const hooks = "/api/integrations/webhooks"
 	readers := []tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager}
-	return []httpapi.Endpoint{
-		route(http.MethodGet, "/api/integrations/overview", owner, tenant.Growth, a.overview),
-		route(http.MethodGet, "/api/integrations/developer-guide", owner, tenant.Growth, a.developerGuide),
-		route(http.MethodGet, "/api/integrations/activity", readers, tenant.Growth, a.listActivity),
-		route(http.MethodGet, "/api/integrations/activity/{id}", readers, tenant.Growth, a.getActivity),
-		route(http.MethodGet, hooks, owner, tenant.Enterprise, a.listWebhooks),
-		route(http.MethodPost, hooks, owner, tenant.Enterprise, a.createWebhook),
-		route(http.MethodGet, hooks+"/{id}", owner, tenant.Enterprise, a.getWebhook),
-		route(http.MethodPatch, hooks+"/{id}", owner, tenant.Enterprise, a.updateWebhook),
-		route(http.MethodDelete, hooks+"/{id}", owner, tenant.Enterprise, a.deleteWebhook),
-		route(http.MethodPost, hooks+"/{id}/test", owner, tenant.Enterprise, a.testWebhook),
-		route(http.MethodPost, hooks+"/{id}/pause", owner, tenant.Enterprise, a.setWebhookStatus(webhook.Paused)),
-		route(http.MethodPost, hooks+"/{id}/resume", owner, tenant.Enterprise, a.setWebhookStatus(webhook.Active)),
-		route(http.MethodGet, "/api/integrations/api-keys", owner, tenant.Growth, a.listKeys),
-		route(http.MethodPost, "/api/integrations/api-keys", owner, tenant.Growth, a.createKey),
-		route(http.MethodPost, "/api/integrations/api-keys/{id}/revoke", owner, tenant.Growth, a.revokeKey),
+	const hooks = "/api/integrations/webhooks"
+	return []endpoint{
+		{http.MethodGet, "/api/integrations/overview", access{owner, tenant.Growth}, a.overview},
+		{http.MethodGet, "/api/integrations/developer-guide", access{owner, tenant.Growth}, a.developerGuide},
+		{http.MethodGet, "/api/integrations/activity", access{readers, tenant.Growth}, a.listActivity},
+		{http.MethodGet, "/api/integrations/activity/{id}", access{readers, tenant.Growth}, a.getActivity},
+		{http.MethodGet, hooks, access{owner, tenant.Enterprise}, a.listWebhooks},
+		{http.MethodPost, hooks, access{owner, tenant.Enterprise}, a.createWebhook},
+		{http.MethodGet, hooks + "/{id}", access{owner, tenant.Enterprise}, a.getWebhook},
+		{http.MethodPatch, hooks + "/{id}", access{owner, tenant.Enterprise}, a.updateWebhook},
+		{http.MethodDelete, hooks + "/{id}", access{owner, tenant.Enterprise}, a.deleteWebhook},
+		{http.MethodPost, hooks + "/{id}/test", access{owner, tenant.Enterprise}, a.testWebhook},
+		{http.MethodPost, hooks + "/{id}/pause", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Paused)},
+		{http.MethodPost, hooks + "/{id}/resume", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Active)},
+		{http.MethodGet, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.listKeys},
+		{http.MethodPost, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.createKey},
+		{http.MethodPost, "/api/integrations/api-keys/{id}/revoke", access{owner, tenant.Growth}, a.revokeKey},
 	}
+}
+
+func (a *API) endpoints() []httpapi.Endpoint {
+	var out []httpapi.Endpoint
+	for _, e := range a.table() {
+		out = append(out, httpapi.Endpoint{Route: httpapi.Route{Method: e.method, Pattern: e.pattern}, Handler: a.guard(e.access, e.h)})
+	}
+	return out
 }
 
 // Handler returns the router for the admin routes.
@@ -122,9 +145,9 @@ type handler func(w http.ResponseWriter, r *http.Request, u User) error
 // guard enforces the contract's order: token (401) → role (403 FORBIDDEN) → plan
 // (403 PLAN_UPGRADE_REQUIRED, or ENTERPRISE_REQUIRED where Enterprise is the bar).
 // The tenant always comes from the token, never from the path or body.
-func (a *API) guard(roles []tenant.Role, minPlan tenant.Plan, h handler) http.HandlerFunc {
+func (a *API) guard(rule access, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := a.authorize(r, roles, minPlan)
+		u, err := a.authorize(r, rule.roles, rule.plan)
 		if err == nil {
 			err = h(w, r, u)
 		}

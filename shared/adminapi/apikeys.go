@@ -29,12 +29,8 @@ type createdKey struct {
 }
 
 func (a *API) createKey(w http.ResponseWriter, r *http.Request, u User) error {
-	body, err := httpapi.ReadBody(r)
-	if err != nil {
-		return err
-	}
 	var in apikey.NewKeyInput
-	if err := httpapi.DecodeValid(body, &in, func() error { return in.Validate() }); err != nil {
+	if err := httpapi.ReadValid(r, &in, func() error { return in.Validate() }); err != nil { // a closure: Validate must see the decoded body
 		return err
 	}
 	k, plain, err := a.Keys.Issue(r.Context(), u.TenantID, u.Subject, in)

@@ -55,12 +55,8 @@ type createdWebhook struct {
 }
 
 func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) error {
-	body, err := httpapi.ReadBody(r)
-	if err != nil {
-		return err
-	}
 	var in webhook.CreateInput
-	if err := httpapi.DecodeValid(body, &in, func() error { return in.Validate(r.Context(), a.URLPolicy) }); err != nil {
+	if err := httpapi.ReadValid(r, &in, func() error { return in.Validate(r.Context(), a.URLPolicy) }); err != nil {
 		return err
 	}
 	secret, err := webhook.NewSecret()
@@ -98,12 +94,8 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if err != nil {
 		return err
 	}
-	body, err := httpapi.ReadBody(r)
-	if err != nil {
-		return err
-	}
 	var in webhook.UpdateInput
-	if err := httpapi.DecodeValid(body, &in, func() error { return in.Validate(r.Context(), a.URLPolicy) }); err != nil {
+	if err := httpapi.ReadValid(r, &in, func() error { return in.Validate(r.Context(), a.URLPolicy) }); err != nil {
 		return err
 	}
 	hook, err := a.Webhooks.Get(r.Context(), u.TenantID, id)

@@ -13,8 +13,6 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/uniasset/integrations/shared/httpapi"
 )
 
 //go:embed openapi.yaml
@@ -127,19 +125,6 @@ func parseOperations() ([]Operation, error) {
 			op.Method, op.Path = strings.ToUpper(method), path
 			out = append(out, op)
 		}
-	}
-	return out, nil
-}
-
-// Routes lists the documented method and path pairs.
-func Routes() ([]httpapi.Route, error) {
-	ops, err := Operations()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]httpapi.Route, len(ops))
-	for i, o := range ops {
-		out[i] = httpapi.Route{Method: o.Method, Pattern: o.Path}
 	}
 	return out, nil
 }

@@ -15,9 +15,13 @@ func key(r httpapi.Route) string { return r.Method + " " + r.Pattern }
 
 // Every route a router serves is documented, and nothing undocumented is served.
 func TestDocumentCoversEveryRoute(t *testing.T) {
-	documented, err := apidoc.Routes()
+	ops, err := apidoc.Operations()
 	if err != nil {
 		t.Fatal(err)
+	}
+	var documented []httpapi.Route
+	for _, o := range ops {
+		documented = append(documented, httpapi.Route{Method: o.Method, Pattern: o.Path})
 	}
 	var served, doc []string
 	for _, r := range append(slices.Clone(integrationapi.Routes), adminapi.Routes...) {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -63,10 +64,10 @@ func benchService(b *testing.B, cache *Cache) (*Service, string) {
 	}
 	m.items[pk(lookupKey(k.Lookup))] = li
 	prof, _ := attributevalue.MarshalMap(tenant.Profile{TenantID: "t1", Plan: tenant.Enterprise})
-	for n, v := range tenant.Key("t1") {
+	for n, v := range keyschema.Profile("t1").Attrs() {
 		prof[n] = v
 	}
-	m.items[pk(tenant.Key("t1"))] = prof
+	m.items[pk(keyschema.Profile("t1").Attrs())] = prof
 	return &Service{Store: &Store{DB: m, Table: "t"}, LastUsedInterval: time.Minute, Cache: cache}, plain
 }
 

@@ -2,7 +2,6 @@ package apikey
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,28 +77,7 @@ var errCollision = apierror.New(apierror.Conflict, "key collision; try again")
 
 // List returns every key of the tenant, revoked ones included (kept for audit), oldest first.
 func (s *Store) List(ctx context.Context, tenantID string) ([]Key, error) {
-	var keys []Key
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              aws.String(s.Table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: keyschema.TenantPK(tenantID)},
-			":sk": &types.AttributeValueMemberS{Value: keyschema.APIKeyPrefix},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, dynamo.Translate("list api keys", err)
-		}
-		var batch []Key
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &batch); err != nil {
-			return nil, err
-		}
-		keys = append(keys, batch...)
-	}
-	return keys, nil
+	return dynamo.ListPrefix[Key](ctx, s.DB, "list api keys", s.Table, keyschema.TenantPK(tenantID), keyschema.APIKeyPrefix)
 }
 
 // Revoke marks the key revoked. Revoking a revoked key changes nothing and
@@ -170,44 +148,18 @@ func (s *Store) resolve(ctx context.Context, lookup string) (lookupItem, bool, e
 // getWithProfile reads a key and its tenant's profile in one consistent BatchGetItem:
 // the one DynamoDB call a request with a cached key pays for authentication.
 func (s *Store) getWithProfile(ctx context.Context, tenantID, id string) (Key, bool, tenant.Profile, error) {
-	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-		s.Table: {Keys: []map[string]types.AttributeValue{keyKey(tenantID, id), tenant.Key(tenantID)}, ConsistentRead: aws.Bool(true)},
-	}}
-	var items []map[string]types.AttributeValue
-	for attempt := 0; len(in.RequestItems) > 0; attempt++ {
-		if attempt == 5 {
-			return Key{}, false, tenant.Profile{}, apierror.New(apierror.Throttled, "the service is busy; retry shortly")
-		}
-		out, err := s.DB.BatchGetItem(ctx, in)
-		if err != nil {
-			return Key{}, false, tenant.Profile{}, dynamo.Translate("get api key", err)
-		}
-		items = append(items, out.Responses[s.Table]...)
-		in.RequestItems = out.UnprocessedKeys
-	}
 	var (
 		k       Key
 		found   bool
-		profile = tenant.Profile{TenantID: tenantID}
+		profile tenant.Profile
 	)
-	for _, item := range items {
-		sk, _ := item["SK"].(*types.AttributeValueMemberS)
-		switch {
-		case sk == nil:
-		case strings.HasPrefix(sk.Value, keyschema.APIKeyPrefix):
-			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
-				return Key{}, false, profile, err
-			}
-			found = true
-		case sk.Value == keyschema.ProfileSK:
-			p, err := tenant.Decode(tenantID, item)
-			if err != nil {
-				return Key{}, false, profile, err
-			}
-			profile = p
-		}
-	}
-	return k, found, profile, nil
+	key := dynamo.Read{Table: s.Table, Key: keyKey(tenantID, id), Found: func(item map[string]types.AttributeValue) error {
+		found = true
+		return attributevalue.UnmarshalMap(item, &k)
+	}}
+	profiles := &tenant.Store{DB: s.DB, Table: s.Table} // profiles live beside the keys
+	err := dynamo.GetTogether(ctx, s.DB, "get api key", key, profiles.Read(tenantID, &profile))
+	return k, found && err == nil, profile, err
 }
 
 // touch records use of the key, at most once per interval: the condition keeps

@@ -65,22 +65,11 @@ func (w *Writer) Write(ctx context.Context, e Entry, at time.Time) error {
 		return err
 	}
 	shard := rand.IntN(max(w.Shards, 1))
-	item["PK"], _ = attributevalue.Marshal(PK(e.TenantID, shard))
-	item["GSI1PK"], _ = attributevalue.Marshal(ResourcePK(e.TenantID, e.APIKeyID, shard))
+	item["PK"], _ = attributevalue.Marshal(keyschema.APILogPK(e.TenantID, shard))
+	item["GSI1PK"], _ = attributevalue.Marshal(keyschema.APIKeyCallsPK(e.TenantID, e.APIKeyID, shard))
 	item["SK"], _ = attributevalue.Marshal(e.ID)
 	_, err = w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table), Item: item})
 	return dynamo.Translate("write api log", err)
-}
-
-// PK is the partition of one shard of the tenant's call log.
-func PK(tenantID string, shard int) string {
-	return keyschema.APILogPK(tenantID, shard)
-}
-
-// ResourcePK is the index key of one API key's calls in one shard (sharded like
-// the log itself, so one busy key never makes a hot index partition).
-func ResourcePK(tenantID, keyID string, shard int) string {
-	return keyschema.APIKeyCallsPK(tenantID, keyID, shard)
 }
 
 func truncate(s string) string {
@@ -92,15 +81,4 @@ func truncate(s string) string {
 		cut--
 	}
 	return s[:cut] + "…[truncated]"
-}
-
-// Recent returns up to limit entries of the tenant, newest first.
-func (w *Writer) Recent(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
-	pks := dynamo.ShardPKs(w.Shards, func(i int) string { return PK(tenantID, i) })
-	items, err := dynamo.NewestAcrossShards(ctx, w.DB, dynamo.ShardQuery{Table: w.Table, PKs: pks, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	var out []Entry
-	return out, attributevalue.UnmarshalListOfMaps(items, &out)
 }

@@ -1,5 +1,6 @@
-// Package boot is what every Lambda does at cold start: read the configuration,
-// set up JSON logging and load the AWS SDK configuration. Failing here is fatal.
+// Package boot is what every Lambda does at cold start: read its function's
+// configuration, set up JSON logging and load the AWS SDK configuration.
+// Failing here is fatal: a function missing a setting never takes an event.
 package boot
 
 import (
@@ -13,14 +14,13 @@ import (
 	"github.com/uniasset/integrations/shared/config"
 )
 
-// Load returns the configuration and AWS settings, or exits.
-func Load(ctx context.Context) (config.Config, aws.Config) {
-	cfg, err := config.FromEnv()
-	Must(err)
-	SetupLogging(cfg.LogLevel)
+// Load fills cfg from the environment and returns the AWS settings, or exits.
+func Load(ctx context.Context, cfg config.Function) aws.Config {
+	Must(config.FromEnv(cfg))
+	SetupLogging(config.LogLevelOf(cfg))
 	awsCfg, err := awsclient.Load(ctx)
 	Must(err)
-	return cfg, awsCfg
+	return awsCfg
 }
 
 // Must exits with the error logged; for cold-start wiring only.
@@ -32,10 +32,6 @@ func Must(err error) {
 }
 
 // SetupLogging makes the default logger structured JSON at the given level.
-func SetupLogging(level string) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+func SetupLogging(level slog.Level) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 }

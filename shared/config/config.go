@@ -1,10 +1,16 @@
-// Package config is the one place functions read their settings. Lambdas read
-// the environment template.yaml gives them; the local stack resolves the same
-// template variables and passes them through the same Parse.
+// Package config is the one place functions read their settings. Every
+// environment variable is a Var in Vars: that table drives parsing, the local
+// stack's shell overrides and the README's settings table (a test compares).
+// Each function has a config type holding only what it uses; Parse fills it
+// at cold start and names every variable that is missing or malformed, so a
+// function without its queue or sealing key never starts instead of failing
+// on its first event.
 package config
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -14,179 +20,251 @@ import (
 	"time"
 )
 
-// Config is every setting any function reads. Each field names its variable.
-type Config struct {
-	AssetsTable       string // ASSETS_TABLE
-	IntegrationsTable string // INTEGRATIONS_TABLE
-	APILogShards      int    // API_LOG_SHARDS: write shards of the per-tenant API call log
-	BcryptCost        int    // BCRYPT_COST: cost of new API key hashes
-	KeyCacheSize      int    // KEY_CACHE_SIZE: verified key strings remembered per process
-	KeyCacheTTL       time.Duration
-	LastUsedInterval  time.Duration // LAST_USED_INTERVAL: lastUsedAt is written at most this often per key
-	IdempotencyTTL    time.Duration // IDEMPOTENCY_TTL
-	LogLevel          string        // LOG_LEVEL
+// Kind says how a variable's text is read.
+type Kind int
 
-	DeliveryQueueURL    string          // DELIVERY_QUEUE_URL
-	AppKeySecretID      string          // APP_KEY_SECRET_ARN: Secrets Manager id of the sealing key
-	DeliveryShards      int             // DELIVERY_SHARDS: write shards of the per-tenant delivery log
-	DeliveryTimeout     time.Duration   // DELIVERY_TIMEOUT: per attempt (the spec: 10 s)
-	RetrySchedule       []time.Duration // RETRY_SCHEDULE: waits before each retry, e.g. "5s,5m,30m"
-	DispatchConcurrency int             // DISPATCH_CONCURRENCY: parallel sends per SQS batch
-	RouterConcurrency   int             // ROUTER_CONCURRENCY: DynamoDB calls a stream batch makes at once
-	// RetryHoldMax (RETRY_HOLD_MAX): a retry due sooner than this waits as an
-	// in-flight message (hidden by its visibility); one due later leaves the
-	// in-flight set, re-sent with a delay (at most SQS's 15 minutes) and
-	// re-delayed until due, so an outage cannot fill the queue's in-flight quota.
-	RetryHoldMax time.Duration
-	// WebhookAllowPrivate (WEBHOOK_ALLOW_PRIVATE) lets webhooks use http:// and
-	// private addresses. The local stack sets it; template.yaml never does.
-	WebhookAllowPrivate bool
-	// PublicAPIURL (PUBLIC_API_URL) is the base URL clients reach the APIs at,
-	// shown in the Developer Guide: a custom domain, or the local stack's own
-	// address. Empty means the API's own execute-api URL, built from the API id
-	// API Gateway passes (never from a request header).
-	PublicAPIURL string
-	Region       string // AWS_REGION, set by Lambda
+const (
+	Text      Kind = iota // any string
+	Int                   // a decimal integer in [Min, Max]
+	Duration              // a Go duration such as 90s, at most Max when Max > 0
+	Durations             // comma-separated positive durations, each at most Max
+	Bool                  // true or false
+	Level                 // a log level: DEBUG, INFO, WARN or ERROR
+	BaseURL               // https://host[:port][/path], http:// only for a loopback host
+)
+
+// Var is one environment variable.
+type Var struct {
+	Name string
+	// Default is the value an unset or empty variable takes, written as it
+	// would be set. A Required variable has none: template.yaml gives it.
+	Default  string
+	Required bool
+	// Shell: `make run` takes the variable from the shell when set there.
+	// Resource names and ARNs come from the stack the local stack creates.
+	Shell    bool
+	Kind     Kind
+	Min, Max int64 // Int bounds; Duration and Durations upper bound (nanoseconds)
+	Doc      string
 }
 
-// DefaultRetrySchedule: 8 attempts over about 28 hours, each wait within SQS's 12 h visibility limit.
-var DefaultRetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+// The variables, in the order README lists them.
+var (
+	AssetsTable       = &Var{Name: "ASSETS_TABLE", Required: true, Doc: "the assets table (shared with the main app)"}
+	IntegrationsTable = &Var{Name: "INTEGRATIONS_TABLE", Required: true, Doc: "keys, webhooks, deliveries, logs, tenant profiles"}
+	DeliveryQueueURL  = &Var{Name: "DELIVERY_QUEUE_URL", Required: true, Doc: "the delivery queue"}
+	AppKeySecretARN   = &Var{Name: "APP_KEY_SECRET_ARN", Required: true, Doc: "Secrets Manager id of the key that seals webhook secrets"}
+	APILogShards      = &Var{Name: "API_LOG_SHARDS", Default: "8", Shell: true, Kind: Int, Min: 1, Max: 256, Doc: "write shards of the API call log"}
+	DeliveryShards    = &Var{Name: "DELIVERY_SHARDS", Default: "8", Shell: true, Kind: Int, Min: 1, Max: 256, Doc: "write shards of the delivery records"}
+	BcryptCost        = &Var{Name: "BCRYPT_COST", Default: "10", Shell: true, Kind: Int, Min: 4, Max: 14, Doc: "cost of new key hashes"}
+	KeyCacheSize      = &Var{Name: "KEY_CACHE_SIZE", Default: "10000", Shell: true, Kind: Int, Min: 0, Max: 1_000_000, Doc: "verified key strings remembered per instance"}
+	KeyCacheTTL       = &Var{Name: "KEY_CACHE_TTL", Default: "15m", Shell: true, Kind: Duration, Doc: "how long a verified key string is remembered"}
+	LastUsedInterval  = &Var{Name: "LAST_USED_INTERVAL", Default: "1m", Shell: true, Kind: Duration, Doc: "how often `lastUsedAt` may be written per key"}
+	IdempotencyTTL    = &Var{Name: "IDEMPOTENCY_TTL", Default: "24h", Shell: true, Kind: Duration, Doc: "how long responses are kept for replay"}
+	DeliveryTimeout   = &Var{Name: "DELIVERY_TIMEOUT", Default: "10s", Shell: true, Kind: Duration, Max: int64(time.Minute), Doc: "per attempt"}
+	// Each wait must fit SQS's 12 h visibility limit.
+	RetrySchedule       = &Var{Name: "RETRY_SCHEDULE", Default: "5s,5m,30m,2h,5h,10h,10h", Shell: true, Kind: Durations, Max: int64(11 * time.Hour), Doc: "waits before each retry (each ≤ 11h: SQS visibility caps at 12h)"}
+	RetryHoldMax        = &Var{Name: "RETRY_HOLD_MAX", Default: "1m", Shell: true, Kind: Duration, Max: int64(12 * time.Hour), Doc: "longest retry wait held in flight; later ones are re-sent with a delay"}
+	DispatchConcurrency = &Var{Name: "DISPATCH_CONCURRENCY", Default: "10", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "parallel sends per SQS batch"}
+	RouterConcurrency   = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "DynamoDB calls a stream batch makes at once"}
+	// The template never sets it (a test checks); the local stack does, for
+	// receivers on loopback.
+	WebhookAllowPrivate = &Var{Name: "WEBHOOK_ALLOW_PRIVATE", Default: "false", Shell: true, Kind: Bool, Doc: "local stack only: allow http:// and private addresses"}
+	// Empty means the API's own execute-api URL, built from the API id API
+	// Gateway passes (never from a request header).
+	PublicAPIURL = &Var{Name: "PUBLIC_API_URL", Shell: true, Kind: BaseURL, Doc: "base URL the Developer Guide shows (the `PublicApiUrl` parameter); empty: the execute-api URL"}
+	Region       = &Var{Name: "AWS_REGION", Doc: "set by Lambda; names the execute-api host"}
+	LogLevel     = &Var{Name: "LOG_LEVEL", Default: "INFO", Shell: true, Kind: Level, Doc: "structured JSON logs; keys, tokens, secrets and bodies are never logged"}
+)
+
+// Vars is every variable any function reads.
+var Vars = []*Var{
+	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
+	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, DeliveryTimeout,
+	RetrySchedule, RetryHoldMax, DispatchConcurrency, RouterConcurrency, WebhookAllowPrivate,
+	PublicAPIURL, Region, LogLevel,
+}
 
 // Lookup is os.LookupEnv's shape, so tests and the local stack can supply a map.
 type Lookup func(string) (string, bool)
 
-// FromEnv reads the process environment.
-func FromEnv() (Config, error) { return Parse(os.LookupEnv) }
-
-// FromMap reads a resolved variable map (the local stack's view of template.yaml).
-func FromMap(m map[string]string) (Config, error) {
-	return Parse(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+// Map looks variables up in a map (the local stack's view of template.yaml).
+func Map(m map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-// Parse applies defaults and validates; a missing table name is an error because
-// a function without its table cannot do anything useful.
-func Parse(lookup Lookup) (Config, error) {
-	p := parser{lookup: lookup}
-	c := Config{
-		AssetsTable:       p.str("ASSETS_TABLE", ""),
-		IntegrationsTable: p.str("INTEGRATIONS_TABLE", ""),
-		APILogShards:      p.int("API_LOG_SHARDS", 8, 1, 256),
-		BcryptCost:        p.int("BCRYPT_COST", 10, 4, 14),
-		KeyCacheSize:      p.int("KEY_CACHE_SIZE", 10000, 0, 1_000_000),
-		KeyCacheTTL:       p.dur("KEY_CACHE_TTL", 15*time.Minute),
-		LastUsedInterval:  p.dur("LAST_USED_INTERVAL", time.Minute),
-		IdempotencyTTL:    p.dur("IDEMPOTENCY_TTL", 24*time.Hour),
-		LogLevel:          p.str("LOG_LEVEL", "INFO"),
-
-		DeliveryQueueURL:    p.str("DELIVERY_QUEUE_URL", ""),
-		AppKeySecretID:      p.str("APP_KEY_SECRET_ARN", ""),
-		DeliveryShards:      p.int("DELIVERY_SHARDS", 8, 1, 256),
-		DeliveryTimeout:     p.dur("DELIVERY_TIMEOUT", 10*time.Second),
-		RetrySchedule:       p.durs("RETRY_SCHEDULE", DefaultRetrySchedule, 11*time.Hour),
-		DispatchConcurrency: p.int("DISPATCH_CONCURRENCY", 10, 1, 100),
-		RouterConcurrency:   p.int("ROUTER_CONCURRENCY", 16, 1, 100),
-		RetryHoldMax:        p.dur("RETRY_HOLD_MAX", time.Minute),
-		WebhookAllowPrivate: p.str("WEBHOOK_ALLOW_PRIVATE", "false") == "true",
-		PublicAPIURL:        p.baseURL("PUBLIC_API_URL"),
-		Region:              p.str("AWS_REGION", ""),
-	}
-	if c.AssetsTable == "" {
-		p.fail("ASSETS_TABLE is required")
-	}
-	if c.IntegrationsTable == "" {
-		p.fail("INTEGRATIONS_TABLE is required")
-	}
-	return c, p.err
+// Function is a function's config: one of the types in functions.go.
+type Function interface {
+	common() *Common
+	read(*reader)
 }
 
-type parser struct {
+// Common is what every function reads.
+type Common struct {
+	LogLevel slog.Level
+}
+
+func (c *Common) common() *Common { return c }
+
+// Parse fills c from lookup, or says what is wrong with every variable.
+func Parse(lookup Lookup, c Function) error {
+	r := &reader{lookup: lookup}
+	c.common().LogLevel = r.level(LogLevel)
+	c.read(r)
+	return errors.Join(r.errs...)
+}
+
+// FromEnv fills c from the process environment.
+func FromEnv(c Function) error { return Parse(os.LookupEnv, c) }
+
+// LogLevelOf is the log level c was configured with.
+func LogLevelOf(c Function) slog.Level { return c.common().LogLevel }
+
+// Uses lists the variables c's function reads, in the order it reads them.
+func Uses(c Function) []*Var {
+	r := &reader{lookup: func(string) (string, bool) { return "", false }, uses: []*Var{}}
+	r.level(LogLevel)
+	c.read(r)
+	return r.uses
+}
+
+type reader struct {
 	lookup Lookup
-	err    error
+	errs   []error
+	uses   []*Var // non-nil: recording what is read
 }
 
-func (p *parser) fail(format string, args ...any) {
-	if p.err == nil {
-		p.err = fmt.Errorf("config: "+format, args...)
+// get returns the variable's text: set, else its default; a Required one
+// that is unset is an error.
+func (r *reader) get(v *Var, kind Kind) (string, bool) {
+	if v.Kind != kind {
+		panic(fmt.Sprintf("config: %s is not read as its kind", v.Name)) // a mistake in this package; TestEveryVarParsesItsDefault catches it
 	}
-}
-
-func (p *parser) str(key, def string) string {
-	if v, ok := p.lookup(key); ok && v != "" {
-		return v
+	if r.uses != nil {
+		r.uses = append(r.uses, v)
+		return v.Default, v.Default != ""
 	}
-	return def
-}
-
-// baseURL reads an optional base URL: https://host[:port][/path], or http://
-// for a loopback host (the local stack); no credentials, query or fragment.
-func (p *parser) baseURL(key string) string {
-	v := p.str(key, "")
-	if v == "" {
-		return ""
-	}
-	u, err := url.Parse(v)
-	ok := err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery &&
-		baseHost.MatchString(u.Host) && (u.Path == "" || basePath.MatchString(u.Path))
-	if ok {
-		switch u.Scheme {
-		case "https":
-		case "http":
-			ok = u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()
-		default:
-			ok = false
+	s, ok := r.lookup(v.Name)
+	if !ok || s == "" {
+		if v.Required {
+			r.fail(v, "is required")
+			return "", false
 		}
+		s = v.Default
 	}
+	return s, s != ""
+}
+
+func (r *reader) fail(v *Var, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("config: %s "+format, append([]any{v.Name}, args...)...))
+}
+
+func (r *reader) text(v *Var) string {
+	s, _ := r.get(v, Text)
+	return s
+}
+
+func (r *reader) int(v *Var) int {
+	s, ok := r.get(v, Int)
 	if !ok {
-		p.fail("%s must be https://host[:port][/path] (http:// only for a loopback host), got %q", key, v)
-		return ""
+		return 0
 	}
-	return strings.TrimSuffix(v, "/")
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < v.Min || n > v.Max {
+		r.fail(v, "must be an integer in [%d, %d], got %q", v.Min, v.Max, s)
+		return 0
+	}
+	return int(n)
 }
 
-var (
-	baseHost = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
-	basePath = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*/?$`)
-)
-
-func (p *parser) int(key string, def, lo, hi int) int {
-	v, ok := p.lookup(key)
-	if !ok || v == "" {
-		return def
+func (r *reader) duration(v *Var) time.Duration {
+	s, ok := r.get(v, Duration)
+	if !ok {
+		return 0
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		p.fail("%s must be an integer in [%d, %d], got %q", key, lo, hi, v)
-		return def
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || (v.Max > 0 && d > time.Duration(v.Max)) {
+		r.fail(v, "must be a duration like 90s%s, got %q", upTo(v), s)
+		return 0
 	}
-	return n
+	return d
 }
 
-func (p *parser) durs(key string, def []time.Duration, most time.Duration) []time.Duration {
-	v, ok := p.lookup(key)
-	if !ok || strings.TrimSpace(v) == "" {
-		return def
+func (r *reader) durations(v *Var) []time.Duration {
+	s, ok := r.get(v, Durations)
+	if !ok {
+		return nil
 	}
 	var out []time.Duration
-	for _, part := range strings.Split(v, ",") {
+	for _, part := range strings.Split(s, ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d <= 0 || d > most {
-			p.fail("%s: %q must be a positive duration up to %s", key, part, most)
-			return def
+		if err != nil || d <= 0 || (v.Max > 0 && d > time.Duration(v.Max)) {
+			r.fail(v, "must be positive durations like 5s,5m%s, got %q", upTo(v), s)
+			return nil
 		}
 		out = append(out, d)
 	}
 	return out
 }
 
-func (p *parser) dur(key string, def time.Duration) time.Duration {
-	v, ok := p.lookup(key)
-	if !ok || v == "" {
-		return def
+func upTo(v *Var) string {
+	if v.Max <= 0 {
+		return ""
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		p.fail("%s must be a duration like 90s, got %q", key, v)
-		return def
-	}
-	return d
+	return " up to " + time.Duration(v.Max).String()
 }
+
+func (r *reader) bool(v *Var) bool {
+	s, _ := r.get(v, Bool)
+	switch s {
+	case "true":
+		return true
+	case "false", "":
+		return false
+	}
+	r.fail(v, "must be true or false, got %q", s)
+	return false
+}
+
+func (r *reader) level(v *Var) slog.Level {
+	s, _ := r.get(v, Level)
+	var l slog.Level
+	switch strings.ToUpper(s) {
+	case "DEBUG", "INFO", "WARN", "ERROR":
+		_ = l.UnmarshalText([]byte(s))
+	default:
+		r.fail(v, "must be DEBUG, INFO, WARN or ERROR, got %q", s)
+	}
+	return l
+}
+
+// baseURL reads an optional base URL: https://host[:port][/path], or http://
+// for a loopback host (the local stack); no credentials, query or fragment.
+func (r *reader) baseURL(v *Var) string {
+	s, ok := r.get(v, BaseURL)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(s)
+	good := err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery &&
+		baseHost.MatchString(u.Host) && (u.Path == "" || basePath.MatchString(u.Path))
+	if good {
+		switch u.Scheme {
+		case "https":
+		case "http":
+			good = u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()
+		default:
+			good = false
+		}
+	}
+	if !good {
+		r.fail(v, "must be https://host[:port][/path] (http:// only for a loopback host), got %q", s)
+		return ""
+	}
+	return strings.TrimSuffix(s, "/")
+}
+
+var (
+	baseHost = regexp.MustCompile(`^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
+	basePath = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*/?$`)
+)

@@ -89,7 +89,11 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 }
 
 func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *slog.Logger) (keep bool, err error) {
-	rec, found, hookItem, err := d.Deliveries.GetWithWebhook(ctx, k, webhook.Key(k.TenantID, k.WebhookID))
+	var (
+		w         webhook.Webhook
+		hookFound bool
+	)
+	rec, found, err := d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &w, &hookFound))
 	if err != nil {
 		return true, err
 	}
@@ -121,13 +125,9 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		}
 		return err != nil, err
 	}
-	if hookItem == nil {
-		return discard("webhook deleted; delivery discarded")
-	}
-	w, err := d.Webhooks.Decode(hookItem)
 	switch {
-	case err != nil:
-		return true, err
+	case !hookFound:
+		return discard("webhook deleted; delivery discarded")
 	case w.Status == webhook.Paused:
 		return discard("webhook paused; delivery discarded")
 	}

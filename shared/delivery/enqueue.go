@@ -30,7 +30,7 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 	r := Record{
 		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
 		Test: e.Test, Payload: string(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
-		SK: keyschema.DeliverySK(e.Time, id), ByResourcePK: ResourcePK(w.TenantID, w.ID, Shard(id, q.Store.Shards)),
+		SK: keyschema.DeliverySK(e.Time, id), ByResourcePK: keyschema.WebhookDeliveriesPK(w.TenantID, w.ID, Shard(id, q.Store.Shards)),
 	}
 	created, existing, err := q.Store.CreateIfNew(ctx, r)
 	if err != nil {
@@ -41,6 +41,9 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 	}
 	return existing.Key(), existing.Status == Pending && existing.Attempts == 0, nil
 }
+
+// Send queues prepared deliveries, ten to a SendMessageBatch.
+func (q *Enqueuer) Send(ctx context.Context, keys []Key) error { return q.Queue.Send(ctx, keys) }
 
 // Enqueue prepares and queues one delivery (the admin API's test event).
 func (q *Enqueuer) Enqueue(ctx context.Context, w webhook.Webhook, e Event) (Key, error) {

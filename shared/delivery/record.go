@@ -98,11 +98,8 @@ type Key struct {
 	WebhookID  string `json:"webhookId"`
 }
 
-func (k Key) pk(shards int) string { return PK(k.TenantID, Shard(k.DeliveryID, shards)) }
-
-// PK is the partition of one shard of the tenant's deliveries.
-func PK(tenantID string, shard int) string {
-	return keyschema.DeliveryPK(tenantID, shard)
+func (k Key) pk(shards int) string {
+	return keyschema.DeliveryPK(k.TenantID, Shard(k.DeliveryID, shards))
 }
 
 // Shard is the write shard of a delivery, from its id.
@@ -110,11 +107,6 @@ func Shard(deliveryID string, shards int) int {
 	h := fnv.New32a()
 	h.Write([]byte(deliveryID))
 	return int(h.Sum32() % uint32(max(shards, 1)))
-}
-
-// ResourcePK is the index key of a webhook's deliveries in one shard.
-func ResourcePK(tenantID, webhookID string, shard int) string {
-	return keyschema.WebhookDeliveriesPK(tenantID, webhookID, shard)
 }
 
 func (k Key) attrs(shards int) map[string]types.AttributeValue {
@@ -172,45 +164,19 @@ func (s *Store) Get(ctx context.Context, k Key) (Record, bool, error) {
 	return r, err == nil, err
 }
 
-// GetWithWebhook reads a record and its webhook item in one consistent
-// BatchGetItem (both live in IntegrationsTable). The webhook item is nil when
-// the webhook no longer exists.
-func (s *Store) GetWithWebhook(ctx context.Context, k Key, webhookKey map[string]types.AttributeValue) (Record, bool, map[string]types.AttributeValue, error) {
-	recKey := k.attrs(s.Shards)
-	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-		s.Table: {Keys: []map[string]types.AttributeValue{recKey, webhookKey}, ConsistentRead: aws.Bool(true)},
-	}}
-	var items []map[string]types.AttributeValue
-	for try := 0; len(in.RequestItems) > 0; try++ {
-		if try == 5 {
-			return Record{}, false, nil, errors.New("read delivery: keys left unprocessed")
-		}
-		out, err := s.DB.BatchGetItem(ctx, in)
-		if err != nil {
-			return Record{}, false, nil, dynamo.Translate("read delivery", err)
-		}
-		items = append(items, out.Responses[s.Table]...)
-		in.RequestItems = out.UnprocessedKeys
-	}
+// GetWith reads a record together with other stores' items (the
+// dispatcher's webhook) in one consistent BatchGetItem.
+func (s *Store) GetWith(ctx context.Context, k Key, also ...dynamo.Read) (Record, bool, error) {
 	var (
-		rec     Record
-		found   bool
-		hookRaw map[string]types.AttributeValue
+		rec   Record
+		found bool
 	)
-	for _, it := range items {
-		sk, _ := it["SK"].(*types.AttributeValueMemberS)
-		switch {
-		case sk == nil:
-		case sk.Value == k.SK:
-			if err := attributevalue.UnmarshalMap(it, &rec); err != nil {
-				return Record{}, false, nil, err
-			}
-			found = true
-		default:
-			hookRaw = it
-		}
-	}
-	return rec, found, hookRaw, nil
+	read := dynamo.Read{Table: s.Table, Key: k.attrs(s.Shards), Found: func(item map[string]types.AttributeValue) error {
+		found = true
+		return attributevalue.UnmarshalMap(item, &rec)
+	}}
+	err := dynamo.GetTogether(ctx, s.DB, "read delivery", append([]dynamo.Read{read}, also...)...)
+	return rec, found && err == nil, err
 }
 
 // Claim takes attempt number n for this process. Only one copy of a message
@@ -312,7 +278,7 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 
 // Recent returns up to limit of the tenant's deliveries, newest first.
 func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Record, error) {
-	pks := dynamo.ShardPKs(s.Shards, func(i int) string { return PK(tenantID, i) })
+	pks := dynamo.ShardPKs(s.Shards, func(i int) string { return keyschema.DeliveryPK(tenantID, i) })
 	items, err := dynamo.NewestAcrossShards(ctx, s.DB, dynamo.ShardQuery{Table: s.Table, PKs: pks, Limit: limit})
 	if err != nil {
 		return nil, err

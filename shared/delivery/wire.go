@@ -16,8 +16,8 @@ import (
 )
 
 // BuildDispatcher wires DispatcherFunction; its main and the local stack both call it.
-func BuildDispatcher(ctx context.Context, cfg config.Config, awsCfg aws.Config) (*Dispatcher, error) {
-	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretID)
+func BuildDispatcher(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Dispatcher, error) {
+	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretARN)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
-	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -229,7 +228,7 @@ func TestActivityPageQueries(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
 	counter := &queryCounter{API: stack.DB}
-	cfg := stack.Config
+	cfg := stack.Config.AdminAPI
 	reader := &activity.Reader{DB: counter, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards}
 	cost := func(q activity.Query) (int64, int) {
 		t.Helper()
@@ -335,10 +334,10 @@ func TestWebhookHealthEntries(t *testing.T) {
 	ctx := context.Background()
 	tid := newTenant(t, tenant.Enterprise)
 	whID, _ := createWebhook(t, tid, "https://hooks.example.com/x", "asset.created")
-	store := &webhook.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}
+	store := &webhook.Store{DB: stack.DB, Table: stack.IntegrationsTable}
 	current := func() webhook.Webhook {
 		t.Helper()
-		out, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &stack.Config.IntegrationsTable, ConsistentRead: aws.Bool(true),
+		out, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &stack.IntegrationsTable, ConsistentRead: aws.Bool(true),
 			Key: keyschema.Webhook(tid, whID).Attrs()})
 		if err != nil || out.Item == nil {
 			t.Fatalf("webhook item: %v", err)
@@ -351,9 +350,9 @@ func TestWebhookHealthEntries(t *testing.T) {
 	}
 	events := func() []string {
 		t.Helper()
-		out, err := stack.DB.Query(ctx, &dynamodb.QueryInput{TableName: &stack.Config.IntegrationsTable, ConsistentRead: aws.Bool(true),
+		out, err := stack.DB.Query(ctx, &dynamodb.QueryInput{TableName: &stack.IntegrationsTable, ConsistentRead: aws.Bool(true),
 			KeyConditionExpression:    aws.String("PK = :pk"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: systemlog.PK(tid)}}})
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: keyschema.SystemPK(tid)}}})
 		if err != nil {
 			t.Fatal(err)
 		}

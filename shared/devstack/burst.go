@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -100,7 +99,7 @@ type BurstResult struct {
 func (s *Stack) Burst(ctx context.Context, base string, n, clients int) (BurstResult, error) {
 	res := BurstResult{Writes: n}
 	tid := fmt.Sprintf("burst-%d", time.Now().UnixNano())
-	if err := (&tenant.Store{DB: s.DB, Table: s.Config.IntegrationsTable}).Put(ctx, tenant.Profile{TenantID: tid, Name: "Burst", Plan: tenant.Enterprise}); err != nil {
+	if err := (&tenant.Store{DB: s.DB, Table: s.IntegrationsTable}).Put(ctx, tenant.Profile{TenantID: tid, Name: "Burst", Plan: tenant.Enterprise}); err != nil {
 		return res, err
 	}
 	owner, err := s.Issuer.Token(tid, "Owner", "burst", time.Hour)
@@ -184,7 +183,7 @@ func (s *Stack) Burst(ctx context.Context, base string, n, clients int) (BurstRe
 	// Reading every record is costly for moto, so it waits for the healthy
 	// and flaky receivers to have everything first (or for the deadline,
 	// to report what is missing).
-	store := &delivery.Store{DB: s.DB, Table: s.Config.IntegrationsTable, Shards: s.Config.DeliveryShards}
+	store := &delivery.Store{DB: s.DB, Table: s.IntegrationsTable, Shards: s.Config.Dispatcher.DeliveryShards}
 	received := func() bool {
 		h, _, _ := healthy.Accepted()
 		f, _, _ := flaky.Accepted()
@@ -265,14 +264,4 @@ func (s *Stack) QueueCounts(ctx context.Context, logical string) (visible, inFli
 	atoi := func(k sqstypes.QueueAttributeName) int { n, _ := strconv.Atoi(out.Attributes[string(k)]); return n }
 	return atoi(sqstypes.QueueAttributeNameApproximateNumberOfMessages), atoi(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
 		atoi(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed), nil
-}
-
-// Ops lists a call map as "Service.Operation n" lines, sorted.
-func Ops(calls map[string]int) []string {
-	var out []string
-	for k, v := range calls {
-		out = append(out, fmt.Sprintf("%s %d", k, v))
-	}
-	sort.Strings(out)
-	return out
 }

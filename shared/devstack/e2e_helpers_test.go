@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 func newTenant(t *testing.T, plan tenant.Plan) string {
 	t.Helper()
 	id := fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1_000_000, seq.Add(1))
-	store := &tenant.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable}
+	store := &tenant.Store{DB: stack.DB, Table: stack.IntegrationsTable}
 	if err := store.Put(context.Background(), tenant.Profile{TenantID: id, Name: t.Name(), Plan: plan}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func createAsset(t *testing.T, key string, body map[string]any) map[string]any {
 func assetItem(t *testing.T, tenantID, assetID string) map[string]types.AttributeValue {
 	t.Helper()
 	out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(stack.Config.AssetsTable), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(stack.AssetsTable), ConsistentRead: aws.Bool(true),
 		Key: keyschema.Asset(tenantID, assetID).Attrs(),
 	})
 	if err != nil {
@@ -198,7 +198,7 @@ func tenantAssetCount(t *testing.T, tenantID string) int {
 	t.Helper()
 	n := 0
 	p := dynamodb.NewScanPaginator(stack.DB, &dynamodb.ScanInput{
-		TableName:        aws.String(stack.Config.AssetsTable),
+		TableName:        aws.String(stack.AssetsTable),
 		FilterExpression: aws.String("tenantId = :t AND SK = :sk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":t": &types.AttributeValueMemberS{Value: tenantID}, ":sk": &types.AttributeValueMemberS{Value: "ASSET"},

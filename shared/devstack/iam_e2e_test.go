@@ -40,7 +40,7 @@ func TestMotoEnforcesIAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	anon.APIOptions = stack.AWS.APIOptions
-	_, err = dynamodb.NewFromConfig(anon).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Key: keyschema.Profile("x").Attrs()})
+	_, err = dynamodb.NewFromConfig(anon).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.Profile("x").Attrs()})
 	t.Logf("unknown key: %v", err)
 	if apiCode(err) != "InvalidClientTokenId" {
 		t.Fatalf("moto must refuse credentials it does not know: %v", err)
@@ -54,7 +54,7 @@ func TestMotoEnforcesIAM(t *testing.T) {
 		t.Fatalf("moto must deny the dispatcher's role sqs:SendMessage on StreamDLQ: %v", err)
 	}
 	// And the same call on the queue it may send to goes through moto.
-	if _, err := sqs.NewFromConfig(raw).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.DeliveryQueueURL), MessageBody: aws.String("{}"), DelaySeconds: 900}); err != nil {
+	if _, err := sqs.NewFromConfig(raw).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.Dispatcher.DeliveryQueueURL), MessageBody: aws.String("{}"), DelaySeconds: 900}); err != nil {
 		t.Fatalf("moto denied what the template grants: %v", err)
 	}
 }
@@ -91,12 +91,16 @@ func TestMissingPermissionFailsTheFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := delivery.BuildDispatcher(ctx, stack.Config, p.AWS)
+	d, err := delivery.BuildDispatcher(ctx, stack.Config.Dispatcher, p.AWS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := delivery.Key{TenantID: "t-mutant", DeliveryID: "msg_x", SK: "2026-01-01T00:00:00Z#msg_x", WebhookID: "wh_x"}
-	_, _, _, err = d.Deliveries.GetWithWebhook(ctx, k, webhook.Key(k.TenantID, k.WebhookID))
+	var (
+		w     webhook.Webhook
+		found bool
+	)
+	_, _, err = d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &w, &found))
 	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "dynamodb:BatchGetItem") {
 		t.Fatalf("reading a delivery without dynamodb:BatchGetItem: %v", err)
 	}
@@ -106,7 +110,7 @@ func TestMissingPermissionFailsTheFlow(t *testing.T) {
 		t.Fatalf("the message must stay in the queue: %+v %v", resp, err)
 	}
 	// The same calls with the template's own policy go through.
-	_, _, _, err = stack.Dispatcher.Deliveries.GetWithWebhook(ctx, k, webhook.Key(k.TenantID, k.WebhookID))
+	_, _, err = stack.Dispatcher.Deliveries.GetWith(ctx, k, stack.Dispatcher.Webhooks.Read(k.TenantID, k.WebhookID, &w, &found))
 	if err != nil {
 		t.Fatalf("with the template's policy: %v", err)
 	}
@@ -119,7 +123,7 @@ func TestLeadingKeysCondition(t *testing.T) {
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(stack.Principals["DispatcherFunction"].AWS)
 	put := func(pk string) error {
-		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Item: key(pk, "probe-"+t.Name())})
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: key(pk, "probe-"+t.Name())})
 		return err
 	}
 	if err := put(keyschema.SystemPK("t-leading")); err != nil {
@@ -133,8 +137,8 @@ func TestLeadingKeysCondition(t *testing.T) {
 	// In a transaction each item is asked for separately: a SYSLOG put
 	// cannot carry a put elsewhere along with it.
 	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: aws.String(stack.Config.IntegrationsTable), Item: key(keyschema.SystemPK("t-leading"), "tx-"+t.Name())}},
-		{Put: &types.Put{TableName: aws.String(stack.Config.IntegrationsTable), Item: key(keyschema.APILogPK("t-leading", 0), "tx-"+t.Name())}},
+		{Put: &types.Put{TableName: aws.String(stack.IntegrationsTable), Item: key(keyschema.SystemPK("t-leading"), "tx-"+t.Name())}},
+		{Put: &types.Put{TableName: aws.String(stack.IntegrationsTable), Item: key(keyschema.APILogPK("t-leading", 0), "tx-"+t.Name())}},
 	}})
 	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "APILOG") {
 		t.Fatalf("a transaction with a put outside the system log: %v", err)

@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
 )
 
 // The two gaps infra/moto/server.py closes inside moto, each on a table of
@@ -173,4 +177,11 @@ func TestCancelledTransactionChangesNothing(t *testing.T) {
 	if n := len(streamRecords(t, ctx, arn)); n != streamBefore+2 {
 		t.Errorf("a committed transaction of 2 writes left %d stream records", n-streamBefore)
 	}
+}
+
+// The unit tests' in-memory table keeps the same contract as moto for what
+// it models (dynamotest.Contract runs on both).
+func TestInMemoryTableKeepsMotosContract(t *testing.T) {
+	t.Parallel()
+	dynamotest.Contract(t, stack.DB, stack.IntegrationsTable, "contract-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 }

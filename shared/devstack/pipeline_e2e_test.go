@@ -122,7 +122,7 @@ func TestMissingDeliveryRecordIsCounted(t *testing.T) {
 	t.Parallel()
 	before := stack.Dispatcher.Missing.Load()
 	body, _ := json.Marshal(delivery.Key{TenantID: newTenant(t, tenant.Enterprise), DeliveryID: "msg_ghost", SK: "2026-11-22T08:00:00.000Z#msg_ghost", WebhookID: "wh_ghost"})
-	if _, err := sqs.NewFromConfig(stack.AWS).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.DeliveryQueueURL), MessageBody: aws.String(string(body))}); err != nil {
+	if _, err := sqs.NewFromConfig(stack.AWS).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.Dispatcher.DeliveryQueueURL), MessageBody: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the missing record to be counted", func() bool { return stack.Dispatcher.Missing.Load() > before })
@@ -152,7 +152,7 @@ func TestLongRetryLeavesTheInFlightSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stack.Config
+	cfg := stack.Config.Dispatcher
 	cfg.RetryHoldMax, cfg.RetrySchedule = time.Second, []time.Duration{3 * time.Second}
 	d, err := delivery.BuildDispatcher(ctx, cfg, stack.Principals["DispatcherFunction"].AWS)
 	if err != nil {

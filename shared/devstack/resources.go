@@ -178,16 +178,19 @@ func createQueue(ctx context.Context, q *sqs.Client, name string, props map[stri
 	return Physical{Name: aws.ToString(out.QueueUrl), URL: aws.ToString(out.QueueUrl), ARN: a.Attributes["QueueArn"]}, nil
 }
 
-// Environment resolves the template's global function variables against the
-// created resources and parameter defaults (overrides win), as CloudFormation would.
-func (t *Template) Environment(res Resources, overrides map[string]string) (map[string]string, error) {
+// Environment resolves a function's variables (the template's Globals, then
+// the function's own) against the created resources and parameter defaults,
+// as CloudFormation would; overrides win.
+func (t *Template) Environment(fn string, res Resources, overrides map[string]string) (map[string]string, error) {
 	env := map[string]string{}
-	for k, v := range t.Globals.Function.Environment.Variables {
-		s, err := t.resolve(v, res)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k, err)
+	for _, vars := range []map[string]any{t.Globals.Function.Environment.Variables, t.FunctionVariables(fn)} {
+		for k, v := range vars {
+			s, err := t.resolve(v, res)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", fn, k, err)
+			}
+			env[k] = s
 		}
-		env[k] = s
 	}
 	for k, v := range overrides {
 		env[k] = v

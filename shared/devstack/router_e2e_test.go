@@ -18,6 +18,7 @@ import (
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/streamrouter"
 	"github.com/uniasset/integrations/shared/tenant"
+	"github.com/uniasset/integrations/shared/webhook"
 )
 
 // countingSQS counts SendMessageBatch calls and their entries.
@@ -85,14 +86,15 @@ func TestRouterBatchesAcrossRecords(t *testing.T) {
 	createWebhook(t, tid, rv.URL+"/second", "asset.created")
 	createWebhook(t, broken, rv.URL+"/broken", "asset.created")
 
-	router, err := streamrouter.Build(ctx, stack.Config, stack.Principals["StreamRouterFunction"].AWS)
+	router, err := streamrouter.Build(ctx, stack.Config.StreamRouter, stack.Principals["StreamRouterFunction"].AWS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &countingSQS{SQSAPI: router.Enqueuer.Queue.SQS}
-	router.Enqueuer.Queue.SQS = q
-	db := &failingQueries{API: router.Webhooks.DB, tenant: broken}
-	router.Webhooks.DB, router.Enqueuer.Store.DB = db, db
+	enq, hooks := router.Enqueuer.(*delivery.Enqueuer), router.Webhooks.(*webhook.Store)
+	q := &countingSQS{SQSAPI: enq.Queue.SQS}
+	enq.Queue.SQS = q
+	db := &failingQueries{API: hooks.DB, tenant: broken}
+	hooks.DB, enq.Store.DB = db, db
 
 	var batch events.DynamoDBEvent
 	for i := range 25 {

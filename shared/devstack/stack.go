@@ -26,13 +26,6 @@ import (
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
-// Functions maps the template's HTTP function logical ids to their wiring:
-// the same Build each Lambda's main passes to httpapi.LambdaMain.
-var Functions = map[string]httpapi.Build{
-	"IntegrationApiFunction": integrationapi.Build,
-	"AdminApiFunction":       adminapi.Build,
-}
-
 // DemoTenants are seeded on every start, one per plan.
 var DemoTenants = []tenant.Profile{
 	{TenantID: "demo-enterprise", Name: "Demo Enterprise", Plan: tenant.Enterprise},
@@ -63,11 +56,24 @@ type Stack struct {
 	Principals map[string]Principal // by function logical id
 	Template   *Template
 	Resources  Resources
-	Env        map[string]string
-	Config     config.Config
-	DB         *dynamodb.Client // admin's
-	Issuer     *Issuer
-	Gateway    http.Handler
+	// Env is each function's environment, resolved from the template as
+	// CloudFormation would (Globals, then the function's own), overrides last.
+	Env map[string]map[string]string
+	// Config is each function's configuration, parsed from its Env by the
+	// same config.Parse its Lambda runs at cold start.
+	Config struct {
+		IntegrationAPI config.IntegrationAPI
+		AdminAPI       config.AdminAPI
+		StreamRouter   config.StreamRouter
+		Dispatcher     config.Dispatcher
+	}
+	AssetsTable, IntegrationsTable string           // physical names
+	DB                             *dynamodb.Client // admin's
+	// Handlers are the HTTP functions' handlers, by logical id, built by the
+	// same Build their Lambda's main passes to httpapi.LambdaMain.
+	Handlers map[string]http.Handler
+	Issuer   *Issuer
+	Gateway  http.Handler
 	// Dispatcher is the running DispatcherFunction handler (tests adjust its clock-free knobs).
 	Dispatcher *delivery.Dispatcher
 
@@ -126,14 +132,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := s.createPrincipals(ctx, o.Prefix); err != nil {
 		return fail(fmt.Errorf("IAM at %s: %w", o.Endpoint, err))
 	}
-	if s.Env, err = s.Template.Environment(s.Resources, o.Overrides); err != nil {
-		return fail(err)
-	}
-	if s.Config, err = config.FromMap(s.Env); err != nil {
+	if err := s.configure(o.Overrides); err != nil {
 		return fail(err)
 	}
 	s.DB = dynamodb.NewFromConfig(s.AWS)
-	tenants := &tenant.Store{DB: s.DB, Table: s.Config.IntegrationsTable}
+	tenants := &tenant.Store{DB: s.DB, Table: s.IntegrationsTable}
 	for _, p := range DemoTenants {
 		if err := tenants.Put(ctx, p); err != nil {
 			return fail(fmt.Errorf("seeding %s: %w", p.TenantID, err))
@@ -142,12 +145,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Issuer, err = LoadIssuer(o.KeyPath); err != nil {
 		return fail(err)
 	}
+	s.Handlers = map[string]http.Handler{}
+	if s.Handlers["IntegrationApiFunction"], err = integrationapi.Build(ctx, s.Config.IntegrationAPI, s.Principals["IntegrationApiFunction"].AWS); err != nil {
+		return fail(fmt.Errorf("IntegrationApiFunction: %w", err))
+	}
+	if s.Handlers["AdminApiFunction"], err = adminapi.Build(ctx, s.Config.AdminAPI, s.Principals["AdminApiFunction"].AWS); err != nil {
+		return fail(fmt.Errorf("AdminApiFunction: %w", err))
+	}
 	handlers := map[string]httpapi.LambdaHandler{}
-	for fn, build := range Functions {
-		h, err := build(ctx, s.Config, s.Principals[fn].AWS)
-		if err != nil {
-			return fail(fmt.Errorf("%s: %w", fn, err))
-		}
+	for fn, h := range s.Handlers {
 		handlers[fn] = httpapi.Lambda(h)
 	}
 	if s.Gateway, err = NewGateway(s.Template.Routes(), handlers, s.Issuer); err != nil {
@@ -245,12 +251,37 @@ func roleName(prefix, name string) string {
 	return n
 }
 
+// configure resolves each function's environment and parses its config, as
+// each Lambda would at cold start: a variable the template forgets to give a
+// function fails here.
+func (s *Stack) configure(overrides map[string]string) error {
+	s.Env = map[string]map[string]string{}
+	configs := map[string]config.Function{
+		"IntegrationApiFunction": &s.Config.IntegrationAPI,
+		"AdminApiFunction":       &s.Config.AdminAPI,
+		"StreamRouterFunction":   &s.Config.StreamRouter,
+		"DispatcherFunction":     &s.Config.Dispatcher,
+	}
+	for fn := range config.Functions {
+		env, err := s.Template.Environment(fn, s.Resources, overrides)
+		if err != nil {
+			return err
+		}
+		if err := config.Parse(config.Map(env), configs[fn]); err != nil {
+			return fmt.Errorf("%s: %w", fn, err)
+		}
+		s.Env[fn] = env
+	}
+	s.AssetsTable, s.IntegrationsTable = s.Resources["AssetsTable"].Name, s.Resources["IntegrationsTable"].Name
+	return nil
+}
+
 // startPollers drives the event-driven functions as Lambda's event source
 // mappings would, each with its function's own credentials.
 func (s *Stack) startPollers(ctx context.Context) error {
 	var pollCtx context.Context
 	pollCtx, s.stopPolling = context.WithCancel(context.Background())
-	router, err := streamrouter.Build(ctx, s.Config, s.Principals["StreamRouterFunction"].AWS)
+	router, err := streamrouter.Build(ctx, s.Config.StreamRouter, s.Principals["StreamRouterFunction"].AWS)
 	if err != nil {
 		return err
 	}
@@ -261,7 +292,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, router.Handle); err != nil {
 		return fmt.Errorf("stream poller: %w", err)
 	}
-	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config, s.Principals["DispatcherFunction"].AWS); err != nil {
+	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config.Dispatcher, s.Principals["DispatcherFunction"].AWS); err != nil {
 		return err
 	}
 	queue := s.Resources["DeliveryQueue"]

@@ -27,6 +27,13 @@ type Template struct {
 	Resources map[string]Resource `yaml:"Resources"`
 }
 
+// FunctionVariables is the Environment.Variables a function sets itself.
+func (t *Template) FunctionVariables(fn string) map[string]any {
+	env, _ := t.Resources[fn].Properties["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	return vars
+}
+
 // Resource is one entry of Resources; Properties stays generic.
 type Resource struct {
 	Type       string         `yaml:"Type"`

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/uniasset/integrations/shared/config"
 )
 
 func TestLoadTemplateExpandsShortTags(t *testing.T) {
@@ -13,7 +15,7 @@ func TestLoadTemplateExpandsShortTags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := tmpl.Globals.Function.Environment.Variables
+	vars := tmpl.FunctionVariables("IntegrationApiFunction")
 	ref, ok := vars["ASSETS_TABLE"].(map[string]any)
 	if !ok || ref["Ref"] != "AssetsTable" {
 		t.Fatalf("ASSETS_TABLE = %#v, want {Ref: AssetsTable}", vars["ASSETS_TABLE"])
@@ -40,6 +42,44 @@ func TestLoadTemplateExpandsShortTags(t *testing.T) {
 
 // The private-target escape hatch is for the local stack only; the deployed
 // functions must never get it, and no policy may grant a wildcard.
+// Each function gets from the template every variable its config requires
+// and nothing its config does not read.
+func TestEachFunctionGetsWhatItsConfigReads(t *testing.T) {
+	tmpl, err := LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range tmpl.Resources {
+		if r.Type == "AWS::Serverless::Function" && config.Functions[name] == nil {
+			t.Errorf("%s has no config type in config.Functions", name)
+		}
+	}
+	for fn, fresh := range config.Functions {
+		if tmpl.Resources[fn].Type != "AWS::Serverless::Function" {
+			t.Errorf("config.Functions names %s, which the template does not define", fn)
+			continue
+		}
+		given := map[string]bool{}
+		for _, vars := range []map[string]any{tmpl.Globals.Function.Environment.Variables, tmpl.FunctionVariables(fn)} {
+			for k := range vars {
+				given[k] = true
+			}
+		}
+		reads := map[string]bool{}
+		for _, v := range config.Uses(fresh()) {
+			reads[v.Name] = true
+			if v.Required && !given[v.Name] {
+				t.Errorf("%s requires %s; the template does not give it", fn, v.Name)
+			}
+		}
+		for k := range given {
+			if !reads[k] {
+				t.Errorf("the template gives %s %s, which its config does not read", fn, k)
+			}
+		}
+	}
+}
+
 func TestTemplateKeepsProductionRules(t *testing.T) {
 	tmpl, err := LoadTemplate("../../template.yaml")
 	if err != nil {

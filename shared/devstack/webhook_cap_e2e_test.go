@@ -41,7 +41,7 @@ func TestWebhookCapHoldsUnderConcurrentCreates(t *testing.T) {
 				createWebhook(t, tid, fmt.Sprintf("http://127.0.0.1:9/before-%d", i), "warranty.expiring")
 			}
 			if tc.uncounted {
-				_, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.Config.IntegrationsTable), Key: keyschema.WebhookCount(tid).Attrs()})
+				_, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.WebhookCount(tid).Attrs()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -191,7 +191,7 @@ func TestWebhookEditsConflictByRevisionNotClock(t *testing.T) {
 	}
 	// Put updatedAt back to what C read, as a slow clock could.
 	if _, err := stack.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(stack.Config.IntegrationsTable), Key: webhook.Key(tid, whID),
+		TableName: aws.String(stack.IntegrationsTable), Key: keyschema.Webhook(tid, whID).Attrs(),
 		UpdateExpression:          aws.String("SET updatedAt = :u"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: c.UpdatedAt}},
 	}); err != nil {
@@ -260,7 +260,7 @@ func TestDiscardLeavesAnAttemptInFlightToFinish(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tid := newTenant(t, tenant.Enterprise)
-	store := &delivery.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, Shards: stack.Config.DeliveryShards}
+	store := &delivery.Store{DB: stack.DB, Table: stack.IntegrationsTable, Shards: stack.Config.Dispatcher.DeliveryShards}
 	now := time.Now()
 	rec := delivery.Record{
 		TenantID: tid, DeliveryID: "msg_inflight", WebhookID: "wh_inflight", WebhookName: "x", Event: "asset.created",

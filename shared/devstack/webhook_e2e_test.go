@@ -183,7 +183,7 @@ func TestWebhookEndToEnd(t *testing.T) {
 // deliveryRecord finds a delivery by id through the by-webhook index (tests only).
 func deliveryRecord(t *testing.T, tenantID, deliveryID string) delivery.Record {
 	t.Helper()
-	store := &delivery.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, Shards: stack.Config.DeliveryShards}
+	store := &delivery.Store{DB: stack.DB, Table: stack.IntegrationsTable, Shards: stack.Config.Dispatcher.DeliveryShards}
 	for _, r := range allDeliveries(t, tenantID) {
 		if r.DeliveryID == deliveryID {
 			fresh, _, err := store.Get(context.Background(), r.Key())
@@ -199,7 +199,7 @@ func deliveryRecord(t *testing.T, tenantID, deliveryID string) delivery.Record {
 
 func allDeliveries(t *testing.T, tenantID string) []delivery.Record {
 	t.Helper()
-	store := &delivery.Store{DB: stack.DB, Table: stack.Config.IntegrationsTable, Shards: stack.Config.DeliveryShards}
+	store := &delivery.Store{DB: stack.DB, Table: stack.IntegrationsTable, Shards: stack.Config.Dispatcher.DeliveryShards}
 	recs, err := store.Recent(context.Background(), tenantID, 10000)
 	if err != nil {
 		t.Fatal(err)

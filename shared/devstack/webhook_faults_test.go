@@ -142,7 +142,7 @@ func TestReplayedStreamBatchDeliversOnce(t *testing.T) {
 	tid := newTenant(t, tenant.Enterprise)
 	rv := newReceiver(t, nil)
 	createWebhook(t, tid, rv.URL, "asset.created")
-	router, err := streamrouter.Build(context.Background(), stack.Config, stack.Principals["StreamRouterFunction"].AWS)
+	router, err := streamrouter.Build(context.Background(), stack.Config.StreamRouter, stack.Principals["StreamRouterFunction"].AWS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestBurstDeliversExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", r)
-	attempts := len(stack.Config.RetrySchedule) + 1
+	attempts := len(stack.Config.Dispatcher.RetrySchedule) + 1
 	if r.Refused != 0 || r.Healthy != n || r.HealthyPosts != n || r.Flaky != n || r.FlakyPosts != n ||
 		r.FailingRecords != n || r.Failing != attempts*n || r.Pending != 0 {
 		t.Fatalf("want %d writes answered 201, %d deliveries accepted once by healthy and flaky, %d failed after %d attempts each: %+v", n, n, n, attempts, r)
@@ -311,7 +311,7 @@ func TestBurstDeliversExactly(t *testing.T) {
 // Admin input is validated with the production URL policy: https and public addresses only.
 func TestWebhookAdminRejections(t *testing.T) {
 	t.Parallel()
-	strictCfg := stack.Config
+	strictCfg := stack.Config.AdminAPI
 	strictCfg.WebhookAllowPrivate = false
 	admin, err := adminapi.Build(context.Background(), strictCfg, stack.Principals["AdminApiFunction"].AWS)
 	if err != nil {
@@ -424,9 +424,9 @@ func TestDuplicateMessagesSendOnce(t *testing.T) {
 func adminAPI(t *testing.T) *adminapi.API {
 	t.Helper()
 	cfg := stack.Principals["AdminApiFunction"].AWS
-	sealer, err := appkey.Load(context.Background(), secretsmanager.NewFromConfig(cfg), stack.Config.AppKeySecretID)
+	sealer, err := appkey.Load(context.Background(), secretsmanager.NewFromConfig(cfg), stack.Config.AdminAPI.AppKeySecretARN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return adminapi.New(stack.Config, dynamodb.NewFromConfig(cfg), sealer, sqs.NewFromConfig(cfg))
+	return adminapi.New(stack.Config.AdminAPI, dynamodb.NewFromConfig(cfg), sealer, sqs.NewFromConfig(cfg))
 }

@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -85,13 +87,109 @@ func Translate(op string, err error) error {
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
-			return apierror.New(apierror.Throttled, "the service is busy; retry shortly")
+			return throttled()
 		}
+	}
+	// A transaction cancelled because an item's partition was throttled.
+	if cancelledFor(err, "ThrottlingError") || cancelledFor(err, "ProvisionedThroughputExceeded") {
+		return throttled()
 	}
 	if Conflicted(err) { // still losing after the caller's own retries
 		return apierror.New(apierror.Throttled, "a concurrent change to the same data won; retry shortly")
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Read is one item of a batched read: where it is, and what its store does
+// with it when it exists. Each store builds the Reads of its own items, so a
+// caller can batch two stores' items in one call while raw items stay in the
+// package that knows their shape.
+type Read struct {
+	Table string
+	Key   map[string]types.AttributeValue
+	Found func(item map[string]types.AttributeValue) error // not called when the item does not exist
+}
+
+// batchTries bounds the rounds spent on keys DynamoDB leaves unprocessed
+// (it does under throttling) before the read is answered THROTTLED.
+const batchTries = 5
+
+// GetTogether reads items (up to 100) with one consistent BatchGetItem,
+// asking again for keys DynamoDB left unprocessed.
+func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
+	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{}}
+	for _, r := range reads {
+		ka := in.RequestItems[r.Table]
+		ka.Keys, ka.ConsistentRead = append(ka.Keys, r.Key), aws.Bool(true)
+		in.RequestItems[r.Table] = ka
+	}
+	for try := 0; len(in.RequestItems) > 0; try++ {
+		if try == batchTries {
+			return throttled()
+		}
+		out, err := db.BatchGetItem(ctx, in)
+		if err != nil {
+			return Translate(op, err)
+		}
+		for table, items := range out.Responses {
+			for _, item := range items {
+				i := slices.IndexFunc(reads, func(r Read) bool {
+					return r.Table == table && keyString(r.Key, item) == keyString(r.Key, r.Key)
+				})
+				if i < 0 {
+					continue
+				}
+				if err := reads[i].Found(item); err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+			}
+		}
+		in.RequestItems = out.UnprocessedKeys
+	}
+	return nil
+}
+
+// keyString spells item's values of key's attribute names (string keys).
+func keyString(key, item map[string]types.AttributeValue) string {
+	names := slices.Sorted(maps.Keys(key))
+	var b strings.Builder
+	for _, n := range names {
+		v, _ := item[n].(*types.AttributeValueMemberS)
+		if v == nil {
+			return ""
+		}
+		b.WriteString(n + "=" + v.Value + "\x00")
+	}
+	return b.String()
+}
+
+func throttled() error { return apierror.New(apierror.Throttled, "the service is busy; retry shortly") }
+
+// ListPrefix reads every item of partition pk whose sort key starts with
+// prefix, oldest first (consistent, every page), as values of T.
+func ListPrefix[T any](ctx context.Context, db API, op, table, pk, prefix string) ([]T, error) {
+	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
+		TableName:              aws.String(table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":sk": &types.AttributeValueMemberS{Value: prefix},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	var out []T
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, Translate(op, err)
+		}
+		var batch []T
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &batch); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, batch...)
+	}
+	return out, nil
 }
 
 // ShardQuery reads the newest items of a write-sharded log.

@@ -113,3 +113,35 @@ func TestNewestAcrossShards(t *testing.T) {
 		t.Fatalf("throttled shard became %v", err)
 	}
 }
+
+// Exhaustion reads the same wherever it shows: a throttled call, a
+// transaction cancelled because a partition was throttled, a batch whose keys
+// stay unprocessed.
+func TestExhaustionIsThrottledEverywhere(t *testing.T) {
+	code := func(err error) apierror.Code { e, _ := apierror.From(err); return e.Code }
+	cancelled := &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("ThrottlingError")}}}
+	if got := code(Translate("op", cancelled)); got != apierror.Throttled {
+		t.Errorf("a transaction cancelled for throttling: %s", got)
+	}
+	for _, c := range []string{"ThrottlingException", "RequestLimitExceeded", "ProvisionedThroughputExceededException"} {
+		if got := code(Translate("op", &smithy.GenericAPIError{Code: c})); got != apierror.Throttled {
+			t.Errorf("%s: %s", c, got)
+		}
+	}
+	db := &unprocessed{}
+	err := GetTogether(context.Background(), db, "read", Read{Table: "t", Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "p"}, "SK": &types.AttributeValueMemberS{Value: "s"}}, Found: func(map[string]types.AttributeValue) error { return nil }})
+	if code(err) != apierror.Throttled || db.calls != batchTries {
+		t.Errorf("keys left unprocessed: %v after %d calls", err, db.calls)
+	}
+}
+
+// unprocessed is a DynamoDB that never gets round to any key.
+type unprocessed struct {
+	API
+	calls int
+}
+
+func (u *unprocessed) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	u.calls++
+	return &dynamodb.BatchGetItemOutput{UnprocessedKeys: in.RequestItems}, nil
+}

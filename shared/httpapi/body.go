@@ -41,21 +41,27 @@ func ReadBody(r *http.Request) ([]byte, error) {
 // MaxProblems bounds the problems one answer lists.
 const MaxProblems = 50
 
-// DecodeStrict decodes one JSON object into dst, a pointer to a struct, and
-// lists every problem with it in one VALIDATION_ERROR.
+// ReadValid reads the request's body (ReadBody) and decodes it into dst with
+// DecodeValid: what every handler taking a JSON body does first.
+func ReadValid(r *http.Request, dst any, check func() error) error {
+	body, err := ReadBody(r)
+	if err != nil {
+		return err
+	}
+	return DecodeValid(body, dst, check)
+}
+
+// DecodeValid decodes one JSON object into dst, a pointer to a struct, then
+// runs check (the body's own validation; nil for none), and lists every
+// problem of both in one VALIDATION_ERROR.
 //
 // The body must be well-formed UTF-8 JSON with no name given twice in any
 // object (anything else is refused as a whole: its meaning is ambiguous).
 // Members are then decoded one at a time with json/v2 semantics, so names
 // match exactly (no case folding), and each unknown name and each value of the
-// wrong type is reported under its own field, not only the first.
-func DecodeStrict(body []byte, dst any) error {
-	return DecodeValid(body, dst, nil)
-}
-
-// DecodeValid is DecodeStrict followed by check (the body's own validation),
-// whose problems are added to the decoding ones. A field that failed to decode
-// is not reported a second time by check (as "is required", say).
+// wrong type is reported under its own field, not only the first. A field
+// that failed to decode is not reported a second time by check (as "is
+// required", say).
 func DecodeValid(body []byte, dst any, check func() error) error {
 	members, err := objectMembers(body)
 	if err != nil {

@@ -33,7 +33,7 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	for _, c := range cases {
 		var s sample
-		err := DecodeStrict([]byte(c.body), &s)
+		err := DecodeValid([]byte(c.body), &s, nil)
 		if c.field == "" {
 			if err != nil {
 				t.Errorf("%q: unexpected error %v", c.body, err)
@@ -93,7 +93,7 @@ func problems(t *testing.T, body string, check func(*nested) error) []string {
 	var n nested
 	var err error
 	if check == nil {
-		err = DecodeStrict([]byte(body), &n)
+		err = DecodeValid([]byte(body), &n, nil)
 	} else {
 		err = DecodeValid([]byte(body), &n, func() error { return check(&n) })
 	}

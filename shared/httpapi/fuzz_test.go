@@ -30,7 +30,7 @@ func FuzzDecodeStrict(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var got fuzzBody
-		err := DecodeStrict(body, &got)
+		err := DecodeValid(body, &got, nil)
 		if err != nil {
 			e, ok := apierror.From(err)
 			if !ok || e.Code != apierror.Validation || len(e.Fields) == 0 {

@@ -10,15 +10,20 @@ import (
 	"github.com/uniasset/integrations/shared/config"
 )
 
-// Build is how an HTTP function turns configuration into its handler; the
-// Lambda's main and the local stack both call it.
-type Build func(ctx context.Context, cfg config.Config, awsCfg aws.Config) (http.Handler, error)
+// Build is how an HTTP function turns its configuration into its handler;
+// the Lambda's main and the local stack both call it.
+type Build[C any] func(ctx context.Context, cfg C, awsCfg aws.Config) (http.Handler, error)
 
-// LambdaMain is the body of an HTTP function's main: build the handler once,
-// at cold start, and return what lambda.Start receives.
-func LambdaMain(build Build) LambdaHandler {
+// LambdaMain is the body of an HTTP function's main: read the function's
+// configuration and build the handler once, at cold start, and return what
+// lambda.Start receives.
+func LambdaMain[C any, P interface {
+	*C
+	config.Function
+}](build Build[C]) LambdaHandler {
 	ctx := context.Background()
-	cfg, awsCfg := boot.Load(ctx)
+	var cfg C
+	awsCfg := boot.Load(ctx, P(&cfg))
 	h, err := build(ctx, cfg, awsCfg)
 	boot.Must(err)
 	return Lambda(h)

@@ -103,12 +103,10 @@ type Claim struct {
 	Seed string
 }
 
-// PK is the partition of the record for a client's key. The key is stored
+// recordKeyOf is the key of the record for a client's key. The key is stored
 // only as its SHA-256: clients put all sorts of things in it (we have seen API
 // keys and card numbers), and the table's keys show up in consoles, metrics
 // and exports where attribute values do not.
-func PK(tenantID, key string) string { return recordKeyOf(tenantID, key).PK }
-
 func recordKeyOf(tenantID, key string) keyschema.Key {
 	sum := sha256.Sum256([]byte(key))
 	return keyschema.Idempotency(tenantID, hex.EncodeToString(sum[:]))
@@ -159,19 +157,44 @@ func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, no
 	if err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case existing.Token == rec.Token:
-		// Our own put: it succeeded, its answer was lost and the SDK's retry
-		// met it. The claim is ours.
+	switch decide(existing, rec.Token, fingerprint, now) {
+	case ours:
 		return &Claim{store: s, key: k, token: rec.Token, Seed: existing.Seed}, nil, nil
-	case existing.Fingerprint != fingerprint:
+	case conflict:
 		return nil, nil, apierror.New(apierror.IdempotencyConflict, "this Idempotency-Key was already used with a different request")
-	case existing.State == "completed":
+	case replay:
 		return nil, &Response{Status: existing.Status, Body: existing.Body}, nil
-	case existing.LeaseUntil >= now.Unix():
+	case inProgress:
 		return nil, nil, errInProgress
 	}
 	return s.takeOver(ctx, k, existing, now)
+}
+
+// verdict is what a request does about a key whose record it could not replace.
+type verdict int
+
+const (
+	ours       verdict = iota // our own put, whose answer was lost and whose SDK retry met it
+	conflict                  // a different request used the key
+	replay                    // the same request finished: answer as it did
+	inProgress                // the same request is running under a live lease
+	takeOver                  // the same request's holder let its lease end: claim it
+)
+
+// decide is the pure core of Begin: what the existing record (with the
+// token this request's own put used) means for the request.
+func decide(existing record, token, fingerprint string, now time.Time) verdict {
+	switch {
+	case existing.Token == token:
+		return ours
+	case existing.Fingerprint != fingerprint:
+		return conflict
+	case existing.State == "completed":
+		return replay
+	case existing.LeaseUntil >= now.Unix():
+		return inProgress
+	}
+	return takeOver
 }
 
 var errInProgress = apierror.New(apierror.IdempotencyInProgress, "a request with this Idempotency-Key is still in progress; retry shortly")

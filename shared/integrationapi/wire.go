@@ -17,15 +17,15 @@ import (
 )
 
 // Build is the function's wiring, shared by its Lambda main and the local stack.
-func Build(_ context.Context, cfg config.Config, awsCfg aws.Config) (http.Handler, error) {
+func Build(_ context.Context, cfg config.IntegrationAPI, awsCfg aws.Config) (http.Handler, error) {
 	return New(cfg, dynamodb.NewFromConfig(awsCfg)).Handler(), nil
 }
 
 // New wires the API from configuration; the Lambda and the local stack both call it.
-func New(cfg config.Config, db dynamo.API) *API {
+func New(cfg config.IntegrationAPI, db dynamo.API) *API {
 	return &API{
 		Keys: &apikey.Service{
-			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
+			Store:            &apikey.Store{DB: db, Table: cfg.IntegrationsTable},
 			LastUsedInterval: cfg.LastUsedInterval, Cache: apikey.NewCache(cfg.KeyCacheSize, cfg.KeyCacheTTL),
 		},
 		Assets:      &asset.Store{DB: db, Table: cfg.AssetsTable},

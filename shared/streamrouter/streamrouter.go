@@ -15,10 +15,21 @@ import (
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
+// Subscriptions lists a tenant's webhooks (webhook.Store).
+type Subscriptions interface {
+	List(ctx context.Context, tenantID string) ([]webhook.Webhook, error)
+}
+
+// Deliveries records deliveries and queues them (delivery.Enqueuer).
+type Deliveries interface {
+	Prepare(ctx context.Context, w webhook.Webhook, e delivery.Event) (delivery.Key, bool, error)
+	Send(ctx context.Context, keys []delivery.Key) error
+}
+
 // Router holds what the handler needs.
 type Router struct {
-	Webhooks *webhook.Store
-	Enqueuer *delivery.Enqueuer
+	Webhooks Subscriptions
+	Enqueuer Deliveries
 	// Concurrency bounds the DynamoDB calls a batch makes at once (webhook
 	// lists per tenant, then delivery records).
 	Concurrency int
@@ -116,7 +127,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			keys = append(keys, j.key)
 		}
 	}
-	if err := r.Enqueuer.Queue.Send(ctx, keys); err != nil {
+	if err := r.Enqueuer.Send(ctx, keys); err != nil {
 		// Which entries went out is unknown: retry the batch from its start
 		// (messages already sent are duplicates the dispatcher's claim absorbs).
 		fail(0, err)

@@ -15,7 +15,7 @@ import (
 
 // Build wires StreamRouterFunction; its main and the local stack both call it.
 // The router never opens sealed secrets, so it needs no sealing key.
-func Build(_ context.Context, cfg config.Config, awsCfg aws.Config) (*Router, error) {
+func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
 	return &Router{
 		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},

@@ -39,14 +39,6 @@ type Entry struct {
 	Details      string `dynamodbav:"details" json:"details"`
 }
 
-// PK is the partition of the tenant's system entries.
-func PK(tenantID string) string { return keyschema.SystemPK(tenantID) }
-
-// ResourcePK is the index key of the entries about one resource.
-func ResourcePK(tenantID, resourceType, resourceID string) string {
-	return keyschema.ResourceSystemPK(tenantID, resourceType, resourceID)
-}
-
 // Item stamps e with a fresh ULID and time and returns it as a table item,
 // for the caller to write on its own or inside a transaction.
 func Item(e Entry, at time.Time) (map[string]types.AttributeValue, error) {
@@ -56,8 +48,8 @@ func Item(e Entry, at time.Time) (map[string]types.AttributeValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	item["PK"] = &types.AttributeValueMemberS{Value: PK(e.TenantID)}
+	item["PK"] = &types.AttributeValueMemberS{Value: keyschema.SystemPK(e.TenantID)}
 	item["SK"] = &types.AttributeValueMemberS{Value: e.ID}
-	item["GSI1PK"] = &types.AttributeValueMemberS{Value: ResourcePK(e.TenantID, e.ResourceType, e.ResourceID)}
+	item["GSI1PK"] = &types.AttributeValueMemberS{Value: keyschema.ResourceSystemPK(e.TenantID, e.ResourceType, e.ResourceID)}
 	return item, nil
 }

@@ -61,13 +61,8 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // ValidID reports whether s can be a tenant id; ids are embedded in keys, so '#' must never get in.
 func ValidID(s string) bool { return idPattern.MatchString(s) }
 
-// Key returns the primary key of the tenant's profile item.
-func Key(tenantID string) map[string]types.AttributeValue {
-	return keyschema.Profile(tenantID).Attrs()
-}
-
-// Decode reads a profile item; a missing item is a tenant with no plan.
-func Decode(tenantID string, item map[string]types.AttributeValue) (Profile, error) {
+// decode reads a profile item; a missing item is a tenant with no plan.
+func decode(tenantID string, item map[string]types.AttributeValue) (Profile, error) {
 	p := Profile{TenantID: tenantID}
 	if item == nil {
 		return p, nil
@@ -86,12 +81,24 @@ type Store struct {
 // Get reads the profile with a strongly consistent read, so a plan change applies at once.
 func (s *Store) Get(ctx context.Context, tenantID string) (Profile, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: Key(tenantID), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.Table), Key: keyschema.Profile(tenantID).Attrs(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return Profile{}, dynamo.Translate("get tenant profile", err)
 	}
-	return Decode(tenantID, out.Item)
+	return decode(tenantID, out.Item)
+}
+
+// Read is a read of a tenant's profile for another store to batch with its
+// own items. into starts as a tenant with no plan, which it stays if the
+// profile does not exist.
+func (s *Store) Read(tenantID string, into *Profile) dynamo.Read {
+	*into = Profile{TenantID: tenantID}
+	return dynamo.Read{Table: s.Table, Key: keyschema.Profile(tenantID).Attrs(), Found: func(item map[string]types.AttributeValue) error {
+		p, err := decode(tenantID, item)
+		*into = p
+		return err
+	}}
 }
 
 // Put writes a profile (the local stack's seeding and tests use it; the main app owns plans).
@@ -100,7 +107,7 @@ func (s *Store) Put(ctx context.Context, p Profile) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range Key(p.TenantID) {
+	for k, v := range keyschema.Profile(p.TenantID).Attrs() {
 		item[k] = v
 	}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item})

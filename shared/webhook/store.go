@@ -244,40 +244,19 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 
 // List returns the tenant's webhooks (sealed fields not opened), oldest first.
 func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
-	var out []Webhook
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
-		TableName:              aws.String(s.Table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: keyschema.TenantPK(tenantID)},
-			":sk": &types.AttributeValueMemberS{Value: keyschema.WebhookPrefix},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, dynamo.Translate("list webhooks", err)
-		}
-		var batch []Webhook
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &batch); err != nil {
-			return nil, err
-		}
-		out = append(out, batch...)
-	}
-	return out, nil
+	return dynamo.ListPrefix[Webhook](ctx, s.DB, "list webhooks", s.Table, keyschema.TenantPK(tenantID), keyschema.WebhookPrefix)
 }
 
-// Key is the webhook's item key (for callers that batch reads).
-func Key(tenantID, id string) map[string]types.AttributeValue { return itemKey(tenantID, id) }
-
-// Decode reads a webhook item and opens its sealed fields.
-func (s *Store) Decode(item map[string]types.AttributeValue) (Webhook, error) {
-	var w Webhook
-	if err := attributevalue.UnmarshalMap(item, &w); err != nil {
-		return Webhook{}, err
-	}
-	return w, s.Open(&w)
+// Read is a read of one webhook, its secret and headers opened, for another
+// store to batch with its own items; found says whether it exists.
+func (s *Store) Read(tenantID, id string, into *Webhook, found *bool) dynamo.Read {
+	return dynamo.Read{Table: s.Table, Key: itemKey(tenantID, id), Found: func(item map[string]types.AttributeValue) error {
+		if err := attributevalue.UnmarshalMap(item, into); err != nil {
+			return err
+		}
+		*found = true
+		return s.Open(into)
+	}}
 }
 
 // Get reads one webhook with its secret and headers opened; NOT_FOUND if absent.

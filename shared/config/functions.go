@@ -1,0 +1,107 @@
+package config
+
+import "time"
+
+// IntegrationAPI is IntegrationApiFunction's config: API-key verification,
+// asset writes, idempotency and the API call log.
+type IntegrationAPI struct {
+	Common
+	AssetsTable, IntegrationsTable string
+	APILogShards                   int
+	KeyCacheSize                   int
+	KeyCacheTTL                    time.Duration
+	LastUsedInterval               time.Duration
+	IdempotencyTTL                 time.Duration
+}
+
+func (c *IntegrationAPI) read(r *reader) {
+	c.AssetsTable = r.text(AssetsTable)
+	c.IntegrationsTable = r.text(IntegrationsTable)
+	c.APILogShards = r.int(APILogShards)
+	c.KeyCacheSize = r.int(KeyCacheSize)
+	c.KeyCacheTTL = r.duration(KeyCacheTTL)
+	c.LastUsedInterval = r.duration(LastUsedInterval)
+	c.IdempotencyTTL = r.duration(IdempotencyTTL)
+}
+
+// AdminAPI is AdminApiFunction's config: keys, webhooks (sealed secrets, test
+// events on the queue), the activity log and the Developer Guide.
+type AdminAPI struct {
+	Common
+	IntegrationsTable   string
+	DeliveryQueueURL    string
+	AppKeySecretARN     string
+	APILogShards        int
+	DeliveryShards      int
+	BcryptCost          int
+	WebhookAllowPrivate bool
+	PublicAPIURL        string
+	Region              string
+}
+
+func (c *AdminAPI) read(r *reader) {
+	c.IntegrationsTable = r.text(IntegrationsTable)
+	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
+	c.AppKeySecretARN = r.text(AppKeySecretARN)
+	c.APILogShards = r.int(APILogShards)
+	c.DeliveryShards = r.int(DeliveryShards)
+	c.BcryptCost = r.int(BcryptCost)
+	c.WebhookAllowPrivate = r.bool(WebhookAllowPrivate)
+	c.PublicAPIURL = r.baseURL(PublicAPIURL)
+	c.Region = r.text(Region)
+}
+
+// StreamRouter is StreamRouterFunction's config: subscriptions in, delivery
+// records and queue messages out. It never opens a sealed secret.
+type StreamRouter struct {
+	Common
+	IntegrationsTable string
+	DeliveryQueueURL  string
+	DeliveryShards    int
+	RouterConcurrency int
+}
+
+func (c *StreamRouter) read(r *reader) {
+	c.IntegrationsTable = r.text(IntegrationsTable)
+	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
+	c.DeliveryShards = r.int(DeliveryShards)
+	c.RouterConcurrency = r.int(RouterConcurrency)
+}
+
+// Dispatcher is DispatcherFunction's config: attempts, retries and results.
+type Dispatcher struct {
+	Common
+	IntegrationsTable string
+	DeliveryQueueURL  string
+	AppKeySecretARN   string
+	DeliveryShards    int
+	DeliveryTimeout   time.Duration
+	RetrySchedule     []time.Duration
+	// RetryHoldMax: a retry due sooner than this waits as an in-flight message
+	// (hidden by its visibility); one due later leaves the in-flight set,
+	// re-sent with a delay (at most SQS's 15 minutes) and re-delayed until
+	// due, so an outage cannot fill the queue's in-flight quota.
+	RetryHoldMax        time.Duration
+	DispatchConcurrency int
+	WebhookAllowPrivate bool
+}
+
+func (c *Dispatcher) read(r *reader) {
+	c.IntegrationsTable = r.text(IntegrationsTable)
+	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
+	c.AppKeySecretARN = r.text(AppKeySecretARN)
+	c.DeliveryShards = r.int(DeliveryShards)
+	c.DeliveryTimeout = r.duration(DeliveryTimeout)
+	c.RetrySchedule = r.durations(RetrySchedule)
+	c.RetryHoldMax = r.duration(RetryHoldMax)
+	c.DispatchConcurrency = r.int(DispatchConcurrency)
+	c.WebhookAllowPrivate = r.bool(WebhookAllowPrivate)
+}
+
+// Functions maps each function of template.yaml to a fresh config of its type.
+var Functions = map[string]func() Function{
+	"IntegrationApiFunction": func() Function { return &IntegrationAPI{} },
+	"AdminApiFunction":       func() Function { return &AdminAPI{} },
+	"StreamRouterFunction":   func() Function { return &StreamRouter{} },
+	"DispatcherFunction":     func() Function { return &Dispatcher{} },
+}

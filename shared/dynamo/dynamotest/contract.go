@@ -1,0 +1,116 @@
+package dynamotest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/dynamo"
+)
+
+// Contract checks that db behaves as DynamoDB does for everything Table
+// models, in table (keyed PK/SK, with the ByResource index), under partition
+// keys starting with prefix. The unit tests run it on Table, the local
+// stack's tests on moto: one suite, both implementations.
+func Contract(t *testing.T, db dynamo.API, table, prefix string) {
+	ctx := context.Background()
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	pk, other := prefix+"#P", prefix+"#Q"
+	put := func(p, sk string, extra item, cond string) error {
+		it := item{"PK": s(p), "SK": s(sk)}
+		for k, v := range extra {
+			it[k] = v
+		}
+		in := &dynamodb.PutItemInput{TableName: aws.String(table), Item: it}
+		if cond != "" {
+			in.ConditionExpression = aws.String(cond)
+		}
+		_, err := db.PutItem(ctx, in)
+		return err
+	}
+	sks := func(items []map[string]types.AttributeValue) []string {
+		var out []string
+		for _, it := range items {
+			out = append(out, dynamo.SK(it))
+		}
+		return out
+	}
+	for _, sk := range []string{"A#3", "A#1", "B#1", "A#2"} {
+		if err := put(pk, sk, item{"GSI1PK": s(prefix + "#R"), "n": s(sk)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := put(other, "A#9", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("create-only put", func(t *testing.T) {
+		if err := put(pk, "C#1", nil, "attribute_not_exists(PK)"); err != nil {
+			t.Fatal(err)
+		}
+		err := put(pk, "C#1", nil, "attribute_not_exists(PK)")
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) || !dynamo.ConditionFailed(err) {
+			t.Fatalf("second create-only put: %v", err)
+		}
+	})
+	t.Run("get", func(t *testing.T) {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: item{"PK": s(pk), "SK": s("A#2")}, ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item["n"].(*types.AttributeValueMemberS).Value != "A#2" {
+			t.Fatalf("%v %v", out, err)
+		}
+		out, err = db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: item{"PK": s(pk), "SK": s("none")}, ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item != nil {
+			t.Fatalf("missing item: %v %v", out.Item, err)
+		}
+	})
+	t.Run("batch get", func(t *testing.T) {
+		var got []string
+		err := dynamo.GetTogether(ctx, db, "contract",
+			dynamo.Read{Table: table, Key: item{"PK": s(pk), "SK": s("B#1")}, Found: func(it map[string]types.AttributeValue) error { got = append(got, dynamo.SK(it)); return nil }},
+			dynamo.Read{Table: table, Key: item{"PK": s(pk), "SK": s("none")}, Found: func(map[string]types.AttributeValue) error { got = append(got, "none"); return nil }},
+			dynamo.Read{Table: table, Key: item{"PK": s(other), "SK": s("A#9")}, Found: func(it map[string]types.AttributeValue) error { got = append(got, "other "+dynamo.SK(it)); return nil }},
+		)
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, []string{"B#1", "other A#9"}) {
+			t.Fatalf("%v %v", got, err)
+		}
+	})
+	query := func(index, cond string, values item, forward bool, limit int32) []string {
+		t.Helper()
+		values[":pk"] = s(pk)
+		in := &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String(cond), ExpressionAttributeValues: values, ScanIndexForward: aws.Bool(forward)}
+		if index != "" {
+			in.IndexName, values[":pk"] = aws.String(index), s(prefix+"#R")
+		} else {
+			in.ConsistentRead = aws.Bool(true)
+		}
+		if limit > 0 {
+			in.Limit = aws.Int32(limit)
+		}
+		out, err := db.Query(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sks(out.Items)
+	}
+	t.Run("query", func(t *testing.T) {
+		if got := query("", "PK = :pk", item{}, true, 0); !slices.Equal(got, []string{"A#1", "A#2", "A#3", "B#1", "C#1"}) {
+			t.Errorf("forward: %v", got)
+		}
+		if got := query("", "PK = :pk AND SK < :before", item{":before": s("B")}, false, 2); !slices.Equal(got, []string{"A#3", "A#2"}) {
+			t.Errorf("newest before B, two: %v", got)
+		}
+		if got := query("", "PK = :pk AND begins_with(SK, :sk)", item{":sk": s("A#")}, true, 0); !slices.Equal(got, []string{"A#1", "A#2", "A#3"}) {
+			t.Errorf("prefix: %v", got)
+		}
+		if got := query(Index, "GSI1PK = :pk", item{}, false, 0); !slices.Equal(got, []string{"B#1", "A#3", "A#2", "A#1"}) {
+			t.Errorf("index: %v", got)
+		}
+	})
+}

@@ -1,0 +1,215 @@
+// Package dynamotest is an in-memory DynamoDB for unit tests: the reads the
+// stores make (GetItem, BatchGetItem, Query on the table or its ByResource
+// index) and plain or create-only PutItem. Anything else it refuses with an
+// error rather than guessing, so a test can pass only on what it really
+// models; conditional updates and transactions are proven against moto.
+// Contract runs the same checks against this fake and against moto (the
+// local stack's tests call it), so the two agree on what the fake does.
+package dynamotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Index is the one secondary index the table has: ByResource, keyed by
+// GSI1PK and SK, projecting everything.
+const Index = "ByResource"
+
+// Table holds every table's items by partition and sort key.
+type Table struct {
+	mu     sync.Mutex
+	tables map[string]map[string]item // table → PK "\x00" SK → item
+}
+
+type item = map[string]types.AttributeValue
+
+// New returns an empty store.
+func New() *Table { return &Table{tables: map[string]map[string]item{}} }
+
+// ErrUnsupported is what a call the fake does not model returns.
+var ErrUnsupported = errors.New("dynamotest: not modelled; prove it against moto")
+
+func str(it item, name string) (string, bool) {
+	v, ok := it[name].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", false
+	}
+	return v.Value, true
+}
+
+func primary(key item) (string, error) {
+	pk, ok1 := str(key, "PK")
+	sk, ok2 := str(key, "SK")
+	if !ok1 || !ok2 || len(key) < 2 {
+		return "", fmt.Errorf("dynamotest: a key needs string PK and SK, got %v", key)
+	}
+	return pk + "\x00" + sk, nil
+}
+
+func (t *Table) table(name *string) map[string]item {
+	n := aws.ToString(name)
+	if t.tables[n] == nil {
+		t.tables[n] = map[string]item{}
+	}
+	return t.tables[n]
+}
+
+// GetItem reads one item (always consistent).
+func (t *Table) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if in.ProjectionExpression != nil {
+		return nil, ErrUnsupported
+	}
+	k, err := primary(in.Key)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return &dynamodb.GetItemOutput{Item: clone(t.table(in.TableName)[k])}, nil
+}
+
+// BatchGetItem reads every key at once (none left unprocessed).
+func (t *Table) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{}}
+	for name, ka := range in.RequestItems {
+		if ka.ProjectionExpression != nil {
+			return nil, ErrUnsupported
+		}
+		for _, key := range ka.Keys {
+			k, err := primary(key)
+			if err != nil {
+				return nil, err
+			}
+			if it := t.table(&name)[k]; it != nil {
+				out.Responses[name] = append(out.Responses[name], clone(it))
+			}
+		}
+	}
+	return out, nil
+}
+
+// PutItem writes an item, unconditionally or only if it does not exist yet.
+func (t *Table) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	onlyNew := false
+	switch c := aws.ToString(in.ConditionExpression); c {
+	case "":
+	case "attribute_not_exists(PK)":
+		onlyNew = true
+	default:
+		return nil, fmt.Errorf("%w: condition %q", ErrUnsupported, c)
+	}
+	k, err := primary(in.Item)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	items := t.table(in.TableName)
+	if onlyNew && items[k] != nil {
+		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	}
+	items[k] = clone(in.Item)
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+// Query reads one partition of the table or the index, in SK order, with
+// the key conditions the stores use: "K = :pk", optionally "AND SK < :before"
+// or "AND begins_with(SK, :sk)".
+func (t *Table) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	if in.ExclusiveStartKey != nil || in.FilterExpression != nil || in.ProjectionExpression != nil {
+		return nil, ErrUnsupported
+	}
+	keyAttr := "PK"
+	switch aws.ToString(in.IndexName) {
+	case "":
+	case Index:
+		keyAttr = "GSI1PK"
+		if aws.ToBool(in.ConsistentRead) {
+			return nil, errors.New("dynamotest: consistent reads are not supported on global secondary indexes")
+		}
+	default:
+		return nil, fmt.Errorf("dynamotest: no index %q", aws.ToString(in.IndexName))
+	}
+	values := in.ExpressionAttributeValues
+	pk, _ := str(values, ":pk")
+	var keep func(sk string) bool
+	switch cond := aws.ToString(in.KeyConditionExpression); cond {
+	case keyAttr + " = :pk":
+		keep = func(string) bool { return true }
+	case keyAttr + " = :pk AND SK < :before":
+		before, _ := str(values, ":before")
+		keep = func(sk string) bool { return sk < before }
+	case keyAttr + " = :pk AND begins_with(SK, :sk)":
+		prefix, _ := str(values, ":sk")
+		keep = func(sk string) bool { return strings.HasPrefix(sk, prefix) }
+	default:
+		return nil, fmt.Errorf("%w: key condition %q", ErrUnsupported, cond)
+	}
+	t.mu.Lock()
+	var found []item
+	for _, it := range t.table(in.TableName) {
+		p, _ := str(it, keyAttr)
+		sk, _ := str(it, "SK")
+		if p == pk && keep(sk) {
+			found = append(found, clone(it))
+		}
+	}
+	t.mu.Unlock()
+	slices.SortFunc(found, func(a, b item) int {
+		x, _ := str(a, "SK")
+		y, _ := str(b, "SK")
+		return strings.Compare(x, y)
+	})
+	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
+		slices.Reverse(found)
+	}
+	out := &dynamodb.QueryOutput{}
+	if in.Limit != nil && len(found) >= int(*in.Limit) { // DynamoDB says "maybe more" on reaching the limit
+		found = found[:*in.Limit]
+		last := found[len(found)-1]
+		out.LastEvaluatedKey = item{"PK": last["PK"], "SK": last["SK"]}
+		if keyAttr != "PK" {
+			out.LastEvaluatedKey[keyAttr] = last[keyAttr]
+		}
+	}
+	out.Items, out.Count = found, int32(len(found))
+	return out, nil
+}
+
+// UpdateItem is not modelled: conditional updates are proven against moto.
+func (t *Table) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, ErrUnsupported
+}
+
+// DeleteItem is not modelled.
+func (t *Table) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return nil, ErrUnsupported
+}
+
+// TransactWriteItems is not modelled.
+func (t *Table) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, ErrUnsupported
+}
+
+// clone copies an item's top level, so callers cannot change what is stored.
+func clone(it item) item {
+	if it == nil {
+		return nil
+	}
+	out := make(item, len(it))
+	for k, v := range it {
+		out[k] = v
+	}
+	return out
+}
