@@ -16,6 +16,7 @@ import (
 
 // Load fills cfg from the environment and returns the AWS settings, or exits.
 func Load(ctx context.Context, cfg config.Function) aws.Config {
+	SetupLogging(slog.LevelInfo) // so a configuration error is logged as JSON too
 	Must(config.FromEnv(cfg))
 	SetupLogging(config.LogLevelOf(cfg))
 	awsCfg, err := awsclient.Load(ctx)
