@@ -25,12 +25,14 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
 // cannedTable answers the dispatcher's reads with one prepared record and
-// webhook and accepts every write: the dispatcher's own cost, without storage.
+// webhook (items[0] and items[1]) and accepts every write: the dispatcher's
+// own cost, without storage.
 type cannedTable struct {
 	dynamo.API
 	items []map[string]types.AttributeValue
@@ -42,6 +44,11 @@ func (c *cannedTable) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemI
 		out[table] = c.items
 	}
 	return &dynamodb.BatchGetItemOutput{Responses: out}, nil
+}
+
+// GetItem answers the dispatcher's fresh read of the webhook's health.
+func (c *cannedTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{Item: c.items[1]}, nil
 }
 
 func (c *cannedTable) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
@@ -113,6 +120,7 @@ func deliveryThroughput(doc *bytes.Buffer) error {
 	}
 	rec := delivery.Record{TenantID: "t1", DeliveryID: "msg_bench", WebhookID: "wh_1", Event: "asset.created", Payload: string(body), Status: delivery.Pending, SK: "s#msg_bench"}
 	recItem, _ := attributevalue.MarshalMap(rec)
+	recItem["PK"] = &types.AttributeValueMemberS{Value: keyschema.DeliveryPK(rec.TenantID, delivery.Shard(rec.DeliveryID, 8))}
 	table := &cannedTable{items: []map[string]types.AttributeValue{recItem, hookItem}}
 	d := &delivery.Dispatcher{
 		Deliveries: &delivery.Store{DB: table, Table: "t", Shards: 8}, Webhooks: &webhook.Store{DB: table, Table: "t", Sealer: sealer},
@@ -163,7 +171,9 @@ func sealedItem(s *webhook.Store, w webhook.Webhook) (map[string]types.Attribute
 	if err != nil {
 		return nil, err
 	}
-	item["SK"] = &types.AttributeValueMemberS{Value: "WEBHOOK#" + w.ID}
+	for k, v := range keyschema.Webhook(w.TenantID, w.ID).Attrs() {
+		item[k] = v
+	}
 	return item, nil
 }
 

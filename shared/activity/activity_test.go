@@ -27,7 +27,7 @@ var t0 = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 func seed(t *testing.T) *Reader {
 	t.Helper()
 	ctx := context.Background()
-	db := dynamotest.New()
+	db := dynamotest.New("t")
 	r := &Reader{DB: db, Table: "t", APILogShards: 3, DeliveryShards: 2}
 	calls := &apilog.Writer{DB: db, Table: "t", Shards: r.APILogShards}
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }

@@ -1,5 +1,5 @@
-// Package adminapi serves the owner-facing routes behind API Gateway's JWT
-// authorizer: API key management now, webhooks and the activity log later.
+// Package adminapi serves the routes behind API Gateway's JWT authorizer: API
+// keys, webhooks, the Activity Log, the overview and the Developer Guide.
 package adminapi
 
 import (

@@ -16,7 +16,7 @@ import (
 
 func TestWriteSpreadsOverShardsAndCapsBodies(t *testing.T) {
 	ctx := context.Background()
-	db := dynamotest.New()
+	db := dynamotest.New("t")
 	w := &Writer{DB: db, Table: "t", Shards: 4}
 	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	long := strings.Repeat("a", maxStoredBody-1) + "é" + strings.Repeat("b", 100) // é straddles the cap
@@ -35,7 +35,10 @@ func TestWriteSpreadsOverShardsAndCapsBodies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		byKey, _ := dynamo.NewestAcrossShards(ctx, db, dynamo.ShardQuery{Table: "t", Index: dynamotest.Index, PKs: []string{keyschema.APIKeyCallsPK("t1", "key_1", shard)}, Limit: 100})
+		byKey, err := dynamo.NewestAcrossShards(ctx, db, dynamo.ShardQuery{Table: "t", Index: dynamotest.Index, PKs: []string{keyschema.APIKeyCallsPK("t1", "key_1", shard)}, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(byKey) != len(items) {
 			t.Errorf("shard %d: %d entries, %d in the key's index partition", shard, len(items), len(byKey))
 		}

@@ -24,6 +24,21 @@ func Load(ctx context.Context, cfg config.Function) aws.Config {
 	return awsCfg
 }
 
+// Build reads a function's configuration C from the environment and wires
+// the function with it: the body of every main. It exits on any error, so a
+// function missing a setting never takes an event.
+func Build[C any, P interface {
+	*C
+	config.Function
+}, F any](build func(context.Context, C, aws.Config) (F, error)) F {
+	ctx := context.Background()
+	var cfg C
+	awsCfg := Load(ctx, P(&cfg))
+	f, err := build(ctx, cfg, awsCfg)
+	Must(err)
+	return f
+}
+
 // Must exits with the error logged; for cold-start wiring only.
 func Must(err error) {
 	if err != nil {

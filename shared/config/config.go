@@ -26,7 +26,7 @@ type Kind int
 const (
 	Text      Kind = iota // any string
 	Int                   // a decimal integer in [Min, Max]
-	Duration              // a Go duration such as 90s, at most Max when Max > 0
+	Duration              // a Go duration such as 90s, in [Min, Max] (Max 0: no bound)
 	Durations             // comma-separated positive durations, each at most Max
 	Bool                  // true or false
 	Level                 // a log level: DEBUG, INFO, WARN or ERROR
@@ -44,7 +44,7 @@ type Var struct {
 	// Resource names and ARNs come from the stack the local stack creates.
 	Shell    bool
 	Kind     Kind
-	Min, Max int64 // Int bounds; Duration and Durations upper bound (nanoseconds)
+	Min, Max int64 // Int bounds; Duration bounds and Durations' upper bound, in nanoseconds
 	Doc      string
 }
 
@@ -61,7 +61,9 @@ var (
 	KeyCacheTTL       = &Var{Name: "KEY_CACHE_TTL", Default: "15m", Shell: true, Kind: Duration, Doc: "how long a verified key string is remembered"}
 	LastUsedInterval  = &Var{Name: "LAST_USED_INTERVAL", Default: "1m", Shell: true, Kind: Duration, Doc: "how often `lastUsedAt` may be written per key"}
 	IdempotencyTTL    = &Var{Name: "IDEMPOTENCY_TTL", Default: "24h", Shell: true, Kind: Duration, Doc: "how long responses are kept for replay"}
-	DeliveryTimeout   = &Var{Name: "DELIVERY_TIMEOUT", Default: "10s", Shell: true, Kind: Duration, Max: int64(time.Minute), Doc: "per attempt"}
+	// Bounded well inside the dispatcher's 60 s Lambda timeout, which must
+	// leave time to record the attempt.
+	DeliveryTimeout = &Var{Name: "DELIVERY_TIMEOUT", Default: "10s", Shell: true, Kind: Duration, Min: int64(time.Second), Max: int64(45 * time.Second), Doc: "per attempt (1s to 45s)"}
 	// Each wait must fit SQS's 12 h visibility limit.
 	RetrySchedule       = &Var{Name: "RETRY_SCHEDULE", Default: "5s,5m,30m,2h,5h,10h,10h", Shell: true, Kind: Durations, Max: int64(11 * time.Hour), Doc: "waits before each retry (each ≤ 11h: SQS visibility caps at 12h)"}
 	RetryHoldMax        = &Var{Name: "RETRY_HOLD_MAX", Default: "1m", Shell: true, Kind: Duration, Max: int64(12 * time.Hour), Doc: "longest retry wait held in flight; later ones are re-sent with a delay"}
@@ -145,6 +147,7 @@ func (r *reader) get(v *Var, kind Kind) (string, bool) {
 		return v.Default, v.Default != ""
 	}
 	s, ok := r.lookup(v.Name)
+	s = strings.TrimSpace(s)
 	if !ok || s == "" {
 		if v.Required {
 			r.fail(v, "is required")
@@ -183,7 +186,7 @@ func (r *reader) duration(v *Var) time.Duration {
 		return 0
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 || (v.Max > 0 && d > time.Duration(v.Max)) {
+	if err != nil || d < time.Duration(max(v.Min, 0)) || (v.Max > 0 && d > time.Duration(v.Max)) {
 		r.fail(v, "must be a duration like 90s%s, got %q", upTo(v), s)
 		return 0
 	}
@@ -208,10 +211,14 @@ func (r *reader) durations(v *Var) []time.Duration {
 }
 
 func upTo(v *Var) string {
-	if v.Max <= 0 {
-		return ""
+	s := ""
+	if v.Min > 0 {
+		s = " from " + time.Duration(v.Min).String()
 	}
-	return " up to " + time.Duration(v.Max).String()
+	if v.Max > 0 {
+		s += " up to " + time.Duration(v.Max).String()
+	}
+	return s
 }
 
 func (r *reader) bool(v *Var) bool {

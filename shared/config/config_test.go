@@ -39,6 +39,14 @@ func TestDefaults(t *testing.T) {
 	if err := Parse(with(nil), &a); err != nil {
 		t.Fatal(err)
 	}
+	var adm AdminAPI
+	var rt StreamRouter
+	if err := Parse(with(nil), &adm); err != nil || adm.BcryptCost != 10 || adm.WebhookAllowPrivate {
+		t.Fatalf("admin defaults: %+v %v", adm, err)
+	}
+	if err := Parse(with(map[string]string{"ROUTER_CONCURRENCY": "  "}), &rt); err != nil || rt.RouterConcurrency != 16 {
+		t.Fatalf("router defaults (a blank value is unset): %+v %v", rt, err)
+	}
 	if a.APILogShards != 8 || a.LastUsedInterval != time.Minute || a.IdempotencyTTL != 24*time.Hour || a.KeyCacheSize != 10000 || a.KeyCacheTTL != 15*time.Minute {
 		t.Fatalf("defaults: %+v", a)
 	}
@@ -76,7 +84,7 @@ func TestMalformedValues(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"API_LOG_SHARDS": "0"}, {"API_LOG_SHARDS": "257"}, {"BCRYPT_COST": "ten"}, {"KEY_CACHE_TTL": "forever"},
 		{"KEY_CACHE_TTL": "-1s"}, {"RETRY_SCHEDULE": "5s,12h"}, {"RETRY_SCHEDULE": "5s,,5m"}, {"RETRY_SCHEDULE": "0s"},
-		{"DELIVERY_TIMEOUT": "2m"}, {"WEBHOOK_ALLOW_PRIVATE": "yes"}, {"LOG_LEVEL": "LOUD"}, {"DISPATCH_CONCURRENCY": "1e2"},
+		{"DELIVERY_TIMEOUT": "2m"}, {"DELIVERY_TIMEOUT": "0s"}, {"DELIVERY_TIMEOUT": "46s"}, {"WEBHOOK_ALLOW_PRIVATE": "yes"}, {"LOG_LEVEL": "LOUD"}, {"DISPATCH_CONCURRENCY": "1e2"},
 	} {
 		var failed bool
 		for _, fresh := range Functions {

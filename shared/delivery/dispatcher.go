@@ -89,11 +89,8 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 }
 
 func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *slog.Logger) (keep bool, err error) {
-	var (
-		w         webhook.Webhook
-		hookFound bool
-	)
-	rec, found, err := d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &w, &hookFound))
+	var hook webhook.Fetched
+	rec, found, err := d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &hook))
 	if err != nil {
 		return true, err
 	}
@@ -126,11 +123,14 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		return err != nil, err
 	}
 	switch {
-	case !hookFound:
+	case !hook.Found:
 		return discard("webhook deleted; delivery discarded")
-	case w.Status == webhook.Paused:
+	case hook.Err != nil:
+		return true, fmt.Errorf("open webhook: %w", hook.Err)
+	case hook.Status == webhook.Paused:
 		return discard("webhook paused; delivery discarded")
 	}
+	w := hook.Webhook
 	n := rec.Attempts + 1
 	won, err := d.Deliveries.Claim(ctx, k, n, now, lease)
 	if err != nil {

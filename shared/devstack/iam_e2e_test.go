@@ -96,11 +96,8 @@ func TestMissingPermissionFailsTheFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := delivery.Key{TenantID: "t-mutant", DeliveryID: "msg_x", SK: "2026-01-01T00:00:00Z#msg_x", WebhookID: "wh_x"}
-	var (
-		w     webhook.Webhook
-		found bool
-	)
-	_, _, err = d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &w, &found))
+	var hook webhook.Fetched
+	_, _, err = d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &hook))
 	if apiCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "dynamodb:BatchGetItem") {
 		t.Fatalf("reading a delivery without dynamodb:BatchGetItem: %v", err)
 	}
@@ -110,7 +107,7 @@ func TestMissingPermissionFailsTheFlow(t *testing.T) {
 		t.Fatalf("the message must stay in the queue: %+v %v", resp, err)
 	}
 	// The same calls with the template's own policy go through.
-	_, _, err = stack.Dispatcher.Deliveries.GetWith(ctx, k, stack.Dispatcher.Webhooks.Read(k.TenantID, k.WebhookID, &w, &found))
+	_, _, err = stack.Dispatcher.Deliveries.GetWith(ctx, k, stack.Dispatcher.Webhooks.Read(k.TenantID, k.WebhookID, &hook))
 	if err != nil {
 		t.Fatalf("with the template's policy: %v", err)
 	}

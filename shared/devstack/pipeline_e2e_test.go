@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/delivery"
@@ -167,5 +169,60 @@ func TestLongRetryLeavesTheInFlightSet(t *testing.T) {
 	rec := finalDelivery(t, tid, 30*time.Second)
 	if rec.Status != delivery.Delivered || rec.Attempts != 2 || len(rv.requests()) != 2 {
 		t.Fatalf("want delivered on attempt 2 through the parked copy: %+v, %d requests", rec, len(rv.requests()))
+	}
+}
+
+// A webhook whose item cannot be opened (a damaged seal) holds back only
+// deliveries still to send: a message for a finished delivery is let go, not
+// returned to the queue until it reaches the dead-letter queue.
+func TestUnreadableWebhookKeepsOnlyPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	rv := newReceiver(t, nil)
+	whID, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	admin := adminAPI(t)
+	hook, err := admin.Webhooks.Get(ctx, tid, whID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepare := func(source string) delivery.Key {
+		k, _, err := admin.Enqueuer.Prepare(ctx, hook, delivery.Event{SourceID: source + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: map[string]any{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	pending, done := prepare("pending-"), prepare("done-")
+	store := &delivery.Store{DB: stack.DB, Table: stack.IntegrationsTable, Shards: stack.Config.Dispatcher.DeliveryShards}
+	if won, err := store.Claim(ctx, done, 1, time.Now(), time.Minute); err != nil || !won {
+		t.Fatalf("claim: %v %v", won, err)
+	}
+	if err := store.Finish(ctx, done, delivery.Outcome{Attempt: delivery.Attempt{N: 1, At: "2026-11-22T08:00:01.000Z", StatusCode: 200}, Status: delivery.Delivered}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(stack.IntegrationsTable), Key: keyschema.Webhook(tid, whID).Attrs(),
+		UpdateExpression:          aws.String("SET sealed = :x"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":x": &types.AttributeValueMemberS{Value: "v1.damaged"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	handle := func(k delivery.Key) events.SQSEventResponse {
+		msg, _ := json.Marshal(k)
+		resp, err := stack.Dispatcher.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: k.DeliveryID, Body: string(msg), ReceiptHandle: "r"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := handle(done); len(resp.BatchItemFailures) != 0 {
+		t.Errorf("a finished delivery's message was kept: %+v", resp)
+	}
+	if resp := handle(pending); len(resp.BatchItemFailures) != 1 {
+		t.Errorf("a pending delivery's message was dropped though its webhook cannot be read: %+v", resp)
+	}
+	if len(rv.requests()) != 0 {
+		t.Errorf("sent %d requests with an unreadable webhook", len(rv.requests()))
 	}
 }

@@ -263,6 +263,11 @@ func (s *Stack) configure(overrides map[string]string) error {
 		"DispatcherFunction":     &s.Config.Dispatcher,
 	}
 	for fn := range config.Functions {
+		if configs[fn] == nil {
+			return fmt.Errorf("the local stack does not run %s (config.Functions names it)", fn)
+		}
+	}
+	for fn := range configs {
 		env, err := s.Template.Environment(fn, s.Resources, overrides)
 		if err != nil {
 			return err

@@ -40,8 +40,6 @@ func TestLoadTemplateExpandsShortTags(t *testing.T) {
 	}
 }
 
-// The private-target escape hatch is for the local stack only; the deployed
-// functions must never get it, and no policy may grant a wildcard.
 // Each function gets from the template every variable its config requires
 // and nothing its config does not read.
 func TestEachFunctionGetsWhatItsConfigReads(t *testing.T) {
@@ -80,6 +78,8 @@ func TestEachFunctionGetsWhatItsConfigReads(t *testing.T) {
 	}
 }
 
+// The private-target escape hatch is for the local stack only; the deployed
+// functions must never get it, and no policy may grant a wildcard.
 func TestTemplateKeepsProductionRules(t *testing.T) {
 	tmpl, err := LoadTemplate("../../template.yaml")
 	if err != nil {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -114,11 +116,18 @@ type Read struct {
 // (it does under throttling) before the read is answered THROTTLED.
 const batchTries = 5
 
-// GetTogether reads items (up to 100) with one consistent BatchGetItem,
-// asking again for keys DynamoDB left unprocessed.
+// GetTogether reads items (up to 100, each once) with one consistent
+// BatchGetItem, asking again, after a short wait, for keys DynamoDB left
+// unprocessed (it does under throttling).
 func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{}}
+	byKey := map[string]Read{}
 	for _, r := range reads {
+		k, ok := keyString(r.Table, r.Key, r.Key)
+		if _, dup := byKey[k]; !ok || dup {
+			return fmt.Errorf("%s: a batched read needs distinct keys of string attributes", op)
+		}
+		byKey[k] = r
 		ka := in.RequestItems[r.Table]
 		ka.Keys, ka.ConsistentRead = append(ka.Keys, r.Key), aws.Bool(true)
 		in.RequestItems[r.Table] = ka
@@ -127,20 +136,22 @@ func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 		if try == batchTries {
 			return throttled()
 		}
+		if try > 0 {
+			backOff(ctx, try)
+		}
 		out, err := db.BatchGetItem(ctx, in)
 		if err != nil {
 			return Translate(op, err)
 		}
 		for table, items := range out.Responses {
 			for _, item := range items {
-				i := slices.IndexFunc(reads, func(r Read) bool {
-					return r.Table == table && keyString(r.Key, item) == keyString(r.Key, r.Key)
-				})
-				if i < 0 {
-					continue
-				}
-				if err := reads[i].Found(item); err != nil {
-					return fmt.Errorf("%s: %w", op, err)
+				for k, r := range byKey {
+					if got, _ := keyString(table, r.Key, item); got == k {
+						if err := r.Found(item); err != nil {
+							return fmt.Errorf("%s: %w", op, err)
+						}
+						break
+					}
 				}
 			}
 		}
@@ -149,18 +160,29 @@ func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 	return nil
 }
 
-// keyString spells item's values of key's attribute names (string keys).
-func keyString(key, item map[string]types.AttributeValue) string {
-	names := slices.Sorted(maps.Keys(key))
-	var b strings.Builder
-	for _, n := range names {
-		v, _ := item[n].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		b.WriteString(n + "=" + v.Value + "\x00")
+// backOff waits 20 ms, 40 ms, 80 ms… (with jitter) before try n, or until ctx ends.
+func backOff(ctx context.Context, n int) {
+	d := time.Duration(10<<n) * time.Millisecond
+	d += time.Duration(rand.Int64N(int64(d)))
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
-	return b.String()
+}
+
+// keyString spells table and item's values of key's attribute names; false
+// if one is not a string.
+func keyString(table string, key, item map[string]types.AttributeValue) (string, bool) {
+	b := strings.Builder{}
+	b.WriteString(table)
+	for _, n := range slices.Sorted(maps.Keys(key)) {
+		v, ok := item[n].(*types.AttributeValueMemberS)
+		if !ok {
+			return "", false
+		}
+		b.WriteString("\x00" + n + "=" + v.Value)
+	}
+	return b.String(), true
 }
 
 func throttled() error { return apierror.New(apierror.Throttled, "the service is busy; retry shortly") }

@@ -145,3 +145,17 @@ func (u *unprocessed) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemI
 	u.calls++
 	return &dynamodb.BatchGetItemOutput{UnprocessedKeys: in.RequestItems}, nil
 }
+
+func TestGetTogetherRefusesKeysItCannotTellApart(t *testing.T) {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	none := func(map[string]types.AttributeValue) error { return nil }
+	key := map[string]types.AttributeValue{"PK": s("p"), "SK": s("s")}
+	for name, reads := range map[string][]Read{
+		"the same key twice": {{Table: "t", Key: key, Found: none}, {Table: "t", Key: key, Found: none}},
+		"a number key":       {{Table: "t", Key: map[string]types.AttributeValue{"PK": s("p"), "SK": &types.AttributeValueMemberN{Value: "1"}}, Found: none}},
+	} {
+		if err := GetTogether(context.Background(), &unprocessed{}, "read", reads...); err == nil || strings.Contains(err.Error(), "busy") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -21,10 +21,5 @@ func LambdaMain[C any, P interface {
 	*C
 	config.Function
 }](build Build[C]) LambdaHandler {
-	ctx := context.Background()
-	var cfg C
-	awsCfg := boot.Load(ctx, P(&cfg))
-	h, err := build(ctx, cfg, awsCfg)
-	boot.Must(err)
-	return Lambda(h)
+	return Lambda(boot.Build[C, P](build))
 }

@@ -18,7 +18,7 @@ import (
 // ByResource index finds the ones about one webhook.
 func TestItemsAreFoundByTenantAndByResource(t *testing.T) {
 	ctx := context.Background()
-	db := dynamotest.New()
+	db := dynamotest.New("t")
 	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
 	for i, e := range []Entry{
 		{TenantID: "t1", Event: WebhookFailing, ResourceType: "webhook", ResourceID: "wh_a", Status: "failing", Details: "HTTP 500"},

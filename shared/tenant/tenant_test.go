@@ -37,7 +37,7 @@ func TestValidID(t *testing.T) {
 
 func TestStoreRoundTripAndMissingProfile(t *testing.T) {
 	ctx := context.Background()
-	s := &Store{DB: dynamotest.New(), Table: "integrations"}
+	s := &Store{DB: dynamotest.New("integrations"), Table: "integrations"}
 	if err := s.Put(ctx, Profile{TenantID: "t1", Name: "Acme", Plan: Growth}); err != nil {
 		t.Fatal(err)
 	}

@@ -247,15 +247,24 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
 	return dynamo.ListPrefix[Webhook](ctx, s.DB, "list webhooks", s.Table, keyschema.TenantPK(tenantID), keyschema.WebhookPrefix)
 }
 
+// Fetched is a webhook read in another store's batch: whether it exists,
+// and what went wrong decoding or opening it. The error is kept, not
+// returned from the batch, so a caller acts on it only if it needs the webhook.
+type Fetched struct {
+	Webhook
+	Found bool
+	Err   error
+}
+
 // Read is a read of one webhook, its secret and headers opened, for another
-// store to batch with its own items; found says whether it exists.
-func (s *Store) Read(tenantID, id string, into *Webhook, found *bool) dynamo.Read {
+// store to batch with its own items.
+func (s *Store) Read(tenantID, id string, into *Fetched) dynamo.Read {
 	return dynamo.Read{Table: s.Table, Key: itemKey(tenantID, id), Found: func(item map[string]types.AttributeValue) error {
-		if err := attributevalue.UnmarshalMap(item, into); err != nil {
-			return err
+		into.Found = true
+		if into.Err = attributevalue.UnmarshalMap(item, &into.Webhook); into.Err == nil {
+			into.Err = s.Open(&into.Webhook)
 		}
-		*found = true
-		return s.Open(into)
+		return nil
 	}}
 }
 

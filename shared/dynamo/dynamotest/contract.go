@@ -40,7 +40,7 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 		}
 		return out
 	}
-	for _, sk := range []string{"A#3", "A#1", "B#1", "A#2"} {
+	for _, sk := range []string{"A#3", "A#1", "B#1", "A#2", "C#1"} {
 		if err := put(pk, sk, item{"GSI1PK": s(prefix + "#R"), "n": s(sk)}, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -50,10 +50,10 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 	}
 
 	t.Run("create-only put", func(t *testing.T) {
-		if err := put(pk, "C#1", nil, "attribute_not_exists(PK)"); err != nil {
+		if err := put(other, "C#1", nil, "attribute_not_exists(PK)"); err != nil {
 			t.Fatal(err)
 		}
-		err := put(pk, "C#1", nil, "attribute_not_exists(PK)")
+		err := put(other, "C#1", nil, "attribute_not_exists(PK)")
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) || !dynamo.ConditionFailed(err) {
 			t.Fatalf("second create-only put: %v", err)
@@ -109,7 +109,7 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 		if got := query("", "PK = :pk AND begins_with(SK, :sk)", item{":sk": s("A#")}, true, 0); !slices.Equal(got, []string{"A#1", "A#2", "A#3"}) {
 			t.Errorf("prefix: %v", got)
 		}
-		if got := query(Index, "GSI1PK = :pk", item{}, false, 0); !slices.Equal(got, []string{"B#1", "A#3", "A#2", "A#1"}) {
+		if got := query(Index, "GSI1PK = :pk", item{}, false, 0); !slices.Equal(got, []string{"C#1", "B#1", "A#3", "A#2", "A#1"}) {
 			t.Errorf("index: %v", got)
 		}
 	})

@@ -32,8 +32,15 @@ type Table struct {
 
 type item = map[string]types.AttributeValue
 
-// New returns an empty store.
-func New() *Table { return &Table{tables: map[string]map[string]item{}} }
+// New returns the named tables, empty; a call naming another table fails
+// as DynamoDB's ResourceNotFoundException does.
+func New(tables ...string) *Table {
+	t := &Table{tables: map[string]map[string]item{}}
+	for _, n := range tables {
+		t.tables[n] = map[string]item{}
+	}
+	return t
+}
 
 // ErrUnsupported is what a call the fake does not model returns.
 var ErrUnsupported = errors.New("dynamotest: not modelled; prove it against moto")
@@ -46,21 +53,30 @@ func str(it item, name string) (string, bool) {
 	return v.Value, true
 }
 
+// primary is where a key (exactly PK and SK, strings) is stored.
 func primary(key item) (string, error) {
-	pk, ok1 := str(key, "PK")
-	sk, ok2 := str(key, "SK")
-	if !ok1 || !ok2 || len(key) < 2 {
-		return "", fmt.Errorf("dynamotest: a key needs string PK and SK, got %v", key)
+	if len(key) != 2 {
+		return "", fmt.Errorf("dynamotest: ValidationException: a key is PK and SK alone, got %d attributes", len(key))
+	}
+	return itemKey(key)
+}
+
+// itemKey is where an item (with string PK and SK among its attributes) is stored.
+func itemKey(it item) (string, error) {
+	pk, ok1 := str(it, "PK")
+	sk, ok2 := str(it, "SK")
+	if !ok1 || !ok2 {
+		return "", errors.New("dynamotest: ValidationException: PK and SK must be strings")
 	}
 	return pk + "\x00" + sk, nil
 }
 
-func (t *Table) table(name *string) map[string]item {
-	n := aws.ToString(name)
-	if t.tables[n] == nil {
-		t.tables[n] = map[string]item{}
+func (t *Table) table(name *string) (map[string]item, error) {
+	items, ok := t.tables[aws.ToString(name)]
+	if !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Requested resource not found: " + aws.ToString(name))}
 	}
-	return t.tables[n]
+	return items, nil
 }
 
 // GetItem reads one item (always consistent).
@@ -74,7 +90,11 @@ func (t *Table) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return &dynamodb.GetItemOutput{Item: clone(t.table(in.TableName)[k])}, nil
+	items, err := t.table(in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	return &dynamodb.GetItemOutput{Item: clone(items[k])}, nil
 }
 
 // BatchGetItem reads every key at once (none left unprocessed).
@@ -86,12 +106,21 @@ func (t *Table) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, 
 		if ka.ProjectionExpression != nil {
 			return nil, ErrUnsupported
 		}
+		items, err := t.table(&name)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
 		for _, key := range ka.Keys {
 			k, err := primary(key)
 			if err != nil {
 				return nil, err
 			}
-			if it := t.table(&name)[k]; it != nil {
+			if seen[k] {
+				return nil, errors.New("dynamotest: ValidationException: Provided list of item keys contains duplicates")
+			}
+			seen[k] = true
+			if it := items[k]; it != nil {
 				out.Responses[name] = append(out.Responses[name], clone(it))
 			}
 		}
@@ -109,13 +138,16 @@ func (t *Table) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(
 	default:
 		return nil, fmt.Errorf("%w: condition %q", ErrUnsupported, c)
 	}
-	k, err := primary(in.Item)
+	k, err := itemKey(in.Item)
 	if err != nil {
 		return nil, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	items := t.table(in.TableName)
+	items, err := t.table(in.TableName)
+	if err != nil {
+		return nil, err
+	}
 	if onlyNew && items[k] != nil {
 		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
 	}
@@ -142,7 +174,10 @@ func (t *Table) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dyn
 		return nil, fmt.Errorf("dynamotest: no index %q", aws.ToString(in.IndexName))
 	}
 	values := in.ExpressionAttributeValues
-	pk, _ := str(values, ":pk")
+	pk, ok := str(values, ":pk")
+	if !ok {
+		return nil, errors.New("dynamotest: ValidationException: the key condition needs a string :pk")
+	}
 	var keep func(sk string) bool
 	switch cond := aws.ToString(in.KeyConditionExpression); cond {
 	case keyAttr + " = :pk":
@@ -157,8 +192,13 @@ func (t *Table) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dyn
 		return nil, fmt.Errorf("%w: key condition %q", ErrUnsupported, cond)
 	}
 	t.mu.Lock()
+	items, err := t.table(in.TableName)
+	if err != nil {
+		t.mu.Unlock()
+		return nil, err
+	}
 	var found []item
-	for _, it := range t.table(in.TableName) {
+	for _, it := range items {
 		p, _ := str(it, keyAttr)
 		sk, _ := str(it, "SK")
 		if p == pk && keep(sk) {
