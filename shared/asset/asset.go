@@ -7,19 +7,31 @@ import (
 
 // Asset is the JSON shape of an asset in responses (and, later, webhook data).
 type Asset struct {
-	AssetID      string       `json:"assetId"`
-	ExternalID   *string      `json:"externalId"`
-	AssetName    string       `json:"assetName"`
-	CategoryName string       `json:"categoryName"`
-	StatusName   string       `json:"statusName"`
-	Description  *string      `json:"description"`
-	SerialNumber *string      `json:"serialNumber"`
-	Assignment   Assignment   `json:"assignment"`
-	GeoPosition  *GeoPosition `json:"geoPosition"`
-	Version      int64        `json:"version"`
-	CreatedAt    string       `json:"createdAt"`
-	UpdatedAt    string       `json:"updatedAt"`
+	AssetID      string  `json:"assetId"`
+	ExternalID   *string `json:"externalId"`
+	AssetName    string  `json:"assetName"`
+	CategoryName string  `json:"categoryName"`
+	StatusName   string  `json:"statusName"`
+	Description  *string `json:"description"`
+	SerialNumber *string `json:"serialNumber"`
+	// Type is the asset's kind as the customer names it; "document" (a
+	// licence, certificate or policy kept as an asset) makes ExpiresAt count.
+	Type              *string      `json:"type"`
+	ExpiresAt         *string      `json:"expiresAt"`
+	WarrantyExpiresAt *string      `json:"warrantyExpiresAt"`
+	Assignment        Assignment   `json:"assignment"`
+	GeoPosition       *GeoPosition `json:"geoPosition"`
+	Version           int64        `json:"version"`
+	CreatedAt         string       `json:"createdAt"`
+	UpdatedAt         string       `json:"updatedAt"`
 }
+
+// DocumentType is the Type that makes an asset a document asset: its
+// ExpiresAt raises document_asset.expiring and document_asset.expired.
+const DocumentType = "document"
+
+// IsDocument reports whether the asset is a document asset.
+func (a Asset) IsDocument() bool { return a.Type != nil && *a.Type == DocumentType }
 
 // Assignment is who or which department holds the asset.
 type Assignment struct {
@@ -62,6 +74,9 @@ type item struct {
 	StatusName           string       `dynamodbav:"statusName"`
 	Description          *string      `dynamodbav:"description,omitempty"`
 	SerialNumber         *string      `dynamodbav:"serialNumber,omitempty"`
+	Type                 *string      `dynamodbav:"type,omitempty"`
+	ExpiresAt            *string      `dynamodbav:"expiresAt,omitempty"`
+	WarrantyExpiresAt    *string      `dynamodbav:"warrantyExpiresAt,omitempty"`
 	AssignedUserID       *string      `dynamodbav:"assignedUserId,omitempty"`
 	AssignedDepartmentID *string      `dynamodbav:"assignedDepartmentId,omitempty"`
 	AssignedAt           *string      `dynamodbav:"assignedAt,omitempty"`
@@ -78,6 +93,7 @@ func (it item) asset() Asset {
 		AssetID: it.AssetID, ExternalID: it.ExternalID, AssetName: it.AssetName,
 		CategoryName: it.CategoryName, StatusName: it.StatusName,
 		Description: it.Description, SerialNumber: it.SerialNumber,
+		Type: it.Type, ExpiresAt: it.ExpiresAt, WarrantyExpiresAt: it.WarrantyExpiresAt,
 		Assignment:  Assignment{UserID: it.AssignedUserID, DepartmentID: it.AssignedDepartmentID, AssignedAt: it.AssignedAt},
 		GeoPosition: it.GeoPosition, Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 	}

@@ -23,6 +23,7 @@ const (
 	maxExternalID  = 128
 	maxTitle       = 200
 	maxRefID       = 64
+	maxType        = 50
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -71,12 +72,15 @@ func (r Ref) validate(v *validator) {
 
 // CreateInput is the body of POST /assets/create.
 type CreateInput struct {
-	Name         string  `json:"name"`
-	CategoryName string  `json:"categoryName"`
-	StatusName   string  `json:"statusName"`
-	ExternalID   *string `json:"externalId"`
-	Description  *string `json:"description"`
-	SerialNumber *string `json:"serialNumber"`
+	Name              string  `json:"name"`
+	CategoryName      string  `json:"categoryName"`
+	StatusName        string  `json:"statusName"`
+	ExternalID        *string `json:"externalId"`
+	Description       *string `json:"description"`
+	SerialNumber      *string `json:"serialNumber"`
+	Type              *string `json:"type"`
+	ExpiresAt         *string `json:"expiresAt"`
+	WarrantyExpiresAt *string `json:"warrantyExpiresAt"`
 }
 
 func (in *CreateInput) ValidateAt(now time.Time) error {
@@ -87,17 +91,23 @@ func (in *CreateInput) ValidateAt(now time.Time) error {
 	in.ExternalID = v.optText("externalId", in.ExternalID, maxExternalID)
 	in.Description = v.optText("description", in.Description, maxDescription)
 	in.SerialNumber = v.optText("serialNumber", in.SerialNumber, maxSerial)
+	in.Type = v.optText("type", in.Type, maxType)
+	in.ExpiresAt = v.optTime("expiresAt", in.ExpiresAt, false)
+	in.WarrantyExpiresAt = v.optTime("warrantyExpiresAt", in.WarrantyExpiresAt, false)
 	return v.Err()
 }
 
 // UpdateInput is the body of POST /assets/update: the asset and the fields to change.
 type UpdateInput struct {
 	Ref
-	Name         *string  `json:"name"`
-	CategoryName *string  `json:"categoryName"`
-	StatusName   *string  `json:"statusName"`
-	Description  Nullable `json:"description"`
-	SerialNumber Nullable `json:"serialNumber"`
+	Name              *string  `json:"name"`
+	CategoryName      *string  `json:"categoryName"`
+	StatusName        *string  `json:"statusName"`
+	Description       Nullable `json:"description"`
+	SerialNumber      Nullable `json:"serialNumber"`
+	Type              Nullable `json:"type"`
+	ExpiresAt         Nullable `json:"expiresAt"`
+	WarrantyExpiresAt Nullable `json:"warrantyExpiresAt"`
 }
 
 func (in *UpdateInput) ValidateAt(now time.Time) error {
@@ -108,8 +118,12 @@ func (in *UpdateInput) ValidateAt(now time.Time) error {
 	in.StatusName = v.optRequiredText("statusName", in.StatusName, maxStatus)
 	v.nullable("description", &in.Description, maxDescription)
 	v.nullable("serialNumber", &in.SerialNumber, maxSerial)
-	if in.Name == nil && in.CategoryName == nil && in.StatusName == nil && !in.Description.Set && !in.SerialNumber.Set {
-		v.Add("body", "give at least one of name, categoryName, statusName, description, serialNumber")
+	v.nullable("type", &in.Type, maxType)
+	v.nullableTime("expiresAt", &in.ExpiresAt)
+	v.nullableTime("warrantyExpiresAt", &in.WarrantyExpiresAt)
+	if in.Name == nil && in.CategoryName == nil && in.StatusName == nil && !in.Description.Set && !in.SerialNumber.Set &&
+		!in.Type.Set && !in.ExpiresAt.Set && !in.WarrantyExpiresAt.Set {
+		v.Add("body", "give at least one of name, categoryName, statusName, description, serialNumber, type, expiresAt, warrantyExpiresAt")
 	}
 	return v.Err()
 }
@@ -246,6 +260,21 @@ func (v *validator) nullable(field string, n *Nullable, max int) {
 	n.Value = v.text(field, n.Value, max, false)
 	if n.Value == "" {
 		n.Null = true // an empty string clears the field, like null
+	}
+}
+
+// nullableTime is nullable for a date field: a value is normalized as optTime
+// does; null (or an empty string) clears it.
+func (v *validator) nullableTime(field string, n *Nullable) {
+	if !n.Set || n.Null {
+		return
+	}
+	if n.Value == "" {
+		n.Null = true
+		return
+	}
+	if t := v.optTime(field, &n.Value, false); t != nil {
+		n.Value = *t
 	}
 }
 

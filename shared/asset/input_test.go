@@ -160,3 +160,44 @@ func TestNotInTheFutureUsesTheRequestTime(t *testing.T) {
 		}
 	}
 }
+
+// The dates alerts need: a date or an RFC 3339 time, normalized to UTC
+// milliseconds, in the past or the future; on update null (or "") removes one.
+func TestExpiryDates(t *testing.T) {
+	var in CreateInput
+	body := `{"name":"Licence","categoryName":"Docs","statusName":"ACTIVE","type":"document","expiresAt":"2027-01-31","warrantyExpiresAt":"2025-06-01T10:00:00+02:00"}`
+	if f := fields(t, body, &in); f != nil {
+		t.Fatalf("valid dates rejected: %v", f)
+	}
+	if *in.ExpiresAt != "2027-01-31T00:00:00.000Z" || *in.WarrantyExpiresAt != "2025-06-01T08:00:00.000Z" || *in.Type != DocumentType {
+		t.Fatalf("not normalized: %s %s %s", *in.ExpiresAt, *in.WarrantyExpiresAt, *in.Type)
+	}
+	for body, want := range map[string]string{
+		`{"name":"n","categoryName":"c","statusName":"s","expiresAt":"2027-02-30"}`:                 "expiresAt",
+		`{"name":"n","categoryName":"c","statusName":"s","warrantyExpiresAt":"tomorrow"}`:           "warrantyExpiresAt",
+		`{"name":"n","categoryName":"c","statusName":"s","warrantyExpiresAt":"10000-01-01"}`:        "warrantyExpiresAt",
+		`{"name":"n","categoryName":"c","statusName":"s","expiresAt":20270131}`:                     "expiresAt",
+		`{"name":"n","categoryName":"c","statusName":"s","type":"doc\u0000ument"}`:                  "type",
+		`{"name":"n","categoryName":"c","statusName":"s","type":"` + strings.Repeat("t", 51) + `"}`: "type",
+	} {
+		var in CreateInput
+		if f := fields(t, body, &in); len(f) != 1 || f[0] != want {
+			t.Errorf("%s: fields %v, want %s", body, f, want)
+		}
+	}
+	var up UpdateInput
+	if f := fields(t, `{"assetId":"a1","expiresAt":null,"warrantyExpiresAt":"","type":"document"}`, &up); f != nil {
+		t.Fatalf("clearing rejected: %v", f)
+	}
+	if !up.ExpiresAt.Null || !up.WarrantyExpiresAt.Null || up.Type.Value != "document" {
+		t.Fatalf("%+v", up)
+	}
+	up = UpdateInput{}
+	if f := fields(t, `{"assetId":"a1","warrantyExpiresAt":"2027-01-31"}`, &up); f != nil || up.WarrantyExpiresAt.Value != "2027-01-31T00:00:00.000Z" {
+		t.Fatalf("%v %+v", f, up.WarrantyExpiresAt)
+	}
+	up = UpdateInput{}
+	if f := fields(t, `{"assetId":"a1","warrantyExpiresAt":"31/01/2027"}`, &up); len(f) != 1 || f[0] != "warrantyExpiresAt" {
+		t.Fatalf("%v", f)
+	}
+}

@@ -49,6 +49,7 @@ func (s *Store) Create(ctx context.Context, tenantID, assetID, actor string, in 
 		PK: keyschema.AssetPK(tenantID, assetID), SK: keyschema.AssetSK, Entity: "asset", TenantID: tenantID, AssetID: assetID,
 		ExternalID: in.ExternalID, AssetName: in.Name, CategoryName: in.CategoryName, StatusName: in.StatusName,
 		Description: in.Description, SerialNumber: in.SerialNumber, Version: 1,
+		Type: in.Type, ExpiresAt: in.ExpiresAt, WarrantyExpiresAt: in.WarrantyExpiresAt,
 		CreatedAt: at, CreatedBy: actor, UpdatedAt: at, UpdatedBy: actor,
 	}
 	av, err := attributevalue.MarshalMap(it)
@@ -217,6 +218,9 @@ func (s *Store) Update(ctx context.Context, tenantID, assetID, actor string, in 
 	}
 	u = setOrRemove(u, "description", &in.Description)
 	u = setOrRemove(u, "serialNumber", &in.SerialNumber)
+	u = setOrRemove(u, "type", &in.Type)
+	u = setOrRemove(u, "expiresAt", &in.ExpiresAt)
+	u = setOrRemove(u, "warrantyExpiresAt", &in.WarrantyExpiresAt)
 	a, err := s.update(ctx, tenantID, assetID, actor, u, exists, mark)
 	if errors.Is(err, errConditionFailed) {
 		return Asset{}, notFound(assetID)
@@ -284,9 +288,6 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenan
 	av["entity"] = &types.AttributeValueMemberS{Value: "maintenance"}
 	av["tenantId"] = &types.AttributeValueMemberS{Value: tenantID}
 	av["createdBy"] = &types.AttributeValueMemberS{Value: actor}
-	if m.Status == "scheduled" && m.DueAt != nil {
-		av["dueBucket"] = &types.AttributeValueMemberS{Value: keyschema.DueBucket(*m.DueAt)}
-	}
 	items := []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},

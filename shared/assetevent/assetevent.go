@@ -82,8 +82,8 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 			return nil, err
 		}
 		return []delivery.Event{mk("maintenance.created", m.CreatedAt, m)}, nil
-	case strings.HasPrefix(sk, "INCIDENT#") && r.EventName == "INSERT":
-		return []delivery.Event{mk("incident.created", "", incident(assetID, strings.TrimPrefix(sk, "INCIDENT#"), newImage))}, nil
+	case strings.HasPrefix(sk, keyschema.IncidentPrefix) && r.EventName == "INSERT":
+		return []delivery.Event{mk("incident.created", "", incident(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), newImage))}, nil
 	}
 	return nil, nil
 }
@@ -118,6 +118,7 @@ func changed(a, b asset.Asset) []string {
 		{"assetName", a.AssetName, b.AssetName}, {"categoryName", a.CategoryName, b.CategoryName},
 		{"statusName", a.StatusName, b.StatusName}, {"description", a.Description, b.Description},
 		{"serialNumber", a.SerialNumber, b.SerialNumber}, {"externalId", a.ExternalID, b.ExternalID},
+		{"type", a.Type, b.Type}, {"expiresAt", a.ExpiresAt, b.ExpiresAt}, {"warrantyExpiresAt", a.WarrantyExpiresAt, b.WarrantyExpiresAt},
 	} {
 		if !reflect.DeepEqual(f.x, f.y) {
 			out = append(out, f.name)
@@ -136,7 +137,7 @@ func incident(assetID, id string, item map[string]types.AttributeValue) map[stri
 	if out == nil {
 		out = map[string]any{}
 	}
-	for _, k := range []string{"PK", "SK", "entity", "tenantId", "GSI1PK", "GSI1SK", "dueBucket"} {
+	for _, k := range []string{"PK", "SK", "entity", "tenantId", "GSI1PK", "GSI1SK"} {
 		delete(out, k)
 	}
 	out["incidentId"], out["assetId"] = id, assetID

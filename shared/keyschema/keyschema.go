@@ -55,8 +55,16 @@ func Maintenance(tenantID, assetID, maintenanceID string) Key {
 	return Key{AssetPK(tenantID, assetID), MaintenancePrefix + maintenanceID}
 }
 
-// DueBucket is the sparse DueIndex's partition for a due time (RFC 3339): DUE#<day>.
-func DueBucket(dueAt string) string { return "DUE#" + dueAt[:len("2006-01-02")] }
+// DocumentPrefix begins the sort key of every linked document.
+const DocumentPrefix = "DOC#"
+
+// Document is a document linked to an asset: in its asset's partition, DOC#<id>.
+func Document(tenantID, assetID, documentID string) Key {
+	return Key{AssetPK(tenantID, assetID), DocumentPrefix + documentID}
+}
+
+// IncidentPrefix begins the sort key of every incident (the main app writes them).
+const IncidentPrefix = "INCIDENT#"
 
 // ExternalID is the claim that makes an externalId unique in a tenant:
 // TENANT#<t>#EXTID#<externalId> / EXTID.
@@ -121,6 +129,43 @@ func DeliverySK(eventTime, deliveryID string) string { return eventTime + "#" + 
 func WebhookDeliveriesPK(tenantID, webhookID string, shard int) string {
 	return tenant(tenantID) + "#WEBHOOK#" + webhookID + "#" + strconv.Itoa(shard)
 }
+
+// DuePK is one write shard of the due-date index of one alert group on one
+// day (UTC): DUE#<group>#<yyyy-mm-dd>#<shard>. Sparse: only items with a date
+// that alerts watch have an entry.
+func DuePK(group, day string, shard int) string {
+	return "DUE#" + group + "#" + day + "#" + strconv.Itoa(shard)
+}
+
+// DueSK orders a day's entries by the date itself: <dueAt>#<item PK>#<item SK>.
+func DueSK(dueAt, itemPK, itemSK string) string { return dueAt + "#" + itemPK + "#" + itemSK }
+
+// ArmedPK is one write shard of the entries (re)armed on one day (UTC):
+// ARMED#<yyyy-mm-dd>#<shard>, sorted by ArmedSK. An item whose date was set
+// or moved is armed, so the next alert pass weighs it even if its milestone
+// already passed (written within its lead time).
+func ArmedPK(day string, shard int) string { return "ARMED#" + day + "#" + strconv.Itoa(shard) }
+
+// ArmedSK is <armed at>#<group>#<item PK>#<item SK>.
+func ArmedSK(armedAt, group, itemPK, itemSK string) string {
+	return armedAt + "#" + group + "#" + itemPK + "#" + itemSK
+}
+
+// AlertSettings is a tenant's alert lead times, in one partition the alert
+// pass reads whole: ALERTSETTINGS / <tenantId>.
+func AlertSettings(tenantID string) Key { return Key{AlertSettingsPK, tenantID} }
+
+// AlertSettingsPK is the partition of every tenant's alert settings.
+const AlertSettingsPK = "ALERTSETTINGS"
+
+// AlertMarker records that one milestone fired: TENANT#<t>#ALERT#<assetId>#<item SK>
+// / <event>#<due date>.
+func AlertMarker(tenantID, assetID, itemSK, event, dueAt string) Key {
+	return Key{tenant(tenantID) + "#ALERT#" + assetID + "#" + itemSK, event + "#" + dueAt}
+}
+
+// AlertWatermark is how far the alert passes have looked: ALERTJOB / WATERMARK.
+func AlertWatermark() Key { return Key{"ALERTJOB", "WATERMARK"} }
 
 // SystemPK is the tenant's system entries (sort key: a ULID).
 func SystemPK(tenantID string) string { return tenant(tenantID) + "#SYSLOG" }
