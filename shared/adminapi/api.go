@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/activity"
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/appkey"
@@ -42,6 +43,7 @@ type API struct {
 	Enqueuer  *delivery.Enqueuer
 	URLPolicy safehttp.Policy
 	Activity  *activity.Reader
+	Alerts    *alert.SettingsStore
 	Now       func() time.Time
 	// PublicURL and Region say where clients reach the API (see baseURL).
 	PublicURL, Region string
@@ -72,6 +74,7 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *appkey.Sealer, queue delive
 		},
 		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
 		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
+		Alerts:    &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
 		Now:       time.Now,
 		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
 	}
@@ -111,6 +114,8 @@ func (a *API) table() []endpoint {
 		{http.MethodPost, hooks + "/{id}/test", access{owner, tenant.Enterprise}, a.testWebhook},
 		{http.MethodPost, hooks + "/{id}/pause", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Paused)},
 		{http.MethodPost, hooks + "/{id}/resume", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Active)},
+		{http.MethodGet, "/api/integrations/alert-settings", access{owner, tenant.Enterprise}, a.getAlertSettings},
+		{http.MethodPatch, "/api/integrations/alert-settings", access{owner, tenant.Enterprise}, a.patchAlertSettings},
 		{http.MethodGet, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.listKeys},
 		{http.MethodPost, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.createKey},
 		{http.MethodPost, "/api/integrations/api-keys/{id}/revoke", access{owner, tenant.Growth}, a.revokeKey},

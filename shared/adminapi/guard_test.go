@@ -35,6 +35,8 @@ var documented = map[string]access{
 	"POST /api/integrations/webhooks/{id}/test":   {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"POST /api/integrations/webhooks/{id}/pause":  {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"POST /api/integrations/webhooks/{id}/resume": {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"GET /api/integrations/alert-settings":        {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"PATCH /api/integrations/alert-settings":      {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"GET /api/integrations/api-keys":              {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys":             {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys/{id}/revoke": {[]tenant.Role{tenant.Owner}, tenant.Growth},

@@ -1,6 +1,7 @@
-// Package alert is the expiry alerts' core: which dates of which items are
-// watched, when each of their milestones fires, and which stretch of dates a
-// pass must look at. It knows nothing of storage; the store and the pass use it.
+// Package alert is the expiry alerts. This file is the pure core: which dates
+// of which items are watched, when each of their milestones fires, and which
+// stretch of dates a pass must look at; the other files store settings and
+// the due-date index and run a pass on top of it.
 //
 // Each watched date has up to two milestones: a warning a lead time before it
 // (maintenance.due_soon, document.expiring, document_asset.expiring,

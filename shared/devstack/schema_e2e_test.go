@@ -165,6 +165,10 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("GET", "/api/integrations/activity", "/api/integrations/activity", token(t, tid, "Viewer"), nil)
 	do("GET", "/api/integrations/activity/{id}", "/api/integrations/activity/api-0-nothing", owner, nil)
 	do("GET", "/api/integrations/overview", "/api/integrations/overview", owner, nil)
+	do("GET", "/api/integrations/alert-settings", "/api/integrations/alert-settings", owner, nil)
+	do("PATCH", "/api/integrations/alert-settings", "/api/integrations/alert-settings", owner, example["updateAlertSettings"])
+	do("PATCH", "/api/integrations/alert-settings", "/api/integrations/alert-settings", owner, map[string]any{"warrantyDays": 0})
+	do("GET", "/api/integrations/alert-settings", "/api/integrations/alert-settings", token(t, newTenant(t, tenant.Growth), "Owner"), nil)
 	do("GET", "/api/integrations/developer-guide", "/api/integrations/developer-guide", owner, nil)
 
 	do("POST", "/api/integrations/api-keys/{id}/revoke", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/revoke", owner, nil)

@@ -188,17 +188,20 @@ func keyString(table string, key, item map[string]types.AttributeValue) (string,
 func throttled() error { return apierror.New(apierror.Throttled, "the service is busy; retry shortly") }
 
 // ListPrefix reads every item of partition pk whose sort key starts with
-// prefix, oldest first (consistent, every page), as values of T.
+// prefix ("" for the whole partition), in sort key order (consistent, every
+// page), as values of T.
 func ListPrefix[T any](ctx context.Context, db API, op, table, pk, prefix string) ([]T, error) {
-	p := dynamodb.NewQueryPaginator(db, &dynamodb.QueryInput{
-		TableName:              aws.String(table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: pk},
-			":sk": &types.AttributeValueMemberS{Value: prefix},
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if prefix != "" {
+		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :sk)")
+		in.ExpressionAttributeValues[":sk"] = &types.AttributeValueMemberS{Value: prefix}
+	}
+	p := dynamodb.NewQueryPaginator(db, in)
 	var out []T
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

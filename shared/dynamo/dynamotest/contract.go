@@ -59,6 +59,27 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 			t.Fatalf("second create-only put: %v", err)
 		}
 	})
+	t.Run("put if an attribute equals a value", func(t *testing.T) {
+		n := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+		rev := func(p, sk string, want, next string) error {
+			in := &dynamodb.PutItemInput{TableName: aws.String(table), Item: item{"PK": s(p), "SK": s(sk), "revision": n(next)},
+				ConditionExpression: aws.String("revision = :was"), ExpressionAttributeValues: item{":was": n(want)}}
+			_, err := db.PutItem(ctx, in)
+			return err
+		}
+		if err := rev(other, "R#1", "1", "2"); !dynamo.ConditionFailed(err) {
+			t.Fatalf("a missing item passed the check: %v", err)
+		}
+		if err := put(other, "R#1", item{"revision": n("1")}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := rev(other, "R#1", "1", "2"); err != nil {
+			t.Fatalf("the right revision failed: %v", err)
+		}
+		if err := rev(other, "R#1", "1", "3"); !dynamo.ConditionFailed(err) {
+			t.Fatalf("a stale revision passed: %v", err)
+		}
+	})
 	t.Run("get", func(t *testing.T) {
 		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: item{"PK": s(pk), "SK": s("A#2")}, ConsistentRead: aws.Bool(true)})
 		if err != nil || out.Item["n"].(*types.AttributeValueMemberS).Value != "A#2" {

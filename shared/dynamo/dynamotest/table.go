@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -130,11 +132,19 @@ func (t *Table) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, 
 
 // PutItem writes an item, unconditionally or only if it does not exist yet.
 func (t *Table) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	onlyNew := false
-	switch c := aws.ToString(in.ConditionExpression); c {
-	case "":
-	case "attribute_not_exists(PK)":
+	// The conditions modelled: none, create-only, and one attribute equal
+	// to a value (a revision check).
+	onlyNew, equalName, equalValue := false, "", types.AttributeValue(nil)
+	switch c := aws.ToString(in.ConditionExpression); {
+	case c == "":
+	case c == "attribute_not_exists(PK)":
 		onlyNew = true
+	case equality.MatchString(c):
+		m := equality.FindStringSubmatch(c)
+		equalName, equalValue = m[1], in.ExpressionAttributeValues[m[2]]
+		if equalValue == nil {
+			return nil, fmt.Errorf("dynamotest: ValidationException: no value for %s", m[2])
+		}
 	default:
 		return nil, fmt.Errorf("%w: condition %q", ErrUnsupported, c)
 	}
@@ -148,12 +158,15 @@ func (t *Table) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(
 	if err != nil {
 		return nil, err
 	}
-	if onlyNew && items[k] != nil {
+	if (onlyNew && items[k] != nil) || (equalName != "" && !reflect.DeepEqual(items[k][equalName], equalValue)) {
 		return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
 	}
 	items[k] = clone(in.Item)
 	return &dynamodb.PutItemOutput{}, nil
 }
+
+// equality is the condition "name = :value".
+var equality = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_]*) = (:[A-Za-z0-9_]+)$`)
 
 // Query reads one partition of the table or the index, in SK order, with
 // the key conditions the stores use: "K = :pk", optionally "AND SK < :before"

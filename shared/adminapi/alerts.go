@@ -1,0 +1,84 @@
+package adminapi
+
+import (
+	"net/http"
+
+	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/validate"
+)
+
+// alertSettings is the body of GET and PATCH /alert-settings.
+type alertSettings struct {
+	alert.Leads
+	Defaults  alert.Leads `json:"defaults"`
+	UpdatedAt *string     `json:"updatedAt"`
+	UpdatedBy *string     `json:"updatedBy"`
+}
+
+func viewSettings(st alert.Settings) alertSettings {
+	v := alertSettings{Leads: st.Leads, Defaults: alert.DefaultLeads}
+	if st.UpdatedAt != "" {
+		v.UpdatedAt, v.UpdatedBy = &st.UpdatedAt, &st.UpdatedBy
+	}
+	return v
+}
+
+func (a *API) getAlertSettings(w http.ResponseWriter, r *http.Request, u User) error {
+	st, err := a.Alerts.Get(r.Context(), u.TenantID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, viewSettings(st))
+	return nil
+}
+
+// leadsInput is PATCH /alert-settings: any of the lead times, in whole days.
+type leadsInput struct {
+	MaintenanceDays *int `json:"maintenanceDays"`
+	DocumentDays    *int `json:"documentDays"`
+	WarrantyDays    *int `json:"warrantyDays"`
+}
+
+func (in *leadsInput) Validate() error {
+	var p validate.Problems
+	given := 0
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"maintenanceDays", in.MaintenanceDays}, {"documentDays", in.DocumentDays}, {"warrantyDays", in.WarrantyDays}} {
+		if f.v == nil {
+			continue
+		}
+		given++
+		if *f.v < alert.MinLeadDays || *f.v > alert.MaxLeadDays {
+			p.Add(f.name, "must be a whole number of days from 1 to 180")
+		}
+	}
+	if given == 0 {
+		p.Add("body", "give at least one of maintenanceDays, documentDays, warrantyDays")
+	}
+	return p.Err()
+}
+
+func (a *API) patchAlertSettings(w http.ResponseWriter, r *http.Request, u User) error {
+	var in leadsInput
+	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
+		return err
+	}
+	st, err := a.Alerts.Change(r.Context(), u.TenantID, u.Subject, a.Now(), func(l *alert.Leads) {
+		for _, f := range []struct {
+			v  *int
+			to *int
+		}{{in.MaintenanceDays, &l.MaintenanceDays}, {in.DocumentDays, &l.DocumentDays}, {in.WarrantyDays, &l.WarrantyDays}} {
+			if f.v != nil {
+				*f.to = *f.v
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, viewSettings(st))
+	return nil
+}

@@ -1,0 +1,155 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
+)
+
+// Settings are a tenant's lead times as stored, with what a pass still owes
+// the tenant after a lead time grew.
+type Settings struct {
+	TenantID string `dynamodbav:"tenantId"`
+	Leads
+	Revision  int64  `dynamodbav:"revision"`
+	UpdatedAt string `dynamodbav:"updatedAt,omitempty"`
+	UpdatedBy string `dynamodbav:"updatedBy,omitempty"`
+	// CatchUps are stretches of dates whose warnings became due at once when
+	// a lead time grew (from 7 to 14 days, the dates 7 to 14 days ahead):
+	// no pass's crossing window will meet them, so the next pass reads them.
+	CatchUps []CatchUp `dynamodbav:"catchUps,omitempty"`
+}
+
+// CatchUp is one stretch of dates (From, To] of one group a pass owes a tenant.
+type CatchUp struct {
+	Group Group  `dynamodbav:"group"`
+	From  string `dynamodbav:"from"` // isotime
+	To    string `dynamodbav:"to"`
+}
+
+// SettingsStore keeps every tenant's settings in one IntegrationsTable
+// partition (keyschema.AlertSettings): settings change rarely, and a pass
+// reads them all with one query.
+type SettingsStore struct {
+	DB    dynamo.API
+	Table string
+}
+
+// Get returns the tenant's settings (the defaults when it has none).
+func (s *SettingsStore) Get(ctx context.Context, tenantID string) (Settings, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.AlertSettings(tenantID).Attrs(), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Settings{}, dynamo.Translate("get alert settings", err)
+	}
+	st := Settings{TenantID: tenantID, Leads: DefaultLeads}
+	if out.Item != nil {
+		if err := attributevalue.UnmarshalMap(out.Item, &st); err != nil {
+			return Settings{}, err
+		}
+	}
+	return st, nil
+}
+
+// settingsTries bounds the read-change-write rounds one change makes when
+// another change of the same tenant's settings keeps winning.
+const settingsTries = 5
+
+// Change applies change to the tenant's lead times and stores them, with a
+// catch-up for each group whose lead time grew. The write is conditional on
+// the revision it read, so two concurrent changes cannot lose one another's
+// catch-ups; the loser reads again and reapplies.
+func (s *SettingsStore) Change(ctx context.Context, tenantID, actor string, now time.Time, change func(*Leads)) (Settings, error) {
+	for try := 0; try < settingsTries; try++ {
+		old, err := s.Get(ctx, tenantID)
+		if err != nil {
+			return Settings{}, err
+		}
+		next := old
+		change(&next.Leads)
+		for _, g := range Groups {
+			if was, is := old.Lead(g), next.Lead(g); is > was {
+				next.CatchUps = append(next.CatchUps, CatchUp{Group: g, From: isotime.Format(now.Add(was)), To: isotime.Format(now.Add(is))})
+			}
+		}
+		next.Revision, next.UpdatedAt, next.UpdatedBy = old.Revision+1, isotime.Format(now), actor
+		err = s.put(ctx, next, old.Revision)
+		if err == nil {
+			return next, nil
+		}
+		if !errors.Is(err, errStale) {
+			return Settings{}, err
+		}
+	}
+	return Settings{}, apierror.New(apierror.Throttled, "the alert settings are being changed concurrently; retry shortly")
+}
+
+var errStale = errors.New("alert settings changed meanwhile")
+
+// put writes st if the stored revision is still was (0: none stored).
+func (s *SettingsStore) put(ctx context.Context, st Settings, was int64) error {
+	item, err := attributevalue.MarshalMap(st)
+	if err != nil {
+		return err
+	}
+	for k, v := range keyschema.AlertSettings(st.TenantID).Attrs() {
+		item[k] = v
+	}
+	cond, values := "attribute_not_exists(PK)", map[string]types.AttributeValue(nil)
+	if was > 0 {
+		cond, values = "revision = :was", map[string]types.AttributeValue{":was": &types.AttributeValueMemberN{Value: itoa(was)}}
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
+	})
+	if dynamo.ConditionFailed(err) {
+		return errStale
+	}
+	return dynamo.Translate("put alert settings", err)
+}
+
+// All reads every tenant's stored settings (tenants without any use the defaults).
+func (s *SettingsStore) All(ctx context.Context) (map[string]Settings, error) {
+	list, err := dynamo.ListPrefix[Settings](ctx, s.DB, "read alert settings", s.Table, keyschema.AlertSettingsPK, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Settings, len(list))
+	for _, st := range list {
+		out[st.TenantID] = st
+	}
+	return out, nil
+}
+
+// Settled removes the catch-ups a pass has read, unless the settings changed
+// since it read them (the next pass then reads them again: harmless, markers
+// keep every alert to once).
+func (s *SettingsStore) Settled(ctx context.Context, st Settings) error {
+	if len(st.CatchUps) == 0 {
+		return nil
+	}
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.AlertSettings(st.TenantID).Attrs(),
+		UpdateExpression:          aws.String("REMOVE catchUps"),
+		ConditionExpression:       aws.String("revision = :rev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":rev": &types.AttributeValueMemberN{Value: itoa(st.Revision)}},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("settle alert catch-ups", err)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

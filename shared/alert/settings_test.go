@@ -1,0 +1,48 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
+)
+
+func TestSettingsChangeRecordsCatchUpsWhenALeadGrows(t *testing.T) {
+	ctx := context.Background()
+	s := &SettingsStore{DB: dynamotest.New("t"), Table: "t"}
+	st, err := s.Get(ctx, "t1")
+	if err != nil || st.Leads != DefaultLeads || st.Revision != 0 {
+		t.Fatalf("defaults: %+v %v", st, err)
+	}
+	st, err = s.Change(ctx, "t1", "owner", now, func(l *Leads) { l.MaintenanceDays, l.DocumentDays = 14, 10 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Maintenance grew 7 → 14: the dates 7 to 14 days ahead are owed their
+	// warning now. Documents shrank 30 → 10: nothing is owed.
+	want := CatchUp{Group: Maintenance, From: at(7 * day), To: at(14 * day)}
+	if st.Revision != 1 || st.MaintenanceDays != 14 || st.DocumentDays != 10 || st.WarrantyDays != 30 || len(st.CatchUps) != 1 || st.CatchUps[0] != want {
+		t.Fatalf("%+v", st)
+	}
+	got, err := s.Get(ctx, "t1")
+	if err != nil || got.Revision != 1 || len(got.CatchUps) != 1 || got.UpdatedBy != "owner" {
+		t.Fatalf("stored: %+v %v", got, err)
+	}
+	// A second growth adds to what is owed.
+	st, err = s.Change(ctx, "t1", "owner", now.Add(time.Hour), func(l *Leads) { l.WarrantyDays = 60 })
+	if err != nil || len(st.CatchUps) != 2 || st.CatchUps[1].Group != Warranty {
+		t.Fatalf("%+v %v", st, err)
+	}
+	// A write over a revision another change already replaced is refused.
+	stale := st
+	stale.Revision = 3
+	if err := s.put(ctx, stale, 1); !errors.Is(err, errStale) {
+		t.Fatalf("a stale write went through: %v", err)
+	}
+	all, err := s.All(ctx)
+	if err != nil || len(all) != 1 || all["t1"].WarrantyDays != 60 {
+		t.Fatalf("all: %+v %v", all, err)
+	}
+}
