@@ -60,6 +60,26 @@ type Maintenance struct {
 	CreatedAt     string  `json:"createdAt" dynamodbav:"createdAt"`
 }
 
+// Document is a document linked to an asset (a certificate, a licence, an
+// inspection report): DOC#<id> in the asset's partition. The main app writes
+// them too, in this shape.
+type Document struct {
+	DocumentID  string  `json:"documentId" dynamodbav:"documentId"`
+	AssetID     string  `json:"assetId" dynamodbav:"assetId"`
+	Name        string  `json:"name" dynamodbav:"name"`
+	Description *string `json:"description" dynamodbav:"description,omitempty"`
+	ExpiresAt   *string `json:"expiresAt" dynamodbav:"expiresAt,omitempty"`
+	CreatedAt   string  `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt   string  `json:"updatedAt" dynamodbav:"updatedAt"`
+}
+
+// DocumentFromItem decodes a linked document's item.
+func DocumentFromItem(av map[string]types.AttributeValue) (Document, error) {
+	var d Document
+	err := attributevalue.UnmarshalMap(av, &d)
+	return d, err
+}
+
 // item is the AssetsTable layout of an asset: flat attributes, so an assignment
 // can be set or removed field by field in one UpdateItem.
 type item struct {

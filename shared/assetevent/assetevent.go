@@ -146,6 +146,16 @@ func incident(assetID, id string, item map[string]types.AttributeValue) map[stri
 
 // convertImage turns the Lambda event's attribute values into the SDK's, so
 // the same decoders read stream images and table items.
+// Images are a stream record's old and new images as table items (nil
+// where the record has none).
+func Images(r events.DynamoDBEventRecord) (old, cur map[string]types.AttributeValue, err error) {
+	if old, err = convertImage(r.Change.OldImage); err != nil {
+		return nil, nil, err
+	}
+	cur, err = convertImage(r.Change.NewImage)
+	return old, cur, err
+}
+
 func convertImage(img map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
 	if img == nil {
 		return nil, nil

@@ -52,9 +52,11 @@ func (c *AdminAPI) read(r *reader) {
 }
 
 // StreamRouter is StreamRouterFunction's config: subscriptions in, delivery
-// records and queue messages out. It never opens a sealed secret.
+// records and queue messages out, and the due-date index kept. It never
+// opens a sealed secret.
 type StreamRouter struct {
 	Common
+	AssetsTable       string
 	IntegrationsTable string
 	DeliveryQueueURL  string
 	DeliveryShards    int
@@ -62,6 +64,7 @@ type StreamRouter struct {
 }
 
 func (c *StreamRouter) read(r *reader) {
+	c.AssetsTable = r.text(AssetsTable)
 	c.IntegrationsTable = r.text(IntegrationsTable)
 	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
 	c.DeliveryShards = r.int(DeliveryShards)

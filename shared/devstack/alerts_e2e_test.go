@@ -1,9 +1,19 @@
 package devstack_test
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -48,5 +58,105 @@ func TestAlertSettings(t *testing.T) {
 	other := newTenant(t, tenant.Enterprise)
 	if m := call(t, "GET", path, token(t, other, "Owner"), nil).json(t); m["maintenanceDays"] != 7.0 {
 		t.Fatalf("another tenant sees this tenant's settings: %v", m)
+	}
+}
+
+// alertsReceived are the alert deliveries a receiver got, by event, with each
+// one's data.
+func alertsReceived(t *testing.T, rv *receiver) map[string][]map[string]any {
+	t.Helper()
+	out := map[string][]map[string]any{}
+	for _, r := range rv.requests() {
+		var p struct {
+			Event string         `json:"event"`
+			Data  map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(r.Body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if alert.IsEvent(p.Event) {
+			out[p.Event] = append(out[p.Event], p.Data)
+		}
+	}
+	return out
+}
+
+func isoIn(d time.Duration) string { return isotime.Format(time.Now().Add(d)) }
+
+const day = 24 * time.Hour
+
+// A date written inside its lead time (or already passed) fires at once,
+// from the stream: each alert once, to the subscribed active webhooks only;
+// moving the date re-arms it; a performed maintenance is not overdue.
+func TestAlertsOfDatesWrittenAlreadyDue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "asset:update", "maintenance:create")
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, alert.Events...)
+	paused := newReceiver(t, nil)
+	pausedID, _ := createWebhook(t, tid, paused.URL, alert.Events...)
+	expect(t, call(t, "POST", "/api/integrations/webhooks/"+pausedID+"/pause", token(t, tid, "Owner"), nil), 200, "")
+
+	warranty := createAsset(t, key, map[string]any{"name": "Press", "categoryName": "Machines", "statusName": "ACTIVE", "warrantyExpiresAt": isoIn(10 * day), "externalId": "ERP-1"})
+	licence := createAsset(t, key, map[string]any{"name": "Licence", "categoryName": "Docs", "statusName": "ACTIVE", "type": "document", "expiresAt": isoIn(5 * day)})
+	createAsset(t, key, map[string]any{"name": "Far", "categoryName": "Docs", "statusName": "ACTIVE", "type": "document", "expiresAt": isoIn(90 * day), "warrantyExpiresAt": isoIn(90 * day)})
+	pressID := warranty["assetId"].(string)
+	soon := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": pressID, "title": "Oil change", "dueAt": isoIn(3 * day)})
+	expect(t, soon, 201, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": pressID, "title": "Late", "dueAt": isoIn(-day)}), 201, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": pressID, "title": "Done", "dueAt": isoIn(-day), "performedAt": isoIn(-time.Hour)}), 201, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": pressID, "title": "History", "dueAt": isoIn(-60 * day)}), 201, "")
+	// A document the main app links to the asset, already expired.
+	doc := keyschema.Document(tid, pressID, "doc_1").Attrs()
+	for k, v := range map[string]string{"documentId": "doc_1", "assetId": pressID, "name": "Inspection certificate", "expiresAt": isoIn(-2 * day), "createdAt": isoIn(-day), "updatedAt": isoIn(-day)} {
+		doc[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.AssetsTable), Item: doc}); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, tid)
+	got := alertsReceived(t, rv)
+	want := map[string]int{"warranty.expiring": 1, "document_asset.expiring": 1, "maintenance.due_soon": 1, "maintenance.overdue": 1, "document.expired": 1}
+	for ev, n := range want {
+		if len(got[ev]) != n {
+			t.Errorf("%s: %d deliveries, want %d", ev, len(got[ev]), n)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	if w := got["warranty.expiring"]; len(w) == 1 {
+		if w[0]["assetId"] != pressID || w[0]["externalId"] != "ERP-1" || w[0]["daysRemaining"] != 9.0 && w[0]["daysRemaining"] != 10.0 || w[0]["asset"] == nil {
+			t.Errorf("warranty data: %v", w[0])
+		}
+	}
+	if m := got["maintenance.due_soon"]; len(m) == 1 {
+		if m[0]["assetName"] != "Press" || m[0]["maintenance"].(map[string]any)["title"] != "Oil change" {
+			t.Errorf("due_soon data: %v", m[0])
+		}
+	}
+	if d := got["document.expired"]; len(d) == 1 {
+		if d[0]["document"].(map[string]any)["name"] != "Inspection certificate" || d[0]["daysRemaining"].(float64) > -2 {
+			t.Errorf("document data: %v", d[0])
+		}
+	}
+	if n := len(paused.requests()); n != 0 {
+		t.Errorf("a paused webhook got %d alerts", n)
+	}
+
+	// Moving the warranty re-arms it; writing the same date again does not.
+	expect(t, call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": pressID, "warrantyExpiresAt": isoIn(20 * day)}), 200, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": pressID, "name": "Press 2"}), 200, "")
+	// Removing the document asset's date: nothing more about it.
+	expect(t, call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": licence["assetId"], "expiresAt": nil}), 200, "")
+	settled(t, tid)
+	got = alertsReceived(t, rv)
+	if len(got["warranty.expiring"]) != 2 || len(got["document_asset.expiring"]) != 1 {
+		t.Errorf("after the moves: warranty %d (want 2), document asset %d (want 1)", len(got["warranty.expiring"]), len(got["document_asset.expiring"]))
+	}
+	if w := got["warranty.expiring"]; len(w) == 2 && w[0]["dueDate"] == w[1]["dueDate"] {
+		t.Errorf("the re-armed alert carries the old date: %v", w[1])
 	}
 }

@@ -140,17 +140,6 @@ func DuePK(group, day string, shard int) string {
 // DueSK orders a day's entries by the date itself: <dueAt>#<item PK>#<item SK>.
 func DueSK(dueAt, itemPK, itemSK string) string { return dueAt + "#" + itemPK + "#" + itemSK }
 
-// ArmedPK is one write shard of the entries (re)armed on one day (UTC):
-// ARMED#<yyyy-mm-dd>#<shard>, sorted by ArmedSK. An item whose date was set
-// or moved is armed, so the next alert pass weighs it even if its milestone
-// already passed (written within its lead time).
-func ArmedPK(day string, shard int) string { return "ARMED#" + day + "#" + strconv.Itoa(shard) }
-
-// ArmedSK is <armed at>#<group>#<item PK>#<item SK>.
-func ArmedSK(armedAt, group, itemPK, itemSK string) string {
-	return armedAt + "#" + group + "#" + itemPK + "#" + itemSK
-}
-
 // AlertSettings is a tenant's alert lead times, in one partition the alert
 // pass reads whole: ALERTSETTINGS / <tenantId>.
 func AlertSettings(tenantID string) Key { return Key{AlertSettingsPK, tenantID} }

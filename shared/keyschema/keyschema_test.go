@@ -22,7 +22,6 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{Key{ResourceSystemPK("t1", "webhook", "wh_1"), ""}, Key{"TENANT#t1#WEBHOOK#wh_1#SYSLOG", ""}},
 		{Document("t1", "asset_1", "doc_1"), Key{"TENANT#t1#ASSET#asset_1", "DOC#doc_1"}},
 		{Key{DuePK("warranty", "2026-03-08", 5), DueSK("2026-03-08T09:15:00.000Z", "TENANT#t1#ASSET#a", "ASSET")}, Key{"DUE#warranty#2026-03-08#5", "2026-03-08T09:15:00.000Z#TENANT#t1#ASSET#a#ASSET"}},
-		{Key{ArmedPK("2026-03-08", 1), ArmedSK("2026-03-08T09:00:00.000Z", "maintenance", "TENANT#t1#ASSET#a", "MAINT#m")}, Key{"ARMED#2026-03-08#1", "2026-03-08T09:00:00.000Z#maintenance#TENANT#t1#ASSET#a#MAINT#m"}},
 		{AlertSettings("t1"), Key{"ALERTSETTINGS", "t1"}},
 		{AlertMarker("t1", "a", "MAINT#m", "maintenance.overdue", "2026-03-08T09:15:00.000Z"), Key{"TENANT#t1#ALERT#a#MAINT#m", "maintenance.overdue#2026-03-08T09:15:00.000Z"}},
 		{AlertWatermark(), Key{"ALERTJOB", "WATERMARK"}},

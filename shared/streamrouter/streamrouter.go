@@ -7,8 +7,10 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/assetevent"
 	"github.com/uniasset/integrations/shared/delivery"
@@ -26,10 +28,18 @@ type Deliveries interface {
 	Send(ctx context.Context, keys []delivery.Key) error
 }
 
+// Arm keeps the due-date index in line with each change and fires alerts
+// already due (alert.Arming).
+type Arm interface {
+	Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error
+}
+
 // Router holds what the handler needs.
 type Router struct {
 	Webhooks Subscriptions
 	Enqueuer Deliveries
+	Alerts   Arm              // nil: no alerts (unit tests of routing alone)
+	Now      func() time.Time // the clock alerts are weighed by
 	// Concurrency bounds the DynamoDB calls a batch makes at once (webhook
 	// lists per tenant, then delivery records).
 	Concurrency int
@@ -92,6 +102,36 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			})
 		}
 	})
+
+	// Alerts: the index follows each change, in record order, and what a
+	// change makes due fires now. A tenant not listed above is listed on demand.
+	if r.Alerts != nil {
+		hooks := func(t string) ([]webhook.Webhook, error) {
+			mu.Lock()
+			hs, listed, err := tenants[t], seen[t], listErr[t]
+			mu.Unlock()
+			if listed {
+				return hs, err
+			}
+			hs, err = r.Webhooks.List(ctx, t)
+			mu.Lock()
+			tenants[t], listErr[t], seen[t] = hs, err, true
+			mu.Unlock()
+			return hs, err
+		}
+		for i, rec := range ev.Records {
+			if i >= failed {
+				break
+			}
+			old, cur, err := assetevent.Images(rec)
+			if err != nil {
+				continue // undecodable, as above: skipped
+			}
+			if err := r.Alerts.Change(ctx, old, cur, r.Now(), hooks); err != nil {
+				fail(i, err)
+			}
+		}
+	}
 
 	var jobs []*job
 	for i, evts := range perRecord {

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -17,13 +18,21 @@ import (
 // The router never opens sealed secrets, so it needs no sealing key.
 func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
+	enqueuer := &delivery.Enqueuer{
+		Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
+		Queue: &delivery.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
+		Now:   time.Now,
+	}
 	return &Router{
 		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},
-		Enqueuer: &delivery.Enqueuer{
-			Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
-			Queue: &delivery.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
-			Now:   time.Now,
+		Enqueuer: enqueuer,
+		Alerts: &alert.Arming{
+			Index:    &alert.Index{DB: db, Table: cfg.IntegrationsTable, Shards: alert.IndexShards},
+			Settings: &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
+			Assets:   db, AssetsTable: cfg.AssetsTable,
+			Firer: &alert.Firer{DB: db, Table: cfg.IntegrationsTable, Deliveries: enqueuer},
 		},
+		Now:         time.Now,
 		Concurrency: cfg.RouterConcurrency,
 	}, nil
 }

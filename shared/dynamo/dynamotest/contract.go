@@ -80,6 +80,20 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 			t.Fatalf("a stale revision passed: %v", err)
 		}
 	})
+	t.Run("delete", func(t *testing.T) {
+		if err := put(other, "D#1", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // deleting what is gone is no error
+			if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: item{"PK": s(other), "SK": s("D#1")}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: item{"PK": s(other), "SK": s("D#1")}, ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item != nil {
+			t.Fatalf("deleted item: %v %v", out.Item, err)
+		}
+	})
 	t.Run("get", func(t *testing.T) {
 		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: item{"PK": s(pk), "SK": s("A#2")}, ConsistentRead: aws.Bool(true)})
 		if err != nil || out.Item["n"].(*types.AttributeValueMemberS).Value != "A#2" {
@@ -129,6 +143,9 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 		}
 		if got := query("", "PK = :pk AND begins_with(SK, :sk)", item{":sk": s("A#")}, true, 0); !slices.Equal(got, []string{"A#1", "A#2", "A#3"}) {
 			t.Errorf("prefix: %v", got)
+		}
+		if got := query("", "PK = :pk AND SK BETWEEN :lo AND :hi", item{":lo": s("A#1$"), ":hi": s("B#1")}, true, 0); !slices.Equal(got, []string{"A#2", "A#3", "B#1"}) {
+			t.Errorf("between: %v", got)
 		}
 		if got := query(Index, "GSI1PK = :pk", item{}, false, 0); !slices.Equal(got, []string{"C#1", "B#1", "A#3", "A#2", "A#1"}) {
 			t.Errorf("index: %v", got)

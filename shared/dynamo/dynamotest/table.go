@@ -1,6 +1,6 @@
 // Package dynamotest is an in-memory DynamoDB for unit tests: the reads the
 // stores make (GetItem, BatchGetItem, Query on the table or its ByResource
-// index) and plain or create-only PutItem. Anything else it refuses with an
+// index), plain, create-only or revision-checked PutItem and plain DeleteItem. Anything else it refuses with an
 // error rather than guessing, so a test can pass only on what it really
 // models; conditional updates and transactions are proven against moto.
 // Contract runs the same checks against this fake and against moto (the
@@ -169,8 +169,8 @@ func (t *Table) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(
 var equality = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_]*) = (:[A-Za-z0-9_]+)$`)
 
 // Query reads one partition of the table or the index, in SK order, with
-// the key conditions the stores use: "K = :pk", optionally "AND SK < :before"
-// or "AND begins_with(SK, :sk)".
+// the key conditions the stores use: "K = :pk", optionally "AND SK < :before",
+// "AND begins_with(SK, :sk)" or "AND SK BETWEEN :lo AND :hi".
 func (t *Table) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	if in.ExclusiveStartKey != nil || in.FilterExpression != nil || in.ProjectionExpression != nil {
 		return nil, ErrUnsupported
@@ -201,6 +201,13 @@ func (t *Table) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dyn
 	case keyAttr + " = :pk AND begins_with(SK, :sk)":
 		prefix, _ := str(values, ":sk")
 		keep = func(sk string) bool { return strings.HasPrefix(sk, prefix) }
+	case keyAttr + " = :pk AND SK BETWEEN :lo AND :hi":
+		lo, _ := str(values, ":lo")
+		hi, _ := str(values, ":hi")
+		if lo > hi {
+			return nil, errors.New("dynamotest: ValidationException: BETWEEN's lower bound is above its upper bound")
+		}
+		keep = func(sk string) bool { return lo <= sk && sk <= hi }
 	default:
 		return nil, fmt.Errorf("%w: key condition %q", ErrUnsupported, cond)
 	}
@@ -245,9 +252,23 @@ func (t *Table) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*
 	return nil, ErrUnsupported
 }
 
-// DeleteItem is not modelled.
-func (t *Table) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	return nil, ErrUnsupported
+// DeleteItem removes an item (unconditionally; deleting nothing is no error).
+func (t *Table) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	if in.ConditionExpression != nil {
+		return nil, fmt.Errorf("%w: conditional delete", ErrUnsupported)
+	}
+	k, err := primary(in.Key)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	items, err := t.table(in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	delete(items, k)
+	return &dynamodb.DeleteItemOutput{}, nil
 }
 
 // TransactWriteItems is not modelled.

@@ -18,10 +18,11 @@ func TestUnmodelledCallsFail(t *testing.T) {
 	db := New("t")
 	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "p"}, "SK": &types.AttributeValueMemberS{Value: "s"}}
 	_, e1 := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key})
+	_, e5 := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("t"), Key: key, ConditionExpression: aws.String("attribute_exists(PK)")})
 	_, e2 := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("t"), Item: key, ConditionExpression: aws.String("attribute_exists(PK)")})
 	_, e3 := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("t"), KeyConditionExpression: aws.String("PK = :pk AND SK > :x"), ExpressionAttributeValues: map[string]types.AttributeValue{":pk": key["PK"], ":x": key["SK"]}})
 	_, e4 := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{})
-	for i, err := range []error{e1, e2, e3, e4} {
+	for i, err := range []error{e1, e2, e3, e4, e5} {
 		if !errors.Is(err, ErrUnsupported) {
 			t.Errorf("call %d: %v", i+1, err)
 		}

@@ -1,0 +1,84 @@
+package alert
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/webhook"
+)
+
+// Arming is what AssetsTable's stream does for alerts: keep the due-date
+// index in line with each change, and fire at once the milestones of a date
+// set or moved that are already due (a maintenance record written 3 days
+// before its date is due_soon now; no pass's window will meet its warning
+// time, which lies before the item existed).
+//
+// The index is written before due milestones are weighed, so a milestone not
+// yet due then is met by a pass: passes look only at times a little in the
+// past (PassLag), by when the entry is stored.
+type Arming struct {
+	Index    *Index
+	Settings interface {
+		Get(ctx context.Context, tenantID string) (Settings, error)
+	}
+	Assets      dynamo.API // reads the asset of a maintenance record or document
+	AssetsTable string
+	Firer       *Firer
+}
+
+// Change indexes one change of an item (old and cur: its images, nil when
+// absent) and fires what became due. hooks lists a tenant's webhooks.
+func (a *Arming) Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
+	removed, added := Changes(Entries(ImageOf(old)), Entries(ImageOf(cur)))
+	if err := a.Index.Apply(ctx, removed, added); err != nil {
+		return err
+	}
+	for _, e := range added {
+		st, err := a.Settings.Get(ctx, e.TenantID)
+		if err != nil {
+			return err
+		}
+		var due []Milestone
+		for _, m := range Milestones(e, st.Leads) {
+			if m.Due(now) {
+				due = append(due, m)
+			}
+		}
+		if len(due) == 0 {
+			continue
+		}
+		assetItem := cur
+		if e.ItemSK != keyschema.AssetSK {
+			out, err := a.Assets.GetItem(ctx, &dynamodb.GetItemInput{
+				TableName: aws.String(a.AssetsTable), Key: keyschema.Asset(e.TenantID, e.AssetID).Attrs(), ConsistentRead: aws.Bool(true),
+			})
+			if err != nil {
+				return dynamo.Translate("read asset of an alert", err)
+			}
+			if out.Item == nil {
+				continue // the asset is gone: nothing to tell about it
+			}
+			assetItem = out.Item
+		}
+		data, err := NewData(e, cur, assetItem, now)
+		if err != nil {
+			return err
+		}
+		list, err := hooks(e.TenantID)
+		if err != nil {
+			return err
+		}
+		for _, m := range due {
+			if _, err := a.Firer.Fire(ctx, m, data, list, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package alert
+
+import (
+	"context"
+	"hash/fnv"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
+)
+
+// Index is the due-date index in IntegrationsTable: one entry per watched
+// date, in the partition of its group, its day and a write shard
+// (keyschema.DuePK), sorted by the date. It is built from AssetsTable's
+// stream, so every writer's items are indexed (the main app's too) and a
+// pass reads what falls due in a stretch of dates without a Scan; the shards
+// keep one day's dates (a migration setting every warranty to 1 January) off
+// a single partition.
+type Index struct {
+	DB     dynamo.API
+	Table  string
+	Shards int // IndexShards, except in tests
+}
+
+// IndexShards is how many write shards each day of each group has. The
+// stream and the passes must agree on it, and changing it moves entries, so
+// it is a constant rather than a setting.
+const IndexShards = 8
+
+// dayOf is the UTC day of an isotime date.
+func dayOf(at string) string { return at[:len("2006-01-02")] }
+
+func (x *Index) key(e Entry) keyschema.Key {
+	h := fnv.New32a()
+	h.Write([]byte(e.ID()))
+	shard := int(h.Sum32() % uint32(max(x.Shards, 1)))
+	return keyschema.Key{PK: keyschema.DuePK(string(e.Kind.Group()), dayOf(e.DueAt), shard), SK: keyschema.DueSK(e.DueAt, e.ItemPK, e.ItemSK)}
+}
+
+// Changes are the entries one change of an item removes and adds: a moved
+// date is one of each, so its alerts are re-armed for the new date.
+func Changes(old, cur []Entry) (removed, added []Entry) {
+	for _, e := range old {
+		if !slices.Contains(cur, e) {
+			removed = append(removed, e)
+		}
+	}
+	for _, e := range cur {
+		if !slices.Contains(old, e) {
+			added = append(added, e)
+		}
+	}
+	return removed, added
+}
+
+// Apply removes and adds entries. Both are idempotent (a replayed stream
+// batch writes the same keys again).
+func (x *Index) Apply(ctx context.Context, removed, added []Entry) error {
+	for _, e := range removed {
+		_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table), Key: x.key(e).Attrs()})
+		if err != nil {
+			return dynamo.Translate("unindex date", err)
+		}
+	}
+	for _, e := range added {
+		item, err := attributevalue.MarshalMap(e)
+		if err != nil {
+			return err
+		}
+		for k, v := range x.key(e).Attrs() {
+			item[k] = v
+		}
+		if _, err := x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: item}); err != nil {
+			return dynamo.Translate("index date", err)
+		}
+	}
+	return nil
+}
+
+// Between reads the entries of group g with a date in (w.From, w.To], every
+// day and shard of it, in date order per partition.
+func (x *Index) Between(ctx context.Context, w Window) ([]Entry, error) {
+	lo, hi := isotime.Format(w.From), isotime.Format(w.To)
+	var out []Entry
+	for _, day := range w.Days() {
+		for shard := range max(x.Shards, 1) {
+			p := dynamodb.NewQueryPaginator(x.DB, &dynamodb.QueryInput{
+				TableName: aws.String(x.Table),
+				// A date equal to lo sorts as lo#…, below lo$; one equal to hi
+				// sorts below hi$: so this is dates in (lo, hi].
+				KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":pk": &types.AttributeValueMemberS{Value: keyschema.DuePK(string(w.Group), day, shard)},
+					":lo": &types.AttributeValueMemberS{Value: lo + "$"},
+					":hi": &types.AttributeValueMemberS{Value: hi + "$"},
+				},
+				ConsistentRead: aws.Bool(true),
+			})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					return nil, dynamo.Translate("read due dates", err)
+				}
+				var es []Entry
+				if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
+					return nil, err
+				}
+				out = append(out, es...)
+			}
+		}
+	}
+	return out, nil
+}
