@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PORT ?= 3000
 ENV ?= default
-FUNCTIONS := integration-api admin-api stream-router dispatcher
+FUNCTIONS := integration-api admin-api stream-router dispatcher expiry-alerts
 # Lambda build settings (sam build calls the build-<LogicalId> targets below).
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
@@ -57,6 +57,9 @@ build-StreamRouterFunction: ## (sam build) StreamRouterFunction into $(ARTIFACTS
 
 build-DispatcherFunction: ## (sam build) DispatcherFunction into $(ARTIFACTS_DIR)
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
+
+build-ExpiryAlertsFunction: ## (sam build) ExpiryAlertsFunction into $(ARTIFACTS_DIR)
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/expiry-alerts
 
 # Fuzz targets, package:Target. Their seed corpora run in `make test`.
 FUZZ_TARGETS := shared/httpapi:FuzzDecodeStrict shared/redact:FuzzRedact shared/safehttp:FuzzRefused \

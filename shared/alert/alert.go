@@ -114,7 +114,13 @@ type Entry struct {
 	ItemPK   string `dynamodbav:"itemPK"`
 	ItemSK   string `dynamodbav:"itemSK"`
 	DueAt    string `dynamodbav:"dueAt"` // isotime
+	// IndexedAt is when the date was set (or moved) as the index saw it: a
+	// date already passed then never had a "soon" (isotime; "" is now).
+	IndexedAt string `dynamodbav:"indexedAt"`
 }
+
+// Same reports whether x is the same watched date of the same item as e.
+func (e Entry) Same(x Entry) bool { return e.ID() == x.ID() && e.DueAt == x.DueAt }
 
 // ID names the entry's item and kind (one item can have two watched dates).
 func (e Entry) ID() string { return string(e.Kind) + "#" + e.ItemPK + "#" + e.ItemSK }
@@ -141,15 +147,21 @@ func Milestones(e Entry, leads Leads) []Milestone {
 }
 
 // Due reports whether m should fire at now: its time has come, not more than
-// MaxLateness ago, and a warning only while its date is still ahead (once the
-// date passes, the date's own event says more).
+// MaxLateness ago. A warning counts only if its date was still ahead when
+// the date was set: a maintenance record written already overdue was never
+// "due soon". A pass catching up on days without a run fires both of a date
+// that passed in them, as each would have fired on time.
 func (m Milestone) Due(now time.Time) bool {
 	if m.FireAt.After(now) || now.Sub(m.FireAt) > MaxLateness {
 		return false
 	}
 	if isWarning(m.Event) {
 		due, err := isotime.Parse(m.DueAt)
-		return err == nil && now.Before(due)
+		indexed := now
+		if m.IndexedAt != "" {
+			indexed, _ = isotime.Parse(m.IndexedAt)
+		}
+		return err == nil && indexed.Before(due)
 	}
 	return true
 }
@@ -158,18 +170,15 @@ func isWarning(event string) bool {
 	return strings.HasSuffix(event, ".due_soon") || strings.HasSuffix(event, ".expiring")
 }
 
-// DaysRemaining is whole days from now until the date (negative once passed).
+// DaysRemaining is how many calendar days (UTC) the date is after today: 0
+// on the day itself, negative once it has passed.
 func DaysRemaining(dueAt string, now time.Time) int {
 	due, err := isotime.Parse(dueAt)
 	if err != nil {
 		return 0
 	}
-	d := due.Sub(now)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days-- // overdue by part of a day is a day overdue
-	}
-	return days
+	day := 24 * time.Hour
+	return int(due.Truncate(day).Sub(now.UTC().Truncate(day)) / day)
 }
 
 // Image is the part of an AssetsTable item the index looks at, read from a

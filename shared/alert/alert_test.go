@@ -69,6 +69,18 @@ func TestMilestonesAndWhenTheyAreDue(t *testing.T) {
 		{"warranty in 15 days", WarrantyKind, 15 * day, nil},
 		{"warranty ended: nothing (no expired event)", WarrantyKind, -day, nil},
 	}
+	// A date set well before it passed: a pass catching up after it passed
+	// fires the warning too, as it would have fired in time.
+	caught := Entry{Kind: MaintenanceKind, DueAt: at(-day), IndexedAt: at(-20 * day)}
+	var both []string
+	for _, m := range Milestones(caught, leads) {
+		if m.Due(now) {
+			both = append(both, m.Event)
+		}
+	}
+	if !slices.Equal(both, []string{"maintenance.due_soon", "maintenance.overdue"}) {
+		t.Errorf("catching up on a date set in time: %v", both)
+	}
 	for _, c := range cases {
 		var got []string
 		for _, m := range Milestones(Entry{Kind: c.kind, DueAt: at(c.due)}, leads) {
@@ -83,8 +95,10 @@ func TestMilestonesAndWhenTheyAreDue(t *testing.T) {
 }
 
 func TestDaysRemaining(t *testing.T) {
+	// now is 08:00 UTC: calendar days, not 24-hour spans.
 	for d, want := range map[time.Duration]int{
-		30 * day: 30, 30*day - time.Minute: 29, time.Hour: 0, 0: 0, -time.Hour: -1, -day: -1, -day - time.Second: -2,
+		30 * day: 30, 30*day - 8*time.Hour - time.Second: 29, 16*time.Hour - time.Second: 0, 16 * time.Hour: 1,
+		0: 0, -8 * time.Hour: 0, -8*time.Hour - time.Second: -1, -day: -1, -day - 8*time.Hour - time.Second: -2,
 	} {
 		if got := DaysRemaining(at(d), now); got != want {
 			t.Errorf("%s: %d, want %d", d, got, want)

@@ -36,7 +36,7 @@ type Arming struct {
 // absent) and fires what became due. hooks lists a tenant's webhooks.
 func (a *Arming) Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
 	removed, added := Changes(Entries(ImageOf(old)), Entries(ImageOf(cur)))
-	if err := a.Index.Apply(ctx, removed, added); err != nil {
+	if err := a.Index.Apply(ctx, removed, added, now); err != nil {
 		return err
 	}
 	for _, e := range added {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -59,16 +60,19 @@ func Changes(old, cur []Entry) (removed, added []Entry) {
 	return removed, added
 }
 
-// Apply removes and adds entries. Both are idempotent (a replayed stream
-// batch writes the same keys again).
-func (x *Index) Apply(ctx context.Context, removed, added []Entry) error {
+// Apply removes and adds entries, the added ones indexed at now (set on
+// them). Both are idempotent (a replayed stream batch writes the same keys
+// again).
+func (x *Index) Apply(ctx context.Context, removed, added []Entry, now time.Time) error {
 	for _, e := range removed {
 		_, err := x.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(x.Table), Key: x.key(e).Attrs()})
 		if err != nil {
 			return dynamo.Translate("unindex date", err)
 		}
 	}
-	for _, e := range added {
+	for i := range added {
+		added[i].IndexedAt = isotime.Format(now)
+		e := added[i]
 		item, err := attributevalue.MarshalMap(e)
 		if err != nil {
 			return err

@@ -101,10 +101,28 @@ func (c *Dispatcher) read(r *reader) {
 	c.WebhookAllowPrivate = r.bool(WebhookAllowPrivate)
 }
 
+// ExpiryAlerts is ExpiryAlertsFunction's config: the due-date index and the
+// items in, alert deliveries out.
+type ExpiryAlerts struct {
+	Common
+	AssetsTable       string
+	IntegrationsTable string
+	DeliveryQueueURL  string
+	DeliveryShards    int
+}
+
+func (c *ExpiryAlerts) read(r *reader) {
+	c.AssetsTable = r.text(AssetsTable)
+	c.IntegrationsTable = r.text(IntegrationsTable)
+	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
+	c.DeliveryShards = r.int(DeliveryShards)
+}
+
 // Functions maps each function of template.yaml to a fresh config of its type.
 var Functions = map[string]func() Function{
 	"IntegrationApiFunction": func() Function { return &IntegrationAPI{} },
 	"AdminApiFunction":       func() Function { return &AdminAPI{} },
 	"StreamRouterFunction":   func() Function { return &StreamRouter{} },
 	"DispatcherFunction":     func() Function { return &Dispatcher{} },
+	"ExpiryAlertsFunction":   func() Function { return &ExpiryAlerts{} },
 }

@@ -160,3 +160,125 @@ func TestAlertsOfDatesWrittenAlreadyDue(t *testing.T) {
 		t.Errorf("the re-armed alert carries the old date: %v", w[1])
 	}
 }
+
+// newPass is ExpiryAlertsFunction's handler as the stack built it, keeping
+// its watermark apart from other tests' passes (which look at other years).
+func newPass(t *testing.T, from string) *alert.Pass {
+	t.Helper()
+	p := *stack.Alerts
+	p.Watermark = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "TEST#" + t.Name()}
+	item := p.Watermark.Attrs()
+	item["at"] = &types.AttributeValueMemberS{Value: from}
+	if _, err := stack.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+func passAt(t *testing.T, p *alert.Pass, at string) alert.Result {
+	t.Helper()
+	now, err := isotime.Parse(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Run(context.Background(), now.Add(alert.PassLag))
+	if err != nil {
+		t.Fatalf("pass as of %s: %v", at, err)
+	}
+	return r
+}
+
+func counts(got map[string][]map[string]any) map[string]int {
+	out := map[string]int{}
+	for ev, ds := range got {
+		out[ev] = len(ds)
+	}
+	return out
+}
+
+func sameCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Each of the seven events from scheduled passes as of chosen times in 2030,
+// through items written by the API and by the main app: every milestone in
+// a stretch of a month fires once (a missed month is caught up); running the
+// same pass again fires nothing; a moved date fires again for its new date;
+// a performed maintenance, a paused webhook and another tenant get nothing.
+func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid, other := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "asset:update", "maintenance:create")
+	rv, otherRv, pausedRv := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, alert.Events...)
+	createWebhook(t, other, otherRv.URL, alert.Events...)
+	pausedID, _ := createWebhook(t, tid, pausedRv.URL, alert.Events...)
+	expect(t, call(t, "POST", "/api/integrations/webhooks/"+pausedID+"/pause", token(t, tid, "Owner"), nil), 200, "")
+
+	press := createAsset(t, key, map[string]any{"name": "Press", "categoryName": "Machines", "statusName": "ACTIVE", "warrantyExpiresAt": "2030-03-01"})["assetId"].(string)
+	createAsset(t, key, map[string]any{"name": "Licence", "categoryName": "Docs", "statusName": "ACTIVE", "type": "document", "expiresAt": "2030-03-05"})
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "Overhaul", "dueAt": "2030-03-10"}), 201, "")
+	done := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "Filter", "dueAt": "2030-03-08"})
+	expect(t, done, 201, "")
+	doc := keyschema.Document(tid, press, "doc_cert").Attrs()
+	for k, v := range map[string]string{"documentId": "doc_cert", "assetId": press, "name": "Pressure certificate", "expiresAt": "2030-03-12T00:00:00.000Z", "createdAt": "2026-11-01T00:00:00.000Z", "updatedAt": "2026-11-01T00:00:00.000Z"} {
+		doc[k] = &types.AttributeValueMemberS{Value: v}
+	}
+	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.AssetsTable), Item: doc}); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, tid)
+	if n := len(alertsReceived(t, rv)); n != 0 {
+		t.Fatalf("alerts for 2030 before any pass: %d", n)
+	}
+
+	p := newPass(t, "2030-01-20T00:00:00.000Z")
+	r := passAt(t, p, "2030-02-12T00:00:00.000Z") // 23 days with no pass
+	settled(t, tid, other)
+	want := map[string]int{"warranty.expiring": 1, "document_asset.expiring": 1, "document.expiring": 1}
+	if got := counts(alertsReceived(t, rv)); !sameCounts(got, want) || r.Fired != 3 {
+		t.Fatalf("first pass: %v (fired %d), want %v", got, r.Fired, want)
+	}
+	if again := passAt(t, p, "2030-02-12T00:00:00.000Z"); again.Fired != 0 {
+		t.Fatalf("the same pass again fired %d", again.Fired)
+	}
+
+	// Before the next pass: the warranty moves to a later date, and the
+	// filter change is performed (the main app records it).
+	expect(t, call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": press, "warrantyExpiresAt": "2030-03-25"}), 200, "")
+	filter := keyschema.Maintenance(tid, press, done.json(t)["maintenanceId"].(string)).Attrs()
+	if _, err := stack.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(stack.AssetsTable), Key: filter,
+		UpdateExpression:          aws.String("SET performedAt = :p, #s = :c"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "2030-02-13T00:00:00.000Z"}, ":c": &types.AttributeValueMemberS{Value: "completed"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, tid)
+	r = passAt(t, p, "2030-03-15T00:00:00.000Z")
+	settled(t, tid, other)
+	want = map[string]int{"warranty.expiring": 2, "document_asset.expiring": 1, "document.expiring": 1,
+		"maintenance.due_soon": 1, "maintenance.overdue": 1, "document_asset.expired": 1, "document.expired": 1}
+	got := alertsReceived(t, rv)
+	if !sameCounts(counts(got), want) || r.Fired != 5 {
+		t.Fatalf("second pass: %v (fired %d), want %v", counts(got), r.Fired, want)
+	}
+	if w := got["warranty.expiring"]; w[1]["dueDate"] != "2030-03-25T00:00:00.000Z" || w[1]["daysRemaining"] != 10.0 {
+		t.Errorf("the re-armed warranty alert: %v", w[1])
+	}
+	if o := got["maintenance.overdue"][0]; o["daysRemaining"] != -5.0 || o["maintenance"].(map[string]any)["title"] != "Overhaul" {
+		t.Errorf("overdue data: %v", o)
+	}
+	if n := len(pausedRv.requests()) + len(otherRv.requests()); n != 0 {
+		t.Errorf("a paused webhook or another tenant got %d alerts", n)
+	}
+}

@@ -69,6 +69,13 @@ func (t *Template) FunctionPolicy(fn string, res Resources) (Policy, error) {
 		}
 		out.Statement = append(out.Statement, p.Statement...)
 	}
+	// An asynchronous invocation's failure destination: SAM lets the
+	// function's role send to it (Lambda sends as the function).
+	if dest, err := t.asyncFailureQueue(r.Properties, res); err != nil {
+		return Policy{}, fmt.Errorf("%s: EventInvokeConfig: %w", fn, err)
+	} else if dest != "" {
+		out.Statement = append(out.Statement, Statement{Sid: "AsyncOnFailure", Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{dest}})
+	}
 	events, _ := r.Properties["Events"].(map[string]any)
 	names := make([]string, 0, len(events))
 	for n := range events {
@@ -91,6 +98,9 @@ func (t *Template) FunctionPolicy(fn string, res Resources) (Policy, error) {
 			}
 		case "SQS":
 			out.Statement = append(out.Statement, Statement{Sid: name + "Source", Effect: "Allow", Action: queueSourceActions, Resource: []string{"*"}})
+		case "ScheduleV2":
+			// The schedule invokes the function with a role of its own; the
+			// function's role gains nothing.
 		default:
 			return Policy{}, fmt.Errorf("%s: event %s of type %v: its permissions are not known to the local stack", fn, name, ev["Type"])
 		}
@@ -109,6 +119,15 @@ func (t *Template) onFailureQueue(props map[string]any, res Resources) (string, 
 		return "", fmt.Errorf("on-failure destination type %v is not supported locally", of["Type"])
 	}
 	return t.resolve(of["Destination"], res)
+}
+
+// asyncFailureQueue is a function's EventInvokeConfig on-failure queue ("" if none).
+func (t *Template) asyncFailureQueue(fnProps map[string]any, res Resources) (string, error) {
+	eic, _ := fnProps["EventInvokeConfig"].(map[string]any)
+	if eic == nil {
+		return "", nil
+	}
+	return t.onFailureQueue(eic, res)
 }
 
 // motoPolicy adapts p to what moto's policy engine can evaluate. moto only

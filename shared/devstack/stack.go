@@ -3,12 +3,14 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
@@ -42,6 +45,9 @@ type Options struct {
 	Prefix    string            // resource name prefix
 	KeyPath   string            // local JWT signing key; default <Root>/.local/jwt.key
 	Overrides map[string]string // function environment overrides
+	// AlertsEvery runs an expiry alerts pass this often, as the template's
+	// schedule does (0: never; tests run passes themselves, as of chosen times).
+	AlertsEvery time.Duration
 }
 
 // Stack is a running local stack.
@@ -66,6 +72,7 @@ type Stack struct {
 		AdminAPI       config.AdminAPI
 		StreamRouter   config.StreamRouter
 		Dispatcher     config.Dispatcher
+		ExpiryAlerts   config.ExpiryAlerts
 	}
 	AssetsTable, IntegrationsTable string           // physical names
 	DB                             *dynamodb.Client // admin's
@@ -76,10 +83,13 @@ type Stack struct {
 	Gateway  http.Handler
 	// Dispatcher is the running DispatcherFunction handler (tests adjust its clock-free knobs).
 	Dispatcher *delivery.Dispatcher
+	// Alerts is ExpiryAlertsFunction's handler, as its Lambda builds it.
+	Alerts *alert.Pass
 
 	adminARN    string
 	catalog     *catalog // resource ARNs and key names for the local policy check
 	stream      *StreamPoller
+	pollCtx     context.Context
 	stopPolling context.CancelFunc
 	polling     sync.WaitGroup
 }
@@ -161,6 +171,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	if err := s.startPollers(ctx); err != nil {
 		return fail(err)
+	}
+	if s.Alerts, err = alert.BuildPass(ctx, s.Config.ExpiryAlerts, s.Principals["ExpiryAlertsFunction"].AWS); err != nil {
+		return fail(fmt.Errorf("ExpiryAlertsFunction: %w", err))
+	}
+	if o.AlertsEvery > 0 {
+		s.polling.Add(1)
+		go s.schedule(o.AlertsEvery)
 	}
 	return s, nil
 }
@@ -261,6 +278,7 @@ func (s *Stack) configure(overrides map[string]string) error {
 		"AdminApiFunction":       &s.Config.AdminAPI,
 		"StreamRouterFunction":   &s.Config.StreamRouter,
 		"DispatcherFunction":     &s.Config.Dispatcher,
+		"ExpiryAlertsFunction":   &s.Config.ExpiryAlerts,
 	}
 	for fn := range config.Functions {
 		if configs[fn] == nil {
@@ -284,8 +302,8 @@ func (s *Stack) configure(overrides map[string]string) error {
 // startPollers drives the event-driven functions as Lambda's event source
 // mappings would, each with its function's own credentials.
 func (s *Stack) startPollers(ctx context.Context) error {
-	var pollCtx context.Context
-	pollCtx, s.stopPolling = context.WithCancel(context.Background())
+	s.pollCtx, s.stopPolling = context.WithCancel(context.Background())
+	pollCtx := s.pollCtx
 	router, err := streamrouter.Build(ctx, s.Config.StreamRouter, s.Principals["StreamRouterFunction"].AWS)
 	if err != nil {
 		return err
@@ -309,6 +327,25 @@ func (s *Stack) startPollers(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// schedule runs an alerts pass every interval, as EventBridge Scheduler
+// would, until the stack closes; a failed pass is logged (on AWS: retried,
+// then AlertsDLQ) and the next one reads its stretch again.
+func (s *Stack) schedule(every time.Duration) {
+	defer s.polling.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.pollCtx.Done():
+			return
+		case <-t.C:
+			if err := s.Alerts.Handle(s.pollCtx, nil); err != nil && s.pollCtx.Err() == nil {
+				slog.Error("alert pass failed; the next one reads its stretch again", "error", err.Error())
+			}
+		}
+	}
 }
 
 // StreamCaughtUp waits until StreamRouterFunction has handled every change
