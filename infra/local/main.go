@@ -1,17 +1,24 @@
-// Command local runs the whole system on one machine (make run), or prints a
-// local admin token (go run ./infra/local token --tenant <id> --role <role>).
+// Command local runs the whole system on one machine (make run), prints a
+// local admin token (go run ./infra/local token --tenant <id> --role <role>),
+// or asks the running system for an expiry alerts pass as of a chosen time
+// (go run ./infra/local alerts --at 2026-12-01T09:00:00Z).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,9 +31,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "token" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "token":
 		err = token(os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "alerts":
+		err = alerts(os.Args[2:])
+	default:
 		err = run(ctx)
 	}
 	if err != nil {
@@ -89,7 +99,7 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("PORT must be a number, got %q", port)
 	}
 	opts := devstack.Options{Root: dir, Endpoint: os.Getenv("AWS_ENDPOINT_URL"), MotoPort: 4566,
-		MotoLog: filepath.Join(dir, ".local", "moto.log"), Overrides: map[string]string{}}
+		MotoLog: filepath.Join(dir, ".local", "moto.log"), Overrides: map[string]string{}, AlertsEvery: alertsEvery}
 	if err := os.MkdirAll(filepath.Join(dir, ".local"), 0o700); err != nil {
 		return err
 	}
@@ -114,7 +124,12 @@ func run(ctx context.Context) error {
 	defer stack.Close()
 	boot.SetupLogging(stack.Config.IntegrationAPI.LogLevel)
 
-	srv := devstack.GatewayServer("127.0.0.1:"+port, stack.Gateway)
+	// The gateway, and a local-only route that runs an alerts pass on demand
+	// (`go run ./infra/local alerts --at …`); it is not in the template.
+	mux := http.NewServeMux()
+	mux.Handle("/", stack.Gateway)
+	mux.HandleFunc("POST "+alertsPath, func(w http.ResponseWriter, r *http.Request) { runAlerts(w, r, stack) })
+	srv := devstack.GatewayServer("127.0.0.1:"+port, mux)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 
@@ -139,6 +154,62 @@ func run(ctx context.Context) error {
 	defer cancel()
 	slog.Info("shutting down")
 	return srv.Shutdown(shutdown)
+}
+
+// alertsEvery is how often `make run` makes an alerts pass (the template: 15 minutes).
+const alertsEvery = time.Minute
+
+const alertsPath = "/local/alerts/run"
+
+// runAlerts makes one pass as of ?at= (RFC 3339; default now) and answers what it did.
+func runAlerts(w http.ResponseWriter, r *http.Request, stack *devstack.Stack) {
+	at := time.Now()
+	if s := r.URL.Query().Get("at"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			http.Error(w, "at must be an RFC 3339 time, e.g. 2026-12-01T09:00:00Z", http.StatusBadRequest)
+			return
+		}
+		at = t
+	}
+	res, err := stack.Alerts.Run(r.Context(), at)
+	if err != nil {
+		http.Error(w, "alerts pass failed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"from": res.From.Format(time.RFC3339), "to": res.To.Format(time.RFC3339),
+		"candidates": res.Candidates, "stale": res.Stale, "fired": res.Fired,
+	})
+}
+
+// alerts asks the running local stack (make run) for one alerts pass.
+func alerts(args []string) error {
+	fs := flag.NewFlagSet("alerts", flag.ContinueOnError)
+	at := fs.String("at", "", "run the pass as of this RFC 3339 time (default: now), e.g. tomorrow to see tomorrow's alerts today")
+	port := fs.String("port", envOr("PORT", "3000"), "the local stack's port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u := "http://127.0.0.1:" + *port + alertsPath
+	if *at != "" {
+		if _, err := time.Parse(time.RFC3339, *at); err != nil {
+			return fmt.Errorf("--at must be an RFC 3339 time, e.g. 2026-12-01T09:00:00Z")
+		}
+		u += "?at=" + url.QueryEscape(*at)
+	}
+	resp, err := http.Post(u, "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("is the local stack running (make run)? %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Print(string(body))
+	return nil
 }
 
 func envOr(k, def string) string {

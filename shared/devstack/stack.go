@@ -336,6 +336,11 @@ func (s *Stack) schedule(every time.Duration) {
 	defer s.polling.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// A first pass at once sets the watermark, so a pass as of a later time
+	// (`alerts --at`) covers everything from now to then.
+	if err := s.Alerts.Handle(s.pollCtx, nil); err != nil && s.pollCtx.Err() == nil {
+		slog.Error("alert pass failed; the next one reads its stretch again", "error", err.Error())
+	}
 	for {
 		select {
 		case <-s.pollCtx.Done():
