@@ -3,7 +3,10 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -281,4 +285,140 @@ func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
 	if n := len(pausedRv.requests()) + len(otherRv.requests()); n != 0 {
 		t.Errorf("a paused webhook or another tenant got %d alerts", n)
 	}
+}
+
+// failingSend is a queue that fails its first Send: a pass that dies after
+// writing its marker and before queueing.
+type failingSend struct {
+	alert.Deliveries
+	failed atomic.Bool
+}
+
+func (f *failingSend) Send(ctx context.Context, keys []delivery.Key) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("queue unreachable")
+	}
+	return f.Deliveries.Send(ctx, keys)
+}
+
+// Exactly once when passes overlap (two at once over the same stretch) and
+// when a pass dies between marking an alert and queueing it (the next pass
+// reads the same stretch again and the alert still goes out, once).
+func TestAlertPassesAreExactlyOnce(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create")
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, "warranty.expiring")
+	for _, d := range []string{"2031-03-01", "2031-03-02", "2031-03-03"} {
+		createAsset(t, key, map[string]any{"name": "W " + d, "categoryName": "M", "statusName": "A", "warrantyExpiresAt": d})
+	}
+	settled(t, tid)
+
+	p := newPass(t, "2031-01-25T00:00:00.000Z")
+	q := *p
+	var wg sync.WaitGroup
+	for _, pass := range []*alert.Pass{p, &q} {
+		wg.Go(func() { passAt(t, pass, "2031-02-05T00:00:00.000Z") })
+	}
+	wg.Wait()
+	settled(t, tid)
+	if got := alertsReceived(t, rv)["warranty.expiring"]; len(got) != 3 {
+		t.Fatalf("two overlapping passes: %d alerts for 3 warranties", len(got))
+	}
+
+	for _, d := range []string{"2031-03-20", "2031-03-21"} {
+		createAsset(t, key, map[string]any{"name": "W " + d, "categoryName": "M", "statusName": "A", "warrantyExpiresAt": d})
+	}
+	settled(t, tid)
+	crashing := *p
+	f := *p.Firer
+	f.Deliveries = &failingSend{Deliveries: f.Deliveries}
+	crashing.Firer = &f
+	now, _ := isotime.Parse("2031-02-25T00:00:00.000Z")
+	if _, err := crashing.Run(context.Background(), now.Add(alert.PassLag)); err == nil {
+		t.Fatal("the pass whose queue failed reported success")
+	}
+	// It recorded a delivery (marker first, then the record) but queued nothing.
+	var waiting int
+	for _, d := range allDeliveries(t, tid) {
+		if d.Status == delivery.Pending && d.Attempts == 0 {
+			waiting++
+		}
+	}
+	if waiting != 1 {
+		t.Fatalf("after the failed pass: %d unsent deliveries, want the one it recorded", waiting)
+	}
+	passAt(t, p, "2031-02-25T00:00:00.000Z") // the next tick: the same stretch again
+	settled(t, tid)
+	got := alertsReceived(t, rv)["warranty.expiring"]
+	dates := map[any]int{}
+	for _, d := range got {
+		dates[d["dueDate"]]++
+	}
+	if len(got) != 5 || len(dates) != 5 {
+		t.Fatalf("after the retry: %d alerts over %d dates, want 5 and 5: %v", len(got), len(dates), dates)
+	}
+}
+
+// A longer lead time takes effect at once: the dates that fall inside it now
+// get their warning from the next pass, once; a shorter one owes nothing.
+func TestALongerLeadTimeCatchesUp(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "maintenance:create")
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, "maintenance.due_soon", "warranty.expiring")
+	press := createAsset(t, key, map[string]any{"name": "Press", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": isoIn(20 * day)})["assetId"].(string)
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "In 10 days", "dueAt": isoIn(10 * day)}), 201, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "In 20 days", "dueAt": isoIn(20 * day)}), 201, "")
+	settled(t, tid)
+	got := alertsReceived(t, rv)
+	if len(got["maintenance.due_soon"]) != 0 || len(got["warranty.expiring"]) != 1 {
+		t.Fatalf("before the change: %v", counts(got))
+	}
+	owner := token(t, tid, "Owner")
+	expect(t, call(t, "PATCH", "/api/integrations/alert-settings", owner, map[string]any{"maintenanceDays": 14, "warrantyDays": 10}), 200, "")
+	p := newPass(t, isotime.Format(time.Now().Add(-time.Hour)))
+	r := passAt(t, p, isotime.Format(time.Now()))
+	settled(t, tid)
+	got = alertsReceived(t, rv)
+	if d := got["maintenance.due_soon"]; len(d) != 1 || d[0]["maintenance"].(map[string]any)["title"] != "In 10 days" {
+		t.Fatalf("after maintenance went 7 → 14 days: %v (pass %+v)", counts(got), r)
+	}
+	if len(got["warranty.expiring"]) != 1 {
+		t.Fatalf("a shorter warranty lead fired again: %v", counts(got))
+	}
+	// What was owed is settled: the next pass owes nothing more.
+	if again := passAt(t, p, isotime.Format(time.Now())); again.Fired != 0 {
+		t.Fatalf("the catch-up fired again: %+v", again)
+	}
+}
+
+// The dates alerts need are checked like every other field.
+func TestAlertDatesRefusedWhenMalformed(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "asset:update")
+	base := map[string]any{"name": "n", "categoryName": "c", "statusName": "s"}
+	for field, bad := range map[string]any{
+		"warrantyExpiresAt": "2027-02-30", "expiresAt": 1767225600, "type": map[string]any{"kind": "document"},
+	} {
+		body := map[string]any{}
+		for k, v := range base {
+			body[k] = v
+		}
+		body[field] = bad
+		r := call(t, "POST", "/api/integrations/assets/create", key, body)
+		expect(t, r, 400, "VALIDATION_ERROR")
+		if !strings.Contains(string(r.Body), `"field":"`+field+`"`) {
+			t.Errorf("%s=%v: %s", field, bad, r.Body)
+		}
+	}
+	if n := tenantAssetCount(t, tid); n != 0 {
+		t.Fatalf("a refused create wrote %d assets", n)
+	}
+	id := createAsset(t, key, nil)["assetId"].(string)
+	r := call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": id, "warrantyExpiresAt": "next year"})
+	expect(t, r, 400, "VALIDATION_ERROR")
 }
