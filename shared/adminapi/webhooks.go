@@ -9,6 +9,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/isotime"
@@ -166,10 +167,14 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, u User) error 
 	now := a.Now()
 	e := delivery.Event{
 		SourceID: "test_" + ulid.Make().String(), Name: "asset.created", TenantID: u.TenantID, Time: isotime.Format(now), Test: true,
-		Data: map[string]any{
-			"assetId": "asset_test", "assetName": "Test Asset", "categoryName": "Vehicles", "statusName": "ACTIVE",
-			"externalId": nil, "createdAt": isotime.Format(now), "test": true,
-		},
+		// A whole asset, as a real asset.created carries, marked as a test.
+		Data: struct {
+			asset.Asset
+			Test bool `json:"test"`
+		}{asset.Asset{
+			AssetID: "asset_test", AssetName: "Test Asset", CategoryName: "Vehicles", StatusName: "ACTIVE",
+			Version: 1, CreatedAt: isotime.Format(now), UpdatedAt: isotime.Format(now),
+		}, true},
 	}
 	k, err := a.Enqueuer.Enqueue(r.Context(), hook, e)
 	if err != nil {

@@ -2,8 +2,10 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -88,36 +90,62 @@ func (x *Index) Apply(ctx context.Context, removed, added []Entry, now time.Time
 }
 
 // Between reads the entries of group g with a date in (w.From, w.To], every
-// day and shard of it, in date order per partition.
+// day and shard of it. The partitions are read concurrently (at most
+// betweenConcurrency at once), so a pass waits for the slowest, not the sum.
 func (x *Index) Between(ctx context.Context, w Window) ([]Entry, error) {
 	lo, hi := isotime.Format(w.From), isotime.Format(w.To)
-	var out []Entry
+	var pks []string
 	for _, day := range w.Days() {
 		for shard := range max(x.Shards, 1) {
-			p := dynamodb.NewQueryPaginator(x.DB, &dynamodb.QueryInput{
-				TableName: aws.String(x.Table),
-				// A date equal to lo sorts as lo#…, below lo$; one equal to hi
-				// sorts below hi$: so this is dates in (lo, hi].
-				KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":pk": &types.AttributeValueMemberS{Value: keyschema.DuePK(string(w.Group), day, shard)},
-					":lo": &types.AttributeValueMemberS{Value: lo + "$"},
-					":hi": &types.AttributeValueMemberS{Value: hi + "$"},
-				},
-				ConsistentRead: aws.Bool(true),
-			})
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					return nil, dynamo.Translate("read due dates", err)
-				}
-				var es []Entry
-				if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
-					return nil, err
-				}
-				out = append(out, es...)
-			}
+			pks = append(pks, keyschema.DuePK(string(w.Group), day, shard))
 		}
+	}
+	results := make([][]Entry, len(pks))
+	errs := make([]error, len(pks))
+	sem := make(chan struct{}, betweenConcurrency)
+	var wg sync.WaitGroup
+	for i, pk := range pks {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i], errs[i] = x.partition(ctx, pk, lo, hi)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
+}
+
+// betweenConcurrency bounds the queries one Between has in flight.
+const betweenConcurrency = 8
+
+// partition reads one partition's entries with a date in (lo, hi].
+func (x *Index) partition(ctx context.Context, pk, lo, hi string) ([]Entry, error) {
+	p := dynamodb.NewQueryPaginator(x.DB, &dynamodb.QueryInput{
+		TableName: aws.String(x.Table),
+		// A date equal to lo sorts as lo#…, below lo$; one equal to hi
+		// sorts below hi$: so this is dates in (lo, hi].
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":lo": &types.AttributeValueMemberS{Value: lo + "$"},
+			":hi": &types.AttributeValueMemberS{Value: hi + "$"},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	var out []Entry
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, dynamo.Translate("read due dates", err)
+		}
+		var es []Entry
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
 	}
 	return out, nil
 }

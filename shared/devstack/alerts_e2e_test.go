@@ -32,9 +32,9 @@ func TestAlertSettings(t *testing.T) {
 	if got["maintenanceDays"] != 7.0 || got["documentDays"] != 30.0 || got["warrantyDays"] != 30.0 || got["updatedAt"] != nil {
 		t.Fatalf("defaults: %v", got)
 	}
-	r := call(t, "PATCH", path, owner, map[string]any{"maintenanceDays": 14, "warrantyDays": 90})
+	r := call(t, "PATCH", path, owner, map[string]any{"maintenanceDays": 14, "warrantyDays": 10})
 	expect(t, r, 200, "")
-	if m := r.json(t); m["maintenanceDays"] != 14.0 || m["documentDays"] != 30.0 || m["warrantyDays"] != 90.0 || m["updatedBy"] == nil {
+	if m := r.json(t); m["maintenanceDays"] != 14.0 || m["documentDays"] != 30.0 || m["warrantyDays"] != 10.0 || m["updatedBy"] == nil {
 		t.Fatalf("after the change: %v", m)
 	}
 	for body, field := range map[string]string{
@@ -54,7 +54,7 @@ func TestAlertSettings(t *testing.T) {
 			t.Errorf("%s: the error does not name %s: %s", body, field, r.Body)
 		}
 	}
-	if m := call(t, "GET", path, owner, nil).json(t); m["maintenanceDays"] != 14.0 || m["warrantyDays"] != 90.0 {
+	if m := call(t, "GET", path, owner, nil).json(t); m["maintenanceDays"] != 14.0 || m["warrantyDays"] != 10.0 {
 		t.Fatalf("a refused change wrote something: %v", m)
 	}
 	expect(t, call(t, "PATCH", path, token(t, tid, "Admin"), map[string]any{"maintenanceDays": 3}), 403, "FORBIDDEN")
@@ -212,16 +212,18 @@ func sameCounts(a, b map[string]int) bool {
 	return true
 }
 
-// Each of the seven events from scheduled passes as of chosen times in 2030,
+// Each of the seven events from scheduled passes as of chosen times in 2030
+// (lead times of one day, so a few days of passes cover every milestone),
 // through items written by the API and by the main app: every milestone in
-// a stretch of a month fires once (a missed month is caught up); running the
-// same pass again fires nothing; a moved date fires again for its new date;
-// a performed maintenance, a paused webhook and another tenant get nothing.
+// days without a pass fires once; running the same pass again fires nothing;
+// a moved date fires again for its new date; a performed maintenance, a
+// paused webhook and another tenant get nothing.
 func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tid, other := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
 	key, _ := newKey(t, tid, "asset:create", "asset:update", "maintenance:create")
+	expect(t, call(t, "PATCH", "/api/integrations/alert-settings", token(t, tid, "Owner"), map[string]any{"maintenanceDays": 1, "documentDays": 1, "warrantyDays": 1}), 200, "")
 	rv, otherRv, pausedRv := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
 	createWebhook(t, tid, rv.URL, alert.Events...)
 	createWebhook(t, other, otherRv.URL, alert.Events...)
@@ -229,12 +231,12 @@ func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
 	expect(t, call(t, "POST", "/api/integrations/webhooks/"+pausedID+"/pause", token(t, tid, "Owner"), nil), 200, "")
 
 	press := createAsset(t, key, map[string]any{"name": "Press", "categoryName": "Machines", "statusName": "ACTIVE", "warrantyExpiresAt": "2030-03-01"})["assetId"].(string)
-	createAsset(t, key, map[string]any{"name": "Licence", "categoryName": "Docs", "statusName": "ACTIVE", "type": "document", "expiresAt": "2030-03-05"})
-	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "Overhaul", "dueAt": "2030-03-10"}), 201, "")
-	done := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "Filter", "dueAt": "2030-03-08"})
+	createAsset(t, key, map[string]any{"name": "Licence", "categoryName": "Docs", "statusName": "ACTIVE", "type": "document", "expiresAt": "2030-03-02"})
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "Overhaul", "dueAt": "2030-03-04"}), 201, "")
+	done := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": press, "title": "Filter", "dueAt": "2030-03-04"})
 	expect(t, done, 201, "")
 	doc := keyschema.Document(tid, press, "doc_cert").Attrs()
-	for k, v := range map[string]string{"documentId": "doc_cert", "assetId": press, "name": "Pressure certificate", "expiresAt": "2030-03-12T00:00:00.000Z", "createdAt": "2026-11-01T00:00:00.000Z", "updatedAt": "2026-11-01T00:00:00.000Z"} {
+	for k, v := range map[string]string{"documentId": "doc_cert", "assetId": press, "name": "Pressure certificate", "expiresAt": "2030-03-03T00:00:00.000Z", "createdAt": "2026-11-01T00:00:00.000Z", "updatedAt": "2026-11-01T00:00:00.000Z"} {
 		doc[k] = &types.AttributeValueMemberS{Value: v}
 	}
 	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.AssetsTable), Item: doc}); err != nil {
@@ -245,41 +247,41 @@ func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
 		t.Fatalf("alerts for 2030 before any pass: %d", n)
 	}
 
-	p := newPass(t, "2030-01-20T00:00:00.000Z")
-	r := passAt(t, p, "2030-02-12T00:00:00.000Z") // 23 days with no pass
+	p := newPass(t, "2030-02-27T00:00:00.000Z")
+	r := passAt(t, p, "2030-03-01T12:00:00.000Z")
 	settled(t, tid, other)
-	want := map[string]int{"warranty.expiring": 1, "document_asset.expiring": 1, "document.expiring": 1}
-	if got := counts(alertsReceived(t, rv)); !sameCounts(got, want) || r.Fired != 3 {
+	want := map[string]int{"warranty.expiring": 1, "document_asset.expiring": 1}
+	if got := counts(alertsReceived(t, rv)); !sameCounts(got, want) || r.Fired != 2 {
 		t.Fatalf("first pass: %v (fired %d), want %v", got, r.Fired, want)
 	}
-	if again := passAt(t, p, "2030-02-12T00:00:00.000Z"); again.Fired != 0 {
+	if again := passAt(t, p, "2030-03-01T12:00:00.000Z"); again.Fired != 0 {
 		t.Fatalf("the same pass again fired %d", again.Fired)
 	}
 
 	// Before the next pass: the warranty moves to a later date, and the
 	// filter change is performed (the main app records it).
-	expect(t, call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": press, "warrantyExpiresAt": "2030-03-25"}), 200, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": press, "warrantyExpiresAt": "2030-03-05"}), 200, "")
 	filter := keyschema.Maintenance(tid, press, done.json(t)["maintenanceId"].(string)).Attrs()
 	if _, err := stack.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(stack.AssetsTable), Key: filter,
 		UpdateExpression:          aws.String("SET performedAt = :p, #s = :c"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "2030-02-13T00:00:00.000Z"}, ":c": &types.AttributeValueMemberS{Value: "completed"}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberS{Value: "2030-03-01T13:00:00.000Z"}, ":c": &types.AttributeValueMemberS{Value: "completed"}},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	settled(t, tid)
-	r = passAt(t, p, "2030-03-15T00:00:00.000Z")
+	r = passAt(t, p, "2030-03-05T00:00:00.000Z") // three and a half days without a pass
 	settled(t, tid, other)
 	want = map[string]int{"warranty.expiring": 2, "document_asset.expiring": 1, "document.expiring": 1,
 		"maintenance.due_soon": 1, "maintenance.overdue": 1, "document_asset.expired": 1, "document.expired": 1}
 	got := alertsReceived(t, rv)
-	if !sameCounts(counts(got), want) || r.Fired != 5 {
+	if !sameCounts(counts(got), want) || r.Fired != 6 {
 		t.Fatalf("second pass: %v (fired %d), want %v", counts(got), r.Fired, want)
 	}
-	if w := got["warranty.expiring"]; w[1]["dueDate"] != "2030-03-25T00:00:00.000Z" || w[1]["daysRemaining"] != 10.0 {
+	if w := got["warranty.expiring"]; w[1]["dueDate"] != "2030-03-05T00:00:00.000Z" || w[1]["daysRemaining"] != 0.0 {
 		t.Errorf("the re-armed warranty alert: %v", w[1])
 	}
-	if o := got["maintenance.overdue"][0]; o["daysRemaining"] != -5.0 || o["maintenance"].(map[string]any)["title"] != "Overhaul" {
+	if o := got["maintenance.overdue"][0]; o["daysRemaining"] != -1.0 || o["maintenance"].(map[string]any)["title"] != "Overhaul" {
 		t.Errorf("overdue data: %v", o)
 	}
 	if n := len(pausedRv.requests()) + len(otherRv.requests()); n != 0 {
@@ -308,18 +310,19 @@ func TestAlertPassesAreExactlyOnce(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
 	key, _ := newKey(t, tid, "asset:create")
+	expect(t, call(t, "PATCH", "/api/integrations/alert-settings", token(t, tid, "Owner"), map[string]any{"warrantyDays": 1}), 200, "")
 	rv := newReceiver(t, nil)
 	createWebhook(t, tid, rv.URL, "warranty.expiring")
-	for _, d := range []string{"2031-03-01", "2031-03-02", "2031-03-03"} {
+	for _, d := range []string{"2031-02-02", "2031-02-03", "2031-02-04"} {
 		createAsset(t, key, map[string]any{"name": "W " + d, "categoryName": "M", "statusName": "A", "warrantyExpiresAt": d})
 	}
 	settled(t, tid)
 
-	p := newPass(t, "2031-01-25T00:00:00.000Z")
+	p := newPass(t, "2031-01-31T00:00:00.000Z")
 	q := *p
 	var wg sync.WaitGroup
 	for _, pass := range []*alert.Pass{p, &q} {
-		wg.Go(func() { passAt(t, pass, "2031-02-05T00:00:00.000Z") })
+		wg.Go(func() { passAt(t, pass, "2031-02-04T00:00:00.000Z") })
 	}
 	wg.Wait()
 	settled(t, tid)
@@ -327,7 +330,7 @@ func TestAlertPassesAreExactlyOnce(t *testing.T) {
 		t.Fatalf("two overlapping passes: %d alerts for 3 warranties", len(got))
 	}
 
-	for _, d := range []string{"2031-03-20", "2031-03-21"} {
+	for _, d := range []string{"2031-02-06", "2031-02-07"} {
 		createAsset(t, key, map[string]any{"name": "W " + d, "categoryName": "M", "statusName": "A", "warrantyExpiresAt": d})
 	}
 	settled(t, tid)
@@ -335,7 +338,7 @@ func TestAlertPassesAreExactlyOnce(t *testing.T) {
 	f := *p.Firer
 	f.Deliveries = &failingSend{Deliveries: f.Deliveries}
 	crashing.Firer = &f
-	now, _ := isotime.Parse("2031-02-25T00:00:00.000Z")
+	now, _ := isotime.Parse("2031-02-07T00:00:00.000Z")
 	if _, err := crashing.Run(context.Background(), now.Add(alert.PassLag)); err == nil {
 		t.Fatal("the pass whose queue failed reported success")
 	}
@@ -349,7 +352,7 @@ func TestAlertPassesAreExactlyOnce(t *testing.T) {
 	if waiting != 1 {
 		t.Fatalf("after the failed pass: %d unsent deliveries, want the one it recorded", waiting)
 	}
-	passAt(t, p, "2031-02-25T00:00:00.000Z") // the next tick: the same stretch again
+	passAt(t, p, "2031-02-07T00:00:00.000Z") // the next tick: the same stretch again
 	settled(t, tid)
 	got := alertsReceived(t, rv)["warranty.expiring"]
 	dates := map[any]int{}

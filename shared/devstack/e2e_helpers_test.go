@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -222,4 +223,10 @@ func str(av types.AttributeValue) string {
 		return v.Value
 	}
 	return ""
+}
+
+// sampleAsset is asset.created's data for events a test makes itself.
+func sampleAsset() asset.Asset {
+	const at = "2026-11-22T08:00:00.000Z"
+	return asset.Asset{AssetID: "asset_sample", AssetName: "Sample", CategoryName: "Vehicles", StatusName: "ACTIVE", Version: 1, CreatedAt: at, UpdatedAt: at}
 }

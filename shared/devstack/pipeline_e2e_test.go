@@ -150,7 +150,7 @@ func TestLongRetryLeavesTheInFlightSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Recorded but not queued: only this test's dispatcher sees the first attempt.
-	k, _, err := admin.Enqueuer.Prepare(ctx, hook, delivery.Event{SourceID: "park-" + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: map[string]any{}})
+	k, _, err := admin.Enqueuer.Prepare(ctx, hook, delivery.Event{SourceID: "park-" + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: sampleAsset()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestUnreadableWebhookKeepsOnlyPendingDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	prepare := func(source string) delivery.Key {
-		k, _, err := admin.Enqueuer.Prepare(ctx, hook, delivery.Event{SourceID: source + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: map[string]any{}})
+		k, _, err := admin.Enqueuer.Prepare(ctx, hook, delivery.Event{SourceID: source + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: sampleAsset()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,11 +3,13 @@ package devstack_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +30,58 @@ type documentSchemas struct {
 
 func loadDocumentSchemas(t *testing.T) *documentSchemas {
 	t.Helper()
+	d, err := documentOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// documentOnce compiles openapi.yaml once for the whole test binary.
+var documentOnce = sync.OnceValues(func() (*documentSchemas, error) {
 	var doc any
 	if err := yaml.Unmarshal(apidoc.Document, &doc); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
-		t.Fatalf("openapi.yaml as JSON: %v", err)
+		return nil, fmt.Errorf("openapi.yaml as JSON: %w", err)
 	}
 	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020) // OpenAPI 3.1 schemas are JSON Schema 2020-12
 	if err := c.AddResource("urn:openapi", parsed); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &documentSchemas{doc: doc.(map[string]any), compiler: c}
+	return &documentSchemas{doc: doc.(map[string]any), compiler: c}, nil
+})
+
+// eventProblem says how a delivered body differs from the document's
+// webhooks section for its event ("" when it matches).
+func eventProblem(body []byte) string {
+	d, err := documentOnce()
+	if err != nil {
+		return err.Error()
+	}
+	var env struct{ Event string }
+	if err := json.Unmarshal(body, &env); err != nil || env.Event == "" {
+		return "not an event envelope: " + string(body)
+	}
+	schema, err := d.compiler.Compile("urn:openapi#/webhooks/" + pointerToken(env.Event) + "/post/requestBody/content/application~1json/schema")
+	if err != nil {
+		return "the document has no webhooks entry for " + env.Event + ": " + err.Error()
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return err.Error()
+	}
+	if err := schema.Validate(v); err != nil {
+		return env.Event + " does not match the document: " + err.Error() + "\nbody: " + string(body)
+	}
+	return ""
 }
 
 func pointerToken(s string) string {

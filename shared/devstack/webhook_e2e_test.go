@@ -32,10 +32,25 @@ type received struct {
 	Body   []byte
 }
 
+// newReceiver starts a receiver. Every body it gets is checked against the
+// OpenAPI document's webhooks section; a mismatch fails the test.
 func newReceiver(t *testing.T, answer func(n int) int) *receiver {
 	rv := &receiver{answer: answer}
+	var problems []string
+	t.Cleanup(func() {
+		rv.mu.Lock()
+		defer rv.mu.Unlock()
+		for _, p := range problems {
+			t.Error(p)
+		}
+	})
 	rv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if p := eventProblem(body); p != "" {
+			rv.mu.Lock()
+			problems = append(problems, p)
+			rv.mu.Unlock()
+		}
 		rv.mu.Lock()
 		rv.got = append(rv.got, received{Header: r.Header.Clone(), Body: body})
 		n := len(rv.got)

@@ -401,7 +401,7 @@ func TestDuplicateMessagesSendOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Recorded but not queued, so only this test's copies exist.
-	k, _, err := admin.Enqueuer.Prepare(context.Background(), hook, delivery.Event{SourceID: "dup-" + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: map[string]any{}})
+	k, _, err := admin.Enqueuer.Prepare(context.Background(), hook, delivery.Event{SourceID: "dup-" + tid, Name: "asset.created", TenantID: tid, Time: "2026-11-22T08:00:00.000Z", Data: sampleAsset()})
 	if err != nil {
 		t.Fatal(err)
 	}
