@@ -147,6 +147,55 @@ func (in *MaintenanceInput) ValidateAt(now time.Time) error {
 	return v.Err()
 }
 
+// DocumentInput is the body of POST /assets/documents: a document to link
+// to the asset (a certificate, a licence), with the date it expires.
+type DocumentInput struct {
+	Ref
+	// DocumentID is the caller's own id for the document (its number in the
+	// ERP, say); without one, a doc_… id is made.
+	DocumentID  *string `json:"documentId"`
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+	ExpiresAt   *string `json:"expiresAt"`
+}
+
+func (in *DocumentInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
+	in.Ref.validate(v)
+	if in.DocumentID != nil && !idPattern.MatchString(*in.DocumentID) {
+		v.Add("documentId", "must be 1-64 characters of letters, digits, '_' or '-'")
+	}
+	in.Name = v.text("name", in.Name, maxName, true)
+	in.Description = v.optText("description", in.Description, maxDescription)
+	in.ExpiresAt = v.optTime("expiresAt", in.ExpiresAt, false)
+	return v.Err()
+}
+
+// DocumentUpdateInput is the body of POST /assets/documents/update: the
+// document and the fields to change (null clears description or expiresAt).
+type DocumentUpdateInput struct {
+	Ref
+	DocumentID  string   `json:"documentId"`
+	Name        *string  `json:"name"`
+	Description Nullable `json:"description"`
+	ExpiresAt   Nullable `json:"expiresAt"`
+}
+
+func (in *DocumentUpdateInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
+	in.Ref.validate(v)
+	if !idPattern.MatchString(in.DocumentID) {
+		v.Add("documentId", "is required: the id the document was created with")
+	}
+	in.Name = v.optRequiredText("name", in.Name, maxName)
+	v.nullable("description", &in.Description, maxDescription)
+	v.nullableTime("expiresAt", &in.ExpiresAt)
+	if in.Name == nil && !in.Description.Set && !in.ExpiresAt.Set {
+		v.Add("body", "give at least one of name, description, expiresAt")
+	}
+	return v.Err()
+}
+
 // AssignmentInput is the body of POST /assets/assignment; null clears a field.
 type AssignmentInput struct {
 	Ref

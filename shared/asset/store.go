@@ -308,6 +308,104 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenan
 	return m, dynamo.Translate("add maintenance", err)
 }
 
+// AddDocument links a new document to an asset, in one transaction with a
+// check that the asset exists in this tenant (and the mark).
+func (s *Store) AddDocument(ctx context.Context, tenantID, assetID, documentID, actor string, in DocumentInput, mark Mark) (Document, error) {
+	at := isotime.Format(s.now())
+	d := Document{DocumentID: documentID, AssetID: assetID, Name: in.Name, Description: in.Description, ExpiresAt: in.ExpiresAt, CreatedAt: at, UpdatedAt: at}
+	av, err := attributevalue.MarshalMap(d)
+	if err != nil {
+		return Document{}, err
+	}
+	for k, v := range keyschema.Document(tenantID, assetID, documentID).Attrs() {
+		av[k] = v
+	}
+	av["entity"] = &types.AttributeValueMemberS{Value: "document"}
+	av["tenantId"] = &types.AttributeValueMemberS{Value: tenantID}
+	av["createdBy"] = &types.AttributeValueMemberS{Value: actor}
+	av["updatedBy"] = &types.AttributeValueMemberS{Value: actor}
+	items := []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}
+	if mark != nil {
+		items = append(items, *mark)
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	failed := dynamo.CancelledAt(err)
+	switch {
+	case len(failed) > 0 && failed[0]:
+		return Document{}, notFound(assetID)
+	case len(failed) > 1 && failed[1]:
+		return Document{}, ErrExists
+	case len(failed) > 2 && failed[2]:
+		return Document{}, ErrClaimLost
+	}
+	return d, dynamo.Translate("add document", err)
+}
+
+// UpdateDocument changes the given fields of a linked document; NOT_FOUND
+// if the asset has no such document.
+func (s *Store) UpdateDocument(ctx context.Context, tenantID, assetID, actor string, in DocumentUpdateInput, mark Mark) (Document, error) {
+	u := expression.Set(expression.Name("updatedAt"), expression.Value(isotime.Format(s.now()))).
+		Set(expression.Name("updatedBy"), expression.Value(actor))
+	if in.Name != nil {
+		u = u.Set(expression.Name("name"), expression.Value(*in.Name))
+	}
+	u = setOrRemove(u, "description", &in.Description)
+	u = setOrRemove(u, "expiresAt", &in.ExpiresAt)
+	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(exists).Build()
+	if err != nil {
+		return Document{}, err
+	}
+	k := keyschema.Document(tenantID, assetID, in.DocumentID).Attrs()
+	missing := apierror.New(apierror.NotFound, "asset %q has no document %q", assetID, in.DocumentID)
+	update := &types.Update{TableName: aws.String(s.Table), Key: k, UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
+	if mark != nil {
+		_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Update: update}, *mark}})
+		failed := dynamo.CancelledAt(err)
+		switch {
+		case len(failed) > 0 && failed[0]:
+			return Document{}, missing
+		case len(failed) > 1 && failed[1]:
+			return Document{}, ErrClaimLost
+		case err != nil:
+			return Document{}, dynamo.Translate("update document", err)
+		}
+		d, found, err := s.GetDocument(ctx, tenantID, assetID, in.DocumentID)
+		if err == nil && !found {
+			err = missing
+		}
+		return d, err
+	}
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: update.TableName, Key: k, UpdateExpression: update.UpdateExpression,
+		ConditionExpression: update.ConditionExpression, ExpressionAttributeNames: update.ExpressionAttributeNames,
+		ExpressionAttributeValues: update.ExpressionAttributeValues, ReturnValues: types.ReturnValueAllNew})
+	if dynamo.ConditionFailed(err) {
+		return Document{}, missing
+	}
+	if err != nil {
+		return Document{}, dynamo.Translate("update document", err)
+	}
+	return DocumentFromItem(out.Attributes)
+}
+
+// GetDocument reads one linked document of an asset.
+func (s *Store) GetDocument(ctx context.Context, tenantID, assetID, documentID string) (Document, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.Document(tenantID, assetID, documentID).Attrs(), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		return Document{}, false, dynamo.Translate("get document", err)
+	}
+	d, err := DocumentFromItem(out.Item)
+	return d, err == nil, err
+}
+
+// NewDocumentID returns a fresh document id.
+func NewDocumentID() string { return "doc_" + strings.ToLower(ulid.Make().String()) }
+
 // NewMaintenanceID returns a fresh maintenance record id.
 func NewMaintenanceID() string { return "mnt_" + strings.ToLower(ulid.Make().String()) }
 

@@ -425,3 +425,55 @@ func TestAlertDatesRefusedWhenMalformed(t *testing.T) {
 	r := call(t, "POST", "/api/integrations/assets/update", key, map[string]any{"assetId": id, "warrantyExpiresAt": "next year"})
 	expect(t, r, 400, "VALIDATION_ERROR")
 }
+
+// Linked documents through the integration API: created with a date inside
+// the lead time (document.expiring at once), moved (re-armed), removed; the
+// permission, an unknown document and another tenant's asset are refused.
+func TestLinkedDocumentsThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "document:write")
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, "document.expiring", "document.expired")
+	assetID := createAsset(t, key, map[string]any{"name": "Boiler", "categoryName": "M", "statusName": "A", "externalId": "ERP-B1"})["assetId"].(string)
+	r := call(t, "POST", "/api/integrations/assets/documents", key, map[string]any{"externalId": "ERP-B1", "name": "Boiler certificate", "expiresAt": isoIn(5 * day)})
+	expect(t, r, 201, "")
+	doc := r.json(t)
+	if doc["assetId"] != assetID || doc["name"] != "Boiler certificate" || !strings.HasPrefix(doc["documentId"].(string), "doc_") {
+		t.Fatalf("created: %v", doc)
+	}
+	docID := doc["documentId"].(string)
+	moved := call(t, "POST", "/api/integrations/assets/documents/update", key, map[string]any{"assetId": assetID, "documentId": docID, "expiresAt": isoIn(6 * day)})
+	expect(t, moved, 200, "")
+	settled(t, tid)
+	if got := alertsReceived(t, rv)["document.expiring"]; len(got) != 2 || got[1]["document"].(map[string]any)["documentId"] != docID {
+		t.Fatalf("document.expiring: %v", got)
+	}
+	expect(t, call(t, "POST", "/api/integrations/assets/documents/update", key, map[string]any{"assetId": assetID, "documentId": docID, "expiresAt": nil, "name": "Boiler certificate (renewed)"}), 200, "")
+	for body, want := range map[string][2]any{
+		`{"assetId":"` + assetID + `","documentId":"doc_missing","name":"x"}`: {404, "NOT_FOUND"},
+		`{"assetId":"` + assetID + `","name":""}`:                             {400, "VALIDATION_ERROR"},
+		`{"assetId":"` + assetID + `","documentId":"` + docID + `"}`:          {400, "VALIDATION_ERROR"},
+	} {
+		path := "/api/integrations/assets/documents/update"
+		if !strings.Contains(body, "documentId") {
+			path = "/api/integrations/assets/documents"
+		}
+		expect(t, call(t, "POST", path, key, []byte(body)), want[0].(int), want[1].(string))
+	}
+	own := map[string]any{"assetId": assetID, "documentId": "CERT-2027-001", "name": "Own number"}
+	if r := call(t, "POST", "/api/integrations/assets/documents", key, own); r.Status != 201 || r.json(t)["documentId"] != "CERT-2027-001" {
+		t.Fatalf("a document with the caller's own id: %d %s", r.Status, r.Body)
+	}
+	expect(t, call(t, "POST", "/api/integrations/assets/documents", key, own), 409, "CONFLICT")
+	own["documentId"] = "CERT#1"
+	expect(t, call(t, "POST", "/api/integrations/assets/documents", key, own), 400, "VALIDATION_ERROR")
+	noPerm, _ := newKey(t, tid, "asset:create")
+	expect(t, call(t, "POST", "/api/integrations/assets/documents", noPerm, map[string]any{"assetId": assetID, "name": "x"}), 403, "INSUFFICIENT_PERMISSIONS")
+	otherKey, _ := newKey(t, newTenant(t, tenant.Enterprise), "document:write")
+	expect(t, call(t, "POST", "/api/integrations/assets/documents", otherKey, map[string]any{"assetId": assetID, "name": "x"}), 404, "NOT_FOUND")
+	settled(t, tid)
+	if n := len(alertsReceived(t, rv)["document.expiring"]); n != 2 {
+		t.Fatalf("after removing the date: %d alerts", n)
+	}
+}

@@ -157,7 +157,7 @@ func expect(t *testing.T, r response, status int, code string) {
 	}
 }
 
-var allPermissions = []string{"asset:create", "asset:update", "asset:location", "assignment:update", "maintenance:create"}
+var allPermissions = []string{"asset:create", "asset:update", "asset:location", "assignment:update", "maintenance:create", "document:write"}
 
 // newKey creates a key through the admin API as the tenant's Owner and returns the full key and its id.
 func newKey(t *testing.T, tenantID string, perms ...string) (key, id string) {

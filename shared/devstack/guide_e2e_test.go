@@ -46,8 +46,8 @@ func TestDocumentedExamplesSucceed(t *testing.T) {
 	expect(t, hook, 201, "")
 	id := hook.json(t)["id"].(string)
 	expect(t, call(t, "PATCH", "/api/integrations/webhooks/"+id, owner, byID["updateWebhook"].Example()), 200, "")
-	if ran != 5 {
-		t.Fatalf("ran %d integration examples, want 5", ran)
+	if ran != 7 {
+		t.Fatalf("ran %d integration examples, want 7", ran)
 	}
 }
 

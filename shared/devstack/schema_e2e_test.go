@@ -25,7 +25,14 @@ import (
 // drift from what the APIs return.
 type documentSchemas struct {
 	doc      map[string]any
+	mu       sync.Mutex // the compiler is not safe for concurrent use; compiled schemas are
 	compiler *jsonschema.Compiler
+}
+
+func (d *documentSchemas) compile(url string) (*jsonschema.Schema, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.compiler.Compile(url)
 }
 
 func loadDocumentSchemas(t *testing.T) *documentSchemas {
@@ -70,7 +77,7 @@ func eventProblem(body []byte) string {
 	if err := json.Unmarshal(body, &env); err != nil || env.Event == "" {
 		return "not an event envelope: " + string(body)
 	}
-	schema, err := d.compiler.Compile("urn:openapi#/webhooks/" + pointerToken(env.Event) + "/post/requestBody/content/application~1json/schema")
+	schema, err := d.compile("urn:openapi#/webhooks/" + pointerToken(env.Event) + "/post/requestBody/content/application~1json/schema")
 	if err != nil {
 		return "the document has no webhooks entry for " + env.Event + ": " + err.Error()
 	}
@@ -113,7 +120,7 @@ func (d *documentSchemas) check(t *testing.T, method, path string, r response) {
 		}
 		return
 	}
-	schema, err := d.compiler.Compile("urn:openapi#" + ptr + "/content/application~1json/schema")
+	schema, err := d.compile("urn:openapi#" + ptr + "/content/application~1json/schema")
 	if err != nil {
 		t.Fatalf("schema of %s %s %d: %v", method, path, r.Status, err)
 	}

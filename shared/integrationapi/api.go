@@ -45,6 +45,8 @@ func (a *API) endpoints() []httpapi.Endpoint {
 		post("/api/integrations/assets/maintenance", apikey.MaintenanceCreate, onAsset(a, http.StatusCreated, a.maintenance)),
 		post("/api/integrations/assets/assignment", apikey.AssignmentUpdate, onAsset(a, http.StatusOK, a.assignment)),
 		post("/api/integrations/assets/geo-position", apikey.AssetLocation, onAsset(a, http.StatusOK, a.geoPosition)),
+		post("/api/integrations/assets/documents", apikey.DocumentWrite, onAsset(a, http.StatusCreated, a.document)),
+		post("/api/integrations/assets/documents/update", apikey.DocumentWrite, onAsset(a, http.StatusOK, a.updateDocument)),
 	}
 }
 
@@ -290,6 +292,42 @@ func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset
 		}
 	}
 	return m, err
+}
+
+func (a *API) document(ctx context.Context, c call, assetID string, in *asset.DocumentInput) (any, error) {
+	id, chosen := asset.NewDocumentID(), in.DocumentID != nil
+	switch {
+	case chosen:
+		id = *in.DocumentID
+	case c.claim != nil:
+		id = derivedID("doc_", c)
+	}
+	if c.applied() { // an earlier run added it
+		if d, found, err := a.Assets.GetDocument(ctx, c.tenantID(), assetID, id); err != nil || found {
+			return d, err
+		}
+	}
+	d, err := a.Assets.AddDocument(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
+	if errors.Is(err, asset.ErrExists) && chosen {
+		return nil, apierror.New(apierror.Conflict, "asset %q already has a document %q", assetID, id)
+	}
+	if errors.Is(err, asset.ErrExists) { // this request's own document (a made id), as in create
+		if existing, found, gerr := a.Assets.GetDocument(ctx, c.tenantID(), assetID, id); gerr == nil && found {
+			return existing, nil
+		}
+	}
+	return d, err
+}
+
+func (a *API) updateDocument(ctx context.Context, c call, assetID string, in *asset.DocumentUpdateInput) (any, error) {
+	if c.applied() {
+		d, found, err := a.Assets.GetDocument(ctx, c.tenantID(), assetID, in.DocumentID)
+		if err == nil && !found {
+			err = apierror.New(apierror.NotFound, "asset %q has no document %q", assetID, in.DocumentID)
+		}
+		return d, err
+	}
+	return a.Assets.UpdateDocument(ctx, c.tenantID(), assetID, c.actor(), *in, c.mark(in.DocumentID))
 }
 
 func (a *API) assignment(ctx context.Context, c call, id string, in *asset.AssignmentInput) (any, error) {
