@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -147,6 +148,9 @@ type Guide struct {
 	BaseURL   string    `json:"baseUrl"`
 	Auth      string    `json:"authentication"`
 	Endpoints []Example `json:"endpoints"`
+	// Events are the webhook events and their data, from the document's
+	// webhooks section (the signed envelope: event, timestamp, data).
+	Events []EventDoc `json:"events"`
 }
 
 // NewGuide builds the guide for the integration endpoints, with examples
@@ -158,6 +162,9 @@ func NewGuide(baseURL string) (Guide, error) {
 		return Guide{}, err
 	}
 	g := Guide{BaseURL: baseURL, Auth: "Authorization: Bearer ua_live_... (set UNIASSET_API_KEY to your key)"}
+	if g.Events, err = Events(); err != nil {
+		return Guide{}, err
+	}
 	for _, o := range ops {
 		if !slices.Contains(o.Tags, "Integration") {
 			continue
@@ -205,4 +212,81 @@ func jsString(s string) string {
 		return `""` // unreachable: every Go string marshals
 	}
 	return string(b)
+}
+
+// EventDoc is one webhook event as the Developer Guide shows it: what fires
+// it and the fields of its data (from the document's webhooks section).
+type EventDoc struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	DataFields  []string `json:"dataFields"`
+}
+
+// Events lists the document's webhooks, in document order.
+var Events = sync.OnceValues(parseEvents)
+
+func parseEvents() ([]EventDoc, error) {
+	var doc struct {
+		Webhooks   yaml.Node `yaml:"webhooks"`
+		Components struct {
+			Schemas map[string]schemaDoc `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(Document, &doc); err != nil {
+		return nil, err
+	}
+	var out []EventDoc
+	for i := 0; i+1 < len(doc.Webhooks.Content); i += 2 {
+		var hook struct {
+			Post struct {
+				Description string `yaml:"description"`
+				RequestBody struct {
+					Content map[string]struct {
+						Schema schemaDoc `yaml:"schema"`
+					} `yaml:"content"`
+				} `yaml:"requestBody"`
+			} `yaml:"post"`
+		}
+		name := doc.Webhooks.Content[i].Value
+		if err := doc.Webhooks.Content[i+1].Decode(&hook); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", name, err)
+		}
+		envelope := hook.Post.RequestBody.Content["application/json"].Schema
+		var data string
+		for _, part := range envelope.AllOf {
+			if ref := part.Properties["data"].Ref; ref != "" {
+				data = strings.TrimPrefix(ref, "#/components/schemas/")
+			}
+		}
+		if data == "" {
+			return nil, fmt.Errorf("webhook %s: no data schema", name)
+		}
+		out = append(out, EventDoc{Name: name, Description: hook.Post.Description, DataFields: fieldsOf(doc.Components.Schemas, data)})
+	}
+	return out, nil
+}
+
+// schemaDoc is the part of a JSON schema the guide reads.
+type schemaDoc struct {
+	Ref        string               `yaml:"$ref"`
+	AllOf      []schemaDoc          `yaml:"allOf"`
+	Properties map[string]schemaDoc `yaml:"properties"`
+}
+
+// fieldsOf lists a schema's properties, those of the schemas it builds on
+// first (sorted within each), without repeats.
+func fieldsOf(schemas map[string]schemaDoc, name string) []string {
+	s := schemas[name]
+	var out []string
+	for _, part := range s.AllOf {
+		if part.Ref != "" {
+			out = append(out, fieldsOf(schemas, strings.TrimPrefix(part.Ref, "#/components/schemas/"))...)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Properties)) {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }

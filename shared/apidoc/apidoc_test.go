@@ -9,6 +9,7 @@ import (
 	"github.com/uniasset/integrations/shared/apidoc"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/integrationapi"
+	"github.com/uniasset/integrations/shared/webhook"
 )
 
 func key(r httpapi.Route) string { return r.Method + " " + r.Pattern }
@@ -86,5 +87,44 @@ func TestHTMLEscapesEverything(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+// The guide lists every event of the catalogue with the fields of its data,
+// as the document's webhooks section describes them.
+func TestGuideListsEveryEventWithItsData(t *testing.T) {
+	evs, err := apidoc.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]apidoc.EventDoc{}
+	for _, e := range evs {
+		byName[e.Name] = e
+	}
+	for _, e := range webhook.Events {
+		doc, ok := byName[e.Name]
+		if !ok || doc.Description == "" || len(doc.DataFields) == 0 {
+			t.Errorf("%s: %+v", e.Name, doc)
+		}
+	}
+	if len(evs) != len(webhook.Events) {
+		t.Errorf("%d events documented, %d in the catalogue", len(evs), len(webhook.Events))
+	}
+	due := byName["maintenance.due_soon"].DataFields
+	for _, f := range []string{"assetId", "assetName", "externalId", "dueDate", "daysRemaining", "maintenance"} {
+		if !slices.Contains(due, f) {
+			t.Errorf("maintenance.due_soon's data lacks %s: %v", f, due)
+		}
+	}
+	g, err := apidoc.NewGuide("https://api.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := apidoc.HTML(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "<code>warranty.expiring</code>") || !strings.Contains(string(page), "daysRemaining") {
+		t.Error("the page does not show the alert events and their data")
 	}
 }

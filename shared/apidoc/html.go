@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"regexp"
+	"strings"
 )
 
 // The page is written with html.EscapeString rather than html/template: the
@@ -46,6 +47,17 @@ func HTML(g Guide) ([]byte, error) {
 `, esc(e.OperationID), esc(e.Summary), esc(e.Method), esc(e.Path), prose(e.Description), esc(e.Permission),
 			i, i, esc(e.Curl), i, i, esc(e.JavaScript))
 	}
+	b.WriteString(`
+<section class="events" id="events">
+  <h2>Webhook events</h2>
+  <p>Each delivery is a signed POST of <code>{"event", "timestamp", "data"}</code>; <code>data</code> holds these fields.</p>
+  <table>
+`)
+	for _, e := range g.Events {
+		fmt.Fprintf(&b, "    <tr><td><code>%s</code></td><td>%s<div class=\"fields\">%s</div></td></tr>\n",
+			esc(e.Name), prose(e.Description), esc(strings.Join(e.DataFields, ", ")))
+	}
+	b.WriteString("  </table>\n</section>\n")
 	b.WriteString(pageBottom)
 	return b.Bytes(), nil
 }
@@ -72,6 +84,9 @@ const pageTop = `<!doctype html>
   button.copy { position: absolute; top: 24px; right: 8px; font-size: 12px; padding: 4px 10px; border-radius: 4px;
     border: 1px solid #4b5563; background: #374151; color: #fff; cursor: pointer; }
   button.copy.copied { background: #15803d; border-color: #15803d; }
+  section.events { background: #fff; border: 1px solid #dde1ea; border-radius: 8px; padding: 20px 24px; }
+  section.events td { vertical-align: top; padding: 6px 12px 6px 0; border-top: 1px solid #eef0f5; }
+  .fields { color: #5b6478; font-size: 13px; font-family: ui-monospace, monospace; }
 </style>
 </head>
 <body>
