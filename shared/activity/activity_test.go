@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -136,7 +137,7 @@ func TestFilters(t *testing.T) {
 	for _, c := range cases {
 		c.q.TenantID, c.q.Limit = "t1", 2
 		rows, _ := walk(t, r, c.q)
-		if got := count(rows); !equal(got, c.want) {
+		if got := count(rows); !maps.Equal(got, c.want) {
 			t.Errorf("%+v: %v, want %v", c.q, got, c.want)
 		}
 		for _, row := range rows {
@@ -145,18 +146,6 @@ func TestFilters(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equal(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBadQueriesName(t *testing.T) {

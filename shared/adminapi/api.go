@@ -67,11 +67,8 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *appkey.Sealer, queue delive
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
 		},
-		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
-		Enqueuer: &delivery.Enqueuer{
-			Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
-			Queue: &delivery.Queue{SQS: queue, URL: cfg.DeliveryQueueURL}, Now: time.Now,
-		},
+		Webhooks:  &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Enqueuer:  delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL),
 		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
 		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
 		Alerts:    &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},

@@ -138,3 +138,11 @@ func TestCrossings(t *testing.T) {
 		t.Errorf("days %v", got)
 	}
 }
+
+func TestCouldBeDue(t *testing.T) {
+	for d, want := range map[time.Duration]bool{-day: true, 0: true, MaxLeadDays * day: true, MaxLeadDays*day + time.Second: false} {
+		if got := couldBeDue(Entry{DueAt: at(d)}, now); got != want {
+			t.Errorf("a date %s ahead: %v", d, got)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -39,13 +40,22 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 	if err := a.Index.Apply(ctx, removed, added, now); err != nil {
 		return err
 	}
+	// One item's entries share its tenant: its lead times are read once, and
+	// only for a date that could have a milestone due under the longest lead.
+	var leads *Leads
 	for _, e := range added {
-		st, err := a.Settings.Get(ctx, e.TenantID)
-		if err != nil {
-			return err
+		if !couldBeDue(e, now) {
+			continue
+		}
+		if leads == nil {
+			st, err := a.Settings.Get(ctx, e.TenantID)
+			if err != nil {
+				return err
+			}
+			leads = &st.Leads
 		}
 		var due []Milestone
-		for _, m := range Milestones(e, st.Leads) {
+		for _, m := range Milestones(e, *leads) {
 			if m.Due(now) {
 				due = append(due, m)
 			}
@@ -81,4 +91,11 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 		}
 	}
 	return nil
+}
+
+// couldBeDue reports whether any lead time a tenant may set puts one of e's
+// milestones at or before now: a date further ahead needs no settings read.
+func couldBeDue(e Entry, now time.Time) bool {
+	due, err := isotime.Parse(e.DueAt)
+	return err == nil && !due.Add(-MaxLeadDays*24*time.Hour).After(now)
 }

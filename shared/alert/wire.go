@@ -17,11 +17,7 @@ import (
 // call it. It never opens a sealed secret: the dispatcher signs.
 func BuildPass(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
-	enqueuer := &delivery.Enqueuer{
-		Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
-		Queue: &delivery.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
-		Now:   time.Now,
-	}
+	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)
 	return &Pass{
 		Index:    &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards},
 		Settings: &SettingsStore{DB: db, Table: cfg.IntegrationsTable},

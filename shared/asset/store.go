@@ -288,6 +288,17 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenan
 	av["entity"] = &types.AttributeValueMemberS{Value: "maintenance"}
 	av["tenantId"] = &types.AttributeValueMemberS{Value: tenantID}
 	av["createdBy"] = &types.AttributeValueMemberS{Value: actor}
+	if err := s.addRecord(ctx, tenantID, assetID, av, mark, "add maintenance"); err != nil {
+		return Maintenance{}, err
+	}
+	return m, nil
+}
+
+// addRecord puts a new record (maintenance, document) in its asset's
+// partition, in one transaction with a check that the asset exists in this
+// tenant and with the mark: NOT_FOUND without the asset, ErrExists when the
+// id is taken (only a retry deriving the same id meets one), ErrClaimLost.
+func (s *Store) addRecord(ctx context.Context, tenantID, assetID string, av map[string]types.AttributeValue, mark Mark, op string) error {
 	items := []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
@@ -295,17 +306,29 @@ func (s *Store) AddMaintenance(ctx context.Context, tenantID, assetID, maintenan
 	if mark != nil {
 		items = append(items, *mark)
 	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	failed := dynamo.CancelledAt(err)
 	switch {
 	case len(failed) > 0 && failed[0]:
-		return Maintenance{}, notFound(assetID)
+		return notFound(assetID)
 	case len(failed) > 1 && failed[1]:
-		return Maintenance{}, ErrExists // only a retry deriving the same id meets one
+		return ErrExists
 	case len(failed) > 2 && failed[2]:
-		return Maintenance{}, ErrClaimLost
+		return ErrClaimLost
 	}
-	return m, dynamo.Translate("add maintenance", err)
+	return dynamo.Translate(op, err)
+}
+
+// getRecord reads one record of an asset's partition as T; found is false
+// when there is none.
+func getRecord[T any](ctx context.Context, s *Store, k keyschema.Key, op string) (T, bool, error) {
+	var v T
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: k.Attrs(), ConsistentRead: aws.Bool(true)})
+	if err != nil || out.Item == nil {
+		return v, false, dynamo.Translate(op, err)
+	}
+	err = attributevalue.UnmarshalMap(out.Item, &v)
+	return v, err == nil, err
 }
 
 // AddDocument links a new document to an asset, in one transaction with a
@@ -324,24 +347,10 @@ func (s *Store) AddDocument(ctx context.Context, tenantID, assetID, documentID, 
 	av["tenantId"] = &types.AttributeValueMemberS{Value: tenantID}
 	av["createdBy"] = &types.AttributeValueMemberS{Value: actor}
 	av["updatedBy"] = &types.AttributeValueMemberS{Value: actor}
-	items := []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConditionExpression: aws.String("attribute_exists(PK)")}},
-		{Put: &types.Put{TableName: aws.String(s.Table), Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	if err := s.addRecord(ctx, tenantID, assetID, av, mark, "add document"); err != nil {
+		return Document{}, err
 	}
-	if mark != nil {
-		items = append(items, *mark)
-	}
-	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	failed := dynamo.CancelledAt(err)
-	switch {
-	case len(failed) > 0 && failed[0]:
-		return Document{}, notFound(assetID)
-	case len(failed) > 1 && failed[1]:
-		return Document{}, ErrExists
-	case len(failed) > 2 && failed[2]:
-		return Document{}, ErrClaimLost
-	}
-	return d, dynamo.Translate("add document", err)
+	return d, nil
 }
 
 // UpdateDocument changes the given fields of a linked document; NOT_FOUND
@@ -393,14 +402,7 @@ func (s *Store) UpdateDocument(ctx context.Context, tenantID, assetID, actor str
 
 // GetDocument reads one linked document of an asset.
 func (s *Store) GetDocument(ctx context.Context, tenantID, assetID, documentID string) (Document, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: keyschema.Document(tenantID, assetID, documentID).Attrs(), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil || out.Item == nil {
-		return Document{}, false, dynamo.Translate("get document", err)
-	}
-	d, err := DocumentFromItem(out.Item)
-	return d, err == nil, err
+	return getRecord[Document](ctx, s, keyschema.Document(tenantID, assetID, documentID), "get document")
 }
 
 // NewDocumentID returns a fresh document id.
@@ -411,13 +413,5 @@ func NewMaintenanceID() string { return "mnt_" + strings.ToLower(ulid.Make().Str
 
 // GetMaintenance reads one maintenance record of an asset.
 func (s *Store) GetMaintenance(ctx context.Context, tenantID, assetID, maintenanceID string) (Maintenance, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: keyschema.Maintenance(tenantID, assetID, maintenanceID).Attrs(), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil || out.Item == nil {
-		return Maintenance{}, false, dynamo.Translate("get maintenance", err)
-	}
-	var m Maintenance
-	err = attributevalue.UnmarshalMap(out.Item, &m)
-	return m, err == nil, err
+	return getRecord[Maintenance](ctx, s, keyschema.Maintenance(tenantID, assetID, maintenanceID), "get maintenance")
 }

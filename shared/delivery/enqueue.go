@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -14,6 +15,12 @@ type Enqueuer struct {
 	Store *Store
 	Queue *Queue
 	Now   func() time.Time
+}
+
+// NewEnqueuer records deliveries in IntegrationsTable (table, write-sharded
+// over shards) and queues them on the delivery queue (url), by the real clock.
+func NewEnqueuer(db dynamo.API, queue SQSAPI, table string, shards int, url string) *Enqueuer {
+	return &Enqueuer{Store: &Store{DB: db, Table: table, Shards: shards}, Queue: &Queue{SQS: queue, URL: url}, Now: time.Now}
 }
 
 // Prepare makes (or finds) the delivery of e to w and reports whether it must

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,18 +201,6 @@ func counts(got map[string][]map[string]any) map[string]int {
 	return out
 }
 
-func sameCounts(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 // Each of the seven events from scheduled passes as of chosen times in 2030
 // (lead times of one day, so a few days of passes cover every milestone),
 // through items written by the API and by the main app: every milestone in
@@ -251,7 +240,7 @@ func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
 	r := passAt(t, p, "2030-03-01T12:00:00.000Z")
 	settled(t, tid, other)
 	want := map[string]int{"warranty.expiring": 1, "document_asset.expiring": 1}
-	if got := counts(alertsReceived(t, rv)); !sameCounts(got, want) || r.Fired != 2 {
+	if got := counts(alertsReceived(t, rv)); !maps.Equal(got, want) || r.Fired != 2 {
 		t.Fatalf("first pass: %v (fired %d), want %v", got, r.Fired, want)
 	}
 	if again := passAt(t, p, "2030-03-01T12:00:00.000Z"); again.Fired != 0 {
@@ -275,7 +264,7 @@ func TestAlertPassesFireEachMilestoneOnce(t *testing.T) {
 	want = map[string]int{"warranty.expiring": 2, "document_asset.expiring": 1, "document.expiring": 1,
 		"maintenance.due_soon": 1, "maintenance.overdue": 1, "document_asset.expired": 1, "document.expired": 1}
 	got := alertsReceived(t, rv)
-	if !sameCounts(counts(got), want) || r.Fired != 6 {
+	if !maps.Equal(counts(got), want) || r.Fired != 6 {
 		t.Fatalf("second pass: %v (fired %d), want %v", counts(got), r.Fired, want)
 	}
 	if w := got["warranty.expiring"]; w[1]["dueDate"] != "2030-03-05T00:00:00.000Z" || w[1]["daysRemaining"] != 0.0 {

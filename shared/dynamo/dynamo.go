@@ -122,12 +122,16 @@ const batchTries = 5
 func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{}}
 	byKey := map[string]Read{}
+	keyNames := map[string][]map[string]types.AttributeValue{} // per table, one key of each attribute-name set
 	for _, r := range reads {
 		k, ok := keyString(r.Table, r.Key, r.Key)
 		if _, dup := byKey[k]; !ok || dup {
 			return fmt.Errorf("%s: a batched read needs distinct keys of string attributes", op)
 		}
 		byKey[k] = r
+		if !slices.ContainsFunc(keyNames[r.Table], func(x map[string]types.AttributeValue) bool { return sameNames(x, r.Key) }) {
+			keyNames[r.Table] = append(keyNames[r.Table], r.Key)
+		}
 		ka := in.RequestItems[r.Table]
 		ka.Keys, ka.ConsistentRead = append(ka.Keys, r.Key), aws.Bool(true)
 		in.RequestItems[r.Table] = ka
@@ -145,8 +149,9 @@ func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 		}
 		for table, items := range out.Responses {
 			for _, item := range items {
-				for k, r := range byKey {
-					if got, _ := keyString(table, r.Key, item); got == k {
+				for _, names := range keyNames[table] {
+					k, _ := keyString(table, names, item)
+					if r, ok := byKey[k]; ok {
 						if err := r.Found(item); err != nil {
 							return fmt.Errorf("%s: %w", op, err)
 						}
@@ -168,6 +173,19 @@ func backOff(ctx context.Context, n int) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// sameNames reports whether two keys have the same attribute names.
+func sameNames(a, b map[string]types.AttributeValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for n := range a {
+		if _, ok := b[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // keyString spells table and item's values of key's attribute names; false

@@ -279,19 +279,13 @@ func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset
 	if c.claim != nil {
 		id = derivedID("mnt_", c)
 	}
-	if c.applied() { // an earlier run added it
-		if m, found, err := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); err != nil || found {
-			return m, err
-		}
-	}
-	m, err := a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
-	if errors.Is(err, asset.ErrExists) { // this request's own record, as in create
-
-		if existing, found, gerr := a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id); gerr == nil && found {
-			return existing, nil
-		}
-	}
-	return m, err
+	return addRecord(ctx, c, id, false,
+		func(id string) (asset.Maintenance, bool, error) {
+			return a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id)
+		},
+		func(id string) (asset.Maintenance, error) {
+			return a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
+		})
 }
 
 func (a *API) document(ctx context.Context, c call, assetID string, in *asset.DocumentInput) (any, error) {
@@ -302,21 +296,36 @@ func (a *API) document(ctx context.Context, c call, assetID string, in *asset.Do
 	case c.claim != nil:
 		id = derivedID("doc_", c)
 	}
-	if c.applied() { // an earlier run added it
-		if d, found, err := a.Assets.GetDocument(ctx, c.tenantID(), assetID, id); err != nil || found {
-			return d, err
-		}
-	}
-	d, err := a.Assets.AddDocument(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
-	if errors.Is(err, asset.ErrExists) && chosen {
+	d, err := addRecord(ctx, c, id, chosen,
+		func(id string) (asset.Document, bool, error) {
+			return a.Assets.GetDocument(ctx, c.tenantID(), assetID, id)
+		},
+		func(id string) (asset.Document, error) {
+			return a.Assets.AddDocument(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
+		})
+	if chosen && errors.Is(err, asset.ErrExists) {
 		return nil, apierror.New(apierror.Conflict, "asset %q already has a document %q", assetID, id)
 	}
-	if errors.Is(err, asset.ErrExists) { // this request's own document (a made id), as in create
-		if existing, found, gerr := a.Assets.GetDocument(ctx, c.tenantID(), assetID, id); gerr == nil && found {
+	return d, err
+}
+
+// addRecord adds a record under id to an asset, answering as create does
+// when an earlier run of the request (or the SDK's lost first try) already
+// wrote it. An id the caller chose can be someone else's: then ErrExists is
+// returned, not the stored record.
+func addRecord[T any](ctx context.Context, c call, id string, chosen bool, get func(id string) (T, bool, error), add func(id string) (T, error)) (T, error) {
+	if c.applied() { // an earlier run added it
+		if v, found, err := get(id); err != nil || found {
+			return v, err
+		}
+	}
+	v, err := add(id)
+	if errors.Is(err, asset.ErrExists) && !chosen { // this request's own record, as in create
+		if existing, found, gerr := get(id); gerr == nil && found {
 			return existing, nil
 		}
 	}
-	return d, err
+	return v, err
 }
 
 func (a *API) updateDocument(ctx context.Context, c call, assetID string, in *asset.DocumentUpdateInput) (any, error) {

@@ -18,11 +18,7 @@ import (
 // The router never opens sealed secrets, so it needs no sealing key.
 func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
-	enqueuer := &delivery.Enqueuer{
-		Store: &delivery.Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
-		Queue: &delivery.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
-		Now:   time.Now,
-	}
+	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)
 	return &Router{
 		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},
 		Enqueuer: enqueuer,
