@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,7 +79,10 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 		}
 		data, err := NewData(e, cur, assetItem, now)
 		if err != nil {
-			return err
+			// Retrying cannot make it readable, and failing would hold up the
+			// stream's shard: skipped, as the router skips undecodable images.
+			slog.Warn("alert skipped: its item cannot be read", "itemPK", e.ItemPK, "itemSK", e.ItemSK, "error", err.Error())
+			continue
 		}
 		list, err := hooks(e.TenantID)
 		if err != nil {

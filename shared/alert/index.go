@@ -74,19 +74,27 @@ func (x *Index) Apply(ctx context.Context, removed, added []Entry, now time.Time
 	}
 	for i := range added {
 		added[i].IndexedAt = isotime.Format(now)
-		e := added[i]
-		item, err := attributevalue.MarshalMap(e)
+		item, err := x.Item(added[i])
 		if err != nil {
 			return err
-		}
-		for k, v := range x.key(e).Attrs() {
-			item[k] = v
 		}
 		if _, err := x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: item}); err != nil {
 			return dynamo.Translate("index date", err)
 		}
 	}
 	return nil
+}
+
+// Item is e's stored entry, keyed in its day's shard.
+func (x *Index) Item(e Entry) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(e)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range x.key(e).Attrs() {
+		item[k] = v
+	}
+	return item, nil
 }
 
 // Between reads the entries of group g with a date in (w.From, w.To], every

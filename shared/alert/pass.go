@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,6 +65,7 @@ type Result struct {
 	Candidates int // index entries read (after each tenant's lead time is applied)
 	Stale      int // entries whose item no longer has the date (moved, removed, performed)
 	Fired      int // alerts queued
+	Unreadable int // candidates skipped because their item could not be decoded
 }
 
 // Handle is the Lambda handler: EventBridge Scheduler's event carries nothing the pass needs.
@@ -70,7 +74,7 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "candidates", r.Candidates, "stale", r.Stale, "fired", r.Fired)
+	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "candidates", r.Candidates, "stale", r.Stale, "unreadable", r.Unreadable, "fired", r.Fired)
 	return nil
 }
 
@@ -145,42 +149,54 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	hooks := map[string][]webhook.Webhook{}
+	var jobs []firing
+	tenants := map[string]bool{}
 	for _, e := range ordered {
 		item, assetItem := items[keyOf(e.ItemPK, e.ItemSK)], items[keyOf(e.ItemPK, keyschema.AssetSK)]
 		if item == nil || assetItem == nil || !slices.ContainsFunc(Entries(ImageOf(item)), e.Same) {
 			res.Stale++
 			continue
 		}
-		var due []Milestone
+		j := firing{tenantID: e.TenantID}
 		for _, m := range Milestones(e, leadsOf(e.TenantID)) {
 			if m.Due(to) {
-				due = append(due, m)
+				j.due = append(j.due, m)
 			}
 		}
-		if len(due) == 0 {
+		if len(j.due) == 0 {
 			continue
 		}
-		list, listed := hooks[e.TenantID]
-		if !listed {
-			if list, err = p.Webhooks.List(ctx, e.TenantID); err != nil {
-				return res, err
-			}
-			hooks[e.TenantID] = list
+		if j.data, err = NewData(e, item, assetItem, now); err != nil {
+			// An item this code cannot read (the main app wrote a field in
+			// another type) must not hold up every other tenant's alerts.
+			slog.Warn("alert skipped: its item cannot be read", "itemPK", e.ItemPK, "itemSK", e.ItemSK, "error", err.Error())
+			res.Unreadable++
+			continue
 		}
-		data, err := NewData(e, item, assetItem, now)
-		if err != nil {
-			return res, err
-		}
-		for _, m := range due {
-			fired, err := p.Firer.Fire(ctx, m, data, list, now)
+		jobs = append(jobs, j)
+		tenants[e.TenantID] = true
+	}
+	hooks, err := p.listHooks(ctx, slices.Sorted(maps.Keys(tenants)))
+	if err != nil {
+		return res, err
+	}
+	var fired atomic.Int64
+	err = concurrently(ctx, len(jobs), func(ctx context.Context, i int) error {
+		j := jobs[i]
+		for _, m := range j.due {
+			ok, err := p.Firer.Fire(ctx, m, j.data, hooks[j.tenantID], now)
 			if err != nil {
-				return res, err
+				return err
 			}
-			if fired {
-				res.Fired++
+			if ok {
+				fired.Add(1)
 			}
 		}
+		return nil
+	})
+	res.Fired = int(fired.Load())
+	if err != nil {
+		return res, err
 	}
 
 	for _, st := range all {
@@ -189,6 +205,61 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 		}
 	}
 	return res, p.advance(ctx, to)
+}
+
+// firing is a candidate's milestones that are due, with their alert's data.
+type firing struct {
+	tenantID string
+	due      []Milestone
+	data     Data
+}
+
+// fireConcurrency is how many candidates a pass fires at once: each alert
+// is a few calls in a row (marker, delivery, queue, marker), so one at a
+// time would leave a pass of 10,000 alerts waiting on the network for most
+// of ExpiryAlertsFunction's timeout.
+const fireConcurrency = 16
+
+// listHooks lists each tenant's webhooks, fireConcurrency tenants at once.
+func (p *Pass) listHooks(ctx context.Context, tenants []string) (map[string][]webhook.Webhook, error) {
+	lists := make([][]webhook.Webhook, len(tenants))
+	err := concurrently(ctx, len(tenants), func(ctx context.Context, i int) (err error) {
+		lists[i], err = p.Webhooks.List(ctx, tenants[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]webhook.Webhook, len(tenants))
+	for i, t := range tenants {
+		out[t] = lists[i]
+	}
+	return out, nil
+}
+
+// concurrently calls f with 0..n-1, fireConcurrency at a time; after the
+// first error it starts no more and returns that error once the running ones
+// end.
+func concurrently(ctx context.Context, n int, f func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(fireConcurrency, n) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }
 
 func keyOf(pk, sk string) string { return pk + "\x00" + sk }

@@ -29,6 +29,7 @@ type StreamSource struct {
 	BatchSize int32
 	Retries   int    // MaximumRetryAttempts (-1: until the records expire)
 	OnFailure string // URL of the SQS on-failure destination ("" = none)
+	Filter    EventFilter
 	onFailARN string
 }
 
@@ -52,6 +53,9 @@ func (t *Template) StreamSource(fn string, res Resources) (StreamSource, error) 
 		}
 		if n, ok := props["MaximumRetryAttempts"].(int); ok {
 			src.Retries = n
+		}
+		if src.Filter, err = parseFilter(props); err != nil {
+			return StreamSource{}, fmt.Errorf("%s: %w", fn, err)
 		}
 		if src.onFailARN, err = t.onFailureQueue(props, res); err != nil {
 			return StreamSource{}, err
@@ -190,11 +194,18 @@ func PollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 					continue
 				}
 				busy = true
-				if !deliverStreamBatch(ctx, src, fresh, handle) {
+				// Records the template's filter drops are passed over, as Lambda does.
+				var passed []streamtypes.Record
+				for _, r := range fresh {
+					if src.Filter.Passes(toEventRecord(src.StreamARN, r)) {
+						passed = append(passed, r)
+					}
+				}
+				if len(passed) > 0 && !deliverStreamBatch(ctx, src, passed, handle) {
 					if ctx.Err() != nil {
 						return
 					}
-					if err := sendStreamFailure(ctx, dlq, src, shard, fresh); err != nil {
+					if err := sendStreamFailure(ctx, dlq, src, shard, passed); err != nil {
 						warn(fmt.Errorf("on-failure destination: %w", err))
 						clean = false
 						continue // not passed: the batch is tried again rather than lost

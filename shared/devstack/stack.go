@@ -374,3 +374,12 @@ func (s *Stack) Close() {
 		s.Moto.Stop()
 	}
 }
+
+// StopPollers stops the event-source pollers and the alert schedule, so a
+// benchmark can seed the tables directly and drive a function itself.
+func (s *Stack) StopPollers() {
+	if s.stopPolling != nil {
+		s.stopPolling()
+		s.polling.Wait()
+	}
+}
