@@ -210,6 +210,16 @@ func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemIn
 	}
 	return out, err
 }
+func (c *counting) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	c.add("Scan")
+	out, err := c.API.(interface {
+		Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	}).Scan(ctx, in, o...)
+	if err == nil {
+		c.read.Add(int64(out.ScannedCount))
+	}
+	return out, err
+}
 func (c *counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	c.add("PutItem")
 	return c.API.PutItem(ctx, in, o...)

@@ -41,6 +41,12 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 	if err := a.Index.Apply(ctx, removed, added, now); err != nil {
 		return err
 	}
+	return a.fireDue(ctx, added, cur, now, hooks)
+}
+
+// fireDue fires the milestones of item's newly indexed entries that are
+// due now.
+func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
 	// One item's entries share its tenant: its lead times are read once, and
 	// only for a date that could have a milestone due under the longest lead.
 	var leads *Leads

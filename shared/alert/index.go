@@ -85,6 +85,21 @@ func (x *Index) Apply(ctx context.Context, removed, added []Entry, now time.Time
 	return nil
 }
 
+// AddNew indexes e unless its entry is stored already (the stream indexed
+// it, perhaps with an earlier IndexedAt that must stand), and reports
+// whether it added it.
+func (x *Index) AddNew(ctx context.Context, e Entry) (bool, error) {
+	item, err := x.Item(e)
+	if err != nil {
+		return false, err
+	}
+	_, err = x.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(x.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	if dynamo.ConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, dynamo.Translate("index date", err)
+}
+
 // Item is e's stored entry, keyed in its day's shard.
 func (x *Index) Item(e Entry) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(e)

@@ -46,6 +46,10 @@ type Pass struct {
 	}
 	Firer *Firer
 	Now   func() time.Time
+	// Backfill indexes dates written before the index, a stretch of the
+	// table per Handle (nil: none). Run, which tests call as of other times,
+	// leaves it alone: it works as of the real now.
+	Backfill *Backfill
 	// Watermark is where the pass keeps how far it has looked; zero for
 	// keyschema.AlertWatermark (tests running passes as of other times use
 	// their own).
@@ -75,7 +79,27 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 		return err
 	}
 	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "candidates", r.Candidates, "stale", r.Stale, "unreadable", r.Unreadable, "fired", r.Fired)
-	return nil
+	if p.Backfill == nil {
+		return nil
+	}
+	b, err := p.Backfill.Step(ctx, p.Now(), backfillBudget(ctx, time.Now()))
+	if b.Scanned > 0 {
+		slog.Info("alert backfill", "scanned", b.Scanned, "indexed", b.Indexed, "done", b.Done)
+	}
+	return err
+}
+
+// BackfillPerPass is the longest a pass spends on the backfill.
+const BackfillPerPass = 2 * time.Minute
+
+// backfillBudget is BackfillPerPass, or half the time the invocation has
+// left if that is less: the pass must end before Lambda stops it.
+func backfillBudget(ctx context.Context, now time.Time) time.Duration {
+	budget := BackfillPerPass
+	if deadline, ok := ctx.Deadline(); ok {
+		budget = min(budget, deadline.Sub(now)/2)
+	}
+	return max(budget, 0)
 }
 
 // Run makes one pass as of now.

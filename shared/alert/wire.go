@@ -10,7 +10,6 @@ import (
 
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
-	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -20,14 +19,18 @@ func BuildPass(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*
 	return NewPass(cfg, dynamodb.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil
 }
 
-// NewPass is a pass over the given clients (the benchmark counts their calls).
-func NewPass(cfg config.ExpiryAlerts, db dynamo.API, queue delivery.SQSAPI) *Pass {
+// NewPass is a pass over the given clients (the benchmark counts their
+// calls), with the backfill of dates written before the index.
+func NewPass(cfg config.ExpiryAlerts, db ScanAPI, queue delivery.SQSAPI) *Pass {
+	index := &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards}
+	settings := &SettingsStore{DB: db, Table: cfg.IntegrationsTable}
+	hooks := &webhook.Store{DB: db, Table: cfg.IntegrationsTable}
+	firer := &Firer{DB: db, Table: cfg.IntegrationsTable, Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)}
 	return &Pass{
-		Index:    &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards},
-		Settings: &SettingsStore{DB: db, Table: cfg.IntegrationsTable},
-		Items:    db, Assets: cfg.AssetsTable,
-		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},
-		Firer:    &Firer{DB: db, Table: cfg.IntegrationsTable, Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)},
-		Now:      time.Now,
+		Index: index, Settings: settings, Items: db, Assets: cfg.AssetsTable, Webhooks: hooks, Firer: firer, Now: time.Now,
+		Backfill: &Backfill{
+			DB: db, Assets: cfg.AssetsTable, Table: cfg.IntegrationsTable, Webhooks: hooks,
+			Arming: &Arming{Index: index, Settings: settings, Assets: db, AssetsTable: cfg.AssetsTable, Firer: firer},
+		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -505,3 +506,103 @@ func TestAnUnreadableItemHoldsUpNoAlert(t *testing.T) {
 }
 
 func sv(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+// Dates written before the index existed (the stream never indexed them)
+// are indexed by the backfill, a page of AssetsTable at a time across
+// passes, and what of them is due fires once; a date the stream indexed
+// keeps its entry as it was; a finished backfill scans nothing more, and a
+// second backfill from scratch fires nothing again.
+func TestBackfillIndexesDatesWrittenBeforeTheIndex(t *testing.T) {
+	// Not parallel: the backfill scans the whole table and runs alone.
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "maintenance:create")
+	// Written with no webhook yet, so nothing fires now.
+	soon := createAsset(t, key, map[string]any{"name": "Press", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": isoIn(10 * day)})["assetId"].(string)
+	later := createAsset(t, key, map[string]any{"name": "Lathe", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": isoIn(90 * day)})["assetId"].(string)
+	kept := createAsset(t, key, map[string]any{"name": "Drill", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": isoIn(200 * day)})["assetId"].(string)
+	late := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": soon, "title": "Overhaul", "dueAt": isoIn(-2 * day)})
+	expect(t, late, 201, "")
+	settled(t, tid)
+
+	index := &alert.Index{Shards: alert.IndexShards}
+	entryKey := func(k keyschema.Key) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.AssetsTable), Key: k.Attrs(), ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item == nil {
+			t.Fatalf("item %v: %v", k, err)
+		}
+		es := alert.Entries(alert.ImageOf(out.Item))
+		if len(es) != 1 {
+			t.Fatalf("item %v has %d watched dates", k, len(es))
+		}
+		item, err := index.Item(es[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]types.AttributeValue{"PK": item["PK"], "SK": item["SK"]}
+	}
+	entry := func(k map[string]types.AttributeValue) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable), Key: k, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	// As if alerts were deployed after these were written: their entries go.
+	unindexed := []map[string]types.AttributeValue{
+		entryKey(keyschema.Asset(tid, soon)), entryKey(keyschema.Asset(tid, later)),
+		entryKey(keyschema.Maintenance(tid, soon, late.json(t)["maintenanceId"].(string))),
+	}
+	for _, k := range unindexed {
+		if _, err := stack.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keptKey := entryKey(keyschema.Asset(tid, kept))
+	keptBefore := entry(keptKey)["indexedAt"]
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, alert.Events...)
+
+	backfill := func(state string) (steps int) {
+		t.Helper()
+		b := *stack.Alerts.Backfill
+		b.State, b.PageSize = keyschema.Key{PK: keyschema.AlertBackfill().PK, SK: "TEST#" + state}, 2
+		for {
+			// No time budget: one page a step, as a pass short of time makes.
+			r, err := b.Step(ctx, time.Now(), 0)
+			if err != nil {
+				t.Fatalf("backfill step %d: %v", steps, err)
+			}
+			steps++
+			if r.Done {
+				if again, err := b.Step(ctx, time.Now(), 0); err != nil || !again.Done || again.Scanned != 0 {
+					t.Fatalf("a step after the end: %+v, %v (want done, nothing scanned)", again, err)
+				}
+				return steps
+			}
+		}
+	}
+	if steps := backfill(t.Name()); steps < 2 {
+		t.Fatalf("the backfill took %d step(s) of 2 items: its cursor was never resumed", steps)
+	}
+	settled(t, tid)
+	want := map[string]int{"warranty.expiring": 1, "maintenance.overdue": 1}
+	if got := counts(alertsReceived(t, rv)); !maps.Equal(got, want) {
+		t.Fatalf("after the backfill: %v, want %v", got, want)
+	}
+	for _, k := range unindexed {
+		if entry(k) == nil {
+			t.Errorf("entry %v not restored", k["SK"])
+		}
+	}
+	if after := entry(keptKey)["indexedAt"]; !reflect.DeepEqual(after, keptBefore) {
+		t.Errorf("an entry the stream made was rewritten: indexedAt %v, was %v", after, keptBefore)
+	}
+	backfill(t.Name() + "-again")
+	settled(t, tid)
+	if got := counts(alertsReceived(t, rv)); !maps.Equal(got, want) {
+		t.Fatalf("after a second backfill: %v, want %v", got, want)
+	}
+}

@@ -156,6 +156,10 @@ func AlertMarker(tenantID, assetID, itemSK, event, dueAt string) Key {
 // AlertWatermark is how far the alert passes have looked: ALERTJOB / WATERMARK.
 func AlertWatermark() Key { return Key{"ALERTJOB", "WATERMARK"} }
 
+// AlertBackfill is how far the backfill of dates written before the index
+// has scanned AssetsTable: ALERTJOB / BACKFILL.
+func AlertBackfill() Key { return Key{"ALERTJOB", "BACKFILL"} }
+
 // SystemPK is the tenant's system entries (sort key: a ULID).
 func SystemPK(tenantID string) string { return tenant(tenantID) + "#SYSLOG" }
 

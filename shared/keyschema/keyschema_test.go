@@ -25,6 +25,7 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{AlertSettings("t1"), Key{"ALERTSETTINGS", "t1"}},
 		{AlertMarker("t1", "a", "MAINT#m", "maintenance.overdue", "2026-03-08T09:15:00.000Z"), Key{"TENANT#t1#ALERT#a#MAINT#m", "maintenance.overdue#2026-03-08T09:15:00.000Z"}},
 		{AlertWatermark(), Key{"ALERTJOB", "WATERMARK"}},
+		{AlertBackfill(), Key{"ALERTJOB", "BACKFILL"}},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %v, want %v", c.got, c.want)
