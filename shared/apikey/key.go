@@ -51,11 +51,12 @@ const (
 	AssetLocation     Permission = "asset:location"
 	AssignmentUpdate  Permission = "assignment:update"
 	MaintenanceCreate Permission = "maintenance:create"
+	MaintenanceUpdate Permission = "maintenance:update"
 	DocumentWrite     Permission = "document:write"
 )
 
 // Permissions lists every permission in the order the registry shows them.
-var Permissions = []Permission{AssetCreate, AssetUpdate, AssetLocation, AssignmentUpdate, MaintenanceCreate, DocumentWrite}
+var Permissions = []Permission{AssetCreate, AssetUpdate, AssetLocation, AssignmentUpdate, MaintenanceCreate, MaintenanceUpdate, DocumentWrite}
 
 // Known reports whether p is a defined permission.
 func (p Permission) Known() bool { return slices.Contains(Permissions, p) }

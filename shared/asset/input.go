@@ -119,8 +119,8 @@ func (in *UpdateInput) ValidateAt(now time.Time) error {
 	v.nullable("description", &in.Description, maxDescription)
 	v.nullable("serialNumber", &in.SerialNumber, maxSerial)
 	v.nullable("type", &in.Type, maxType)
-	v.nullableTime("expiresAt", &in.ExpiresAt)
-	v.nullableTime("warrantyExpiresAt", &in.WarrantyExpiresAt)
+	v.nullableTime("expiresAt", &in.ExpiresAt, false)
+	v.nullableTime("warrantyExpiresAt", &in.WarrantyExpiresAt, false)
 	if in.Name == nil && in.CategoryName == nil && in.StatusName == nil && !in.Description.Set && !in.SerialNumber.Set &&
 		!in.Type.Set && !in.ExpiresAt.Set && !in.WarrantyExpiresAt.Set {
 		v.Add("body", "give at least one of name, categoryName, statusName, description, serialNumber, type, expiresAt, warrantyExpiresAt")
@@ -144,6 +144,35 @@ func (in *MaintenanceInput) ValidateAt(now time.Time) error {
 	in.Description = v.optText("description", in.Description, maxDescription)
 	in.DueAt = v.optTime("dueAt", in.DueAt, false)
 	in.PerformedAt = v.optTime("performedAt", in.PerformedAt, true)
+	return v.Err()
+}
+
+// MaintenanceUpdateInput is the body of POST /assets/maintenance/update:
+// the record and the fields to change (null clears description, dueAt or
+// performedAt). Recording performedAt completes the record (and stops its
+// alerts); clearing it schedules it again.
+type MaintenanceUpdateInput struct {
+	Ref
+	MaintenanceID string   `json:"maintenanceId"`
+	Title         *string  `json:"title"`
+	Description   Nullable `json:"description"`
+	DueAt         Nullable `json:"dueAt"`
+	PerformedAt   Nullable `json:"performedAt"`
+}
+
+func (in *MaintenanceUpdateInput) ValidateAt(now time.Time) error {
+	v := &validator{now: now}
+	in.Ref.validate(v)
+	if !idPattern.MatchString(in.MaintenanceID) {
+		v.Add("maintenanceId", "is required: the id the record was created with")
+	}
+	in.Title = v.optRequiredText("title", in.Title, maxTitle)
+	v.nullable("description", &in.Description, maxDescription)
+	v.nullableTime("dueAt", &in.DueAt, false)
+	v.nullableTime("performedAt", &in.PerformedAt, true)
+	if in.Title == nil && !in.Description.Set && !in.DueAt.Set && !in.PerformedAt.Set {
+		v.Add("body", "give at least one of title, description, dueAt, performedAt")
+	}
 	return v.Err()
 }
 
@@ -189,7 +218,7 @@ func (in *DocumentUpdateInput) ValidateAt(now time.Time) error {
 	}
 	in.Name = v.optRequiredText("name", in.Name, maxName)
 	v.nullable("description", &in.Description, maxDescription)
-	v.nullableTime("expiresAt", &in.ExpiresAt)
+	v.nullableTime("expiresAt", &in.ExpiresAt, false)
 	if in.Name == nil && !in.Description.Set && !in.ExpiresAt.Set {
 		v.Add("body", "give at least one of name, description, expiresAt")
 	}
@@ -313,8 +342,8 @@ func (v *validator) nullable(field string, n *Nullable, max int) {
 }
 
 // nullableTime is nullable for a date field: a value is normalized as optTime
-// does; null (or an empty string) clears it.
-func (v *validator) nullableTime(field string, n *Nullable) {
+// does (notFuture as there); null (or an empty string) clears it.
+func (v *validator) nullableTime(field string, n *Nullable, notFuture bool) {
 	if !n.Set || n.Null {
 		return
 	}
@@ -322,7 +351,7 @@ func (v *validator) nullableTime(field string, n *Nullable) {
 		n.Null = true
 		return
 	}
-	if t := v.optTime(field, &n.Value, false); t != nil {
+	if t := v.optTime(field, &n.Value, notFuture); t != nil {
 		n.Value = *t
 	}
 }

@@ -363,12 +363,42 @@ func (s *Store) UpdateDocument(ctx context.Context, tenantID, assetID, actor str
 	}
 	u = setOrRemove(u, "description", &in.Description)
 	u = setOrRemove(u, "expiresAt", &in.ExpiresAt)
+	missing := apierror.New(apierror.NotFound, "asset %q has no document %q", assetID, in.DocumentID)
+	return updateRecord[Document](ctx, s, keyschema.Document(tenantID, assetID, in.DocumentID), u, mark, missing, "update document")
+}
+
+// UpdateMaintenance changes the given fields of a maintenance record;
+// NOT_FOUND if the asset has no such record. Its status follows
+// performedAt: completed once set, scheduled again when cleared.
+func (s *Store) UpdateMaintenance(ctx context.Context, tenantID, assetID, actor string, in MaintenanceUpdateInput, mark Mark) (Maintenance, error) {
+	u := expression.Set(expression.Name("updatedAt"), expression.Value(isotime.Format(s.now()))).
+		Set(expression.Name("updatedBy"), expression.Value(actor))
+	if in.Title != nil {
+		u = u.Set(expression.Name("title"), expression.Value(*in.Title))
+	}
+	u = setOrRemove(u, "description", &in.Description)
+	u = setOrRemove(u, "dueAt", &in.DueAt)
+	u = setOrRemove(u, "performedAt", &in.PerformedAt)
+	switch {
+	case in.PerformedAt.Set && in.PerformedAt.Null:
+		u = u.Set(expression.Name("status"), expression.Value("scheduled"))
+	case in.PerformedAt.Set:
+		u = u.Set(expression.Name("status"), expression.Value("completed"))
+	}
+	missing := apierror.New(apierror.NotFound, "asset %q has no maintenance record %q", assetID, in.MaintenanceID)
+	return updateRecord[Maintenance](ctx, s, keyschema.Maintenance(tenantID, assetID, in.MaintenanceID), u, mark, missing, "update maintenance")
+}
+
+// updateRecord applies u to an existing record of an asset (with the mark,
+// in one transaction) and returns the record after it; missing when there
+// is no such record.
+func updateRecord[T any](ctx context.Context, s *Store, key keyschema.Key, u expression.UpdateBuilder, mark Mark, missing error, op string) (T, error) {
+	var zero T
 	expr, err := expression.NewBuilder().WithUpdate(u).WithCondition(exists).Build()
 	if err != nil {
-		return Document{}, err
+		return zero, err
 	}
-	k := keyschema.Document(tenantID, assetID, in.DocumentID).Attrs()
-	missing := apierror.New(apierror.NotFound, "asset %q has no document %q", assetID, in.DocumentID)
+	k := key.Attrs()
 	update := &types.Update{TableName: aws.String(s.Table), Key: k, UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
 	if mark != nil {
@@ -376,28 +406,29 @@ func (s *Store) UpdateDocument(ctx context.Context, tenantID, assetID, actor str
 		failed := dynamo.CancelledAt(err)
 		switch {
 		case len(failed) > 0 && failed[0]:
-			return Document{}, missing
+			return zero, missing
 		case len(failed) > 1 && failed[1]:
-			return Document{}, ErrClaimLost
+			return zero, ErrClaimLost
 		case err != nil:
-			return Document{}, dynamo.Translate("update document", err)
+			return zero, dynamo.Translate(op, err)
 		}
-		d, found, err := s.GetDocument(ctx, tenantID, assetID, in.DocumentID)
+		v, found, err := getRecord[T](ctx, s, key, op)
 		if err == nil && !found {
 			err = missing
 		}
-		return d, err
+		return v, err
 	}
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: update.TableName, Key: k, UpdateExpression: update.UpdateExpression,
 		ConditionExpression: update.ConditionExpression, ExpressionAttributeNames: update.ExpressionAttributeNames,
 		ExpressionAttributeValues: update.ExpressionAttributeValues, ReturnValues: types.ReturnValueAllNew})
 	if dynamo.ConditionFailed(err) {
-		return Document{}, missing
+		return zero, missing
 	}
 	if err != nil {
-		return Document{}, dynamo.Translate("update document", err)
+		return zero, dynamo.Translate(op, err)
 	}
-	return DocumentFromItem(out.Attributes)
+	var v T
+	return v, attributevalue.UnmarshalMap(out.Attributes, &v)
 }
 
 // GetDocument reads one linked document of an asset.

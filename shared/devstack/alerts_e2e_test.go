@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -605,4 +606,106 @@ func TestBackfillIndexesDatesWrittenBeforeTheIndex(t *testing.T) {
 	if got := counts(alertsReceived(t, rv)); !maps.Equal(got, want) {
 		t.Fatalf("after a second backfill: %v, want %v", got, want)
 	}
+}
+
+// Maintenance records through the integration API: a due date moved inside
+// the lead time re-arms due_soon at once; recording performedAt completes the
+// record and its overdue never fires; clearing it schedules the record again;
+// the permission, an unknown record, a future performedAt and another
+// tenant's record are refused, and nothing is written by a refusal.
+func TestMaintenanceUpdatesThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create", "maintenance:create", "maintenance:update")
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, "maintenance.due_soon", "maintenance.overdue")
+	assetID := createAsset(t, key, map[string]any{"name": "Forklift", "categoryName": "M", "statusName": "A", "externalId": "ERP-F1"})["assetId"].(string)
+	r := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": assetID, "title": "Brake check", "dueAt": isoIn(60 * day)})
+	expect(t, r, 201, "")
+	mntID := r.json(t)["maintenanceId"].(string)
+	update := func(body map[string]any) response {
+		t.Helper()
+		body["maintenanceId"] = mntID
+		if _, ok := body["assetId"]; !ok {
+			body["externalId"] = "ERP-F1"
+		}
+		return call(t, "POST", "/api/integrations/assets/maintenance/update", key, body)
+	}
+
+	moved := update(map[string]any{"dueAt": isoIn(3 * day), "title": "Brake check (moved)"})
+	expect(t, moved, 200, "")
+	if m := moved.json(t); m["title"] != "Brake check (moved)" || m["status"] != "scheduled" || m["maintenanceId"] != mntID {
+		t.Fatalf("moved: %v", m)
+	}
+	settled(t, tid)
+	if got := alertsReceived(t, rv)["maintenance.due_soon"]; len(got) != 1 || got[0]["maintenance"].(map[string]any)["title"] != "Brake check (moved)" {
+		t.Fatalf("due_soon after the move: %v", got)
+	}
+
+	done := update(map[string]any{"performedAt": isoIn(-time.Hour)})
+	expect(t, done, 200, "")
+	if m := done.json(t); m["status"] != "completed" || m["performedAt"] == nil {
+		t.Fatalf("performed: %v", m)
+	}
+	// The performed record leaves the due-date index: no pass will meet its
+	// overdue. (A pass as of a later time would fire other tests' alerts.)
+	entry := alert.Entry{TenantID: tid, AssetID: assetID, Kind: alert.MaintenanceKind, ItemPK: keyschema.AssetPK(tid, assetID),
+		ItemSK: keyschema.MaintenancePrefix + mntID, DueAt: moved.json(t)["dueAt"].(string)}
+	indexed := func() bool {
+		t.Helper()
+		item, err := (&alert.Index{Shards: alert.IndexShards}).Item(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable),
+			Key: map[string]types.AttributeValue{"PK": item["PK"], "SK": item["SK"]}, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item != nil
+	}
+	settled(t, tid)
+	if indexed() {
+		t.Fatal("the performed record's due date is still indexed")
+	}
+	again := update(map[string]any{"performedAt": nil})
+	expect(t, again, 200, "")
+	if m := again.json(t); m["status"] != "scheduled" || m["performedAt"] != nil {
+		t.Fatalf("performedAt cleared: %v", m)
+	}
+	settled(t, tid)
+	if !indexed() {
+		t.Fatal("the record scheduled again is not indexed")
+	}
+	if n := len(alertsReceived(t, rv)["maintenance.due_soon"]); n != 1 {
+		t.Fatalf("due_soon after scheduling again: %d, want the one already sent", n)
+	}
+
+	for _, c := range []struct {
+		key  string
+		body map[string]any
+		code int
+		err  string
+	}{
+		{key, map[string]any{"assetId": assetID, "maintenanceId": "mnt_missing", "title": "x"}, 404, "NOT_FOUND"},
+		{key, map[string]any{"assetId": assetID, "maintenanceId": mntID}, 400, "VALIDATION_ERROR"},
+		{key, map[string]any{"assetId": assetID, "maintenanceId": mntID, "performedAt": isoIn(2 * day)}, 400, "VALIDATION_ERROR"},
+		{key, map[string]any{"assetId": assetID, "maintenanceId": mntID, "dueAt": "2026-02-30"}, 400, "VALIDATION_ERROR"},
+		{key, map[string]any{"assetId": assetID, "maintenanceId": mntID, "dueAt": 20261201}, 400, "VALIDATION_ERROR"},
+		{key, map[string]any{"assetId": assetID, "maintenanceId": "MAINT#x", "title": "x"}, 400, "VALIDATION_ERROR"},
+		{mustKey(t, tid, "maintenance:create"), map[string]any{"assetId": assetID, "maintenanceId": mntID, "title": "x"}, 403, "INSUFFICIENT_PERMISSIONS"},
+		{mustKey(t, newTenant(t, tenant.Enterprise), "maintenance:update"), map[string]any{"assetId": assetID, "maintenanceId": mntID, "title": "x"}, 404, "NOT_FOUND"},
+	} {
+		expect(t, call(t, "POST", "/api/integrations/assets/maintenance/update", c.key, c.body), c.code, c.err)
+	}
+	m, found, err := (&asset.Store{DB: stack.DB, Table: stack.AssetsTable}).GetMaintenance(context.Background(), tid, assetID, mntID)
+	if err != nil || !found || m.Title != "Brake check (moved)" || m.PerformedAt != nil || m.Status != "scheduled" {
+		t.Fatalf("after the refusals: %+v %v %v", m, found, err)
+	}
+}
+
+func mustKey(t *testing.T, tenantID string, perms ...string) string {
+	t.Helper()
+	k, _ := newKey(t, tenantID, perms...)
+	return k
 }

@@ -43,6 +43,7 @@ func (a *API) endpoints() []httpapi.Endpoint {
 		post("/api/integrations/assets/create", apikey.AssetCreate, a.create),
 		post("/api/integrations/assets/update", apikey.AssetUpdate, onAsset(a, http.StatusOK, a.update)),
 		post("/api/integrations/assets/maintenance", apikey.MaintenanceCreate, onAsset(a, http.StatusCreated, a.maintenance)),
+		post("/api/integrations/assets/maintenance/update", apikey.MaintenanceUpdate, onAsset(a, http.StatusOK, a.updateMaintenance)),
 		post("/api/integrations/assets/assignment", apikey.AssignmentUpdate, onAsset(a, http.StatusOK, a.assignment)),
 		post("/api/integrations/assets/geo-position", apikey.AssetLocation, onAsset(a, http.StatusOK, a.geoPosition)),
 		post("/api/integrations/assets/documents", apikey.DocumentWrite, onAsset(a, http.StatusCreated, a.document)),
@@ -329,14 +330,38 @@ func addRecord[T any](ctx context.Context, c call, id string, chosen bool, get f
 }
 
 func (a *API) updateDocument(ctx context.Context, c call, assetID string, in *asset.DocumentUpdateInput) (any, error) {
+	return updateRecord(c,
+		func() (asset.Document, bool, error) {
+			return a.Assets.GetDocument(ctx, c.tenantID(), assetID, in.DocumentID)
+		},
+		func() (asset.Document, error) {
+			return a.Assets.UpdateDocument(ctx, c.tenantID(), assetID, c.actor(), *in, c.mark(in.DocumentID))
+		},
+		apierror.New(apierror.NotFound, "asset %q has no document %q", assetID, in.DocumentID))
+}
+
+func (a *API) updateMaintenance(ctx context.Context, c call, assetID string, in *asset.MaintenanceUpdateInput) (any, error) {
+	return updateRecord(c,
+		func() (asset.Maintenance, bool, error) {
+			return a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, in.MaintenanceID)
+		},
+		func() (asset.Maintenance, error) {
+			return a.Assets.UpdateMaintenance(ctx, c.tenantID(), assetID, c.actor(), *in, c.mark(in.MaintenanceID))
+		},
+		apierror.New(apierror.NotFound, "asset %q has no maintenance record %q", assetID, in.MaintenanceID))
+}
+
+// updateRecord changes a record of an asset, or, when an earlier run of the
+// request applied the change, answers with the record as it is.
+func updateRecord[T any](c call, get func() (T, bool, error), update func() (T, error), missing error) (T, error) {
 	if c.applied() {
-		d, found, err := a.Assets.GetDocument(ctx, c.tenantID(), assetID, in.DocumentID)
+		v, found, err := get()
 		if err == nil && !found {
-			err = apierror.New(apierror.NotFound, "asset %q has no document %q", assetID, in.DocumentID)
+			err = missing
 		}
-		return d, err
+		return v, err
 	}
-	return a.Assets.UpdateDocument(ctx, c.tenantID(), assetID, c.actor(), *in, c.mark(in.DocumentID))
+	return update()
 }
 
 func (a *API) assignment(ctx context.Context, c call, id string, in *asset.AssignmentInput) (any, error) {
