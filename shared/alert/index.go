@@ -39,11 +39,14 @@ const IndexShards = 8
 // dayOf is the UTC day of an isotime date.
 func dayOf(at string) string { return at[:len("2006-01-02")] }
 
-func (x *Index) key(e Entry) keyschema.Key {
+func (x *Index) shard(e Entry) int {
 	h := fnv.New32a()
 	h.Write([]byte(e.ID()))
-	shard := int(h.Sum32() % uint32(max(x.Shards, 1)))
-	return keyschema.Key{PK: keyschema.DuePK(string(e.Kind.Group()), dayOf(e.DueAt), shard), SK: keyschema.DueSK(e.DueAt, e.ItemPK, e.ItemSK)}
+	return int(h.Sum32() % uint32(max(x.Shards, 1)))
+}
+
+func (x *Index) key(e Entry) keyschema.Key {
+	return keyschema.Key{PK: keyschema.DuePK(string(e.Kind.Group()), dayOf(e.DueAt), x.shard(e)), SK: keyschema.DueSK(e.DueAt, e.ItemPK, e.ItemSK)}
 }
 
 // Changes are the entries one change of an item removes and adds: a moved
@@ -109,6 +112,7 @@ func (x *Index) Item(e Entry) (map[string]types.AttributeValue, error) {
 	for k, v := range x.key(e).Attrs() {
 		item[k] = v
 	}
+	item["GSI1PK"] = &types.AttributeValueMemberS{Value: keyschema.TenantDuePK(e.TenantID, string(e.Kind.Group()), x.shard(e))}
 	return item, nil
 }
 
@@ -141,12 +145,46 @@ func (x *Index) Between(ctx context.Context, w Window) ([]Entry, error) {
 	return slices.Concat(results...), nil
 }
 
+// TenantBetween reads one tenant's entries of group g with a date in
+// (w.From, w.To], however many days that spans: one query per shard of the
+// tenant's partitions of the ByResource index. A catch-up uses it, so it
+// reads only its own tenant's dates. The index is eventually consistent: an
+// entry written a moment ago may be missing, which the stream's own arming
+// (with the lead times it reads then) covers.
+func (x *Index) TenantBetween(ctx context.Context, tenantID string, w Window) ([]Entry, error) {
+	lo, hi := isotime.Format(w.From), isotime.Format(w.To)
+	results := make([][]Entry, max(x.Shards, 1))
+	errs := make([]error, len(results))
+	var wg sync.WaitGroup
+	for shard := range results {
+		wg.Go(func() {
+			results[shard], errs[shard] = x.query(ctx, &dynamodb.QueryInput{
+				TableName: aws.String(x.Table), IndexName: aws.String(byResource),
+				KeyConditionExpression: aws.String("GSI1PK = :pk AND SK BETWEEN :lo AND :hi"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":pk": &types.AttributeValueMemberS{Value: keyschema.TenantDuePK(tenantID, string(w.Group), shard)},
+					":lo": &types.AttributeValueMemberS{Value: lo + "$"},
+					":hi": &types.AttributeValueMemberS{Value: hi + "$"},
+				},
+			})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
+}
+
+// byResource is IntegrationsTable's global secondary index on GSI1PK.
+const byResource = "ByResource"
+
 // betweenConcurrency bounds the queries one Between has in flight.
 const betweenConcurrency = 8
 
 // partition reads one partition's entries with a date in (lo, hi].
 func (x *Index) partition(ctx context.Context, pk, lo, hi string) ([]Entry, error) {
-	p := dynamodb.NewQueryPaginator(x.DB, &dynamodb.QueryInput{
+	return x.query(ctx, &dynamodb.QueryInput{
 		TableName: aws.String(x.Table),
 		// A date equal to lo sorts as lo#…, below lo$; one equal to hi
 		// sorts below hi$: so this is dates in (lo, hi].
@@ -158,6 +196,11 @@ func (x *Index) partition(ctx context.Context, pk, lo, hi string) ([]Entry, erro
 		},
 		ConsistentRead: aws.Bool(true),
 	})
+}
+
+// query reads every page of a query of entries.
+func (x *Index) query(ctx context.Context, in *dynamodb.QueryInput) ([]Entry, error) {
+	p := dynamodb.NewQueryPaginator(x.DB, in)
 	var out []Entry
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

@@ -143,20 +143,18 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 		}
 	}
 	for _, st := range all {
-		for _, c := range st.CatchUps {
+		for g, c := range st.CatchUps {
 			cf, err1 := isotime.Parse(c.From)
 			ct, err2 := isotime.Parse(c.To)
 			if err1 != nil || err2 != nil {
 				continue
 			}
-			es, err := p.Index.Between(ctx, Window{Group: c.Group, From: cf, To: ct})
+			es, err := p.Index.TenantBetween(ctx, st.TenantID, Window{Group: g, From: cf, To: ct})
 			if err != nil {
 				return res, err
 			}
 			for _, e := range es {
-				if e.TenantID == st.TenantID {
-					candidates[e.ID()] = e
-				}
+				candidates[e.ID()] = e
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package alert
 import (
 	"context"
 	"errors"
+	"maps"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -25,17 +27,27 @@ type Settings struct {
 	Revision  int64  `dynamodbav:"revision"`
 	UpdatedAt string `dynamodbav:"updatedAt,omitempty"`
 	UpdatedBy string `dynamodbav:"updatedBy,omitempty"`
-	// CatchUps are stretches of dates whose warnings became due at once when
-	// a lead time grew (from 7 to 14 days, the dates 7 to 14 days ahead):
-	// no pass's crossing window will meet them, so the next pass reads them.
-	CatchUps []CatchUp `dynamodbav:"catchUps,omitempty"`
+	// CatchUps are, per group, the stretch of dates whose warnings became
+	// due at once when its lead time grew (from 7 to 14 days, the dates 7 to
+	// 14 days ahead): no pass's crossing window will meet them, so the next
+	// pass reads them (the tenant's own entries only). A second growth
+	// before that pass widens the stretch, so there are never more than one
+	// per group, however often a lead time changes.
+	CatchUps map[Group]Stretch `dynamodbav:"catchUps,omitempty"`
 }
 
-// CatchUp is one stretch of dates (From, To] of one group a pass owes a tenant.
-type CatchUp struct {
-	Group Group  `dynamodbav:"group"`
-	From  string `dynamodbav:"from"` // isotime
-	To    string `dynamodbav:"to"`
+// Stretch is a stretch of dates (From, To] a pass owes a tenant.
+type Stretch struct {
+	From string `dynamodbav:"from"` // isotime
+	To   string `dynamodbav:"to"`
+}
+
+// widen returns the smallest stretch holding both s and o (s may be zero).
+func (s Stretch) widen(o Stretch) Stretch {
+	if s == (Stretch{}) {
+		return o
+	}
+	return Stretch{From: min(s.From, o.From), To: max(s.To, o.To)}
 }
 
 // SettingsStore keeps every tenant's settings in one IntegrationsTable
@@ -64,8 +76,21 @@ func (s *SettingsStore) Get(ctx context.Context, tenantID string) (Settings, err
 }
 
 // settingsTries bounds the read-change-write rounds one change makes when
-// another change of the same tenant's settings keeps winning.
-const settingsTries = 5
+// another change of the same tenant's settings keeps winning; between
+// rounds it waits a random while, longer each time, so a crowd of
+// concurrent changes spreads out instead of colliding again.
+const settingsTries = 8
+
+func backoff(ctx context.Context, try int) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(5*time.Millisecond) << try)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Change applies change to the tenant's lead times and stores them, with a
 // catch-up for each group whose lead time grew. The write is conditional on
@@ -78,10 +103,14 @@ func (s *SettingsStore) Change(ctx context.Context, tenantID, actor string, now 
 			return Settings{}, err
 		}
 		next := old
+		next.CatchUps = maps.Clone(old.CatchUps)
 		change(&next.Leads)
 		for _, g := range Groups {
 			if was, is := old.Lead(g), next.Lead(g); is > was {
-				next.CatchUps = append(next.CatchUps, CatchUp{Group: g, From: isotime.Format(now.Add(was)), To: isotime.Format(now.Add(is))})
+				if next.CatchUps == nil {
+					next.CatchUps = map[Group]Stretch{}
+				}
+				next.CatchUps[g] = next.CatchUps[g].widen(Stretch{From: isotime.Format(now.Add(was)), To: isotime.Format(now.Add(is))})
 			}
 		}
 		next.Revision, next.UpdatedAt, next.UpdatedBy = old.Revision+1, isotime.Format(now), actor
@@ -90,6 +119,9 @@ func (s *SettingsStore) Change(ctx context.Context, tenantID, actor string, now 
 			return next, nil
 		}
 		if !errors.Is(err, errStale) {
+			return Settings{}, err
+		}
+		if err := backoff(ctx, try); err != nil {
 			return Settings{}, err
 		}
 	}
@@ -133,23 +165,27 @@ func (s *SettingsStore) All(ctx context.Context) (map[string]Settings, error) {
 	return out, nil
 }
 
-// Settled removes the catch-ups a pass has read, unless the settings changed
-// since it read them (the next pass then reads them again: harmless, markers
-// keep every alert to once).
+// Settled removes the catch-ups a pass has read, each unless it changed
+// since (a growth meanwhile widened it: the next pass reads it again,
+// harmlessly — markers keep every alert to once). Other changes of the
+// settings do not keep a catch-up, so changing lead times without pause
+// cannot make every pass read it again.
 func (s *SettingsStore) Settled(ctx context.Context, st Settings) error {
-	if len(st.CatchUps) == 0 {
-		return nil
+	for g, c := range st.CatchUps {
+		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.Table), Key: keyschema.AlertSettings(st.TenantID).Attrs(),
+			UpdateExpression:         aws.String("REMOVE catchUps.#g"),
+			ConditionExpression:      aws.String("catchUps.#g.#from = :from AND catchUps.#g.#to = :to"),
+			ExpressionAttributeNames: map[string]string{"#g": string(g), "#from": "from", "#to": "to"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":from": &types.AttributeValueMemberS{Value: c.From}, ":to": &types.AttributeValueMemberS{Value: c.To},
+			},
+		})
+		if err != nil && !dynamo.ConditionFailed(err) {
+			return dynamo.Translate("settle alert catch-ups", err)
+		}
 	}
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: keyschema.AlertSettings(st.TenantID).Attrs(),
-		UpdateExpression:          aws.String("REMOVE catchUps"),
-		ConditionExpression:       aws.String("revision = :rev"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":rev": &types.AttributeValueMemberN{Value: itoa(st.Revision)}},
-	})
-	if dynamo.ConditionFailed(err) {
-		return nil
-	}
-	return dynamo.Translate("settle alert catch-ups", err)
+	return nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -19,6 +19,7 @@ import (
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -368,7 +369,27 @@ func TestALongerLeadTimeCatchesUp(t *testing.T) {
 	owner := token(t, tid, "Owner")
 	expect(t, call(t, "PATCH", "/api/integrations/alert-settings", owner, map[string]any{"maintenanceDays": 14, "warrantyDays": 10}), 200, "")
 	p := newPass(t, isotime.Format(time.Now().Add(-time.Hour)))
+	// A change that grows nothing, between the pass's read and its end,
+	// must not keep the catch-up owed (an Owner changing lead times without
+	// pause would otherwise make every pass read it again).
+	var patched sync.Once
+	p.Settings = &alert.SettingsStore{DB: settleHook{API: stack.Alerts.Settings.DB, before: func() {
+		patched.Do(func() {
+			expect(t, call(t, "PATCH", "/api/integrations/alert-settings", owner, map[string]any{"documentDays": 20}), 200, "")
+		})
+	}}, Table: stack.IntegrationsTable}
 	r := passAt(t, p, isotime.Format(time.Now()))
+	out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable),
+		Key: keyschema.AlertSettings(tid).Attrs(), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := out.Item["catchUps"].(*types.AttributeValueMemberM); c != nil && len(c.Value) > 0 {
+		t.Fatalf("catch-ups left after the pass: %v", c.Value)
+	}
+	if d, _ := out.Item["documentDays"].(*types.AttributeValueMemberN); d == nil || d.Value != "20" {
+		t.Fatalf("the change during the pass: documentDays %v", out.Item["documentDays"])
+	}
 	settled(t, tid)
 	got = alertsReceived(t, rv)
 	if d := got["maintenance.due_soon"]; len(d) != 1 || d[0]["maintenance"].(map[string]any)["title"] != "In 10 days" {
@@ -708,4 +729,18 @@ func mustKey(t *testing.T, tenantID string, perms ...string) string {
 	t.Helper()
 	k, _ := newKey(t, tenantID, perms...)
 	return k
+}
+
+// settleHook runs before before the first catch-up is settled: a change of
+// the settings made while a pass runs.
+type settleHook struct {
+	dynamo.API
+	before func()
+}
+
+func (h settleHook) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if strings.HasPrefix(aws.ToString(in.UpdateExpression), "REMOVE catchUps") {
+		h.before()
+	}
+	return h.API.UpdateItem(ctx, in, o...)
 }

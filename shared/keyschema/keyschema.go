@@ -137,6 +137,13 @@ func DuePK(group, day string, shard int) string {
 	return "DUE#" + group + "#" + day + "#" + strconv.Itoa(shard)
 }
 
+// TenantDuePK is one write shard of one tenant's due-date entries of one
+// alert group, in the ByResource index (GSI1PK, sorted by DueSK):
+// TENANT#<t>#DUE#<group>#<shard>. A tenant's catch-up reads only its own.
+func TenantDuePK(tenantID, group string, shard int) string {
+	return tenant(tenantID) + "#DUE#" + group + "#" + strconv.Itoa(shard)
+}
+
 // DueSK orders a day's entries by the date itself: <dueAt>#<item PK>#<item SK>.
 func DueSK(dueAt, itemPK, itemSK string) string { return dueAt + "#" + itemPK + "#" + itemSK }
 

@@ -26,6 +26,7 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{AlertMarker("t1", "a", "MAINT#m", "maintenance.overdue", "2026-03-08T09:15:00.000Z"), Key{"TENANT#t1#ALERT#a#MAINT#m", "maintenance.overdue#2026-03-08T09:15:00.000Z"}},
 		{AlertWatermark(), Key{"ALERTJOB", "WATERMARK"}},
 		{AlertBackfill(), Key{"ALERTJOB", "BACKFILL"}},
+		{Key{TenantDuePK("t1", "warranty", 5), ""}, Key{"TENANT#t1#DUE#warranty#5", ""}},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %v, want %v", c.got, c.want)
