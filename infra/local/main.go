@@ -22,9 +22,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/boot"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 func main() {
@@ -163,23 +171,41 @@ const alertsPath = "/local/alerts/run"
 
 // runAlerts makes one pass as of ?at= (RFC 3339; default now) and answers what it did.
 func runAlerts(w http.ResponseWriter, r *http.Request, stack *devstack.Stack) {
-	at := time.Now()
+	now := time.Now()
+	pass := stack.Alerts
 	if s := r.URL.Query().Get("at"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
+		at, err := time.Parse(time.RFC3339, s)
+		switch {
+		case err != nil:
 			http.Error(w, "at must be an RFC 3339 time, e.g. 2026-12-01T09:00:00Z", http.StatusBadRequest)
 			return
+		case at.Before(now.Add(-alert.MaxLateness)) || at.After(now.AddDate(10, 0, 0)):
+			http.Error(w, "at must be between 30 days ago and 10 years ahead", http.StatusBadRequest)
+			return
 		}
-		at = t
+		// A pass as of another time keeps its own watermark, starting from
+		// now: the schedule's stays where real time has it, so seeing next
+		// month's alerts today does not silence this month's.
+		simulated := *stack.Alerts
+		simulated.Watermark = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "SIMULATED"}
+		item := simulated.Watermark.Attrs()
+		item["at"] = &types.AttributeValueMemberS{Value: isotime.Format(now.Add(-alert.PassLag))}
+		_, err = stack.DB.PutItem(r.Context(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: item,
+			ConditionExpression: aws.String("attribute_not_exists(PK)")})
+		if err != nil && !dynamo.ConditionFailed(err) {
+			http.Error(w, "alerts pass failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		pass, now = &simulated, at
 	}
-	res, err := stack.Alerts.Run(r.Context(), at)
+	res, err := pass.Run(r.Context(), now)
 	if err != nil {
 		http.Error(w, "alerts pass failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"from": res.From.Format(time.RFC3339), "to": res.To.Format(time.RFC3339),
+		"from": isotime.Format(res.From), "to": isotime.Format(res.To),
 		"candidates": res.Candidates, "stale": res.Stale, "fired": res.Fired,
 	})
 }

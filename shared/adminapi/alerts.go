@@ -1,9 +1,12 @@
 package adminapi
 
 import (
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/validate"
 )
@@ -35,9 +38,22 @@ func (a *API) getAlertSettings(w http.ResponseWriter, r *http.Request, u User) e
 
 // leadsInput is PATCH /alert-settings: any of the lead times, in whole days.
 type leadsInput struct {
-	MaintenanceDays *int `json:"maintenanceDays"`
-	DocumentDays    *int `json:"documentDays"`
-	WarrantyDays    *int `json:"warrantyDays"`
+	MaintenanceDays *days `json:"maintenanceDays"`
+	DocumentDays    *days `json:"documentDays"`
+	WarrantyDays    *days `json:"warrantyDays"`
+}
+
+// days is a whole number of days written as any JSON number with no
+// fraction (14, 14.0 and 1.4e1 alike: JSON Schema's integer).
+type days int
+
+func (d *days) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64) // a JSON string, boolean or null fails here
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1e9 {
+		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "must be a whole number of days from 1 to 180"})
+	}
+	*d = days(f)
+	return nil
 }
 
 func (in *leadsInput) Validate() error {
@@ -45,13 +61,13 @@ func (in *leadsInput) Validate() error {
 	given := 0
 	for _, f := range []struct {
 		name string
-		v    *int
+		v    *days
 	}{{"maintenanceDays", in.MaintenanceDays}, {"documentDays", in.DocumentDays}, {"warrantyDays", in.WarrantyDays}} {
 		if f.v == nil {
 			continue
 		}
 		given++
-		if *f.v < alert.MinLeadDays || *f.v > alert.MaxLeadDays {
+		if int(*f.v) < alert.MinLeadDays || int(*f.v) > alert.MaxLeadDays {
 			p.Add(f.name, "must be a whole number of days from 1 to 180")
 		}
 	}
@@ -68,11 +84,11 @@ func (a *API) patchAlertSettings(w http.ResponseWriter, r *http.Request, u User)
 	}
 	st, err := a.Alerts.Change(r.Context(), u.TenantID, u.Subject, a.Now(), func(l *alert.Leads) {
 		for _, f := range []struct {
-			v  *int
+			v  *days
 			to *int
 		}{{in.MaintenanceDays, &l.MaintenanceDays}, {in.DocumentDays, &l.DocumentDays}, {in.WarrantyDays, &l.WarrantyDays}} {
 			if f.v != nil {
-				*f.to = *f.v
+				*f.to = int(*f.v)
 			}
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 )
@@ -206,7 +207,7 @@ func Entries(img Image) []Entry {
 	var out []Entry
 	switch {
 	case img.SK == keyschema.AssetSK:
-		if img.Type == "document" && valid(img.ExpiresAt) {
+		if asset.IsDocumentType(img.Type) && valid(img.ExpiresAt) {
 			out = append(out, entry(DocumentAssetKind, img.ExpiresAt))
 		}
 		if valid(img.WarrantyExpiresAt) {

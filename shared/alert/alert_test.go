@@ -26,6 +26,7 @@ func TestEntriesOfEachItem(t *testing.T) {
 		{"asset without dates", Image{PK: pk, SK: "ASSET"}, nil},
 		{"warranty", Image{PK: pk, SK: "ASSET", WarrantyExpiresAt: at(day)}, []Kind{WarrantyKind}},
 		{"document asset with warranty", Image{PK: pk, SK: "ASSET", Type: "document", ExpiresAt: at(day), WarrantyExpiresAt: at(day)}, []Kind{DocumentAssetKind, WarrantyKind}},
+		{"document asset typed with a capital", Image{PK: pk, SK: "ASSET", Type: "Document", ExpiresAt: at(day)}, []Kind{DocumentAssetKind}},
 		{"expiresAt on a non-document asset", Image{PK: pk, SK: "ASSET", Type: "vehicle", ExpiresAt: at(day)}, nil},
 		{"maintenance due", Image{PK: pk, SK: "MAINT#m1", DueAt: at(day)}, []Kind{MaintenanceKind}},
 		{"maintenance performed", Image{PK: pk, SK: "MAINT#m1", DueAt: at(day), PerformedAt: at(-day)}, nil},

@@ -1,6 +1,8 @@
 package asset
 
 import (
+	"strings"
+
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -30,8 +32,13 @@ type Asset struct {
 // ExpiresAt raises document_asset.expiring and document_asset.expired.
 const DocumentType = "document"
 
-// IsDocument reports whether the asset is a document asset.
-func (a Asset) IsDocument() bool { return a.Type != nil && *a.Type == DocumentType }
+// IsDocument reports whether the asset is a document asset ("Document"
+// counts: the type is the customer's own word, and a capital letter must
+// not silently cost them its alerts).
+func (a Asset) IsDocument() bool { return a.Type != nil && IsDocumentType(*a.Type) }
+
+// IsDocumentType reports whether an asset type names a document asset.
+func IsDocumentType(t string) bool { return strings.EqualFold(t, DocumentType) }
 
 // Assignment is who or which department holds the asset.
 type Assignment struct {

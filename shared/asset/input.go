@@ -35,6 +35,9 @@ type Nullable struct {
 	Value     string
 }
 
+// AcceptsNull marks Nullable as a field that takes null (httpapi.NullAccepter).
+func (*Nullable) AcceptsNull() bool { return true }
+
 func (n *Nullable) UnmarshalJSON(b []byte) error {
 	n.Set = true
 	if bytes.Equal(b, []byte("null")) {
@@ -163,9 +166,7 @@ type MaintenanceUpdateInput struct {
 func (in *MaintenanceUpdateInput) ValidateAt(now time.Time) error {
 	v := &validator{now: now}
 	in.Ref.validate(v)
-	if !idPattern.MatchString(in.MaintenanceID) {
-		v.Add("maintenanceId", "is required: the id the record was created with")
-	}
+	v.recordID("maintenanceId", in.MaintenanceID, "the id the record was created with")
 	in.Title = v.optRequiredText("title", in.Title, maxTitle)
 	v.nullable("description", &in.Description, maxDescription)
 	v.nullableTime("dueAt", &in.DueAt, false)
@@ -213,9 +214,7 @@ type DocumentUpdateInput struct {
 func (in *DocumentUpdateInput) ValidateAt(now time.Time) error {
 	v := &validator{now: now}
 	in.Ref.validate(v)
-	if !idPattern.MatchString(in.DocumentID) {
-		v.Add("documentId", "is required: the id the document was created with")
-	}
+	v.recordID("documentId", in.DocumentID, "the id the document was created with")
 	in.Name = v.optRequiredText("name", in.Name, maxName)
 	v.nullable("description", &in.Description, maxDescription)
 	v.nullableTime("expiresAt", &in.ExpiresAt, false)
@@ -329,6 +328,17 @@ func (v *validator) optRequiredText(field string, s *string, max int) *string {
 	}
 	t := v.text(field, *s, max, true)
 	return &t
+}
+
+// recordID checks the id of a record to change: present, and of the shape
+// ids have.
+func (v *validator) recordID(field, id, what string) {
+	switch {
+	case id == "":
+		v.Add(field, "is required: "+what)
+	case !idPattern.MatchString(id):
+		v.Add(field, "must be 1-64 characters of letters, digits, '_' or '-'")
+	}
 }
 
 func (v *validator) nullable(field string, n *Nullable, max int) {

@@ -55,8 +55,15 @@ func TestUpdateInputNullClears(t *testing.T) {
 	if f := fields(t, `{"assetId":"asset_1"}`, &UpdateInput{}); len(f) != 1 || f[0] != "body" {
 		t.Fatalf("an update with nothing to change: %v", f)
 	}
-	if f := fields(t, `{"assetId":"asset_1","name":null}`, &UpdateInput{}); len(f) != 1 || f[0] != "body" {
+	// A field null cannot clear is refused by name, not ignored.
+	if f := fields(t, `{"assetId":"asset_1","name":null}`, &UpdateInput{}); len(f) != 1 || f[0] != "name" {
 		t.Fatalf("name cannot be cleared: %v", f)
+	}
+	if f := fields(t, `{"assetId":"asset_1","statusName":null,"type":"x"}`, &UpdateInput{}); len(f) != 1 || f[0] != "statusName" {
+		t.Fatalf("statusName cannot be cleared: %v", f)
+	}
+	if f := fields(t, `{"assetId":null,"externalId":"e","type":"x"}`, &UpdateInput{}); len(f) != 1 || f[0] != "assetId" {
+		t.Fatalf("a null reference: %v", f)
 	}
 	if f := fields(t, `{"assetId":"a","externalId":"b","name":"n"}`, &UpdateInput{}); len(f) != 1 || f[0] != "assetId" {
 		t.Fatalf("both references: %v", f)

@@ -86,8 +86,11 @@ func DecodeValid(body []byte, dst any, check func() error) error {
 					return err
 				}
 			} else {
+				decoded := len(problems) == 0
 				for _, f := range e.Fields {
-					if !coveredBy(f.Field, problems) {
+					// A complaint about the body as a whole ("give at least one
+					// of ...") is moot once a member the caller gave is refused.
+					if !coveredBy(f.Field, problems) && (decoded || f.Field != "body") {
 						problems = append(problems, f)
 					}
 				}
@@ -158,8 +161,47 @@ func syntaxProblem(err error) error {
 	return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "malformed JSON"})
 }
 
+// NullAccepter is a field type for which JSON null means something (clear
+// this field): only such fields take null. Anywhere else null would decode
+// as "not given", silently ignoring what the caller meant, so it is refused.
+type NullAccepter interface{ AcceptsNull() bool }
+
+var nullAccepter = reflect.TypeFor[NullAccepter]()
+
+// takesNull reports whether dst's field for the JSON name takes null. An
+// unknown name reports true: decoding then says it is unknown.
+func takesNull(dst any, name string) bool {
+	var find func(t reflect.Type) (reflect.Type, bool)
+	find = func(t reflect.Type) (reflect.Type, bool) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil, false
+		}
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && tag == "" {
+				if ft, ok := find(f.Type); ok {
+					return ft, true
+				}
+				continue
+			}
+			if tag == name || (tag == "" && f.Name == name) {
+				return f.Type, true
+			}
+		}
+		return nil, false
+	}
+	ft, ok := find(reflect.TypeOf(dst))
+	return !ok || ft.Implements(nullAccepter) || reflect.PointerTo(ft).Implements(nullAccepter)
+}
+
 // decodeMember decodes one member into dst; on failure it says what is wrong with it.
 func decodeMember(m member, dst any) (apierror.FieldError, bool) {
+	if string(m.value) == "null" && !takesNull(dst, m.name) {
+		return apierror.FieldError{Field: m.name, Issue: "must not be null (leave it out instead)"}, false
+	}
 	name, _ := jsontext.AppendQuote(nil, m.name) // cannot fail: the body is valid UTF-8
 	obj := jsontext.Value(fmt.Appendf(nil, "{%s:%s}", name, m.value))
 	err := json.Unmarshal(obj, dst, json.RejectUnknownMembers(true))

@@ -175,3 +175,41 @@ func TestDecodeStrictBoundsTheProblemsListed(t *testing.T) {
 		t.Fatalf("%d problems listed, the last %q", len(got), got[len(got)-1])
 	}
 }
+
+type nullable struct{ set bool }
+
+func (*nullable) AcceptsNull() bool { return true }
+func (n *nullable) UnmarshalJSON([]byte) error {
+	n.set = true
+	return nil
+}
+
+type embedded struct {
+	ID *string `json:"id"`
+}
+
+type withNulls struct {
+	embedded
+	Name  *string  `json:"name"`
+	Clear nullable `json:"clear"`
+}
+
+// Null reaches only fields that give it a meaning; elsewhere it is refused
+// by name (it would otherwise read as "not given"), embedded fields too.
+func TestNullOnlyWhereItMeansSomething(t *testing.T) {
+	var in withNulls
+	if err := DecodeValid([]byte(`{"clear":null}`), &in, nil); err != nil || !in.Clear.set {
+		t.Fatalf("null for a field that takes it: %v (set %v)", err, in.Clear.set)
+	}
+	for _, body := range []string{`{"name":null}`, `{"id":null}`} {
+		err := DecodeValid([]byte(body), &withNulls{}, nil)
+		e, ok := apierror.From(err)
+		if !ok || len(e.Fields) != 1 || !strings.Contains(e.Fields[0].Issue, "must not be null") {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	e, ok := apierror.From(DecodeValid([]byte(`{"other":null}`), &withNulls{}, nil))
+	if !ok || len(e.Fields) != 1 || e.Fields[0].Issue != "unknown field" {
+		t.Errorf("an unknown field given null: %+v", e)
+	}
+}

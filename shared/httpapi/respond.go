@@ -5,6 +5,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -38,7 +39,13 @@ func WriteBody(w http.ResponseWriter, status int, body []byte, code apierror.Cod
 // that were not meant for the client are logged: those are bugs or outages.
 func RenderError(ctx context.Context, err error) (int, []byte, apierror.Code) {
 	e, known := apierror.From(err)
-	if !known {
+	switch {
+	case known:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// The client went away (or the deadline passed) mid-request: not a
+		// bug, and no one reads the answer.
+		Logger(ctx).Info("request abandoned", "error", err.Error())
+	default:
 		Logger(ctx).Error("unexpected error", "error", err.Error())
 	}
 	body, _ := json.Marshal(map[string]any{"error": e})
