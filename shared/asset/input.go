@@ -134,15 +134,21 @@ func (in *UpdateInput) ValidateAt(now time.Time) error {
 // MaintenanceInput is the body of POST /assets/maintenance.
 type MaintenanceInput struct {
 	Ref
-	Title       string  `json:"title"`
-	Description *string `json:"description"`
-	DueAt       *string `json:"dueAt"`
-	PerformedAt *string `json:"performedAt"`
+	// MaintenanceID is the caller's own id for the record (its work order
+	// number, say); without one, a mnt_… id is made.
+	MaintenanceID *string `json:"maintenanceId"`
+	Title         string  `json:"title"`
+	Description   *string `json:"description"`
+	DueAt         *string `json:"dueAt"`
+	PerformedAt   *string `json:"performedAt"`
 }
 
 func (in *MaintenanceInput) ValidateAt(now time.Time) error {
 	v := &validator{now: now}
 	in.Ref.validate(v)
+	if in.MaintenanceID != nil && !idPattern.MatchString(*in.MaintenanceID) {
+		v.Add("maintenanceId", "must be 1-64 characters of letters, digits, '_' or '-'")
+	}
 	in.Title = v.text("title", in.Title, maxTitle, true)
 	in.Description = v.optText("description", in.Description, maxDescription)
 	in.DueAt = v.optTime("dueAt", in.DueAt, false)

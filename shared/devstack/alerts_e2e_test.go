@@ -46,7 +46,7 @@ func TestAlertSettings(t *testing.T) {
 		`{"documentDays":181}`:                 "documentDays",
 		`{"warrantyDays":"30"}`:                "warrantyDays",
 		`{"warrantyDays":7.5}`:                 "warrantyDays",
-		`{"warrantyDays":null}`:                "body",
+		`{"warrantyDays":null}`:                "warrantyDays",
 		`{"leadDays":3}`:                       "leadDays",
 		`{}`:                                   "body",
 		`{"maintenanceDays":1e400}`:            "maintenanceDays",
@@ -719,6 +719,15 @@ func TestMaintenanceUpdatesThroughTheAPI(t *testing.T) {
 	} {
 		expect(t, call(t, "POST", "/api/integrations/assets/maintenance/update", c.key, c.body), c.code, c.err)
 	}
+	// The caller's own id (a work order number) names the record for updates.
+	own := map[string]any{"assetId": assetID, "maintenanceId": "WO-2026-118", "title": "Tyres", "dueAt": isoIn(90 * day)}
+	if r := call(t, "POST", "/api/integrations/assets/maintenance", key, own); r.Status != 201 || r.json(t)["maintenanceId"] != "WO-2026-118" {
+		t.Fatalf("a record with the caller's own id: %d %s", r.Status, r.Body)
+	}
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, own), 409, "CONFLICT")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance/update", key, map[string]any{"assetId": assetID, "maintenanceId": "WO-2026-118", "title": "Winter tyres"}), 200, "")
+	own["maintenanceId"] = "WO#1"
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, own), 400, "VALIDATION_ERROR")
 	m, found, err := (&asset.Store{DB: stack.DB, Table: stack.AssetsTable}).GetMaintenance(context.Background(), tid, assetID, mntID)
 	if err != nil || !found || m.Title != "Brake check (moved)" || m.PerformedAt != nil || m.Status != "scheduled" {
 		t.Fatalf("after the refusals: %+v %v %v", m, found, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -157,7 +158,12 @@ func expect(t *testing.T, r response, status int, code string) {
 	}
 }
 
-var allPermissions = []string{"asset:create", "asset:update", "asset:location", "assignment:update", "maintenance:create", "document:write"}
+var allPermissions = func() (out []string) {
+	for _, p := range apikey.Permissions {
+		out = append(out, string(p))
+	}
+	return out
+}()
 
 // newKey creates a key through the admin API as the tenant's Owner and returns the full key and its id.
 func newKey(t *testing.T, tenantID string, perms ...string) (key, id string) {

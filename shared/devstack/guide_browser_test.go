@@ -77,8 +77,8 @@ func TestDeveloperGuidePageInChromium(t *testing.T) {
 	blocks, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("pre").length`))
 	must(err)
 	// Two snippets (curl, JavaScript) for each integration endpoint.
-	if title != "UniAsset Integrations — Developer Guide" || buttons != 14 || blocks != 14 {
-		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want 14 of each", title, buttons, blocks)
+	if title != "UniAsset Integrations — Developer Guide" || buttons != 16 || blocks != 16 {
+		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want 16 of each", title, buttons, blocks)
 	}
 	// Record what the page hands to the clipboard (headless Chromium has no system clipboard).
 	eval(`window.__copied = []; navigator.clipboard.writeText = async (t) => { window.__copied.push(t); }; "ok"`)

@@ -46,8 +46,8 @@ func TestDocumentedExamplesSucceed(t *testing.T) {
 	expect(t, hook, 201, "")
 	id := hook.json(t)["id"].(string)
 	expect(t, call(t, "PATCH", "/api/integrations/webhooks/"+id, owner, byID["updateWebhook"].Example()), 200, "")
-	if ran != 7 {
-		t.Fatalf("ran %d integration examples, want 7", ran)
+	if ran != 8 {
+		t.Fatalf("ran %d integration examples, want 8", ran)
 	}
 }
 

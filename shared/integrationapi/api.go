@@ -276,17 +276,24 @@ func (a *API) update(ctx context.Context, c call, id string, in *asset.UpdateInp
 }
 
 func (a *API) maintenance(ctx context.Context, c call, assetID string, in *asset.MaintenanceInput) (any, error) {
-	id := asset.NewMaintenanceID()
-	if c.claim != nil {
+	id, chosen := asset.NewMaintenanceID(), in.MaintenanceID != nil
+	switch {
+	case chosen:
+		id = *in.MaintenanceID
+	case c.claim != nil:
 		id = derivedID("mnt_", c)
 	}
-	return addRecord(ctx, c, id, false,
+	m, err := addRecord(ctx, c, id, chosen,
 		func(id string) (asset.Maintenance, bool, error) {
 			return a.Assets.GetMaintenance(ctx, c.tenantID(), assetID, id)
 		},
 		func(id string) (asset.Maintenance, error) {
 			return a.Assets.AddMaintenance(ctx, c.tenantID(), assetID, id, c.actor(), *in, c.mark(id))
 		})
+	if chosen && errors.Is(err, asset.ErrExists) {
+		return nil, apierror.New(apierror.Conflict, "asset %q already has a maintenance record %q", assetID, id)
+	}
+	return m, err
 }
 
 func (a *API) document(ctx context.Context, c call, assetID string, in *asset.DocumentInput) (any, error) {
