@@ -1,0 +1,227 @@
+// Package graphfake is a fake Microsoft Graph for tests and the local
+// stack: a directory per Microsoft tenant, served as Graph documents it —
+// collections paged through @odata.nextLink, $select honoured, errors as
+// {"error":{"code","message"}}, 401 InvalidAuthenticationToken for a token
+// it does not accept — with faults to inject: throttling (429 with
+// Retry-After), revoked tokens and failing pages.
+package graphfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/uniasset/integrations/shared/graph"
+)
+
+// Group is a group of the fake directory; Members are user or group ids.
+type Group struct {
+	graph.Group
+	Security bool
+	Members  []string
+}
+
+// Directory is one Microsoft tenant's directory.
+type Directory struct {
+	Org    graph.Organization
+	Groups []Group
+	Users  []graph.User
+}
+
+// Server serves Graph's v1.0 endpoints for the directories whose tokens it
+// was given.
+type Server struct {
+	// PageSize is how many items a page holds (Graph's default is 100).
+	PageSize int
+	// BaseURL is where it is served, e.g. httptest's URL + "/v1.0".
+	BaseURL string
+
+	mu       sync.Mutex
+	tokens   map[string]*Directory
+	throttle int          // the next n requests get 429
+	failAt   map[int]bool // page numbers (1-based, counted per collection read) that fail with 503
+}
+
+// New returns a server with Graph's default page size.
+func New() *Server {
+	return &Server{PageSize: 100, tokens: map[string]*Directory{}, failAt: map[int]bool{}}
+}
+
+// Grant makes token read dir (what a client-credentials token for that tenant does).
+func (s *Server) Grant(token string, dir *Directory) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = dir
+}
+
+// Revoke makes every token given so far invalid (consent withdrawn, or expired).
+func (s *Server) Revoke() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens = map[string]*Directory{}
+}
+
+// Throttle answers the next n requests with 429 and Retry-After: 1.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
+}
+
+// FailPage makes the given page of every collection read fail with 503 (no
+// Retry-After), until cleared with FailPage(0).
+func (s *Server) FailPage(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failAt = map[int]bool{}
+	if n > 0 {
+		s.failAt[n] = true
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg,
+		"innerError": map[string]string{"request-id": "00000000-0000-0000-0000-000000000000"}}})
+}
+
+// ServeHTTP answers GET /v1.0/organization, /v1.0/groups and
+// /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	dir := s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	throttled := s.throttle > 0
+	if throttled {
+		s.throttle--
+	}
+	s.mu.Unlock()
+	if throttled {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+		return
+	}
+	if dir == nil || !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		writeError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+		return
+	}
+	if r.Method != http.MethodGet {
+		writeError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Unsupported method.")
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
+	q := r.URL.Query()
+	switch {
+	case path == "/organization":
+		s.collection(w, r, []any{dir.Org})
+	case path == "/groups":
+		if f := q.Get("$filter"); f != "" && f != "securityEnabled eq true" {
+			writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported query.")
+			return
+		}
+		var out []any
+		for _, g := range dir.Groups {
+			if g.Security || q.Get("$filter") == "" {
+				out = append(out, g.Group)
+			}
+		}
+		s.collection(w, r, out)
+	case strings.HasPrefix(path, "/groups/") && strings.HasSuffix(path, "/transitiveMembers/microsoft.graph.user"):
+		id := strings.TrimSuffix(strings.TrimPrefix(path, "/groups/"), "/transitiveMembers/microsoft.graph.user")
+		users, ok := dir.transitiveUsers(id)
+		if !ok {
+			writeError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
+			return
+		}
+		s.collection(w, r, users)
+	default:
+		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment.")
+	}
+}
+
+// transitiveUsers are the users reachable from group id through nested groups, once each.
+func (d *Directory) transitiveUsers(id string) ([]any, bool) {
+	groups := map[string]Group{}
+	for _, g := range d.Groups {
+		groups[g.ID] = g
+	}
+	users := map[string]graph.User{}
+	for _, u := range d.Users {
+		users[u.ID] = u
+	}
+	if _, ok := groups[id]; !ok {
+		return nil, false
+	}
+	var out []any
+	seen := map[string]bool{id: true}
+	queue := []string{id}
+	for len(queue) > 0 {
+		g := groups[queue[0]]
+		queue = queue[1:]
+		for _, m := range g.Members {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			if u, ok := users[m]; ok {
+				out = append(out, u)
+			} else if _, ok := groups[m]; ok {
+				queue = append(queue, m)
+			}
+		}
+	}
+	return out, true
+}
+
+// collection answers one page of items, with $select applied and a next
+// link carrying the offset in $skiptoken.
+func (s *Server) collection(w http.ResponseWriter, r *http.Request, items []any) {
+	q := r.URL.Query()
+	offset, _ := strconv.Atoi(q.Get("$skiptoken"))
+	size := max(s.PageSize, 1)
+	if top, err := strconv.Atoi(q.Get("$top")); err == nil && top > 0 && top < size {
+		size = top
+	}
+	s.mu.Lock()
+	fail := s.failAt[offset/size+1]
+	s.mu.Unlock()
+	if fail {
+		writeError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
+		return
+	}
+	end := min(offset+size, len(items))
+	var fields []string
+	if sel := q.Get("$select"); sel != "" {
+		fields = strings.Split(sel, ",")
+	}
+	value := []map[string]any{}
+	for _, it := range items[min(offset, len(items)):end] {
+		raw, _ := json.Marshal(it)
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		if fields != nil {
+			for k := range m {
+				if !slices.Contains(fields, k) {
+					delete(m, k)
+				}
+			}
+		}
+		value = append(value, m)
+	}
+	body := map[string]any{"value": value}
+	if end < len(items) {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("$skiptoken", strconv.Itoa(end))
+		body["@odata.nextLink"] = strings.TrimSuffix(s.BaseURL, "/") + strings.TrimPrefix(r.URL.Path, "/v1.0") + "?" + next.Encode()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+}
