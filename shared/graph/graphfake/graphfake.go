@@ -41,15 +41,94 @@ type Server struct {
 	// BaseURL is where it is served, e.g. httptest's URL + "/v1.0".
 	BaseURL string
 
+	// ClientID and ClientSecret are the app's credentials its token
+	// endpoint accepts.
+	ClientID, ClientSecret string
+
 	mu       sync.Mutex
 	tokens   map[string]*Directory
+	consents map[string]*Directory // Microsoft tenant id -> its directory, while the app has consent
+	issued   int
 	throttle int          // the next n requests get 429
 	failAt   map[int]bool // page numbers (1-based, counted per collection read) that fail with 503
 }
 
 // New returns a server with Graph's default page size.
 func New() *Server {
-	return &Server{PageSize: 100, tokens: map[string]*Directory{}, failAt: map[int]bool{}}
+	return &Server{PageSize: 100, tokens: map[string]*Directory{}, consents: map[string]*Directory{}, failAt: map[int]bool{}}
+}
+
+// Consent records that an admin of dir's tenant consented to the app: its
+// token endpoint then issues tokens for that tenant.
+func (s *Server) Consent(dir *Directory) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.consents[dir.Org.ID] = dir
+}
+
+// Withdraw removes the app's consent in a tenant (an admin deleted its
+// service principal): new tokens are refused, and those issued stop working.
+func (s *Server) Withdraw(tenantID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir := s.consents[tenantID]
+	delete(s.consents, tenantID)
+	for tok, d := range s.tokens {
+		if d == dir {
+			delete(s.tokens, tok)
+		}
+	}
+}
+
+// TokensIssued counts the tokens the token endpoint has issued.
+func (s *Server) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
+}
+
+// token is Microsoft's v2.0 token endpoint for the client-credentials
+// grant: POST /{tenant}/oauth2/v2.0/token, a form with grant_type,
+// client_id, client_secret and scope; errors as OAuth2 documents them, with
+// AADSTS codes in error_description and error_codes.
+func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) {
+	fail := func(status int, code string, aadsts int, desc string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": code, "error_description": fmt.Sprintf("AADSTS%d: %s", aadsts, desc),
+			"error_codes": []int{aadsts}, "trace_id": "00000000-0000-0000-0000-000000000000"})
+	}
+	if r.Method != http.MethodPost || r.ParseForm() != nil {
+		fail(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		return
+	}
+	f := r.PostForm
+	switch {
+	case f.Get("grant_type") != "client_credentials":
+		fail(http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+	case f.Get("scope") != graph.Scope:
+		fail(http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
+	case f.Get("client_id") != s.ClientID:
+		fail(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), tenantID))
+	case f.Get("client_secret") != s.ClientSecret:
+		fail(http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
+	default:
+		s.mu.Lock()
+		dir := s.consents[tenantID]
+		var tok string
+		if dir != nil {
+			s.issued++
+			tok = fmt.Sprintf("fake-token-%s-%d", tenantID, s.issued)
+			s.tokens[tok] = dir
+		}
+		s.mu.Unlock()
+		if dir == nil {
+			fail(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", s.ClientID, tenantID))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+	}
 }
 
 // Grant makes token read dir (what a client-credentials token for that tenant does).
@@ -91,9 +170,14 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 		"innerError": map[string]string{"request-id": "00000000-0000-0000-0000-000000000000"}}})
 }
 
-// ServeHTTP answers GET /v1.0/organization, /v1.0/groups and
+// ServeHTTP answers the token endpoint (POST /{tenant}/oauth2/v2.0/token)
+// and GET /v1.0/organization, /v1.0/groups and
 // /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if tenantID, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/oauth2/v2.0/token"); ok && !strings.Contains(tenantID, "/") {
+		s.token(w, r, tenantID)
+		return
+	}
 	s.mu.Lock()
 	dir := s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	throttled := s.throttle > 0

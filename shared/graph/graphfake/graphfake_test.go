@@ -3,8 +3,11 @@ package graphfake
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/uniasset/integrations/shared/graph"
 )
 
 // What Graph refuses, the fake refuses the same way: no token, an unknown
@@ -39,5 +42,46 @@ func TestRefusals(t *testing.T) {
 	s.ServeHTTP(w, httptest.NewRequest("GET", "/v1.0/groups", nil))
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
 		t.Errorf("throttled: %d %v", w.Code, w.Header())
+	}
+}
+
+// The token endpoint refuses as Microsoft's does: wrong grant, scope,
+// client or secret, and a tenant without consent.
+func TestTokenEndpointRefusals(t *testing.T) {
+	s := New()
+	s.ClientID, s.ClientSecret = "app", "secret"
+	s.Consent(&Directory{Org: graph.Organization{ID: "tid"}})
+	ok := url.Values{"grant_type": {"client_credentials"}, "client_id": {"app"}, "client_secret": {"secret"}, "scope": {graph.Scope}}
+	with := func(k, v string) url.Values {
+		f := url.Values{}
+		for key, vals := range ok {
+			f[key] = vals
+		}
+		f.Set(k, v)
+		return f
+	}
+	for _, c := range []struct {
+		tenant string
+		form   url.Values
+		status int
+		code   string
+	}{
+		{"tid", ok, 200, ""},
+		{"tid", with("grant_type", "password"), 400, "unsupported_grant_type"},
+		{"tid", with("scope", "User.Read"), 400, "invalid_scope"},
+		{"tid", with("client_id", "other"), 400, "unauthorized_client"},
+		{"tid", with("client_secret", "guess"), 401, "invalid_client"},
+		{"other-tenant", ok, 400, "unauthorized_client"},
+	} {
+		r := httptest.NewRequest("POST", "/"+c.tenant+"/oauth2/v2.0/token", strings.NewReader(c.form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != c.status || (c.code != "" && !strings.Contains(w.Body.String(), `"error":"`+c.code+`"`)) || (c.code == "" && !strings.Contains(w.Body.String(), "access_token")) {
+			t.Errorf("%s %v: %d %s", c.tenant, c.form, w.Code, w.Body)
+		}
+	}
+	if s.TokensIssued() != 1 {
+		t.Errorf("%d tokens issued, want 1", s.TokensIssued())
 	}
 }

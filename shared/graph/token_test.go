@@ -1,0 +1,68 @@
+package graph_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/graph/graphfake"
+)
+
+func loginSetup(t *testing.T) (*graphfake.Server, *graph.Tokens, string) {
+	t.Helper()
+	fake := graphfake.New()
+	fake.ClientID, fake.ClientSecret = "app-1", "secret-1"
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	fake.BaseURL = srv.URL + "/v1.0"
+	return fake, &graph.Tokens{App: graph.App{ClientID: "app-1", ClientSecret: "secret-1", LoginURL: srv.URL}}, srv.URL + "/v1.0"
+}
+
+// A consented tenant's directory is read with a client-credentials token,
+// requested once and reused until it expires.
+func TestClientCredentialsTokenPerTenant(t *testing.T) {
+	fake, tokens, base := loginSetup(t)
+	fake.Consent(demo())
+	c := &graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
+	for range 3 {
+		if org, err := c.Organization(context.Background()); err != nil || org.ID != "tid-1" {
+			t.Fatalf("organization: %+v %v", org, err)
+		}
+	}
+	c2 := &graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
+	if _, err := c2.SecurityGroups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.TokensIssued(); n != 1 {
+		t.Fatalf("%d tokens requested for four reads of one tenant, want 1", n)
+	}
+}
+
+// No consent, consent withdrawn, or the app's secret wrong: the token
+// endpoint refuses, and NoConsent says so (the connection needs an Owner).
+func TestRefusedTokens(t *testing.T) {
+	fake, tokens, base := loginSetup(t)
+	ctx := context.Background()
+	if _, err := (&graph.Client{HTTP: tokens.HTTPClient("tid-never"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
+		t.Fatalf("a tenant that never consented: %v", err)
+	}
+	fake.Consent(demo())
+	c := &graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
+	if _, err := c.Organization(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fake.Withdraw("tid-1")
+	if _, err := c.Organization(ctx); !graph.Unauthorized(err) {
+		t.Fatalf("a token issued before consent was withdrawn: %v", err)
+	}
+	tokens.Forget("tid-1")
+	if _, err := (&graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
+		t.Fatalf("a new token after consent was withdrawn: %v", err)
+	}
+	fake.Consent(demo())
+	wrong := &graph.Tokens{App: graph.App{ClientID: "app-1", ClientSecret: "old-secret", LoginURL: tokens.App.LoginURL}}
+	if _, err := (&graph.Client{HTTP: wrong.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
+		t.Fatalf("a wrong client secret: %v", err)
+	}
+}
