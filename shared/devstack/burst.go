@@ -85,6 +85,12 @@ type BurstResult struct {
 	Healthy, HealthyPosts        int            // distinct deliveries accepted by the healthy receiver; its 2xx answers
 	Flaky, FlakyPosts            int            // the same for the receiver that fails each delivery's first attempt
 	Failing, FailingRecords      int            // POSTs to the always-500 receiver; its deliveries that ended failed
+	// FailingAnswered and FailingUnanswered are those deliveries' recorded
+	// attempts that got an HTTP status and that ended in a transport error
+	// (a reset connection, a timeout: the POST may never have arrived);
+	// FailingErrors counts the latter by message.
+	FailingAnswered, FailingUnanswered int
+	FailingErrors                      map[string]int
 	Pending                      int            // deliveries still pending at the end
 	HealthyLag, FlakyLag         time.Duration  // last write's answer to the last accepted delivery
 	DLQ                          map[string]int
@@ -200,13 +206,21 @@ func (s *Stack) Burst(ctx context.Context, base string, n, clients int) (BurstRe
 		if err != nil {
 			return res, err
 		}
-		res.Pending, res.FailingRecords = 0, 0
+		res.Pending, res.FailingRecords, res.FailingAnswered, res.FailingUnanswered, res.FailingErrors = 0, 0, 0, 0, map[string]int{}
 		for _, r := range recs {
 			if r.Status == delivery.Pending {
 				res.Pending++
 			}
 			if r.Status == delivery.Failed && r.WebhookName == "failing" {
 				res.FailingRecords++
+				for _, a := range r.History {
+					if a.StatusCode != 0 {
+						res.FailingAnswered++
+					} else {
+						res.FailingUnanswered++
+						res.FailingErrors[a.Error]++
+					}
+				}
 			}
 		}
 		if res.Pending == 0 && len(recs) >= 3*(n-res.Refused) {
