@@ -79,22 +79,22 @@ func (r *Receiver) Accepted() (distinct, total int, last time.Time) {
 
 // BurstResult is what a burst of asset creates led to.
 type BurstResult struct {
-	Writes, Refused              int            // creates sent; answers other than 201
-	RefusedAs                    map[string]int // the refusals by status code or client error
-	WriteTime                    time.Duration  // first write sent to last answer
-	Healthy, HealthyPosts        int            // distinct deliveries accepted by the healthy receiver; its 2xx answers
-	Flaky, FlakyPosts            int            // the same for the receiver that fails each delivery's first attempt
-	Failing, FailingRecords      int            // POSTs to the always-500 receiver; its deliveries that ended failed
+	Writes, Refused         int            // creates sent; answers other than 201
+	RefusedAs               map[string]int // the refusals by status code or client error
+	WriteTime               time.Duration  // first write sent to last answer
+	Healthy, HealthyPosts   int            // distinct deliveries accepted by the healthy receiver; its 2xx answers
+	Flaky, FlakyPosts       int            // the same for the receiver that fails each delivery's first attempt
+	Failing, FailingRecords int            // POSTs to the always-500 receiver; its deliveries that ended failed
 	// FailingAnswered and FailingUnanswered are those deliveries' recorded
 	// attempts that got an HTTP status and that ended in a transport error
 	// (a reset connection, a timeout: the POST may never have arrived);
 	// FailingErrors counts the latter by message.
 	FailingAnswered, FailingUnanswered int
 	FailingErrors                      map[string]int
-	Pending                      int            // deliveries still pending at the end
-	HealthyLag, FlakyLag         time.Duration  // last write's answer to the last accepted delivery
-	DLQ                          map[string]int
-	RouterCalls, DispatcherCalls map[string]int // AWS calls made during the burst, by operation
+	Pending                            int           // deliveries still pending at the end
+	HealthyLag, FlakyLag               time.Duration // last write's answer to the last accepted delivery
+	DLQ                                map[string]int
+	RouterCalls, DispatcherCalls       map[string]int // AWS calls made during the burst, by operation
 }
 
 // Burst creates n assets for a fresh Enterprise tenant through the gateway at
