@@ -2,10 +2,8 @@ package alert
 
 import (
 	"context"
-	"errors"
 	"hash/fnv"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,29 +118,13 @@ func (x *Index) Item(e Entry) (map[string]types.AttributeValue, error) {
 // day and shard of it. The partitions are read concurrently (at most
 // betweenConcurrency at once), so a pass waits for the slowest, not the sum.
 func (x *Index) Between(ctx context.Context, w Window) ([]Entry, error) {
-	lo, hi := isotime.Format(w.From), isotime.Format(w.To)
-	var pks []string
+	var ins []*dynamodb.QueryInput
 	for _, day := range w.Days() {
 		for shard := range max(x.Shards, 1) {
-			pks = append(pks, keyschema.DuePK(string(w.Group), day, shard))
+			ins = append(ins, x.dates(w, "PK", keyschema.DuePK(string(w.Group), day, shard)))
 		}
 	}
-	results := make([][]Entry, len(pks))
-	errs := make([]error, len(pks))
-	sem := make(chan struct{}, betweenConcurrency)
-	var wg sync.WaitGroup
-	for i, pk := range pks {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i], errs[i] = x.partition(ctx, pk, lo, hi)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return slices.Concat(results...), nil
+	return x.queryAll(ctx, ins)
 }
 
 // TenantBetween reads one tenant's entries of group g with a date in
@@ -152,50 +134,48 @@ func (x *Index) Between(ctx context.Context, w Window) ([]Entry, error) {
 // entry written a moment ago may be missing, which the stream's own arming
 // (with the lead times it reads then) covers.
 func (x *Index) TenantBetween(ctx context.Context, tenantID string, w Window) ([]Entry, error) {
-	lo, hi := isotime.Format(w.From), isotime.Format(w.To)
-	results := make([][]Entry, max(x.Shards, 1))
-	errs := make([]error, len(results))
-	var wg sync.WaitGroup
-	for shard := range results {
-		wg.Go(func() {
-			results[shard], errs[shard] = x.query(ctx, &dynamodb.QueryInput{
-				TableName: aws.String(x.Table), IndexName: aws.String(byResource),
-				KeyConditionExpression: aws.String("GSI1PK = :pk AND SK BETWEEN :lo AND :hi"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":pk": &types.AttributeValueMemberS{Value: keyschema.TenantDuePK(tenantID, string(w.Group), shard)},
-					":lo": &types.AttributeValueMemberS{Value: lo + "$"},
-					":hi": &types.AttributeValueMemberS{Value: hi + "$"},
-				},
-			})
-		})
+	var ins []*dynamodb.QueryInput
+	for shard := range max(x.Shards, 1) {
+		in := x.dates(w, "GSI1PK", keyschema.TenantDuePK(tenantID, string(w.Group), shard))
+		in.IndexName, in.ConsistentRead = aws.String(byResource), nil
+		ins = append(ins, in)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return slices.Concat(results...), nil
+	return x.queryAll(ctx, ins)
 }
 
 // byResource is IntegrationsTable's global secondary index on GSI1PK.
 const byResource = "ByResource"
 
-// betweenConcurrency bounds the queries one Between has in flight.
+// betweenConcurrency bounds the queries one read has in flight.
 const betweenConcurrency = 8
 
-// partition reads one partition's entries with a date in (lo, hi].
-func (x *Index) partition(ctx context.Context, pk, lo, hi string) ([]Entry, error) {
-	return x.query(ctx, &dynamodb.QueryInput{
-		TableName: aws.String(x.Table),
-		// A date equal to lo sorts as lo#…, below lo$; one equal to hi
-		// sorts below hi$: so this is dates in (lo, hi].
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
+// dates is the query of one partition's entries with a date in w's
+// (From, To]: a date equal to From sorts as From#…, below From$; one equal
+// to To sorts below To$.
+func (x *Index) dates(w Window, key, pk string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:              aws.String(x.Table),
+		KeyConditionExpression: aws.String(key + " = :pk AND SK BETWEEN :lo AND :hi"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": &types.AttributeValueMemberS{Value: pk},
-			":lo": &types.AttributeValueMemberS{Value: lo + "$"},
-			":hi": &types.AttributeValueMemberS{Value: hi + "$"},
+			":lo": &types.AttributeValueMemberS{Value: isotime.Format(w.From) + "$"},
+			":hi": &types.AttributeValueMemberS{Value: isotime.Format(w.To) + "$"},
 		},
 		ConsistentRead: aws.Bool(true),
+	}
+}
+
+// queryAll runs the queries, betweenConcurrency at once, and joins their entries.
+func (x *Index) queryAll(ctx context.Context, ins []*dynamodb.QueryInput) ([]Entry, error) {
+	results := make([][]Entry, len(ins))
+	err := concurrently(ctx, len(ins), betweenConcurrency, func(ctx context.Context, i int) (err error) {
+		results[i], err = x.query(ctx, ins[i])
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
 }
 
 // query reads every page of a query of entries.

@@ -162,10 +162,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 
 	// Each candidate is checked against its item as it is now: the index
 	// follows the stream, which may be a moment behind.
-	ordered := make([]Entry, 0, len(candidates))
-	for _, e := range candidates {
-		ordered = append(ordered, e)
-	}
+	ordered := slices.Collect(maps.Values(candidates))
 	slices.SortFunc(ordered, func(a, b Entry) int { return strings.Compare(a.ID(), b.ID()) })
 	items, err := p.read(ctx, ordered)
 	if err != nil {
@@ -203,7 +200,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 		return res, err
 	}
 	var fired atomic.Int64
-	err = concurrently(ctx, len(jobs), func(ctx context.Context, i int) error {
+	err = concurrently(ctx, len(jobs), fireConcurrency, func(ctx context.Context, i int) error {
 		j := jobs[i]
 		for _, m := range j.due {
 			ok, err := p.Firer.Fire(ctx, m, j.data, hooks[j.tenantID], now)
@@ -245,7 +242,7 @@ const fireConcurrency = 16
 // listHooks lists each tenant's webhooks, fireConcurrency tenants at once.
 func (p *Pass) listHooks(ctx context.Context, tenants []string) (map[string][]webhook.Webhook, error) {
 	lists := make([][]webhook.Webhook, len(tenants))
-	err := concurrently(ctx, len(tenants), func(ctx context.Context, i int) (err error) {
+	err := concurrently(ctx, len(tenants), fireConcurrency, func(ctx context.Context, i int) (err error) {
 		lists[i], err = p.Webhooks.List(ctx, tenants[i])
 		return err
 	})
@@ -259,15 +256,15 @@ func (p *Pass) listHooks(ctx context.Context, tenants []string) (map[string][]we
 	return out, nil
 }
 
-// concurrently calls f with 0..n-1, fireConcurrency at a time; after the
+// concurrently calls f with 0..n-1, at most limit at a time; after the
 // first error it starts no more and returns that error once the running ones
 // end.
-func concurrently(ctx context.Context, n int, f func(context.Context, int) error) error {
+func concurrently(ctx context.Context, n, limit int, f func(context.Context, int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(fireConcurrency, n) {
+	for range min(limit, n) {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1

@@ -12,7 +12,7 @@ func TestConcurrentlyCallsEachOnce(t *testing.T) {
 	const n = 1000
 	var calls [n]atomic.Int32
 	var running, most atomic.Int32
-	err := concurrently(context.Background(), n, func(_ context.Context, i int) error {
+	err := concurrently(context.Background(), n, fireConcurrency, func(_ context.Context, i int) error {
 		r := running.Add(1)
 		for m := most.Load(); r > m && !most.CompareAndSwap(m, r); m = most.Load() {
 		}
@@ -37,7 +37,7 @@ func TestConcurrentlyCallsEachOnce(t *testing.T) {
 func TestConcurrentlyStopsAtTheFirstError(t *testing.T) {
 	boom := errors.New("boom")
 	var started atomic.Int32
-	err := concurrently(context.Background(), 10_000, func(ctx context.Context, i int) error {
+	err := concurrently(context.Background(), 10_000, fireConcurrency, func(ctx context.Context, i int) error {
 		started.Add(1)
 		if i == 0 {
 			return boom
@@ -51,7 +51,7 @@ func TestConcurrentlyStopsAtTheFirstError(t *testing.T) {
 	if s := started.Load(); s > fireConcurrency {
 		t.Errorf("%d calls started after the failure; want no more than the %d running", s, fireConcurrency)
 	}
-	if err := concurrently(context.Background(), 0, func(context.Context, int) error { return boom }); err != nil {
+	if err := concurrently(context.Background(), 0, fireConcurrency, func(context.Context, int) error { return boom }); err != nil {
 		t.Errorf("no calls: %v", err)
 	}
 }

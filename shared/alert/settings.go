@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -77,20 +76,9 @@ func (s *SettingsStore) Get(ctx context.Context, tenantID string) (Settings, err
 
 // settingsTries bounds the read-change-write rounds one change makes when
 // another change of the same tenant's settings keeps winning; between
-// rounds it waits a random while, longer each time, so a crowd of
-// concurrent changes spreads out instead of colliding again.
+// rounds it backs off (dynamo.BackOff), so a crowd of concurrent changes
+// spreads out instead of colliding again.
 const settingsTries = 8
-
-func backoff(ctx context.Context, try int) error {
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(5*time.Millisecond) << try)))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Change applies change to the tenant's lead times and stores them, with a
 // catch-up for each group whose lead time grew. The write is conditional on
@@ -121,9 +109,7 @@ func (s *SettingsStore) Change(ctx context.Context, tenantID, actor string, now 
 		if !errors.Is(err, errStale) {
 			return Settings{}, err
 		}
-		if err := backoff(ctx, try); err != nil {
-			return Settings{}, err
-		}
+		dynamo.BackOff(ctx, try)
 	}
 	return Settings{}, apierror.New(apierror.Throttled, "the alert settings are being changed concurrently; retry shortly")
 }

@@ -141,7 +141,7 @@ func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 			return throttled()
 		}
 		if try > 0 {
-			backOff(ctx, try)
+			BackOff(ctx, try)
 		}
 		out, err := db.BatchGetItem(ctx, in)
 		if err != nil {
@@ -165,8 +165,10 @@ func GetTogether(ctx context.Context, db API, op string, reads ...Read) error {
 	return nil
 }
 
-// backOff waits 20 ms, 40 ms, 80 ms… (with jitter) before try n, or until ctx ends.
-func backOff(ctx context.Context, n int) {
+// BackOff waits 10–20 ms, 20–40 ms, 40–80 ms… (with jitter) before try n,
+// or until ctx ends: what a request that lost a race to a concurrent write
+// does before trying again, so the racers spread out.
+func BackOff(ctx context.Context, n int) {
 	d := time.Duration(10<<n) * time.Millisecond
 	d += time.Duration(rand.Int64N(int64(d)))
 	select {

@@ -140,7 +140,8 @@ type page[T any] struct {
 // would hand it to another host.
 func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	var out []T
-	next := strings.TrimSuffix(c.BaseURL, "/") + path
+	root := strings.TrimSuffix(c.BaseURL, "/")
+	next := root + path
 	for next != "" {
 		var p page[T]
 		if err := c.get(ctx, next, &p); err != nil {
@@ -148,7 +149,7 @@ func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 		}
 		out = append(out, p.Value...)
 		next = p.NextLink
-		if next != "" && !strings.HasPrefix(next, strings.TrimSuffix(c.BaseURL, "/")+"/") {
+		if next != "" && !strings.HasPrefix(next, root+"/") {
 			return nil, fmt.Errorf("graph: a next link outside %s", c.BaseURL)
 		}
 	}
