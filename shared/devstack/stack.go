@@ -366,10 +366,7 @@ func (s *Stack) Close() {
 	if s == nil {
 		return
 	}
-	if s.stopPolling != nil {
-		s.stopPolling()
-		s.polling.Wait()
-	}
+	s.StopPollers()
 	if s.Moto != nil {
 		s.Moto.Stop()
 	}
