@@ -61,6 +61,9 @@ build-DispatcherFunction: ## (sam build) DispatcherFunction into $(ARTIFACTS_DIR
 build-ExpiryAlertsFunction: ## (sam build) ExpiryAlertsFunction into $(ARTIFACTS_DIR)
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/expiry-alerts
 
+build-EntraSyncFunction: ## (sam build) EntraSyncFunction into $(ARTIFACTS_DIR)
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/entra-sync
+
 # Fuzz targets, package:Target. Their seed corpora run in `make test`.
 FUZZ_TARGETS := shared/httpapi:FuzzDecodeStrict shared/redact:FuzzRedact shared/safehttp:FuzzRefused \
 	shared/safehttp:FuzzCheckURL shared/delivery:FuzzSignatureVerification

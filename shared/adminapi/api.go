@@ -22,7 +22,7 @@ import (
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
-	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -44,6 +44,7 @@ type API struct {
 	URLPolicy safehttp.Policy
 	Activity  *activity.Reader
 	Alerts    *alert.SettingsStore
+	Entra     Entra
 	Now       func() time.Time
 	// PublicURL and Region say where clients reach the API (see baseURL).
 	PublicURL, Region string
@@ -57,12 +58,29 @@ func Build(ctx context.Context, cfg config.AdminAPI, awsCfg aws.Config) (http.Ha
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg)).Handler(), nil
+	ms, err := entra.LoadMicrosoft(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.Entra)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg), ms).Handler(), nil
+}
+
+// Queue is the SQS calls the admin API makes: test events and sync jobs.
+type Queue interface {
+	delivery.SQSAPI
+	entra.SQSAPI
 }
 
 // New wires the API from its dependencies.
-func New(cfg config.AdminAPI, db dynamo.API, sealer *appkey.Sealer, queue delivery.SQSAPI) *API {
+func New(cfg config.AdminAPI, db entra.DB, sealer *appkey.Sealer, queue Queue, ms *entra.Microsoft) *API {
+	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index}
 	return &API{
+		Entra: Entra{
+			Store:     store,
+			Consent:   &entra.Consent{Store: store, Microsoft: ms, LoginURL: cfg.Entra.LoginURL, TTL: consentTTL, Now: time.Now},
+			Jobs:      &entra.Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
+			ReturnURL: cfg.EntraReturnURL,
+		},
 		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
@@ -85,6 +103,9 @@ type access struct {
 	roles []tenant.Role
 	plan  tenant.Plan
 }
+
+// anyRole is every role a token can carry.
+var anyRole = []tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager, tenant.Member, tenant.Viewer}
 
 // endpoint is one admin route, who may call it, and its handler.
 type endpoint struct {
@@ -116,6 +137,17 @@ func (a *API) table() []endpoint {
 		{http.MethodGet, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.listKeys},
 		{http.MethodPost, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.createKey},
 		{http.MethodPost, "/api/integrations/api-keys/{id}/revoke", access{owner, tenant.Growth}, a.revokeKey},
+		// Entra: the page on every plan (it draws the gate); reads for any
+		// role, changes for Owners (a group mapped to Owner grants Owner).
+		{http.MethodGet, entraRoot, access{anyRole, ""}, a.getEntra},
+		{http.MethodPost, entraRoot + "/connect", access{owner, tenant.Enterprise}, a.connectEntra},
+		{http.MethodPost, entraRoot + "/disconnect", access{owner, tenant.Enterprise}, a.disconnectEntra},
+		{http.MethodGet, entraRoot + "/groups", access{anyRole, tenant.Enterprise}, a.listEntraGroups},
+		{http.MethodPut, entraRoot + "/mappings", access{owner, tenant.Enterprise}, a.putEntraMappings},
+		{http.MethodPatch, entraRoot + "/settings", access{owner, tenant.Enterprise}, a.patchEntraSettings},
+		{http.MethodPost, entraRoot + "/sync", access{owner, tenant.Enterprise}, a.syncEntra},
+		{http.MethodGet, entraRoot + "/users", access{anyRole, tenant.Enterprise}, a.listEntraUsers},
+		{http.MethodPost, entraRoot + "/approvals", access{owner, tenant.Enterprise}, a.approveEntraRemovals},
 	}
 }
 
@@ -124,7 +156,15 @@ func (a *API) endpoints() []httpapi.Endpoint {
 	for _, e := range a.table() {
 		out = append(out, httpapi.Endpoint{Route: httpapi.Route{Method: e.method, Pattern: e.pattern}, Handler: a.guard(e.access, e.h)})
 	}
-	return out
+	// The one route without a JWT: Microsoft's redirect after consent.
+	return append(out, httpapi.Endpoint{
+		Route: httpapi.Route{Method: http.MethodGet, Pattern: entraRoot + "/callback"},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := a.entraCallback(w, r); err != nil {
+				httpapi.WriteError(w, r, err)
+			}
+		}),
+	})
 }
 
 // Handler returns the router for the admin routes.

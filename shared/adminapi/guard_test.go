@@ -40,7 +40,19 @@ var documented = map[string]access{
 	"GET /api/integrations/api-keys":              {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys":             {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys/{id}/revoke": {[]tenant.Role{tenant.Owner}, tenant.Growth},
+	// Entra: the page answers everyone (below Enterprise, with the gate).
+	"GET /api/integrations/entra":             {everyone, ""},
+	"POST /api/integrations/entra/connect":    {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"POST /api/integrations/entra/disconnect": {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"GET /api/integrations/entra/groups":      {everyone, tenant.Enterprise},
+	"PUT /api/integrations/entra/mappings":    {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"PATCH /api/integrations/entra/settings":  {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"POST /api/integrations/entra/sync":       {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"GET /api/integrations/entra/users":       {everyone, tenant.Enterprise},
+	"POST /api/integrations/entra/approvals":  {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 }
+
+var everyone = []tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager, tenant.Member, tenant.Viewer}
 
 // call runs h as API Gateway would with a verified token carrying claims.
 func call(t *testing.T, h http.Handler, claims map[string]string) (int, string) {

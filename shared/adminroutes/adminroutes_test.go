@@ -21,7 +21,7 @@ func TestRoutesAreDistinctAndWellFormed(t *testing.T) {
 			t.Errorf("%s is outside /api/integrations/", k)
 		}
 		switch r.Method {
-		case http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete:
+		case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		default:
 			t.Errorf("%s: unexpected method", k)
 		}

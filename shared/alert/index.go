@@ -14,6 +14,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/parallel"
 )
 
 // Index is the due-date index in IntegrationsTable: one entry per watched
@@ -168,7 +169,7 @@ func (x *Index) dates(w Window, key, pk string) *dynamodb.QueryInput {
 // queryAll runs the queries, betweenConcurrency at once, and joins their entries.
 func (x *Index) queryAll(ctx context.Context, ins []*dynamodb.QueryInput) ([]Entry, error) {
 	results := make([][]Entry, len(ins))
-	err := concurrently(ctx, len(ins), betweenConcurrency, func(ctx context.Context, i int) (err error) {
+	err := parallel.Each(ctx, len(ins), betweenConcurrency, func(ctx context.Context, i int) (err error) {
 		results[i], err = x.query(ctx, ins[i])
 		return err
 	})

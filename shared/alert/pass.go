@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -200,7 +200,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 		return res, err
 	}
 	var fired atomic.Int64
-	err = concurrently(ctx, len(jobs), fireConcurrency, func(ctx context.Context, i int) error {
+	err = parallel.Each(ctx, len(jobs), fireConcurrency, func(ctx context.Context, i int) error {
 		j := jobs[i]
 		for _, m := range j.due {
 			ok, err := p.Firer.Fire(ctx, m, j.data, hooks[j.tenantID], now)
@@ -242,7 +242,7 @@ const fireConcurrency = 16
 // listHooks lists each tenant's webhooks, fireConcurrency tenants at once.
 func (p *Pass) listHooks(ctx context.Context, tenants []string) (map[string][]webhook.Webhook, error) {
 	lists := make([][]webhook.Webhook, len(tenants))
-	err := concurrently(ctx, len(tenants), fireConcurrency, func(ctx context.Context, i int) (err error) {
+	err := parallel.Each(ctx, len(tenants), fireConcurrency, func(ctx context.Context, i int) (err error) {
 		lists[i], err = p.Webhooks.List(ctx, tenants[i])
 		return err
 	})
@@ -254,31 +254,6 @@ func (p *Pass) listHooks(ctx context.Context, tenants []string) (map[string][]we
 		out[t] = lists[i]
 	}
 	return out, nil
-}
-
-// concurrently calls f with 0..n-1, at most limit at a time; after the
-// first error it starts no more and returns that error once the running ones
-// end.
-func concurrently(ctx context.Context, n, limit int, f func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(limit, n) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := f(ctx, i); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return context.Cause(ctx)
 }
 
 func keyOf(pk, sk string) string { return pk + "\x00" + sk }

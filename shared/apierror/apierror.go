@@ -26,6 +26,7 @@ const (
 	IdempotencyConflict     Code = "IDEMPOTENCY_CONFLICT"
 	IdempotencyInProgress   Code = "IDEMPOTENCY_IN_PROGRESS"
 	Throttled               Code = "THROTTLED"
+	NotConfigured           Code = "ENTRA_NOT_CONFIGURED"
 	Internal                Code = "INTERNAL_ERROR"
 )
 
@@ -48,7 +49,7 @@ func (c Code) Status() int {
 		return http.StatusMethodNotAllowed
 	case Conflict, IdempotencyConflict, IdempotencyInProgress:
 		return http.StatusConflict
-	case Throttled:
+	case Throttled, NotConfigured:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError

@@ -75,8 +75,17 @@ var (
 	// Empty means the API's own execute-api URL, built from the API id API
 	// Gateway passes (never from a request header).
 	PublicAPIURL = &Var{Name: "PUBLIC_API_URL", Shell: true, Kind: BaseURL, Doc: "base URL the Developer Guide shows (the `PublicApiUrl` parameter); empty: the execute-api URL"}
-	Region       = &Var{Name: "AWS_REGION", Doc: "set by Lambda; names the execute-api host"}
-	LogLevel     = &Var{Name: "LOG_LEVEL", Default: "INFO", Shell: true, Kind: Level, Doc: "structured JSON logs; keys, tokens, secrets and bodies are never logged"}
+	// The Entra app: its client id is the EntraClientId parameter; its secret
+	// lives in Secrets Manager; Microsoft's endpoints are configuration (a
+	// national cloud, or the local stack's fake Microsoft).
+	EntraClientID        = &Var{Name: "ENTRA_CLIENT_ID", Doc: "the multi-tenant Entra app's client id (`EntraClientId` parameter); empty: connecting is unavailable"}
+	EntraClientSecretARN = &Var{Name: "ENTRA_CLIENT_SECRET_ARN", Required: true, Doc: "Secrets Manager id of the Entra app's client secret"}
+	EntraSyncQueueURL    = &Var{Name: "ENTRA_SYNC_QUEUE_URL", Required: true, Doc: "the queue of per-tenant sync jobs"}
+	EntraLoginURL        = &Var{Name: "ENTRA_LOGIN_URL", Default: "https://login.microsoftonline.com", Shell: true, Kind: BaseURL, Doc: "Microsoft's login root (token and admin-consent endpoints)"}
+	GraphURL             = &Var{Name: "GRAPH_URL", Default: "https://graph.microsoft.com/v1.0", Shell: true, Kind: BaseURL, Doc: "Microsoft Graph's v1.0 root"}
+	EntraReturnURL       = &Var{Name: "ENTRA_RETURN_URL", Shell: true, Kind: BaseURL, Doc: "the UI page the consent callback redirects to with `?entra=<outcome>` (`EntraReturnUrl` parameter); empty: the callback answers JSON"}
+	Region               = &Var{Name: "AWS_REGION", Doc: "set by Lambda; names the execute-api host"}
+	LogLevel             = &Var{Name: "LOG_LEVEL", Default: "INFO", Shell: true, Kind: Level, Doc: "structured JSON logs; keys, tokens, secrets and bodies are never logged"}
 )
 
 // Vars is every variable any function reads.
@@ -84,7 +93,8 @@ var Vars = []*Var{
 	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
 	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, DeliveryTimeout,
 	RetrySchedule, RetryHoldMax, DispatchConcurrency, RouterConcurrency, WebhookAllowPrivate,
-	PublicAPIURL, Region, LogLevel,
+	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,
+	Region, LogLevel,
 }
 
 // Lookup is os.LookupEnv's shape, so tests and the local stack can supply a map.

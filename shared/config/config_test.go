@@ -12,6 +12,7 @@ import (
 // required is what template.yaml gives every function that reads it.
 var required = map[string]string{
 	"ASSETS_TABLE": "a", "INTEGRATIONS_TABLE": "i", "DELIVERY_QUEUE_URL": "https://sqs.example/q", "APP_KEY_SECRET_ARN": "arn:secret",
+	"ENTRA_CLIENT_SECRET_ARN": "arn:entra", "ENTRA_SYNC_QUEUE_URL": "https://sqs.example/entra",
 }
 
 func with(extra map[string]string) Lookup {

@@ -37,6 +37,24 @@ type AdminAPI struct {
 	WebhookAllowPrivate bool
 	PublicAPIURL        string
 	Region              string
+	Entra               Entra
+	EntraReturnURL      string
+}
+
+// Entra is what reaches Microsoft as the app, and the sync queue: read by
+// the admin API (connect, callback, sync now) and by EntraSyncFunction.
+type Entra struct {
+	ClientID, ClientSecretARN string
+	LoginURL, GraphURL        string
+	SyncQueueURL              string
+}
+
+func (c *Entra) read(r *reader) {
+	c.ClientID = r.text(EntraClientID)
+	c.ClientSecretARN = r.text(EntraClientSecretARN)
+	c.SyncQueueURL = r.text(EntraSyncQueueURL)
+	c.LoginURL = r.baseURL(EntraLoginURL)
+	c.GraphURL = r.baseURL(GraphURL)
 }
 
 func (c *AdminAPI) read(r *reader) {
@@ -49,6 +67,8 @@ func (c *AdminAPI) read(r *reader) {
 	c.WebhookAllowPrivate = r.bool(WebhookAllowPrivate)
 	c.PublicAPIURL = r.baseURL(PublicAPIURL)
 	c.Region = r.text(Region)
+	c.Entra.read(r)
+	c.EntraReturnURL = r.baseURL(EntraReturnURL)
 }
 
 // StreamRouter is StreamRouterFunction's config: subscriptions in, delivery
@@ -118,6 +138,19 @@ func (c *ExpiryAlerts) read(r *reader) {
 	c.DeliveryShards = r.int(DeliveryShards)
 }
 
+// EntraSync is EntraSyncFunction's config: connections, groups and
+// accounts in IntegrationsTable, Microsoft as the app, the job queue.
+type EntraSync struct {
+	Common
+	IntegrationsTable string
+	Entra             Entra
+}
+
+func (c *EntraSync) read(r *reader) {
+	c.IntegrationsTable = r.text(IntegrationsTable)
+	c.Entra.read(r)
+}
+
 // Functions maps each function of template.yaml to a fresh config of its type.
 var Functions = map[string]func() Function{
 	"IntegrationApiFunction": func() Function { return &IntegrationAPI{} },
@@ -125,4 +158,5 @@ var Functions = map[string]func() Function{
 	"StreamRouterFunction":   func() Function { return &StreamRouter{} },
 	"DispatcherFunction":     func() Function { return &Dispatcher{} },
 	"ExpiryAlertsFunction":   func() Function { return &ExpiryAlerts{} },
+	"EntraSyncFunction":      func() Function { return &EntraSync{} },
 }

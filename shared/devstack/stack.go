@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,12 +18,15 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/uniasset/integrations/shared/adminapi"
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/entra"
+	"github.com/uniasset/integrations/shared/graph/graphfake"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/integrationapi"
 	"github.com/uniasset/integrations/shared/streamrouter"
@@ -48,7 +52,16 @@ type Options struct {
 	// AlertsEvery runs an expiry alerts pass this often, as the template's
 	// schedule does (0: never; tests run passes themselves, as of chosen times).
 	AlertsEvery time.Duration
+	// EntraEvery fans out the Entra sync this often, as the template's
+	// schedule does (0: never; "sync now" and tests queue jobs themselves).
+	EntraEvery time.Duration
+	// MicrosoftPageSize is the fake Microsoft's page size (0: Graph's 100).
+	MicrosoftPageSize int
 }
+
+// LocalEntraClientID is the Entra app's client id on the local stack (the
+// fake Microsoft accepts it; its secret is EntraClientSecret's value).
+const LocalEntraClientID = "0c5a1e2f-3b4d-4e6f-8a9b-0c1d2e3f4a5b"
 
 // Stack is a running local stack.
 type Stack struct {
@@ -73,6 +86,7 @@ type Stack struct {
 		StreamRouter   config.StreamRouter
 		Dispatcher     config.Dispatcher
 		ExpiryAlerts   config.ExpiryAlerts
+		EntraSync      config.EntraSync
 	}
 	AssetsTable, IntegrationsTable string           // physical names
 	DB                             *dynamodb.Client // admin's
@@ -85,6 +99,13 @@ type Stack struct {
 	Dispatcher *delivery.Dispatcher
 	// Alerts is ExpiryAlertsFunction's handler, as its Lambda builds it.
 	Alerts *alert.Pass
+	// EntraSync is EntraSyncFunction's handler, as its Lambda builds it.
+	EntraSync *entra.Function
+	// Microsoft is the fake Microsoft (login and Graph) the Entra code talks
+	// to, at MicrosoftURL, unless ENTRA_LOGIN_URL was overridden.
+	Microsoft    *graphfake.Server
+	MicrosoftURL string
+	stopFake     func()
 
 	adminARN    string
 	catalog     *catalog // resource ARNs and key names for the local policy check
@@ -142,7 +163,16 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := s.createPrincipals(ctx, o.Prefix); err != nil {
 		return fail(fmt.Errorf("IAM at %s: %w", o.Endpoint, err))
 	}
-	if err := s.configure(o.Overrides); err != nil {
+	overrides := maps.Clone(o.Overrides)
+	if overrides == nil {
+		overrides = map[string]string{}
+	}
+	if overrides[config.EntraLoginURL.Name] == "" {
+		if err := s.startMicrosoft(ctx, overrides, o.MicrosoftPageSize); err != nil {
+			return fail(err)
+		}
+	}
+	if err := s.configure(overrides); err != nil {
 		return fail(err)
 	}
 	s.DB = dynamodb.NewFromConfig(s.AWS)
@@ -177,9 +207,42 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	if o.AlertsEvery > 0 {
 		s.polling.Add(1)
-		go s.schedule(o.AlertsEvery)
+		go s.schedule(o.AlertsEvery, func(ctx context.Context) error { return s.Alerts.Handle(ctx, nil) })
+	}
+	if o.EntraEvery > 0 {
+		s.polling.Add(1)
+		go s.schedule(o.EntraEvery, func(ctx context.Context) error { _, err := s.EntraSync.FanOut(ctx); return err })
 	}
 	return s, nil
+}
+
+// startMicrosoft serves the fake Microsoft on a free loopback port, with the
+// demo directory's admin signed in to its consent page, and points the
+// functions at it with the local app's client id. Its client secret is
+// EntraClientSecret's value, read once the secret exists (see Start).
+func (s *Stack) startMicrosoft(ctx context.Context, overrides map[string]string, pageSize int) error {
+	s.Microsoft = graphfake.New()
+	if pageSize > 0 {
+		s.Microsoft.PageSize = pageSize
+	}
+	s.Microsoft.ClientID = LocalEntraClientID
+	s.Microsoft.Admin = graphfake.Demo()
+	var err error
+	if s.MicrosoftURL, s.stopFake, err = s.Microsoft.Listen("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("fake Microsoft: %w", err)
+	}
+	overrides[config.EntraLoginURL.Name] = s.MicrosoftURL
+	overrides[config.GraphURL.Name] = s.MicrosoftURL + "/v1.0"
+	if overrides[config.EntraClientID.Name] == "" {
+		overrides[config.EntraClientID.Name] = LocalEntraClientID
+	}
+	sm := secretsmanager.NewFromConfig(s.AWS)
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.Resources["EntraClientSecret"].ARN)})
+	if err != nil {
+		return fmt.Errorf("fake Microsoft: reading EntraClientSecret: %w", err)
+	}
+	s.Microsoft.ClientSecret = aws.ToString(out.SecretString)
+	return nil
 }
 
 // createPrincipals makes the stack's admin, the template's resources (as the
@@ -279,6 +342,7 @@ func (s *Stack) configure(overrides map[string]string) error {
 		"StreamRouterFunction":   &s.Config.StreamRouter,
 		"DispatcherFunction":     &s.Config.Dispatcher,
 		"ExpiryAlertsFunction":   &s.Config.ExpiryAlerts,
+		"EntraSyncFunction":      &s.Config.EntraSync,
 	}
 	for fn := range config.Functions {
 		if configs[fn] == nil {
@@ -326,29 +390,34 @@ func (s *Stack) startPollers(ctx context.Context) error {
 			pollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, s.Dispatcher.Handle)
 		}()
 	}
+	if s.EntraSync, err = entra.BuildFunction(ctx, s.Config.EntraSync, s.Principals["EntraSyncFunction"].AWS); err != nil {
+		return fmt.Errorf("EntraSyncFunction: %w", err)
+	}
+	jobs := s.Resources["EntraSyncQueue"]
+	s.polling.Add(1)
+	go func() {
+		defer s.polling.Done()
+		pollQueue(pollCtx, s.Principals["EntraSyncFunction"].AWS, jobs.URL, jobs.ARN, s.EntraSync.HandleSQS)
+	}()
 	return nil
 }
 
-// schedule runs an alerts pass every interval, as EventBridge Scheduler
-// would, until the stack closes; a failed pass is logged (on AWS: retried,
-// then AlertsDLQ) and the next one reads its stretch again.
-func (s *Stack) schedule(every time.Duration) {
+// schedule runs tick every interval, as EventBridge Scheduler would, until
+// the stack closes; a failed tick is logged (on AWS: retried, then the
+// function's DLQ). The first runs at once: for alerts it sets the watermark,
+// so a pass as of a later time (`alerts --at`) covers everything from now.
+func (s *Stack) schedule(every time.Duration, tick func(context.Context) error) {
 	defer s.polling.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	// A first pass at once sets the watermark, so a pass as of a later time
-	// (`alerts --at`) covers everything from now to then.
-	if err := s.Alerts.Handle(s.pollCtx, nil); err != nil && s.pollCtx.Err() == nil {
-		slog.Error("alert pass failed; the next one reads its stretch again", "error", err.Error())
-	}
 	for {
+		if err := tick(s.pollCtx); err != nil && s.pollCtx.Err() == nil {
+			slog.Error("scheduled run failed; the next tick tries again", "error", err.Error())
+		}
 		select {
 		case <-s.pollCtx.Done():
 			return
 		case <-t.C:
-			if err := s.Alerts.Handle(s.pollCtx, nil); err != nil && s.pollCtx.Err() == nil {
-				slog.Error("alert pass failed; the next one reads its stretch again", "error", err.Error())
-			}
 		}
 	}
 }
@@ -367,6 +436,9 @@ func (s *Stack) Close() {
 		return
 	}
 	s.StopPollers()
+	if s.stopFake != nil {
+		s.stopFake()
+	}
 	if s.Moto != nil {
 		s.Moto.Stop()
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/streamrouter"
@@ -438,5 +439,5 @@ func adminAPI(t *testing.T) *adminapi.API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return adminapi.New(stack.Config.AdminAPI, dynamodb.NewFromConfig(cfg), sealer, sqs.NewFromConfig(cfg))
+	return adminapi.New(stack.Config.AdminAPI, dynamodb.NewFromConfig(cfg), sealer, sqs.NewFromConfig(cfg), entra.NewMicrosoft(stack.Config.AdminAPI.Entra, ""))
 }

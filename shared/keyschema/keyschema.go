@@ -174,3 +174,36 @@ func SystemPK(tenantID string) string { return tenant(tenantID) + "#SYSLOG" }
 func ResourceSystemPK(tenantID, resourceType, resourceID string) string {
 	return tenant(tenantID) + "#" + strings.ToUpper(resourceType) + "#" + resourceID + "#SYSLOG"
 }
+
+// ---- Microsoft Entra ID directory sync ----
+
+// EntraSK is the sort key of a tenant's Entra connection item.
+const EntraSK = "ENTRA"
+
+// EntraConnection is the tenant's Entra connection, settings and group
+// mappings: TENANT#<t> / ENTRA.
+func EntraConnection(tenantID string) Key { return Key{tenant(tenantID), EntraSK} }
+
+// EntraScheduled is the ByResource index partition (GSI1PK) every connected
+// tenant's connection item carries, so the schedule finds them without a Scan.
+const EntraScheduled = "ENTRA#SCHEDULED"
+
+// EntraGroupPK is the partition of the directory's security groups as last
+// read (sort key: the group's object id).
+func EntraGroupPK(tenantID string) string { return tenant(tenantID) + "#ENTRAGROUP" }
+
+// EntraAccountPK is one write shard of the accounts the sync provisioned
+// (sort key: the user's Entra object id).
+func EntraAccountPK(tenantID string, shard int) string {
+	return tenant(tenantID) + "#USER#" + strconv.Itoa(shard)
+}
+
+// EntraState is a pending admin-consent request, under the hash (hex
+// SHA-256) of its state parameter: ENTRASTATE#<hash> / -.
+func EntraState(stateHash string) Key { return Key{"ENTRASTATE#" + stateHash, "-"} }
+
+// EntraClaim makes a Microsoft tenant connect to one UniAsset tenant at a
+// time: ENTRATENANT#<Microsoft tenant id> / -.
+func EntraClaim(microsoftTenantID string) Key {
+	return Key{"ENTRATENANT#" + microsoftTenantID, "-"}
+}

@@ -27,6 +27,11 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{AlertWatermark(), Key{"ALERTJOB", "WATERMARK"}},
 		{AlertBackfill(), Key{"ALERTJOB", "BACKFILL"}},
 		{Key{TenantDuePK("t1", "warranty", 5), ""}, Key{"TENANT#t1#DUE#warranty#5", ""}},
+		{EntraConnection("t1"), Key{"TENANT#t1", "ENTRA"}},
+		{Key{EntraGroupPK("t1"), ""}, Key{"TENANT#t1#ENTRAGROUP", ""}},
+		{Key{EntraAccountPK("t1", 3), ""}, Key{"TENANT#t1#USER#3", ""}},
+		{EntraState("ab12"), Key{"ENTRASTATE#ab12", "-"}},
+		{EntraClaim("0a1b"), Key{"ENTRATENANT#0a1b", "-"}},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %v, want %v", c.got, c.want)

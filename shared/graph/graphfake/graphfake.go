@@ -45,6 +45,13 @@ type Server struct {
 	// endpoint accepts.
 	ClientID, ClientSecret string
 
+	// Admin is the directory whose administrator the admin-consent page
+	// signs in (nil: nobody can consent); Decline makes them refuse.
+	Admin   *Directory
+	Decline bool
+	// RedirectURIs are the app registration's reply URLs (empty: any).
+	RedirectURIs []string
+
 	mu       sync.Mutex
 	tokens   map[string]*Directory
 	consents map[string]*Directory // Microsoft tenant id -> its directory, while the app has consent
@@ -131,6 +138,68 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) 
 	}
 }
 
+// adminConsent is Microsoft's v2.0 admin-consent endpoint: GET
+// /{tenant}/v2.0/adminconsent?client_id&scope&redirect_uri&state. The
+// signed-in admin (Admin) consents, or declines, and the browser is sent
+// to redirect_uri with admin_consent=True, tenant and state — or with
+// error and error_description. A wrong client or reply URL gets an error
+// page, never a redirect (Microsoft does not send a browser to an
+// unregistered URL).
+func (s *Server) adminConsent(w http.ResponseWriter, r *http.Request, tenantID string) {
+	q := r.URL.Query()
+	page := func(aadsts int, msg string) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, "AADSTS%d: %s\n", aadsts, msg)
+	}
+	s.mu.Lock()
+	admin, decline, redirects, clientID := s.Admin, s.Decline, s.RedirectURIs, s.ClientID
+	s.mu.Unlock()
+	redirect, err := url.Parse(q.Get("redirect_uri"))
+	switch {
+	case q.Get("client_id") != clientID:
+		page(700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", q.Get("client_id")))
+		return
+	case err != nil || !redirect.IsAbs() || (len(redirects) > 0 && !slices.Contains(redirects, q.Get("redirect_uri"))):
+		page(50011, "The redirect URI specified in the request does not match the redirect URIs configured for the application.")
+		return
+	case admin == nil:
+		page(50020, "User account from identity provider does not exist in tenant.")
+		return
+	case tenantID != "organizations" && tenantID != "common" && !strings.EqualFold(tenantID, admin.Org.ID):
+		page(50020, fmt.Sprintf("User account from identity provider does not exist in tenant '%s'.", tenantID))
+		return
+	}
+	back := redirect.Query()
+	back.Set("state", q.Get("state"))
+	if decline {
+		back.Set("error", "access_denied")
+		back.Set("error_description", "AADSTS65004: User declined to consent to access the app.")
+	} else {
+		s.Consent(admin)
+		back.Set("admin_consent", "True")
+		back.Set("tenant", admin.Org.ID)
+		back.Set("scope", q.Get("scope"))
+	}
+	redirect.RawQuery = back.Encode()
+	http.Redirect(w, r, redirect.String(), http.StatusFound)
+}
+
+// SetPageSize changes how many items a page holds.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.PageSize = n
+}
+
+// SignIn makes dir's administrator the one the admin-consent page signs
+// in; decline makes them refuse.
+func (s *Server) SignIn(dir *Directory, decline bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Admin, s.Decline = dir, decline
+}
+
 // Grant makes token read dir (what a client-credentials token for that tenant does).
 func (s *Server) Grant(token string, dir *Directory) {
 	s.mu.Lock()
@@ -174,6 +243,10 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // and GET /v1.0/organization, /v1.0/groups and
 // /v1.0/groups/{id}/transitiveMembers/microsoft.graph.user.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if tenantID, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/v2.0/adminconsent"); ok && !strings.Contains(tenantID, "/") {
+		s.adminConsent(w, r, tenantID)
+		return
+	}
 	if tenantID, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/oauth2/v2.0/token"); ok && !strings.Contains(tenantID, "/") {
 		s.token(w, r, tenantID)
 		return
@@ -200,32 +273,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
 	q := r.URL.Query()
+	s.mu.Lock() // tests change directories (Change) while the server runs
+	items, status, code, msg := dir.read(path, q)
+	s.mu.Unlock()
+	if status != 0 {
+		writeError(w, status, code, msg)
+		return
+	}
+	s.collection(w, r, items)
+}
+
+// read answers one Graph path of the directory: its items, or an error.
+func (d *Directory) read(path string, q url.Values) (items []any, status int, code, msg string) {
 	switch {
 	case path == "/organization":
-		s.collection(w, r, []any{dir.Org})
+		return []any{d.Org}, 0, "", ""
 	case path == "/groups":
 		if f := q.Get("$filter"); f != "" && f != "securityEnabled eq true" {
-			writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported query.")
-			return
+			return nil, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported query."
 		}
-		var out []any
-		for _, g := range dir.Groups {
+		for _, g := range d.Groups {
 			if g.Security || q.Get("$filter") == "" {
-				out = append(out, g.Group)
+				items = append(items, g.Group)
 			}
 		}
-		s.collection(w, r, out)
+		return items, 0, "", ""
 	case strings.HasPrefix(path, "/groups/") && strings.HasSuffix(path, "/transitiveMembers/microsoft.graph.user"):
 		id := strings.TrimSuffix(strings.TrimPrefix(path, "/groups/"), "/transitiveMembers/microsoft.graph.user")
-		users, ok := dir.transitiveUsers(id)
+		users, ok := d.transitiveUsers(id)
 		if !ok {
-			writeError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
-			return
+			return nil, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id)
 		}
-		s.collection(w, r, users)
-	default:
-		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment.")
+		return users, 0, "", ""
 	}
+	return nil, http.StatusBadRequest, "BadRequest", "Resource not found for the segment."
+}
+
+// Change runs f, which may change any directory, while no request reads one.
+func (s *Server) Change(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
 }
 
 // transitiveUsers are the users reachable from group id through nested groups, once each.
@@ -267,7 +355,9 @@ func (d *Directory) transitiveUsers(id string) ([]any, bool) {
 func (s *Server) collection(w http.ResponseWriter, r *http.Request, items []any) {
 	q := r.URL.Query()
 	offset, _ := strconv.Atoi(q.Get("$skiptoken"))
-	size := max(s.PageSize, 1)
+	s.mu.Lock()
+	size, base := max(s.PageSize, 1), s.BaseURL
+	s.mu.Unlock()
 	if top, err := strconv.Atoi(q.Get("$top")); err == nil && top > 0 && top < size {
 		size = top
 	}
@@ -304,7 +394,7 @@ func (s *Server) collection(w http.ResponseWriter, r *http.Request, items []any)
 			next[k] = v
 		}
 		next.Set("$skiptoken", strconv.Itoa(end))
-		body["@odata.nextLink"] = strings.TrimSuffix(s.BaseURL, "/") + strings.TrimPrefix(r.URL.Path, "/v1.0") + "?" + next.Encode()
+		body["@odata.nextLink"] = strings.TrimSuffix(base, "/") + strings.TrimPrefix(r.URL.Path, "/v1.0") + "?" + next.Encode()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)

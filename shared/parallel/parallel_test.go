@@ -1,4 +1,4 @@
-package alert
+package parallel
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"testing"
 )
 
-// Every index is called once, no more than fireConcurrency at a time.
-func TestConcurrentlyCallsEachOnce(t *testing.T) {
+const limit = 16
+
+// Every index is called once, no more than limit at a time.
+func TestEachCallsEachOnce(t *testing.T) {
 	const n = 1000
 	var calls [n]atomic.Int32
 	var running, most atomic.Int32
-	err := concurrently(context.Background(), n, fireConcurrency, func(_ context.Context, i int) error {
+	err := Each(context.Background(), n, limit, func(_ context.Context, i int) error {
 		r := running.Add(1)
 		for m := most.Load(); r > m && !most.CompareAndSwap(m, r); m = most.Load() {
 		}
@@ -28,16 +30,16 @@ func TestConcurrentlyCallsEachOnce(t *testing.T) {
 			t.Fatalf("index %d called %d times", i, c)
 		}
 	}
-	if m := most.Load(); m > fireConcurrency {
-		t.Errorf("%d calls at once, want at most %d", m, fireConcurrency)
+	if m := most.Load(); m > limit {
+		t.Errorf("%d calls at once, want at most %d", m, limit)
 	}
 }
 
 // After a failure no more calls start, and the failure is what returns.
-func TestConcurrentlyStopsAtTheFirstError(t *testing.T) {
+func TestEachStopsAtTheFirstError(t *testing.T) {
 	boom := errors.New("boom")
 	var started atomic.Int32
-	err := concurrently(context.Background(), 10_000, fireConcurrency, func(ctx context.Context, i int) error {
+	err := Each(context.Background(), 10_000, limit, func(ctx context.Context, i int) error {
 		started.Add(1)
 		if i == 0 {
 			return boom
@@ -48,10 +50,10 @@ func TestConcurrentlyStopsAtTheFirstError(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
-	if s := started.Load(); s > fireConcurrency {
-		t.Errorf("%d calls started after the failure; want no more than the %d running", s, fireConcurrency)
+	if s := started.Load(); s > limit {
+		t.Errorf("%d calls started after the failure; want no more than the %d running", s, limit)
 	}
-	if err := concurrently(context.Background(), 0, fireConcurrency, func(context.Context, int) error { return boom }); err != nil {
+	if err := Each(context.Background(), 0, limit, func(context.Context, int) error { return boom }); err != nil {
 		t.Errorf("no calls: %v", err)
 	}
 }

@@ -1,0 +1,437 @@
+package devstack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/uniasset/integrations/shared/entra"
+	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/graph/graphfake"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// The Entra tests share the stack's one fake Microsoft (who is signed in to
+// its consent page, throttling, failing pages), so none runs in parallel.
+
+var msSeq atomic.Int64
+
+// directory is a fake Microsoft tenant of its own for one test: users u0..
+// un-1 (enabled), and groups named as given, each with no members yet.
+type directory struct {
+	*graphfake.Directory
+}
+
+func newDirectory(t *testing.T, users int, groups ...string) *directory {
+	t.Helper()
+	n := msSeq.Add(1) + time.Now().UnixNano()%100000*1000
+	d := &graphfake.Directory{Org: graph.Organization{
+		ID: fmt.Sprintf("%08x-0000-4000-8000-%012d", n%0xffffffff, n), DisplayName: t.Name(),
+		VerifiedDomains: []graph.Domain{{Name: fmt.Sprintf("d%d.example", n), IsDefault: true}},
+	}}
+	for i := range users {
+		d.Users = append(d.Users, graph.User{ID: uid(d, i), DisplayName: fmt.Sprintf("User %d", i), Mail: fmt.Sprintf("u%d@d%d.example", i, n),
+			UserPrincipalName: fmt.Sprintf("u%d@d%d.example", i, n), AccountEnabled: true})
+	}
+	for i, g := range groups {
+		d.Groups = append(d.Groups, graphfake.Group{Group: graph.Group{ID: gid(d, i), DisplayName: g}, Security: true})
+	}
+	return &directory{d}
+}
+
+func uid(d *graphfake.Directory, i int) string { return d.Org.ID[:24] + fmt.Sprintf("%012d", 100000+i) }
+func gid(d *graphfake.Directory, i int) string { return d.Org.ID[:24] + fmt.Sprintf("%012d", 900000+i) }
+
+func (d *directory) user(i int) string  { return uid(d.Directory, i) }
+func (d *directory) group(i int) string { return gid(d.Directory, i) }
+
+// members sets group i's members (user or group ids), as a directory admin would.
+func (d *directory) members(i int, ids ...string) {
+	stack.Microsoft.Change(func() { d.Groups[i].Members = ids })
+}
+
+func (d *directory) users(idx ...int) []string {
+	var out []string
+	for _, i := range idx {
+		out = append(out, d.user(i))
+	}
+	return out
+}
+
+// consent runs the browser's part of the flow: POST connect, follow the
+// consent URL (the fake's admin consents, or declines) without following
+// the redirect, and return the callback URL Microsoft sent it to.
+func consent(t *testing.T, tenantID string, d *directory, decline bool) string {
+	t.Helper()
+	return consentVia(t, tenantID, d, decline, func(u string) string { return u })
+}
+
+// consentVia is consent with the consent URL rewritten on its way to Microsoft.
+func consentVia(t *testing.T, tenantID string, d *directory, decline bool, rewrite func(string) string) string {
+	t.Helper()
+	r := call(t, "POST", "/api/integrations/entra/connect", token(t, tenantID, "Owner"), nil)
+	expect(t, r, http.StatusOK, "")
+	consentURL := rewrite(r.json(t)["consentUrl"].(string))
+	stack.Microsoft.SignIn(d.Directory, decline)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(consentURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("consent page answered %d", resp.StatusCode)
+	}
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, server.URL+"/api/integrations/entra/callback?") {
+		t.Fatalf("redirected to %s", loc)
+	}
+	return loc
+}
+
+// callback follows Microsoft's redirect (no token) and returns the outcome.
+func callback(t *testing.T, loc string) (int, string) {
+	t.Helper()
+	r := call(t, "GET", strings.TrimPrefix(loc, server.URL), "", nil)
+	return r.Status, r.json(t)["outcome"].(string)
+}
+
+// connect connects tenantID to d and waits for the first sync (queued by
+// the callback) to finish.
+func connect(t *testing.T, tenantID string, d *directory) {
+	t.Helper()
+	if status, outcome := callback(t, consent(t, tenantID, d, false)); status != http.StatusOK || outcome != entra.OutcomeConnected {
+		t.Fatalf("callback: %d %s", status, outcome)
+	}
+	waitSynced(t, tenantID, "")
+}
+
+// entraPage is GET /entra as the tenant's Owner.
+func entraPage(t *testing.T, tenantID string) map[string]any {
+	t.Helper()
+	r := call(t, "GET", "/api/integrations/entra", token(t, tenantID, "Owner"), nil)
+	expect(t, r, http.StatusOK, "")
+	return r.json(t)
+}
+
+func connection(t *testing.T, tenantID string) map[string]any {
+	t.Helper()
+	c, _ := entraPage(t, tenantID)["connection"].(map[string]any)
+	if c == nil {
+		t.Fatal("not connected")
+	}
+	return c
+}
+
+// waitSynced waits until a sync after the one at `after` has finished.
+func waitSynced(t *testing.T, tenantID, after string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		c := connection(t, tenantID)
+		if at, _ := c["lastSyncAt"].(string); at != "" && at != after {
+			return c
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no sync finished after %q", after)
+	return nil
+}
+
+// syncNow runs one sync as EntraSyncFunction would, synchronously.
+func syncNow(t *testing.T, tenantID string) entra.Outcome {
+	t.Helper()
+	out, err := stack.EntraSync.Syncer.Sync(context.Background(), tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Ran {
+		t.Fatal("the sync did not run")
+	}
+	return out
+}
+
+func mapGroups(t *testing.T, tenantID string, m map[string]tenant.Role) {
+	t.Helper()
+	var list []map[string]string
+	for g, r := range m {
+		list = append(list, map[string]string{"groupId": g, "role": string(r)})
+	}
+	r := call(t, "PUT", "/api/integrations/entra/mappings", token(t, tenantID, "Owner"), map[string]any{"mappings": list})
+	expect(t, r, http.StatusOK, "")
+}
+
+// accounts reads every synced account through GET /entra/users, by Entra id.
+func accounts(t *testing.T, tenantID string) map[string]entra.Account {
+	t.Helper()
+	out := map[string]entra.Account{}
+	cursor := ""
+	for {
+		path := "/api/integrations/entra/users?limit=7"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		r := call(t, "GET", path, token(t, tenantID, "Viewer"), nil)
+		expect(t, r, http.StatusOK, "")
+		var page struct {
+			Users      []entra.Account `json:"users"`
+			NextCursor *string         `json:"nextCursor"`
+		}
+		decode(t, r.Body, &page)
+		for _, a := range page.Users {
+			if _, dup := out[a.EntraID]; dup {
+				t.Fatalf("%s listed twice", a.EntraID)
+			}
+			out[a.EntraID] = a
+		}
+		if page.NextCursor == nil {
+			return out
+		}
+		cursor = *page.NextCursor
+	}
+}
+
+// active lists the ids of active accounts with their roles.
+func active(as map[string]entra.Account) map[string]tenant.Role {
+	out := map[string]tenant.Role{}
+	for id, a := range as {
+		if a.Status == entra.Active {
+			out[id] = a.Role
+		}
+	}
+	return out
+}
+
+// systemEntries are the tenant's System entries about Entra, newest first.
+func systemEntries(t *testing.T, tenantID string) []map[string]any {
+	t.Helper()
+	r := call(t, "GET", "/api/integrations/activity?source=system", token(t, tenantID, "Owner"), nil)
+	expect(t, r, http.StatusOK, "")
+	var out []map[string]any
+	for _, row := range r.json(t)["rows"].([]any) {
+		m := row.(map[string]any)
+		if strings.HasPrefix(fmt.Sprint(m["event"]), "entra.") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// The page answers every role on every plan (the gate below Enterprise);
+// every other route refuses below Enterprise, and changes need an Owner.
+func TestEntraPlanGateAndRoles(t *testing.T) {
+	starter, ent := newTenant(t, tenant.Starter), newTenant(t, tenant.Enterprise)
+	for _, role := range []string{"Owner", "Viewer"} {
+		r := call(t, "GET", "/api/integrations/entra", token(t, starter, role), nil)
+		expect(t, r, http.StatusOK, "")
+		if m := r.json(t); m["available"] != false || m["requiredPlan"] != "enterprise" || m["connection"] != nil {
+			t.Fatalf("starter page: %v", m)
+		}
+	}
+	if m := entraPage(t, ent); m["available"] != true || m["connection"] != nil || m["configured"] != true {
+		t.Fatalf("enterprise page before connecting: %v", m)
+	}
+	expect(t, call(t, "GET", "/api/integrations/entra/groups", token(t, starter, "Owner"), nil), http.StatusForbidden, "ENTERPRISE_REQUIRED")
+	expect(t, call(t, "POST", "/api/integrations/entra/connect", token(t, starter, "Owner"), nil), http.StatusForbidden, "ENTERPRISE_REQUIRED")
+	expect(t, call(t, "POST", "/api/integrations/entra/connect", token(t, ent, "Admin"), nil), http.StatusForbidden, "FORBIDDEN")
+	expect(t, call(t, "PUT", "/api/integrations/entra/mappings", token(t, ent, "Admin"), map[string]any{"mappings": []any{}}), http.StatusForbidden, "FORBIDDEN")
+	expect(t, call(t, "GET", "/api/integrations/entra/users", token(t, ent, "Member"), nil), http.StatusOK, "")
+	expect(t, call(t, "GET", "/api/integrations/entra", "", nil), http.StatusUnauthorized, "")
+	// Changes before connecting have nothing to change.
+	expect(t, call(t, "POST", "/api/integrations/entra/sync", token(t, ent, "Owner"), nil), http.StatusConflict, "CONFLICT")
+	expect(t, call(t, "POST", "/api/integrations/entra/disconnect", token(t, ent, "Owner"), nil), http.StatusConflict, "CONFLICT")
+}
+
+// Connect: success proves the tenant and lists its groups (every page); a
+// used, forged or missing state, a refusal and a tenant without consent
+// connect nothing; a Microsoft tenant connects to one UniAsset tenant.
+func TestEntraConnectFlow(t *testing.T) {
+	stack.Microsoft.SetPageSize(2)
+	defer stack.Microsoft.SetPageSize(100)
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 3, "Engineers", "Managers", "Owners", "Auditors", "Drivers")
+
+	// Declined: nothing connected, a System entry says so.
+	status, outcome := callback(t, consent(t, tid, d, true))
+	if status != http.StatusBadRequest || outcome != entra.OutcomeRefused {
+		t.Fatalf("declined: %d %s", status, outcome)
+	}
+	if entraPage(t, tid)["connection"] != nil {
+		t.Fatal("a refusal connected")
+	}
+	if es := systemEntries(t, tid); len(es) != 1 || es[0]["event"] != "entra.connect_failed" || !strings.Contains(fmt.Sprint(es[0]["details"]), "access_denied") {
+		t.Fatalf("system entries after a refusal: %v", es)
+	}
+
+	loc := consent(t, tid, d, false)
+	// The tenant parameter changed to a tenant that never consented: refused.
+	forgedTenant := strings.Replace(loc, "tenant="+d.Org.ID, "tenant="+newDirectory(t, 0).Org.ID, 1)
+	if status, outcome := callback(t, forgedTenant); status != http.StatusBadRequest || outcome != entra.OutcomeNotConsented {
+		t.Fatalf("unconsented tenant: %d %s", status, outcome)
+	}
+	// That used the state: the genuine redirect is now refused too.
+	if _, outcome := callback(t, loc); outcome != entra.OutcomeInvalidState {
+		t.Fatalf("a used state: %s", outcome)
+	}
+	loc = consent(t, tid, d, false)
+	forged := strings.Replace(loc, "state=", "state=x", 1)
+	if _, outcome := callback(t, forged); outcome != entra.OutcomeInvalidState {
+		t.Fatalf("forged state: %s", outcome)
+	}
+	if _, outcome := callback(t, "/api/integrations/entra/callback?admin_consent=True&tenant="+d.Org.ID); outcome != entra.OutcomeInvalidState {
+		t.Fatalf("no state: %s", outcome)
+	}
+	if status, outcome := callback(t, loc); status != http.StatusOK || outcome != entra.OutcomeConnected {
+		t.Fatalf("genuine: %d %s", status, outcome)
+	}
+	// Replayed: refused, and the connection stands.
+	if _, outcome := callback(t, loc); outcome != entra.OutcomeInvalidState {
+		t.Fatalf("replayed: %s", outcome)
+	}
+	c := waitSynced(t, tid, "")
+	if c["status"] != "connected" || c["microsoftTenantId"] != d.Org.ID || c["domain"] != d.Org.VerifiedDomains[0].Name || c["connectedBy"] != "user-owner" {
+		t.Fatalf("connection: %v", c)
+	}
+	r := call(t, "GET", "/api/integrations/entra/groups", token(t, tid, "Viewer"), nil)
+	expect(t, r, http.StatusOK, "")
+	groups := r.json(t)["groups"].([]any)
+	if len(groups) != 5 || r.json(t)["stale"] != false {
+		t.Fatalf("groups (5 over 3 pages): %s", r.Body)
+	}
+
+	// Another UniAsset tenant cannot connect the same Microsoft tenant.
+	other := newTenant(t, tenant.Enterprise)
+	if status, outcome := callback(t, consent(t, other, d, false)); status != http.StatusConflict || outcome != entra.OutcomeClaimed {
+		t.Fatalf("second claim: %d %s", status, outcome)
+	}
+	if entraPage(t, other)["connection"] != nil {
+		t.Fatal("the second tenant connected")
+	}
+	// Reconnecting names the connected tenant, so another directory's admin
+	// cannot consent; one who edits the URL to consent anyway does not
+	// switch the connection: disconnect first.
+	hinted := "/" + d.Org.ID + "/v2.0/adminconsent"
+	if r := call(t, "POST", "/api/integrations/entra/connect", token(t, tid, "Owner"), nil); !strings.Contains(r.json(t)["consentUrl"].(string), hinted) {
+		t.Fatalf("reconnect URL: %s", r.Body)
+	}
+	edited := func(u string) string { return strings.Replace(u, hinted, "/organizations/v2.0/adminconsent", 1) }
+	if _, outcome := callback(t, consentVia(t, tid, newDirectory(t, 1), false, edited)); outcome != entra.OutcomeOtherTenant {
+		t.Fatalf("switching directories: %s", outcome)
+	}
+	// Disconnect: off the schedule, the claim released, the other tenant may connect.
+	expect(t, call(t, "POST", "/api/integrations/entra/disconnect", token(t, tid, "Owner"), nil), http.StatusNoContent, "")
+	if c := connection(t, tid); c["status"] != "disconnected" {
+		t.Fatalf("after disconnect: %v", c)
+	}
+	if out, err := stack.EntraSync.Syncer.Sync(context.Background(), tid); err != nil || out.Ran {
+		t.Fatalf("a disconnected tenant synced: %v %v", out, err)
+	}
+	connect(t, other, d)
+}
+
+// Provisioning follows the mapped groups: nested membership, the highest
+// role, disabled users left out; role changes, removals, disabled and
+// deleted users; Auto Provision and Deprovision Sync off.
+func TestEntraProvisioning(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 8, "Owners", "Engineers", "Contractors", "Unmapped")
+	d.members(0, d.user(0))
+	d.members(2, d.user(3), d.user(4), d.user(7)) // nested in Engineers
+	d.members(1, d.user(0), d.user(1), d.user(2), d.group(2))
+	d.members(3, d.user(5), d.user(6))
+	stack.Microsoft.Change(func() { d.Users[7].AccountEnabled = false })
+	connect(t, tid, d)
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Owner, d.group(1): tenant.Member})
+	out := syncNow(t, tid)
+	want := map[string]tenant.Role{d.user(0): tenant.Owner, d.user(1): tenant.Member, d.user(2): tenant.Member, d.user(3): tenant.Member, d.user(4): tenant.Member}
+	got := accounts(t, tid)
+	if !mapsEqual(active(got), want) || out.Result.Provisioned != 5 {
+		t.Fatalf("provisioned %d: %v, want %v", out.Result.Provisioned, active(got), want)
+	}
+	if a := got[d.user(0)]; !slices.Equal(a.Groups, []string{d.group(0), d.group(1)}) || a.Email != d.Users[0].Mail || a.ProvisionedAt == "" {
+		t.Fatalf("account: %+v", a)
+	}
+	// Nothing changed: nothing written.
+	if out := syncNow(t, tid); out.Result.Provisioned+out.Result.RoleChanges+out.Result.Deprovisioned+out.Result.Updated != 0 {
+		t.Fatalf("a sync with no changes: %+v", out.Result)
+	}
+
+	// Contractors mapped to Admin: its members move up; user 1 leaves; user 2 is
+	// disabled in Entra; user 4 is deleted.
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Owner, d.group(1): tenant.Member, d.group(2): tenant.Admin})
+	d.members(1, d.user(0), d.user(2), d.group(2))
+	stack.Microsoft.Change(func() {
+		d.Users[2].AccountEnabled = false
+		d.Users = slices.DeleteFunc(d.Users, func(u graph.User) bool { return u.ID == d.user(4) })
+	})
+	out = syncNow(t, tid)
+	got = accounts(t, tid)
+	want = map[string]tenant.Role{d.user(0): tenant.Owner, d.user(3): tenant.Admin}
+	if !mapsEqual(active(got), want) || out.Result.RoleChanges != 1 || out.Result.Deprovisioned != 3 {
+		t.Fatalf("after changes %+v: %v, want %v", out.Result, active(got), want)
+	}
+	for id, reason := range map[string]string{d.user(1): entra.LeftGroups, d.user(2): entra.DisabledInEntra, d.user(4): entra.LeftGroups} {
+		if a := got[id]; a.Status != entra.Disabled || a.DisabledReason != reason {
+			t.Errorf("%s: %+v, want disabled (%s)", id, a, reason)
+		}
+	}
+
+	// Auto Provision off: a new member gets no account; a returning one is
+	// not re-enabled. Deprovision Sync off: a leaver keeps access.
+	patch := func(body map[string]any) {
+		expect(t, call(t, "PATCH", "/api/integrations/entra/settings", token(t, tid, "Owner"), body), http.StatusOK, "")
+	}
+	patch(map[string]any{"autoProvision": false, "deprovisionSync": false})
+	d.members(1, d.user(0), d.user(1), d.user(6))
+	d.members(2)
+	out = syncNow(t, tid)
+	if got := active(accounts(t, tid)); !mapsEqual(got, map[string]tenant.Role{d.user(0): tenant.Owner, d.user(3): tenant.Admin}) || out.Result.Provisioned != 0 {
+		t.Fatalf("both off %+v: %v", out.Result, got)
+	}
+	patch(map[string]any{"autoProvision": true})
+	syncNow(t, tid)
+	if got := active(accounts(t, tid)); !mapsEqual(got, map[string]tenant.Role{d.user(0): tenant.Owner, d.user(1): tenant.Member, d.user(3): tenant.Admin, d.user(6): tenant.Member}) {
+		t.Fatalf("auto provision back on (deprovision still off): %v", got)
+	}
+	patch(map[string]any{"deprovisionSync": true})
+	syncNow(t, tid)
+	if got := active(accounts(t, tid)); !mapsEqual(got, map[string]tenant.Role{d.user(0): tenant.Owner, d.user(1): tenant.Member, d.user(6): tenant.Member}) {
+		t.Fatalf("deprovision back on: %v", got)
+	}
+	// Every sync left a System entry with its counts.
+	syncs := 0
+	for _, e := range systemEntries(t, tid) {
+		if e["event"] == "entra.sync" {
+			syncs++
+		}
+	}
+	if syncs != 7 { // the first (on connect) and six more
+		t.Errorf("%d sync entries, want 7", syncs)
+	}
+}
+
+func decode(t *testing.T, raw []byte, dst any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, dst); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+}
+
+func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

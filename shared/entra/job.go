@@ -1,0 +1,113 @@
+package entra
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// Job is one tenant's sync, as a queue message.
+type Job struct {
+	TenantID string `json:"tenantId"`
+	Reason   string `json:"reason"` // schedule, manual, connect, approval
+}
+
+// SQSAPI is the queue calls jobs make.
+type SQSAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Jobs queues syncs on EntraSyncQueue.
+type Jobs struct {
+	SQS SQSAPI
+	URL string
+}
+
+// Enqueue queues one sync per tenant, ten a call.
+func (j *Jobs) Enqueue(ctx context.Context, reason string, tenantIDs ...string) error {
+	for start := 0; start < len(tenantIDs); start += 10 {
+		var entries []sqstypes.SendMessageBatchRequestEntry
+		for i, t := range tenantIDs[start:min(start+10, len(tenantIDs))] {
+			body, _ := json.Marshal(Job{TenantID: t, Reason: reason})
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))})
+		}
+		out, err := j.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(j.URL), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("queue entra syncs: %w", err)
+		}
+		if len(out.Failed) > 0 {
+			return fmt.Errorf("queue entra syncs: %d of %d not queued (%s)", len(out.Failed), len(entries), aws.ToString(out.Failed[0].Code))
+		}
+	}
+	return nil
+}
+
+// Function is EntraSyncFunction: on the schedule it queues one job per
+// connected tenant (so thousands fit in a tick, and one tenant's failure
+// does not stop the others); from the queue it runs each job's sync.
+type Function struct {
+	Syncer *Syncer
+	Jobs   *Jobs
+}
+
+// Handle takes either event: an SQS batch, or the schedule's invocation.
+func (f *Function) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records []json.RawMessage `json:"Records"`
+	}
+	if err := json.Unmarshal(raw, &probe); err == nil && probe.Records != nil && bytes.Contains(raw, []byte(`"aws:sqs"`)) {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		return f.HandleSQS(ctx, ev)
+	}
+	n, err := f.FanOut(ctx)
+	return map[string]int{"queued": n}, err
+}
+
+// FanOut queues a sync for every connected tenant and returns how many.
+func (f *Function) FanOut(ctx context.Context) (int, error) {
+	n := 0
+	err := f.Syncer.Store.Scheduled(ctx, func(ids []string) error {
+		n += len(ids)
+		return f.Jobs.Enqueue(ctx, "schedule", ids...)
+	})
+	slog.Info("entra sync: schedule fanned out", "tenants", n)
+	return n, err
+}
+
+// HandleSQS runs each job; a job whose sync failed for a reason of ours
+// (the store) is reported failed, so SQS retries it and, after
+// maxReceiveCount, moves it to the DLQ. A directory Microsoft would not
+// let it read is not a failed job: the connection says so, and the next
+// tick tries again.
+func (f *Function) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, m := range ev.Records {
+		var j Job
+		if err := json.Unmarshal([]byte(m.Body), &j); err != nil || !tenant.ValidID(j.TenantID) {
+			slog.Error("entra sync: dropping a malformed job", "messageId", m.MessageId)
+			continue
+		}
+		out, err := f.Syncer.Sync(ctx, j.TenantID)
+		if err != nil {
+			slog.Error("entra sync failed; the job is retried", "tenant", j.TenantID, "error", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+			continue
+		}
+		slog.Info("entra sync", "tenant", j.TenantID, "reason", j.Reason, "ran", out.Ran, "outcome", out.Result.Outcome,
+			"provisioned", out.Result.Provisioned, "roleChanges", out.Result.RoleChanges, "deprovisioned", out.Result.Deprovisioned, "held", out.Result.Held)
+	}
+	return resp, nil
+}

@@ -1,0 +1,544 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/parallel"
+	"github.com/uniasset/integrations/shared/systemlog"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// DB is what the store calls: the stores' usual subset plus batched writes
+// (a first sync of a large directory writes thousands of accounts).
+type DB interface {
+	dynamo.API
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Store keeps connections, consent requests, groups and accounts in
+// IntegrationsTable.
+type Store struct {
+	DB    DB
+	Table string
+	// Index is the table's ByResource GSI, where connected tenants are listed.
+	Index string
+}
+
+// ResourceType names the connection in System entries.
+const ResourceType = "entra"
+
+func sv(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+// Get reads the tenant's connection (the zero Connection if it never connected).
+func (s *Store) Get(ctx context.Context, tenantID string) (Connection, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Connection{}, dynamo.Translate("get entra connection", err)
+	}
+	var c Connection
+	if out.Item != nil {
+		if err := attributevalue.UnmarshalMap(out.Item, &c); err != nil {
+			return Connection{}, fmt.Errorf("entra connection: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// consentRequest is a pending admin consent, under its state's hash.
+type consentRequest struct {
+	TenantID  string `dynamodbav:"tenantId"`
+	Subject   string `dynamodbav:"subject"`
+	Expires   string `dynamodbav:"expires"`   // isotime
+	ExpiresAt int64  `dynamodbav:"expiresAt"` // the table's TTL attribute (unix seconds)
+}
+
+// PutState stores a consent request until it expires.
+func (s *Store) PutState(ctx context.Context, stateHash, tenantID, subject string, expires time.Time) error {
+	item, err := attributevalue.MarshalMap(consentRequest{TenantID: tenantID, Subject: subject, Expires: isotime.Format(expires), ExpiresAt: expires.Unix()})
+	if err != nil {
+		return err
+	}
+	k := keyschema.EntraState(stateHash)
+	item["PK"], item["SK"] = sv(k.PK), sv(k.SK)
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item})
+	return dynamo.Translate("put consent state", err)
+}
+
+// TakeState deletes a consent request and returns it: a state works once.
+// ok is false for one never issued, already used, or expired.
+func (s *Store) TakeState(ctx context.Context, stateHash string, now time.Time) (req consentRequest, ok bool, err error) {
+	out, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraState(stateHash).Attrs(), ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return req, false, dynamo.Translate("take consent state", err)
+	}
+	if out.Attributes == nil {
+		return req, false, nil
+	}
+	if err := attributevalue.UnmarshalMap(out.Attributes, &req); err != nil {
+		return req, false, err
+	}
+	exp, err := isotime.Parse(req.Expires)
+	return req, err == nil && now.Before(exp), nil
+}
+
+// ErrClaimed: the Microsoft tenant is connected to another UniAsset tenant.
+var ErrClaimed = errors.New("entra: the Microsoft tenant is connected to another UniAsset tenant")
+
+// ErrOtherTenant: the UniAsset tenant is connected to another Microsoft tenant.
+var ErrOtherTenant = errors.New("entra: connected to another Microsoft tenant")
+
+// Connect records a proven connection: the claim on the Microsoft tenant,
+// the connection (listed for the schedule) and its System entry, in one
+// transaction. Reconnecting the same Microsoft tenant (after
+// reauth_required) keeps mappings and settings; a different one needs the
+// old one disconnected first, and starts from no mappings.
+func (s *Store) Connect(ctx context.Context, tenantID, subject string, org graph.Organization, now time.Time) error {
+	old, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if old.Active() && old.MicrosoftTenantID != org.ID {
+		return ErrOtherTenant
+	}
+	claim := keyschema.EntraClaim(org.ID)
+	conn := keyschema.EntraConnection(tenantID)
+	update := "SET tenantId = :t, microsoftTenantId = :ms, #domain = :domain, organizationName = :org, #status = :connected, " +
+		"statusReason = :none, connectedAt = :now, connectedBy = :by, GSI1PK = :scheduled"
+	cond := "attribute_not_exists(microsoftTenantId)"
+	vals := map[string]types.AttributeValue{
+		":t": sv(tenantID), ":ms": sv(org.ID), ":domain": sv(org.DefaultDomain()), ":org": sv(org.DisplayName),
+		":connected": sv(string(Connected)), ":none": sv(""), ":now": sv(isotime.Format(now)), ":by": sv(subject),
+		":scheduled": sv(keyschema.EntraScheduled),
+	}
+	if old.MicrosoftTenantID != "" {
+		cond, vals[":old"] = "microsoftTenantId = :old", sv(old.MicrosoftTenantID)
+		if old.MicrosoftTenantID != org.ID {
+			// Another directory: its mappings and holds mean nothing here.
+			update += " REMOVE mappings, held, approvedDigest, groupsReadAt, groupsStale"
+		}
+	}
+	entry, err := systemlog.Item(systemlog.Entry{
+		TenantID: tenantID, Event: "entra.connected", ResourceType: ResourceType, ResourceID: org.ID,
+		ResourceName: org.DefaultDomain(), Status: string(Connected), Details: "connected by " + subject,
+	}, now)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName:                 aws.String(s.Table),
+			Item:                      map[string]types.AttributeValue{"PK": sv(claim.PK), "SK": sv(claim.SK), "tenantId": sv(tenantID)},
+			ConditionExpression:       aws.String("attribute_not_exists(PK) OR tenantId = :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": sv(tenantID)},
+		}},
+		{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: conn.Attrs(), UpdateExpression: aws.String(update),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  map[string]string{"#status": "status", "#domain": "domain"},
+			ExpressionAttributeValues: vals,
+		}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry}},
+	}})
+	if at := dynamo.CancelledAt(err); len(at) == 3 {
+		switch {
+		case at[0]:
+			return ErrClaimed
+		case at[1]:
+			return apierror.New(apierror.Conflict, "the connection changed meanwhile; connect again")
+		}
+	}
+	return dynamo.Translate("connect entra", err)
+}
+
+// Disconnect stops syncing: the connection stays (settings, mappings, the
+// last result) with status disconnected, off the schedule; the Microsoft
+// tenant's claim is released; accounts are kept as they are.
+func (s *Store) Disconnect(ctx context.Context, tenantID, subject string, now time.Time) error {
+	c, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if !c.Active() {
+		return apierror.New(apierror.Conflict, "not connected")
+	}
+	entry, err := systemlog.Item(systemlog.Entry{
+		TenantID: tenantID, Event: "entra.disconnected", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID,
+		ResourceName: c.Domain, Status: string(Disconnected), Details: "disconnected by " + subject + "; synced accounts kept",
+	}, now)
+	if err != nil {
+		return err
+	}
+	claim := keyschema.EntraClaim(c.MicrosoftTenantID)
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+			UpdateExpression:          aws.String("SET #status = :off, statusReason = :why REMOVE GSI1PK, approvedDigest"),
+			ConditionExpression:       aws.String("microsoftTenantId = :ms AND #status <> :off"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":off": sv(string(Disconnected)), ":ms": sv(c.MicrosoftTenantID), ":why": sv("disconnected by " + subject)},
+		}},
+		{Delete: &types.Delete{
+			TableName: aws.String(s.Table), Key: claim.Attrs(),
+			ConditionExpression:       aws.String("attribute_not_exists(PK) OR tenantId = :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": sv(tenantID)},
+		}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry}},
+	}})
+	if dynamo.ConditionFailed(err) {
+		return apierror.New(apierror.Conflict, "the connection changed meanwhile; reload it")
+	}
+	return dynamo.Translate("disconnect entra", err)
+}
+
+// update applies one UpdateItem to a connection of Microsoft tenant ms.
+func (s *Store) update(ctx context.Context, op, tenantID, ms, expr string, vals map[string]types.AttributeValue) error {
+	vals[":ms"] = sv(ms)
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("microsoftTenantId = :ms"),
+		ExpressionAttributeValues: vals,
+	})
+	if dynamo.ConditionFailed(err) {
+		return apierror.New(apierror.Conflict, "the connection changed meanwhile; reload it")
+	}
+	return dynamo.Translate(op, err)
+}
+
+// SetMappings replaces the group mappings of the connection to ms.
+func (s *Store) SetMappings(ctx context.Context, tenantID, ms string, m map[string]tenant.Role) error {
+	av, err := attributevalue.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, "set entra mappings", tenantID, ms, "SET mappings = :m", map[string]types.AttributeValue{":m": av})
+}
+
+// SetSettings replaces the settings of the connection to ms.
+func (s *Store) SetSettings(ctx context.Context, tenantID, ms string, st Settings) error {
+	av, err := attributevalue.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, "set entra settings", tenantID, ms, "SET settings = :s", map[string]types.AttributeValue{":s": av})
+}
+
+// Approve records an Owner's approval of the held removals named by digest,
+// with its System entry; the next sync applies them. A set that changed
+// since the Owner looked is a conflict: they must look again.
+func (s *Store) Approve(ctx context.Context, tenantID, digest, subject string, now time.Time) error {
+	c, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if !c.Active() || c.Held == nil {
+		return apierror.New(apierror.Conflict, "no removals are held")
+	}
+	entry, err := systemlog.Item(systemlog.Entry{
+		TenantID: tenantID, Event: "entra.removals_approved", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID,
+		ResourceName: c.Domain, Status: "approved", Details: fmt.Sprintf("%d held removals approved by %s", c.Held.Count, subject),
+	}, now)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+			UpdateExpression:          aws.String("SET approvedDigest = :d"),
+			ConditionExpression:       aws.String("held.digest = :d AND #status <> :off"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":d": sv(digest), ":off": sv(string(Disconnected))},
+		}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry}},
+	}})
+	if dynamo.ConditionFailed(err) {
+		return apierror.New(apierror.Conflict, "the held removals changed since they were shown; review them again")
+	}
+	return dynamo.Translate("approve entra removals", err)
+}
+
+// Groups reads the directory's security groups as last read.
+func (s *Store) Groups(ctx context.Context, tenantID string) ([]Group, error) {
+	return dynamo.ListPrefix[Group](ctx, s.DB, "list entra groups", s.Table, keyschema.EntraGroupPK(tenantID), "")
+}
+
+// ReplaceGroups makes the stored groups equal fresh, writing only what
+// differs from old (a directory that did not change costs no write).
+func (s *Store) ReplaceGroups(ctx context.Context, tenantID string, old, fresh []Group) (int, error) {
+	was := map[string]Group{}
+	for _, g := range old {
+		was[g.ID] = g
+	}
+	var reqs []types.WriteRequest
+	pk := keyschema.EntraGroupPK(tenantID)
+	for _, g := range fresh {
+		if o, ok := was[g.ID]; ok && o == g {
+			delete(was, g.ID)
+			continue
+		}
+		delete(was, g.ID)
+		item, err := attributevalue.MarshalMap(g)
+		if err != nil {
+			return 0, err
+		}
+		item["PK"], item["SK"] = sv(pk), sv(g.ID)
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	for id := range was {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: keyschema.Key{PK: pk, SK: id}.Attrs()}})
+	}
+	return len(reqs), s.batchWrite(ctx, "write entra groups", reqs)
+}
+
+// Accounts reads every account the sync created for the tenant, by Entra
+// object id (all shards, concurrently).
+func (s *Store) Accounts(ctx context.Context, tenantID string) (map[string]Account, error) {
+	shards := make([][]Account, AccountShards)
+	err := parallel.Each(ctx, AccountShards, AccountShards, func(ctx context.Context, i int) (err error) {
+		shards[i], err = dynamo.ListPrefix[Account](ctx, s.DB, "list entra accounts", s.Table, keyschema.EntraAccountPK(tenantID, i), "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Account{}
+	for _, sh := range shards {
+		for _, a := range sh {
+			out[a.EntraID] = a
+		}
+	}
+	return out, nil
+}
+
+// WriteAccounts stores accounts (whole items), 25 a call.
+func (s *Store) WriteAccounts(ctx context.Context, tenantID string, accounts []Account) error {
+	reqs := make([]types.WriteRequest, 0, len(accounts))
+	for _, a := range accounts {
+		item, err := attributevalue.MarshalMap(a)
+		if err != nil {
+			return err
+		}
+		item["PK"], item["SK"] = sv(keyschema.EntraAccountPK(tenantID, shardOf(a.EntraID))), sv(a.EntraID)
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	return s.batchWrite(ctx, "write entra accounts", reqs)
+}
+
+// writeConcurrency is how many batch writes a sync has in flight.
+const writeConcurrency = 8
+
+// batchWrite writes reqs 25 a call, several calls at once, sending again
+// what DynamoDB leaves unprocessed (it does under throttling) after a wait.
+func (s *Store) batchWrite(ctx context.Context, op string, reqs []types.WriteRequest) error {
+	n := (len(reqs) + 24) / 25
+	return parallel.Each(ctx, n, writeConcurrency, func(ctx context.Context, i int) error {
+		batch := reqs[i*25 : min(len(reqs), (i+1)*25)]
+		for try := 0; len(batch) > 0; try++ {
+			if try == 8 {
+				return apierror.New(apierror.Throttled, "%s: DynamoDB left writes unprocessed", op)
+			}
+			if try > 0 {
+				dynamo.BackOff(ctx, try)
+			}
+			out, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.Table: batch}})
+			if err != nil {
+				return dynamo.Translate(op, err)
+			}
+			batch = out.UnprocessedItems[s.Table]
+		}
+		return nil
+	})
+}
+
+// Acquire takes the tenant's sync lease until until, so two syncs (the
+// schedule and "sync now") never run at once; it returns the connection,
+// or ok false when it is not connected or another sync holds the lease.
+func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, until time.Time) (c Connection, ok bool, err error) {
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+		UpdateExpression:          aws.String("SET leaseUntil = :until, leaseId = :id"),
+		ConditionExpression:       aws.String("attribute_exists(microsoftTenantId) AND #status <> :off AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": sv(isotime.Format(until)), ":id": sv(leaseID), ":off": sv(string(Disconnected)), ":now": sv(isotime.Format(now))},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if dynamo.ConditionFailed(err) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, dynamo.Translate("acquire entra sync", err)
+	}
+	if err := attributevalue.UnmarshalMap(out.Attributes, &c); err != nil {
+		return c, false, err
+	}
+	return c, true, nil
+}
+
+// Finish is a sync's last write: its result and the connection's status,
+// the held set, the lease released, and its System entry, together. It
+// writes only if the sync still holds the lease on a connection to the
+// same Microsoft tenant (a disconnect meanwhile wins); ok reports that.
+type Finish struct {
+	TenantID, LeaseID, MicrosoftTenantID string
+	Status                               Status
+	Reason                               string
+	Result                               Result
+	GroupsStale                          bool
+	Held                                 *Held // nil: none
+	ClearApproval                        bool
+	Entry                                systemlog.Entry
+}
+
+// Finish writes f; ok is false when the lease or the connection changed.
+func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, err error) {
+	res, err := attributevalue.Marshal(f.Result)
+	if err != nil {
+		return false, err
+	}
+	set := "SET #status = :status, statusReason = :reason, lastSyncAt = :now, lastSync = :res, groupsStale = :stale"
+	remove := " REMOVE leaseUntil, leaseId"
+	vals := map[string]types.AttributeValue{
+		":status": sv(string(f.Status)), ":reason": sv(f.Reason), ":now": sv(isotime.Format(now)), ":res": res,
+		":stale": &types.AttributeValueMemberBOOL{Value: f.GroupsStale}, ":id": sv(f.LeaseID), ":ms": sv(f.MicrosoftTenantID),
+		":off": sv(string(Disconnected)),
+	}
+	if !f.GroupsStale {
+		set += ", groupsReadAt = :now"
+	}
+	switch {
+	case f.Held != nil:
+		h, err := attributevalue.Marshal(*f.Held)
+		if err != nil {
+			return false, err
+		}
+		set, vals[":held"] = set+", held = :held", h
+	case f.Status == Connected:
+		remove += ", held"
+	}
+	if f.ClearApproval {
+		remove += ", approvedDigest"
+	}
+	entry, err := systemlog.Item(f.Entry, now)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: keyschema.EntraConnection(f.TenantID).Attrs(),
+			UpdateExpression:          aws.String(set + remove),
+			ConditionExpression:       aws.String("leaseId = :id AND microsoftTenantId = :ms AND #status <> :off"),
+			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeValues: vals,
+		}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry}},
+	}})
+	if dynamo.ConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, dynamo.Translate("finish entra sync", err)
+}
+
+// Scheduled calls f with each page of connected tenants' ids (the
+// ByResource index's EntraScheduled partition, never a Scan).
+func (s *Store) Scheduled(ctx context.Context, f func(tenantIDs []string) error) error {
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), IndexName: aws.String(s.Index),
+		KeyConditionExpression:    aws.String("GSI1PK = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": sv(keyschema.EntraScheduled)},
+		ProjectionExpression:      aws.String("tenantId"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return dynamo.Translate("list connected tenants", err)
+		}
+		var ids []string
+		for _, it := range page.Items {
+			if v, ok := it["tenantId"].(*types.AttributeValueMemberS); ok && tenant.ValidID(v.Value) {
+				ids = append(ids, v.Value)
+			}
+		}
+		if len(ids) > 0 {
+			if err := f(ids); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// AccountPage is one page of GET /entra/users.
+type AccountPage struct {
+	Accounts []Account
+	Next     string // cursor for the next page; "" at the end
+}
+
+// ListAccounts reads up to limit accounts from a cursor ("" for the first
+// page), shard after shard. Cursors are "<shard>:<last entra id>".
+func (s *Store) ListAccounts(ctx context.Context, tenantID, cursor string, limit int) (AccountPage, error) {
+	shard, after := 0, ""
+	if cursor != "" {
+		sh, id, ok := cutCursor(cursor)
+		if !ok {
+			return AccountPage{}, apierror.Invalid(apierror.FieldError{Field: "cursor", Issue: "is not a cursor this API returned"})
+		}
+		shard, after = sh, id
+	}
+	var page AccountPage
+	for ; shard < AccountShards; shard, after = shard+1, "" {
+		in := &dynamodb.QueryInput{
+			TableName: aws.String(s.Table), KeyConditionExpression: aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sv(keyschema.EntraAccountPK(tenantID, shard))},
+			Limit:                     aws.Int32(int32(limit - len(page.Accounts))),
+		}
+		if after != "" {
+			in.ExclusiveStartKey = keyschema.Key{PK: keyschema.EntraAccountPK(tenantID, shard), SK: after}.Attrs()
+		}
+		out, err := s.DB.Query(ctx, in)
+		if err != nil {
+			return AccountPage{}, dynamo.Translate("list entra accounts", err)
+		}
+		var batch []Account
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &batch); err != nil {
+			return AccountPage{}, err
+		}
+		page.Accounts = append(page.Accounts, batch...)
+		if len(page.Accounts) >= limit {
+			if out.LastEvaluatedKey != nil {
+				page.Next = strconv.Itoa(shard) + ":" + page.Accounts[len(page.Accounts)-1].EntraID
+			} else if shard+1 < AccountShards {
+				page.Next = strconv.Itoa(shard+1) + ":"
+			}
+			return page, nil
+		}
+	}
+	return page, nil
+}
+
+func cutCursor(c string) (int, string, bool) {
+	for i := 0; i < len(c); i++ {
+		if c[i] == ':' {
+			n, err := strconv.Atoi(c[:i])
+			id := c[i+1:]
+			return n, id, err == nil && n >= 0 && n < AccountShards && (id == "" || ValidGUID(id))
+		}
+	}
+	return 0, "", false
+}

@@ -1,0 +1,243 @@
+package entra
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/parallel"
+	"github.com/uniasset/integrations/shared/systemlog"
+)
+
+// Microsoft reaches Microsoft's login and Graph as the app.
+type Microsoft struct {
+	Tokens   *graph.Tokens
+	GraphURL string // https://graph.microsoft.com/v1.0, or a fake's
+	// Retries and MaxWait tune graph.Client (0: its defaults).
+	Retries int
+	MaxWait time.Duration
+	Sleep   func(ctx context.Context, d time.Duration) error
+}
+
+// Client reads the directory of Microsoft tenant ms.
+func (m *Microsoft) Client(ms string) *graph.Client {
+	return &graph.Client{HTTP: m.Tokens.HTTPClient(ms), BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}
+}
+
+// Configured reports whether the app has a client id: without one no
+// tenant can connect.
+func (m *Microsoft) Configured() bool { return m.Tokens != nil && m.Tokens.App.ClientID != "" }
+
+// Unreadable is a directory read that failed: Status says whether an Owner
+// must reconnect (reauth_required) or the next sync may succeed (error);
+// Reason is for people, and holds no token or secret.
+type Unreadable struct {
+	Status Status
+	Reason string
+	Err    error
+}
+
+func (u *Unreadable) Error() string { return u.Reason }
+func (u *Unreadable) Unwrap() error { return u.Err }
+
+// classify turns a failed Microsoft call into the status it means.
+func classify(err error) *Unreadable {
+	var re *oauth2.RetrieveError
+	var ge *graph.Error
+	switch {
+	case errors.As(err, &re) && re.ErrorCode == "invalid_client":
+		// The app's own secret was refused: nothing an Owner can fix.
+		return &Unreadable{Failing, "Microsoft refused the UniAsset app's credentials (invalid_client); the operator must update the app's client secret", err}
+	case graph.NoConsent(err):
+		code := "refused"
+		if errors.As(err, &re) && re.ErrorCode != "" {
+			code = re.ErrorCode
+		}
+		return &Unreadable{ReauthRequired, "Microsoft refused a token for the tenant (" + code + "): the app's consent was withdrawn or never given; an Owner must connect again", err}
+	case graph.Unauthorized(err):
+		errors.As(err, &ge)
+		return &Unreadable{ReauthRequired, fmt.Sprintf("Microsoft Graph refused the app's token (%d %s): consent or permissions were withdrawn; an Owner must connect again", ge.Status, ge.Code), err}
+	case errors.As(err, &ge):
+		return &Unreadable{Failing, fmt.Sprintf("Microsoft Graph answered %d %s; nothing was changed, the next sync tries again", ge.Status, ge.Code), err}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return &Unreadable{Failing, "the directory read ran out of time; nothing was changed", err}
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// Never the URL: a next link is Microsoft's, and may carry a skip token.
+			return &Unreadable{Failing, "Microsoft could not be reached (" + ue.Op + "); nothing was changed", err}
+		}
+		return &Unreadable{Failing, "the directory could not be read completely; nothing was changed", err}
+	}
+}
+
+// Syncer runs one tenant's sync.
+type Syncer struct {
+	Store     *Store
+	Microsoft *Microsoft
+	Now       func() time.Time
+	// LeaseFor bounds a sync: its lease lasts this long (the function's
+	// timeout), so a crashed sync blocks the next one no longer.
+	LeaseFor time.Duration
+	// GroupReads is how many groups' members are read at once.
+	GroupReads int
+}
+
+// Directory is what a sync read: every security group, and the users of
+// every mapped group that exists.
+type Directory struct {
+	Groups  []Group
+	ByGroup map[string][]graph.User
+}
+
+// Read reads the directory of connection c: every page of the security
+// groups, then every page of each mapped group's transitive users. Any
+// failure is an *Unreadable, and nothing read so far is used.
+func (s *Syncer) Read(ctx context.Context, c Connection) (Directory, error) {
+	d, err := s.read(ctx, c)
+	if graph.Unauthorized(err) {
+		// A cached token Graph refuses (revoked before it expired): one more
+		// try with a fresh one before the Owner is told to reconnect.
+		s.Microsoft.Tokens.Forget(c.MicrosoftTenantID)
+		d, err = s.read(ctx, c)
+	}
+	if err != nil {
+		return Directory{}, s.unreadable(c, err)
+	}
+	return d, nil
+}
+
+func (s *Syncer) read(ctx context.Context, c Connection) (Directory, error) {
+	client := s.Microsoft.Client(c.MicrosoftTenantID)
+	gs, err := client.SecurityGroups(ctx)
+	if err != nil {
+		return Directory{}, err
+	}
+	d := Directory{ByGroup: map[string][]graph.User{}}
+	exists := map[string]bool{}
+	for _, g := range gs {
+		d.Groups = append(d.Groups, Group{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description})
+		exists[g.ID] = true
+	}
+	// A mapped group the directory no longer has contributes no one (its
+	// members' removals still pass the deletion threshold).
+	var mapped []string
+	for gid := range c.Mappings {
+		if exists[gid] {
+			mapped = append(mapped, gid)
+		}
+	}
+	slices.Sort(mapped)
+	users := make([][]graph.User, len(mapped))
+	err = parallel.Each(ctx, len(mapped), max(s.GroupReads, 1), func(ctx context.Context, i int) (err error) {
+		users[i], err = client.TransitiveUsers(ctx, mapped[i])
+		return err
+	})
+	if err != nil {
+		return Directory{}, err
+	}
+	for i, gid := range mapped {
+		d.ByGroup[gid] = users[i]
+	}
+	return d, nil
+}
+
+func (s *Syncer) unreadable(c Connection, err error) error {
+	u := classify(err)
+	if u.Status == ReauthRequired {
+		s.Microsoft.Tokens.Forget(c.MicrosoftTenantID) // the next try asks for a fresh token
+	}
+	return u
+}
+
+// Outcome is what Sync did.
+type Outcome struct {
+	Ran    bool   // false: not connected, or another sync held the lease
+	Result Result // counts, or the failure
+	Status Status
+}
+
+// Sync runs one sync of the tenant. A directory it cannot read completely
+// changes no account: the connection's status says why and its groups are
+// marked stale. Errors returned are the store's (the job is retried).
+func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
+	now := s.Now()
+	lease := newLeaseID()
+	c, ok, err := s.Store.Acquire(ctx, tenantID, lease, now, now.Add(s.LeaseFor))
+	if err != nil || !ok {
+		return Outcome{}, err
+	}
+	f := Finish{TenantID: tenantID, LeaseID: lease, MicrosoftTenantID: c.MicrosoftTenantID, Held: c.Held}
+	entry := systemlog.Entry{TenantID: tenantID, Event: "entra.sync", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID, ResourceName: c.Domain}
+	dir, err := s.Read(ctx, c)
+	var u *Unreadable
+	if errors.As(err, &u) {
+		f.Status, f.Reason, f.GroupsStale = u.Status, u.Reason, true
+		f.Result = Result{Outcome: Failed, Error: u.Reason}
+		entry.Status, entry.Details = Failed, u.Reason
+		f.Entry = entry
+		slog.Warn("entra sync: directory unreadable; nothing changed", "tenant", tenantID, "status", string(u.Status), "error", u.Err.Error())
+		if _, err := s.Store.Finish(ctx, f, s.Now()); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Ran: true, Result: f.Result, Status: u.Status}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	oldGroups, err := s.Store.Groups(ctx, tenantID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	accounts, err := s.Store.Accounts(ctx, tenantID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	stamp := s.Now()
+	plan := Compute(c.MicrosoftTenantID, c.SettingsOrDefault(), Members(c.Mappings, dir.ByGroup), accounts, c.ApprovedDigest, isotime.Format(stamp))
+	if _, err := s.Store.ReplaceGroups(ctx, tenantID, oldGroups, dir.Groups); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.Store.WriteAccounts(ctx, tenantID, plan.Writes); err != nil {
+		return Outcome{}, err
+	}
+	f.Status, f.Result, f.ClearApproval, f.Held = Connected, plan.Result, plan.ApprovalUsed, nil
+	entry.Status = plan.Result.Outcome
+	entry.Details = fmt.Sprintf("%d provisioned, %d role changes, %d deprovisioned, %d held; %d users in mapped groups",
+		plan.Result.Provisioned, plan.Result.RoleChanges, plan.Result.Deprovisioned, plan.Result.Held, plan.Result.Users)
+	if plan.Held != nil {
+		held := &Held{Count: len(plan.Held), Digest: digest(plan.Held), Since: isotime.Format(stamp)}
+		if c.Held != nil && c.Held.Digest == held.Digest {
+			held.Since = c.Held.Since
+		}
+		f.Held = held
+		pct := c.SettingsOrDefault().Threshold.Percent
+		f.Reason = fmt.Sprintf("%d removals held for an Owner's approval (more than %d%% of synced accounts and more than %d)",
+			len(plan.Held), pct, c.SettingsOrDefault().Threshold.Count)
+		entry.Details += "; " + f.Reason
+	}
+	f.Entry = entry
+	if ok, err := s.Store.Finish(ctx, f, s.Now()); err != nil || !ok {
+		if !ok && err == nil {
+			slog.Warn("entra sync: the connection changed during the sync; its result is not recorded", "tenant", tenantID)
+		}
+		return Outcome{Ran: true, Result: plan.Result, Status: Connected}, err
+	}
+	return Outcome{Ran: true, Result: plan.Result, Status: Connected}, nil
+}
+
+func newLeaseID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
