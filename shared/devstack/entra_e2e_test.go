@@ -107,10 +107,14 @@ func callback(t *testing.T, loc string) (int, string) {
 // the callback) to finish.
 func connect(t *testing.T, tenantID string, d *directory) {
 	t.Helper()
+	before := ""
+	if c, _ := entraPage(t, tenantID)["connection"].(map[string]any); c != nil {
+		before, _ = c["lastSyncAt"].(string)
+	}
 	if status, outcome := callback(t, consent(t, tenantID, d, false)); status != http.StatusOK || outcome != entra.OutcomeConnected {
 		t.Fatalf("callback: %d %s", status, outcome)
 	}
-	waitSynced(t, tenantID, "")
+	waitSynced(t, tenantID, before)
 }
 
 // entraPage is GET /entra as the tenant's Owner.
@@ -434,4 +438,207 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 		}
 	}
 	return true
+}
+
+// Every way of not reading the whole directory changes nothing: no account,
+// the groups kept (marked stale, never emptied), the status and a System
+// entry say why; the next good sync recovers.
+func TestEntraUnreadableDirectoryChangesNothing(t *testing.T) {
+	stack.Microsoft.SetPageSize(2)
+	defer stack.Microsoft.SetPageSize(100)
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 8, "Staff", "Admins", "Other")
+	d.members(0, d.users(0, 1, 2, 3, 4, 5, 6)...)
+	d.members(1, d.user(7))
+	connect(t, tid, d)
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Member, d.group(1): tenant.Admin})
+	syncNow(t, tid)
+	before := accounts(t, tid)
+	if len(active(before)) != 8 {
+		t.Fatalf("setup: %v", active(before))
+	}
+	// What a good read would now change: everyone leaves Staff.
+	d.members(0)
+	for _, c := range []struct {
+		name   string
+		fault  func()
+		status entra.Status
+	}{
+		{"throttled past the retries", func() { stack.Microsoft.Throttle(100) }, entra.Failing},
+		{"a failing second page", func() { stack.Microsoft.FailPage(2) }, entra.Failing},
+		{"consent withdrawn", func() { stack.Microsoft.Withdraw(d.Org.ID) }, entra.ReauthRequired},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.fault()
+			out := syncNow(t, tid)
+			stack.Microsoft.Throttle(0)
+			stack.Microsoft.FailPage(0)
+			if out.Status != c.status || out.Result.Outcome != entra.Failed {
+				t.Fatalf("outcome %+v, status %s; want %s", out.Result, out.Status, c.status)
+			}
+			if got := accounts(t, tid); !mapsEqual(active(got), active(before)) {
+				t.Fatalf("accounts changed: %v", active(got))
+			}
+			conn := connection(t, tid)
+			if conn["status"] != string(c.status) || conn["statusReason"] == "" || conn["groupsStale"] != true {
+				t.Fatalf("connection: %v", conn)
+			}
+			r := call(t, "GET", "/api/integrations/entra/groups", token(t, tid, "Owner"), nil)
+			if m := r.json(t); len(m["groups"].([]any)) != 3 || m["stale"] != true {
+				t.Fatalf("groups: %s", r.Body)
+			}
+			if e := systemEntries(t, tid)[0]; e["event"] != "entra.sync" || e["status"] != entra.Failed || e["details"] != conn["statusReason"] {
+				t.Fatalf("system entry: %v", e)
+			}
+		})
+	}
+	// Consent back (an Owner connects again): the sync reads it all, and
+	// applies the removals — 7 of 8 is past the threshold, so they are held.
+	connect(t, tid, d)
+	c := connection(t, tid)
+	if c["status"] != "connected" || c["groupsStale"] != false {
+		t.Fatalf("after reconnecting: %v", c)
+	}
+	if held, _ := c["held"].(map[string]any); held == nil || held["count"] != float64(7) {
+		t.Fatalf("held: %v", c)
+	}
+}
+
+// A revoked token (Graph answers 401 to it) is not a withdrawn consent: the
+// sync asks for a fresh token once and goes on.
+func TestEntraRevokedTokenIsRenewed(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 2, "Staff")
+	d.members(0, d.users(0, 1)...)
+	connect(t, tid, d)
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Viewer})
+	stack.Microsoft.Revoke()
+	issued := stack.Microsoft.TokensIssued()
+	if out := syncNow(t, tid); out.Status != entra.Connected || out.Result.Provisioned != 2 {
+		t.Fatalf("after a revoked token: %+v %s", out.Result, out.Status)
+	}
+	if stack.Microsoft.TokensIssued() != issued+1 {
+		t.Fatalf("%d tokens issued, want one more", stack.Microsoft.TokensIssued()-issued)
+	}
+}
+
+// Removals past the threshold are held (marked, not applied); approving
+// the digest shown applies exactly those still to be removed; a changed
+// set cannot be approved.
+func TestEntraThresholdHoldsRemovalsForApproval(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 20, "Staff")
+	all := make([]string, 20)
+	for i := range all {
+		all[i] = d.user(i)
+	}
+	d.members(0, all...)
+	connect(t, tid, d)
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Member})
+	syncNow(t, tid)
+	// 5 leave: 25% but not more than 5 — applied.
+	d.members(0, all[5:]...)
+	if out := syncNow(t, tid); out.Result.Deprovisioned != 5 || out.Result.Held != 0 {
+		t.Fatalf("5 removals: %+v", out.Result)
+	}
+	// 6 more of the 15 leave: 40% and more than 5 — held.
+	d.members(0, all[11:]...)
+	out := syncNow(t, tid)
+	if out.Result.Deprovisioned != 0 || out.Result.Held != 6 || out.Result.Outcome != entra.HeldBack {
+		t.Fatalf("6 removals: %+v", out.Result)
+	}
+	got := accounts(t, tid)
+	if len(active(got)) != 15 {
+		t.Fatalf("held removals were applied: %d active", len(active(got)))
+	}
+	for _, id := range all[5:11] {
+		if !got[id].PendingRemoval {
+			t.Fatalf("%s not marked", id)
+		}
+	}
+	c := connection(t, tid)
+	held := c["held"].(map[string]any)
+	if !strings.Contains(fmt.Sprint(c["statusReason"]), "6 removals held") {
+		t.Fatalf("status reason: %v", c["statusReason"])
+	}
+	if e := systemEntries(t, tid)[0]; e["status"] != entra.HeldBack {
+		t.Fatalf("system entry: %v", e)
+	}
+	// A second sync holds the same set (same digest, same since).
+	syncNow(t, tid)
+	if again := connection(t, tid)["held"].(map[string]any); again["digest"] != held["digest"] || again["since"] != held["since"] {
+		t.Fatalf("held changed without a change: %v then %v", held, again)
+	}
+	owner := token(t, tid, "Owner")
+	expect(t, call(t, "POST", "/api/integrations/entra/approvals", owner, map[string]any{"digest": "0123456789abcdef"}), http.StatusConflict, "CONFLICT")
+	expect(t, call(t, "POST", "/api/integrations/entra/approvals", token(t, tid, "Admin"), map[string]any{"digest": held["digest"]}), http.StatusForbidden, "FORBIDDEN")
+	// One of the six comes back before the approval runs.
+	d.members(0, append([]string{all[5]}, all[11:]...)...)
+	last := connection(t, tid)["lastSyncAt"].(string)
+	r := call(t, "POST", "/api/integrations/entra/approvals", owner, map[string]any{"digest": held["digest"]})
+	expect(t, r, http.StatusAccepted, "")
+	waitSynced(t, tid, last)
+	got = accounts(t, tid)
+	for _, id := range all[6:11] {
+		if got[id].Status != entra.Disabled {
+			t.Errorf("%s approved but not removed: %+v", id, got[id])
+		}
+	}
+	if a := got[all[5]]; a.Status != entra.Active || a.PendingRemoval {
+		t.Errorf("the user who came back: %+v", a)
+	}
+	if c := connection(t, tid); c["held"] != nil || c["approvalPending"] != false || c["status"] != "connected" {
+		t.Fatalf("after approval: %v", c)
+	}
+}
+
+// Bad input gets a 4xx with a code, and changes nothing.
+func TestEntraBadInput(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 1, "Staff")
+	connect(t, tid, d)
+	owner := token(t, tid, "Owner")
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{"mappings": []any{map[string]any{"groupId": d.group(0), "role": "Manager"}}}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{"mappings": []any{map[string]any{"groupId": d.group(0), "role": "owner"}}}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{"mappings": []any{map[string]any{"groupId": d.group(7), "role": "Owner"}}}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{"mappings": []any{map[string]any{"groupId": "../../x", "role": "Owner"}}}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{"mappings": []any{map[string]any{"groupId": d.group(0), "role": "Owner"}, map[string]any{"groupId": strings.ToUpper(d.group(0)), "role": "Viewer"}}}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", `{"mappings":[`, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", map[string]any{"mappings": "all"}, 400, "VALIDATION_ERROR"},
+		{"PUT", "/api/integrations/entra/mappings", `{"mappings":[],"x":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "PAYLOAD_TOO_LARGE"},
+		{"PATCH", "/api/integrations/entra/settings", map[string]any{}, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", map[string]any{"autoProvision": "yes"}, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", map[string]any{"deprovisionThreshold": map[string]any{"percent": 101}}, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", map[string]any{"deprovisionThreshold": map[string]any{"count": 2.5}}, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", map[string]any{"deprovisionThreshold": map[string]any{}}, 400, "VALIDATION_ERROR"},
+		{"POST", "/api/integrations/entra/approvals", map[string]any{"digest": "nope"}, 400, "VALIDATION_ERROR"},
+		{"POST", "/api/integrations/entra/approvals", map[string]any{"digest": "0123456789abcdef"}, 409, "CONFLICT"},
+		{"GET", "/api/integrations/entra/users?limit=0", nil, 400, "VALIDATION_ERROR"},
+		{"GET", "/api/integrations/entra/users?limit=abc", nil, 400, "VALIDATION_ERROR"},
+		{"GET", "/api/integrations/entra/users?cursor=9:x", nil, 400, "VALIDATION_ERROR"},
+		{"GET", "/api/integrations/entra/users?cursor=1:TENANT%23other", nil, 400, "VALIDATION_ERROR"},
+		{"GET", "/api/integrations/entra/callback?state=" + strings.Repeat("s", 5000), nil, 400, ""},
+		{"GET", "/api/integrations/entra/callback?state=abc&error=access_denied&error_description=%00%1b[31m", nil, 400, ""},
+	} {
+		r := call(t, c.method, c.path, owner, c.body)
+		if r.Status != c.status || (c.code != "" && r.code(t) != c.code) {
+			t.Errorf("%s %s %.80v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.Body, c.status, c.code)
+		}
+	}
+	c := connection(t, tid)
+	if len(c["mappings"].([]any)) != 0 || c["settings"].(map[string]any)["deprovisionThreshold"].(map[string]any)["percent"] != float64(20) {
+		t.Fatalf("bad input changed the connection: %v", c)
+	}
+	// Another tenant's Owner sees none of it.
+	other := newTenant(t, tenant.Enterprise)
+	if r := call(t, "GET", "/api/integrations/entra/groups", token(t, other, "Owner"), nil); len(r.json(t)["groups"].([]any)) != 0 {
+		t.Fatalf("another tenant's groups: %s", r.Body)
+	}
 }

@@ -113,6 +113,8 @@ func (c *Consent) Complete(ctx context.Context, q url.Values) (Completion, error
 	if !ValidGUID(ms) {
 		return fail(OutcomeTenantChanged, "the redirect's tenant parameter is not a Microsoft tenant id", "")
 	}
+	// The proof is a token issued now: a cached one predates this consent.
+	c.Microsoft.Tokens.Forget(ms)
 	org, err := c.Microsoft.Client(ms).Organization(ctx)
 	if err != nil {
 		u := classify(err)

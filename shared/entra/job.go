@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,11 +36,20 @@ type Jobs struct {
 
 // Enqueue queues one sync per tenant, ten a call.
 func (j *Jobs) Enqueue(ctx context.Context, reason string, tenantIDs ...string) error {
+	return j.enqueue(ctx, reason, 0, tenantIDs...)
+}
+
+// retryBusy is how long a job that found another sync running waits.
+const retryBusy = 30 * time.Second
+
+func (j *Jobs) enqueue(ctx context.Context, reason string, delay time.Duration, tenantIDs ...string) error {
 	for start := 0; start < len(tenantIDs); start += 10 {
 		var entries []sqstypes.SendMessageBatchRequestEntry
 		for i, t := range tenantIDs[start:min(start+10, len(tenantIDs))] {
 			body, _ := json.Marshal(Job{TenantID: t, Reason: reason})
-			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))})
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)), DelaySeconds: int32(delay / time.Second),
+			})
 		}
 		out, err := j.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(j.URL), Entries: entries})
 		if err != nil {
@@ -101,6 +111,12 @@ func (f *Function) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQ
 			continue
 		}
 		out, err := f.Syncer.Sync(ctx, j.TenantID)
+		if err == nil && out.Busy && j.Reason != "schedule" {
+			// "Sync now" (or a connect, an approval) while another sync runs:
+			// that one may have read the directory before the change the
+			// Owner is waiting for, so this job runs again after it.
+			err = f.Jobs.enqueue(ctx, j.Reason, retryBusy, j.TenantID)
+		}
 		if err != nil {
 			slog.Error("entra sync failed; the job is retried", "tenant", j.TenantID, "error", err.Error())
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})

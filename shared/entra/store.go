@@ -369,8 +369,9 @@ func (s *Store) batchWrite(ctx context.Context, op string, reqs []types.WriteReq
 
 // Acquire takes the tenant's sync lease until until, so two syncs (the
 // schedule and "sync now") never run at once; it returns the connection,
-// or ok false when it is not connected or another sync holds the lease.
-func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, until time.Time) (c Connection, ok bool, err error) {
+// or ok false when it is not connected or another sync holds the lease
+// (busy: the connection is active, so the job should come back later).
+func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, until time.Time) (c Connection, ok, busy bool, err error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
 		UpdateExpression:          aws.String("SET leaseUntil = :until, leaseId = :id"),
@@ -380,15 +381,16 @@ func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, unti
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if dynamo.ConditionFailed(err) {
-		return c, false, nil
+		c, err := s.Get(ctx, tenantID)
+		return c, false, err == nil && c.Active(), err
 	}
 	if err != nil {
-		return c, false, dynamo.Translate("acquire entra sync", err)
+		return c, false, false, dynamo.Translate("acquire entra sync", err)
 	}
 	if err := attributevalue.UnmarshalMap(out.Attributes, &c); err != nil {
-		return c, false, err
+		return c, false, false, err
 	}
-	return c, true, nil
+	return c, true, false, nil
 }
 
 // Finish is a sync's last write: its result and the connection's status,

@@ -163,6 +163,7 @@ func (s *Syncer) unreadable(c Connection, err error) error {
 // Outcome is what Sync did.
 type Outcome struct {
 	Ran    bool   // false: not connected, or another sync held the lease
+	Busy   bool   // another sync held the lease
 	Result Result // counts, or the failure
 	Status Status
 }
@@ -173,9 +174,9 @@ type Outcome struct {
 func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	now := s.Now()
 	lease := newLeaseID()
-	c, ok, err := s.Store.Acquire(ctx, tenantID, lease, now, now.Add(s.LeaseFor))
+	c, ok, busy, err := s.Store.Acquire(ctx, tenantID, lease, now, now.Add(s.LeaseFor))
 	if err != nil || !ok {
-		return Outcome{}, err
+		return Outcome{Busy: busy}, err
 	}
 	f := Finish{TenantID: tenantID, LeaseID: lease, MicrosoftTenantID: c.MicrosoftTenantID, Held: c.Held}
 	entry := systemlog.Entry{TenantID: tenantID, Event: "entra.sync", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID, ResourceName: c.Domain}

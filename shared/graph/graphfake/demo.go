@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/uniasset/integrations/shared/graph"
@@ -63,9 +64,9 @@ func Demo() *Directory {
 	itops := group(5, "IT Operations", true, carol)
 	group(1, "UniAsset Owners", true, alice)
 	group(2, "UniAsset Admins", true, bob, itops)
-	contractorsGroup := group(4, "Contractors", true, append(contractors, dave)...)
-	group(3, "Field Engineers", true, append(engineers, contractorsGroup)...)
-	all := append([]string{alice, bob, carol, dave}, append(engineers, contractors...)...)
+	contractorsGroup := group(4, "Contractors", true, slices.Concat(contractors, []string{dave})...)
+	group(3, "Field Engineers", true, slices.Concat(engineers, []string{contractorsGroup})...)
+	all := slices.Concat([]string{alice, bob, carol, dave}, engineers, contractors)
 	group(6, "All Company", false, all...)
 	for i := range 12 {
 		group(50+i, fmt.Sprintf("Project Team %02d", i+1), true, engineers[i])

@@ -221,8 +221,9 @@ func (s *Server) Throttle(n int) {
 	s.throttle = n
 }
 
-// FailPage makes the given page of every collection read fail with 503 (no
-// Retry-After), until cleared with FailPage(0).
+// FailPage makes the given page of every collection read fail with 500
+// generalException (an error Graph's guidance does not retry), until
+// cleared with FailPage(0).
 func (s *Server) FailPage(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -365,7 +366,7 @@ func (s *Server) collection(w http.ResponseWriter, r *http.Request, items []any)
 	fail := s.failAt[offset/size+1]
 	s.mu.Unlock()
 	if fail {
-		writeError(w, http.StatusServiceUnavailable, "serviceNotAvailable", "The service is temporarily unavailable.")
+		writeError(w, http.StatusInternalServerError, "generalException", "An unspecified error has occurred.")
 		return
 	}
 	end := min(offset+size, len(items))

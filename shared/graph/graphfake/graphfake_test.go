@@ -85,3 +85,25 @@ func TestTokenEndpointRefusals(t *testing.T) {
 		t.Errorf("%d tokens issued, want 1", s.TokensIssued())
 	}
 }
+
+// The demo directory is what README's walk-through promises: 27 enabled
+// users reachable from the three mapped groups (nested groups included),
+// one disabled, one group that is not a security group.
+func TestDemoDirectory(t *testing.T) {
+	d := Demo()
+	reach := map[string]bool{}
+	for _, g := range []string{"10000000-0000-4000-8000-000000000001", "10000000-0000-4000-8000-000000000002", "10000000-0000-4000-8000-000000000003"} {
+		users, ok := d.transitiveUsers(g)
+		if !ok {
+			t.Fatalf("group %s missing", g)
+		}
+		for _, u := range users {
+			if u.(graph.User).AccountEnabled {
+				reach[u.(graph.User).ID] = true
+			}
+		}
+	}
+	if len(reach) != 27 {
+		t.Fatalf("%d enabled users in the mapped groups, want 27", len(reach))
+	}
+}
