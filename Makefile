@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 PORT ?= 3000
 ENV ?= default
-FUNCTIONS := integration-api admin-api stream-router dispatcher expiry-alerts
+FUNCTIONS := integration-api admin-api stream-router dispatcher expiry-alerts entra-sync
 # Lambda build settings (sam build calls the build-<LogicalId> targets below).
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false

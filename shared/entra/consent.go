@@ -119,7 +119,7 @@ func (c *Consent) Complete(ctx context.Context, q url.Values) (Completion, error
 	if err != nil {
 		u := classify(err)
 		c.Microsoft.Tokens.Forget(ms)
-		slog.Warn("entra connect: the tenant could not be proven", "tenant", req.TenantID, "error", err.Error())
+		slog.Warn("entra connect: the tenant could not be proven", "tenant", req.TenantID, "reason", u.Reason)
 		if u.Status == ReauthRequired {
 			return fail(OutcomeNotConsented, "Microsoft gives the app no access to that tenant: "+u.Reason, ms)
 		}

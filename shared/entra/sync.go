@@ -187,7 +187,8 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 		f.Result = Result{Outcome: Failed, Error: u.Reason}
 		entry.Status, entry.Details = Failed, u.Reason
 		f.Entry = entry
-		slog.Warn("entra sync: directory unreadable; nothing changed", "tenant", tenantID, "status", string(u.Status), "error", u.Err.Error())
+		// The reason, not the error: its text may hold a next link's URL.
+		slog.Warn("entra sync: directory unreadable; nothing changed", "tenant", tenantID, "status", string(u.Status), "reason", u.Reason)
 		if _, err := s.Store.Finish(ctx, f, s.Now()); err != nil {
 			return Outcome{}, err
 		}
