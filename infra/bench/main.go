@@ -41,7 +41,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
-	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,activity,alerts,coldstart); default all")
+	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,activity,alerts,entra,coldstart); default all")
 	flag.Parse()
 	sections = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -78,6 +78,7 @@ func run(out string, requests, clients int) error {
 		{"inflight", "one tenant's outage: in-flight messages", func() error { return inflight(&doc, 300) }},
 		{"activity", "activity log reads", func() error { return activityRead(&doc) }},
 		{"alerts", "expiry alerts: one pass over 10,000 due items beside 100,000 not due", func() error { return alertPass(&doc) }},
+		{"entra", "Entra ID sync: 50,000 users in 200 groups", func() error { return entraSync(&doc) }},
 		{"coldstart", "binary size and cold start", func() error { return coldStart(&doc) }},
 	}
 	for _, s := range steps {
@@ -239,6 +240,12 @@ func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 		c.read.Add(int64(out.ScannedCount))
 	}
 	return out, err
+}
+func (c *counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.add("BatchWriteItem")
+	return c.API.(interface {
+		BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	}).BatchWriteItem(ctx, in, o...)
 }
 func (c *counting) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	c.add("TransactWriteItems")

@@ -56,6 +56,7 @@ type Server struct {
 	tokens   map[string]*Directory
 	consents map[string]*Directory // Microsoft tenant id -> its directory, while the app has consent
 	issued   int
+	reads    int // Graph requests answered (not the token or consent endpoints)
 	throttle int          // the next n requests get 429
 	failAt   map[int]bool // page numbers (1-based, counted per collection read) that fail with 503
 }
@@ -85,6 +86,13 @@ func (s *Server) Withdraw(tenantID string) {
 			delete(s.tokens, tok)
 		}
 	}
+}
+
+// Reads counts the Graph requests the server has answered (errors included).
+func (s *Server) Reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
 }
 
 // TokensIssued counts the tokens the token endpoint has issued.
@@ -253,6 +261,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	s.reads++
 	dir := s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	throttled := s.throttle > 0
 	if throttled {
