@@ -56,7 +56,7 @@ type Server struct {
 	tokens   map[string]*Directory
 	consents map[string]*Directory // Microsoft tenant id -> its directory, while the app has consent
 	issued   int
-	reads    int // Graph requests answered (not the token or consent endpoints)
+	reads    int          // Graph requests answered (not the token or consent endpoints)
 	throttle int          // the next n requests get 429
 	failAt   map[int]bool // page numbers (1-based, counted per collection read) that fail with 503
 }
