@@ -48,12 +48,19 @@ type leadsInput struct {
 type days int
 
 func (d *days) UnmarshalJSON(b []byte) error {
+	n, err := parseWhole(b, "must be a whole number of days from 1 to 180")
+	*d = days(n)
+	return err
+}
+
+// parseWhole reads a JSON number with no fraction; anything else is a
+// VALIDATION_ERROR with issue.
+func parseWhole(b []byte, issue string) (int, error) {
 	f, err := strconv.ParseFloat(string(b), 64) // a JSON string, boolean or null fails here
 	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1e9 {
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "must be a whole number of days from 1 to 180"})
+		return 0, apierror.Invalid(apierror.FieldError{Field: "body", Issue: issue})
 	}
-	*d = days(f)
-	return nil
+	return int(f), nil
 }
 
 func (in *leadsInput) Validate() error {

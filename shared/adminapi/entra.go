@@ -2,7 +2,6 @@ package adminapi
 
 import (
 	"maps"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -307,12 +306,9 @@ type settingsInput struct {
 type whole int
 
 func (n *whole) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1e9 {
-		return apierror.Invalid(apierror.FieldError{Field: "body", Issue: "must be a whole number"})
-	}
-	*n = whole(f)
-	return nil
+	v, err := parseWhole(b, "must be a whole number")
+	*n = whole(v)
+	return err
 }
 
 func (in *settingsInput) Validate() error {

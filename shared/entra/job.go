@@ -1,7 +1,6 @@
 package entra
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,14 +71,8 @@ type Function struct {
 
 // Handle takes either event: an SQS batch, or the schedule's invocation.
 func (f *Function) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		Records []json.RawMessage `json:"Records"`
-	}
-	if err := json.Unmarshal(raw, &probe); err == nil && probe.Records != nil && bytes.Contains(raw, []byte(`"aws:sqs"`)) {
-		var ev events.SQSEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, err
-		}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err == nil && len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs" {
 		return f.HandleSQS(ctx, ev)
 	}
 	n, err := f.FanOut(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -289,11 +290,11 @@ func (s *Store) ReplaceGroups(ctx context.Context, tenantID string, old, fresh [
 	var reqs []types.WriteRequest
 	pk := keyschema.EntraGroupPK(tenantID)
 	for _, g := range fresh {
-		if o, ok := was[g.ID]; ok && o == g {
-			delete(was, g.ID)
+		o, ok := was[g.ID]
+		delete(was, g.ID)
+		if ok && o == g {
 			continue
 		}
-		delete(was, g.ID)
 		item, err := attributevalue.MarshalMap(g)
 		if err != nil {
 			return 0, err
@@ -535,12 +536,7 @@ func (s *Store) ListAccounts(ctx context.Context, tenantID, cursor string, limit
 }
 
 func cutCursor(c string) (int, string, bool) {
-	for i := 0; i < len(c); i++ {
-		if c[i] == ':' {
-			n, err := strconv.Atoi(c[:i])
-			id := c[i+1:]
-			return n, id, err == nil && n >= 0 && n < AccountShards && (id == "" || ValidGUID(id))
-		}
-	}
-	return 0, "", false
+	sh, id, ok := strings.Cut(c, ":")
+	n, err := strconv.Atoi(sh)
+	return n, id, ok && err == nil && n >= 0 && n < AccountShards && (id == "" || ValidGUID(id))
 }
