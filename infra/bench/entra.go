@@ -63,7 +63,7 @@ func entraSync(doc *bytes.Buffer) error {
 	if err := (&tenant.Store{DB: stack.DB, Table: stack.IntegrationsTable}).Put(ctx, tenant.Profile{TenantID: tid, Name: "Bench", Plan: tenant.Enterprise}); err != nil {
 		return err
 	}
-	if err := store.Connect(ctx, tid, "bench", dir.Org, time.Now()); err != nil {
+	if err := store.Connect(ctx, tid, "bench", "admin@bench.example", dir.Org, time.Now()); err != nil {
 		return err
 	}
 	if err := store.SetMappings(ctx, tid, dir.Org.ID, mappings); err != nil {

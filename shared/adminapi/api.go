@@ -77,7 +77,7 @@ func New(cfg config.AdminAPI, db entra.DB, sealer *appkey.Sealer, queue Queue, m
 	return &API{
 		Entra: Entra{
 			Store:     store,
-			Consent:   &entra.Consent{Store: store, Microsoft: ms, LoginURL: cfg.Entra.LoginURL, TTL: consentTTL, Now: time.Now},
+			Consent:   &entra.Consent{Store: store, Microsoft: ms, TTL: consentTTL, Now: time.Now},
 			Jobs:      &entra.Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
 			ReturnURL: cfg.EntraReturnURL,
 		},

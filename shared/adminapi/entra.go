@@ -37,6 +37,7 @@ type connectionView struct {
 	StatusReason      string         `json:"statusReason"`
 	ConnectedAt       string         `json:"connectedAt"`
 	ConnectedBy       string         `json:"connectedBy"`
+	ConsentedBy       string         `json:"consentedBy"`
 	LastSyncAt        *string        `json:"lastSyncAt"`
 	LastSync          *entra.Result  `json:"lastSync"`
 	GroupsReadAt      *string        `json:"groupsReadAt"`
@@ -95,7 +96,7 @@ func (a *API) getEntra(w http.ResponseWriter, r *http.Request, u User) error {
 		}
 		view := &connectionView{
 			MicrosoftTenantID: c.MicrosoftTenantID, Domain: c.Domain, OrganizationName: c.OrganizationName, Status: c.Status,
-			StatusReason: c.StatusReason, ConnectedAt: c.ConnectedAt, ConnectedBy: c.ConnectedBy, LastSyncAt: optional(c.LastSyncAt),
+			StatusReason: c.StatusReason, ConnectedAt: c.ConnectedAt, ConnectedBy: c.ConnectedBy, ConsentedBy: c.ConsentedBy, LastSyncAt: optional(c.LastSyncAt),
 			LastSync: c.LastSync, GroupsReadAt: optional(c.GroupsReadAt), GroupsStale: c.GroupsStale, Held: c.Held,
 			ApprovalPending: c.ApprovedDigest != "", Settings: c.SettingsOrDefault(), Mappings: []mappingView{},
 		}
@@ -141,11 +142,11 @@ func (a *API) connectEntra(w http.ResponseWriter, r *http.Request, u User) error
 		hint = c.MicrosoftTenantID // reconnecting (reauth): the same directory
 	}
 	redirect := a.baseURL(r) + entraRoot + "/callback"
-	consentURL, expires, err := a.Entra.Consent.Begin(r.Context(), u.TenantID, u.Subject, redirect, hint)
+	signInURL, expires, err := a.Entra.Consent.Begin(r.Context(), u.TenantID, u.Subject, redirect, hint)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"consentUrl": consentURL, "expiresAt": isotime.Format(expires), "redirectUri": redirect})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"consentUrl": signInURL, "expiresAt": isotime.Format(expires), "redirectUri": redirect})
 	return nil
 }
 
@@ -156,13 +157,18 @@ func (a *API) entraCallback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the URL held the state, or a code
+	if done.Next != "" {
+		// Signed in: on to Microsoft's admin consent for the proven tenant.
+		http.Redirect(w, r, done.Next, http.StatusFound)
+		return nil
+	}
 	if done.Outcome == entra.OutcomeConnected {
 		if err := a.Entra.Jobs.Enqueue(r.Context(), "connect", done.TenantID); err != nil {
 			return err // the connection stands; the schedule syncs it within 15 minutes
 		}
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // the URL held the state
 	if a.Entra.ReturnURL != "" {
 		http.Redirect(w, r, a.Entra.ReturnURL+"?entra="+url.QueryEscape(done.Outcome), http.StatusSeeOther)
 		return nil

@@ -81,7 +81,7 @@ var (
 	EntraClientID        = &Var{Name: "ENTRA_CLIENT_ID", Doc: "the multi-tenant Entra app's client id (`EntraClientId` parameter); empty: connecting is unavailable"}
 	EntraClientSecretARN = &Var{Name: "ENTRA_CLIENT_SECRET_ARN", Required: true, Doc: "Secrets Manager id of the Entra app's client secret"}
 	EntraSyncQueueURL    = &Var{Name: "ENTRA_SYNC_QUEUE_URL", Required: true, Doc: "the queue of per-tenant sync jobs"}
-	EntraLoginURL        = &Var{Name: "ENTRA_LOGIN_URL", Default: "https://login.microsoftonline.com", Shell: true, Kind: BaseURL, Doc: "Microsoft's login root (token and admin-consent endpoints)"}
+	EntraLoginURL        = &Var{Name: "ENTRA_LOGIN_URL", Default: "https://login.microsoftonline.com", Shell: true, Kind: BaseURL, Doc: "Microsoft's login root (sign-in, token and admin-consent endpoints)"}
 	GraphURL             = &Var{Name: "GRAPH_URL", Default: "https://graph.microsoft.com/v1.0", Shell: true, Kind: BaseURL, Doc: "Microsoft Graph's v1.0 root"}
 	EntraReturnURL       = &Var{Name: "ENTRA_RETURN_URL", Shell: true, Kind: BaseURL, Doc: "the UI page the consent callback redirects to with `?entra=<outcome>` (`EntraReturnUrl` parameter); empty: the callback answers JSON"}
 	Region               = &Var{Name: "AWS_REGION", Doc: "set by Lambda; names the execute-api host"}

@@ -65,35 +65,58 @@ func (d *directory) users(idx ...int) []string {
 	return out
 }
 
-// consent runs the browser's part of the flow: POST connect, follow the
-// consent URL (the fake's admin consents, or declines) without following
-// the redirect, and return the callback URL Microsoft sent it to.
+// consent runs the browser's part of the flow: POST connect, sign in at
+// the fake Microsoft as d's first user, back to the callback, on to the
+// admin-consent page (the admin consents, or declines), and return the
+// callback URL Microsoft's consent sent the browser to (not yet followed).
 func consent(t *testing.T, tenantID string, d *directory, decline bool) string {
 	t.Helper()
-	return consentVia(t, tenantID, d, decline, func(u string) string { return u })
+	return consentVia(t, tenantID, d, "", decline, func(u string) string { return u })
 }
 
-// consentVia is consent with the consent URL rewritten on its way to Microsoft.
-func consentVia(t *testing.T, tenantID string, d *directory, decline bool, rewrite func(string) string) string {
+// consentVia is consent as user (an object id of d; "" for the first),
+// with the sign-in URL rewritten on its way to Microsoft.
+func consentVia(t *testing.T, tenantID string, d *directory, user string, decline bool, rewrite func(string) string) string {
+	t.Helper()
+	status, next := open(t, signIn(t, tenantID, d, user, decline, rewrite))
+	if status != http.StatusFound || !strings.HasPrefix(next, stack.MicrosoftURL+"/"+d.Org.ID+"/v2.0/adminconsent?") {
+		t.Fatalf("the sign-in's callback answered %d %s", status, next)
+	}
+	return microsoft(t, next)
+}
+
+// signIn posts connect and signs in at Microsoft as user of d; it returns
+// the callback URL the sign-in sent the browser to, with its code.
+func signIn(t *testing.T, tenantID string, d *directory, user string, decline bool, rewrite func(string) string) string {
 	t.Helper()
 	r := call(t, "POST", "/api/integrations/entra/connect", token(t, tenantID, "Owner"), nil)
 	expect(t, r, http.StatusOK, "")
-	consentURL := rewrite(r.json(t)["consentUrl"].(string))
-	stack.Microsoft.SignIn(d.Directory, decline)
+	stack.Microsoft.SignInAs(d.Directory, user, decline)
+	return microsoft(t, rewrite(r.json(t)["consentUrl"].(string)))
+}
+
+// microsoft opens one of Microsoft's pages as the browser would and
+// returns where it redirects to: the callback.
+func microsoft(t *testing.T, page string) string {
+	t.Helper()
+	status, loc := open(t, page)
+	if status != http.StatusFound || !strings.HasPrefix(loc, server.URL+"/api/integrations/entra/callback?") {
+		t.Fatalf("%s answered %d, to %s", page, status, loc)
+	}
+	return loc
+}
+
+// open is a browser's GET of u that does not follow a redirect: the
+// status, and where it redirects to.
+func open(t *testing.T, u string) (int, string) {
+	t.Helper()
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(consentURL)
+	resp, err := noFollow.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("consent page answered %d", resp.StatusCode)
-	}
-	loc := resp.Header.Get("Location")
-	if !strings.HasPrefix(loc, server.URL+"/api/integrations/entra/callback?") {
-		t.Fatalf("redirected to %s", loc)
-	}
-	return loc
+	return resp.StatusCode, resp.Header.Get("Location")
 }
 
 // callback follows Microsoft's redirect (no token) and returns the outcome.
@@ -274,15 +297,42 @@ func TestEntraConnectFlow(t *testing.T) {
 		t.Fatalf("system entries after a refusal: %v", es)
 	}
 
+	// The consent's tenant parameter edited to another directory that has
+	// consented to the app (for someone else) and is connected nowhere:
+	// refused, because nobody signed in to it.
+	elsewhere := newDirectory(t, 1)
+	stack.Microsoft.Consent(elsewhere.Directory)
 	loc := consent(t, tid, d, false)
-	// The tenant parameter changed to a tenant that never consented: refused.
-	forgedTenant := strings.Replace(loc, "tenant="+d.Org.ID, "tenant="+newDirectory(t, 0).Org.ID, 1)
-	if status, outcome := callback(t, forgedTenant); status != http.StatusBadRequest || outcome != entra.OutcomeNotConsented {
-		t.Fatalf("unconsented tenant: %d %s", status, outcome)
+	forgedTenant := strings.Replace(loc, "tenant="+d.Org.ID, "tenant="+elsewhere.Org.ID, 1)
+	if status, outcome := callback(t, forgedTenant); status != http.StatusBadRequest || outcome != entra.OutcomeTenantChanged {
+		t.Fatalf("edited tenant: %d %s", status, outcome)
 	}
 	// That used the state: the genuine redirect is now refused too.
 	if _, outcome := callback(t, loc); outcome != entra.OutcomeInvalidState {
 		t.Fatalf("a used state: %s", outcome)
+	}
+	// Skipping the sign-in: the sign-in's state presented as a consent.
+	code := signIn(t, tid, d, "", false, func(u string) string { return u })
+	skipped := "/api/integrations/entra/callback?admin_consent=True&tenant=" + d.Org.ID + "&state=" + url.QueryEscape(query(t, code).Get("state"))
+	if _, outcome := callback(t, skipped); outcome != entra.OutcomeSignInFailed {
+		t.Fatalf("consent without a sign-in: %s", outcome)
+	}
+	// A code carried over to another sign-in's state: its PKCE verifier does not match.
+	first := signIn(t, tid, d, "", false, func(u string) string { return u })
+	second := signIn(t, tid, d, "", false, func(u string) string { return u })
+	swapped := "/api/integrations/entra/callback?code=" + url.QueryEscape(query(t, first).Get("code")) + "&state=" + url.QueryEscape(query(t, second).Get("state"))
+	if _, outcome := callback(t, swapped); outcome != entra.OutcomeSignInFailed {
+		t.Fatalf("a swapped code: %s", outcome)
+	}
+	// A guest of the directory, or a disabled member, signs in: refused.
+	stack.Microsoft.Change(func() { d.Users[1].UserType, d.Users[2].AccountEnabled = "Guest", false })
+	for _, who := range []string{d.user(1), d.user(2)} {
+		if status, outcome := callback(t, consentVia(t, tid, d, who, false, func(u string) string { return u })); status != http.StatusBadRequest || outcome != entra.OutcomeNotMember {
+			t.Fatalf("%s signed in: %d %s", who, status, outcome)
+		}
+	}
+	if entraPage(t, tid)["connection"] != nil {
+		t.Fatal("a refused connect connected")
 	}
 	loc = consent(t, tid, d, false)
 	forged := strings.Replace(loc, "state=", "state=x", 1)
@@ -300,7 +350,8 @@ func TestEntraConnectFlow(t *testing.T) {
 		t.Fatalf("replayed: %s", outcome)
 	}
 	c := waitSynced(t, tid, "")
-	if c["status"] != "connected" || c["microsoftTenantId"] != d.Org.ID || c["domain"] != d.Org.VerifiedDomains[0].Name || c["connectedBy"] != "user-owner" {
+	if c["status"] != "connected" || c["microsoftTenantId"] != d.Org.ID || c["domain"] != d.Org.VerifiedDomains[0].Name || c["connectedBy"] != "user-owner" ||
+		c["consentedBy"] != d.Users[0].UserPrincipalName {
 		t.Fatalf("connection: %v", c)
 	}
 	r := call(t, "GET", "/api/integrations/entra/groups", token(t, tid, "Viewer"), nil)
@@ -318,16 +369,19 @@ func TestEntraConnectFlow(t *testing.T) {
 	if entraPage(t, other)["connection"] != nil {
 		t.Fatal("the second tenant connected")
 	}
-	// Reconnecting names the connected tenant, so another directory's admin
-	// cannot consent; one who edits the URL to consent anyway does not
-	// switch the connection: disconnect first.
-	hinted := "/" + d.Org.ID + "/v2.0/adminconsent"
+	// Reconnecting names the connected tenant, so another directory's
+	// admin cannot sign in; one who edits the URL to sign in anyway does
+	// not switch the connection: disconnect first.
+	hinted := "/" + d.Org.ID + "/oauth2/v2.0/authorize"
 	if r := call(t, "POST", "/api/integrations/entra/connect", token(t, tid, "Owner"), nil); !strings.Contains(r.json(t)["consentUrl"].(string), hinted) {
 		t.Fatalf("reconnect URL: %s", r.Body)
 	}
-	edited := func(u string) string { return strings.Replace(u, hinted, "/organizations/v2.0/adminconsent", 1) }
-	if _, outcome := callback(t, consentVia(t, tid, newDirectory(t, 1), false, edited)); outcome != entra.OutcomeOtherTenant {
+	edited := func(u string) string { return strings.Replace(u, hinted, "/organizations/oauth2/v2.0/authorize", 1) }
+	if _, outcome := callback(t, signIn(t, tid, newDirectory(t, 1), "", false, edited)); outcome != entra.OutcomeSignInFailed {
 		t.Fatalf("switching directories: %s", outcome)
+	}
+	if c := connection(t, tid); c["microsoftTenantId"] != d.Org.ID || c["status"] != "connected" {
+		t.Fatalf("after an attempt to switch: %v", c)
 	}
 	// Disconnect: off the schedule, the claim released, the other tenant may connect.
 	expect(t, call(t, "POST", "/api/integrations/entra/disconnect", token(t, tid, "Owner"), nil), http.StatusNoContent, "")
@@ -338,6 +392,16 @@ func TestEntraConnectFlow(t *testing.T) {
 		t.Fatalf("a disconnected tenant synced: %v %v", out, err)
 	}
 	connect(t, other, d)
+}
+
+// query is the query of a callback URL.
+func query(t *testing.T, u string) url.Values {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Query()
 }
 
 // Provisioning follows the mapped groups: nested membership, the highest

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -15,40 +16,63 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"golang.org/x/oauth2"
 
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
 
-// Consent runs Microsoft's admin-consent flow for a multi-tenant app.
+// Consent connects a Microsoft tenant in two steps through one callback,
+// each with a single-use state bound to the UniAsset tenant and user:
+//
+//  1. Sign-in (OpenID Connect, authorization code with PKCE): the code is
+//     redeemed at Microsoft's token endpoint for an ID token, which proves
+//     the Microsoft tenant (tid) and user (oid) of whoever signed in.
+//  2. Admin consent, asked of that tenant only. Its redirect carries no
+//     proof of its own, so it is believed only for the tenant step 1
+//     proved; the consent is then proven by a client-credentials token for
+//     that tenant reading /organization, and the user by reading them:
+//     an enabled member, not a guest.
+//
+// So a tenant parameter edited in the redirect fails, even to a directory
+// that consented to the app for someone else: connecting a directory takes
+// signing in to it. (Microsoft's own advice is to sign the admin in before
+// asking for consent.)
 type Consent struct {
 	Store     *Store
 	Microsoft *Microsoft
-	LoginURL  string // https://login.microsoftonline.com, or a fake's
 	TTL       time.Duration
 	Now       func() time.Time
 }
 
-// Begin makes a single-use state bound to the tenant and user, valid for
-// TTL, and returns Microsoft's admin-consent URL carrying it. hint is the
-// Microsoft tenant to consent in ("" lets the admin's sign-in choose).
-func (c *Consent) Begin(ctx context.Context, tenantID, subject, redirectURI, hint string) (consentURL string, expires time.Time, err error) {
+// Connect steps, as a state records them.
+const (
+	stageSignIn  = "signin"
+	stageConsent = "consent"
+)
+
+func secret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	state := base64.RawURLEncoding.EncodeToString(b[:])
-	expires = c.Now().Add(c.TTL)
-	if err := c.Store.PutState(ctx, hashState(state), tenantID, subject, expires); err != nil {
-		return "", time.Time{}, err
-	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Begin starts a connect and returns Microsoft's sign-in URL, valid for
+// TTL. hint is the Microsoft tenant to sign in to ("" lets the user's
+// account choose).
+func (c *Consent) Begin(ctx context.Context, tenantID, subject, redirectURI, hint string) (signInURL string, expires time.Time, err error) {
 	if hint == "" {
 		hint = "organizations"
 	}
-	q := url.Values{
-		"client_id": {c.Microsoft.Tokens.App.ClientID}, "scope": {graph.Scope},
-		"redirect_uri": {redirectURI}, "state": {state},
+	state, verifier, nonce := secret(), oauth2.GenerateVerifier(), secret()
+	expires = c.Now().Add(c.TTL)
+	req := consentRequest{TenantID: tenantID, Subject: subject, Stage: stageSignIn, RedirectURI: redirectURI,
+		SignInTenant: hint, Verifier: verifier, Nonce: nonce}
+	if err := c.Store.PutState(ctx, hashState(state), req, expires); err != nil {
+		return "", time.Time{}, err
 	}
-	return strings.TrimSuffix(c.LoginURL, "/") + "/" + hint + "/v2.0/adminconsent?" + q.Encode(), expires, nil
+	return c.Microsoft.Tokens.App.SignInURL(hint, redirectURI, state, nonce, verifier), expires, nil
 }
 
 // hashState is how a state is stored: a read of the table cannot replay one.
@@ -60,85 +84,145 @@ func hashState(state string) string {
 // Callback outcomes, passed back to the UI as ?entra=<outcome>.
 const (
 	OutcomeConnected     = "connected"
-	OutcomeInvalidState  = "invalid_state"   // missing, forged, used or expired state
+	OutcomeInvalidState  = "invalid_state"   // missing, forged, used or expired state, or a step out of order
 	OutcomeRefused       = "refused"         // the admin declined, or Microsoft reported an error
+	OutcomeSignInFailed  = "sign_in_failed"  // the sign-in's code or ID token did not hold
 	OutcomeNotConsented  = "not_consented"   // no token for the tenant: consent is not in place
-	OutcomeTenantChanged = "tenant_mismatch" // the tenant parameter is not the tenant the token reads
+	OutcomeTenantChanged = "tenant_mismatch" // the consent names another tenant than the sign-in or the token
+	OutcomeNotMember     = "not_a_member"    // who signed in is a guest, disabled, or gone from the directory
 	OutcomeClaimed       = "already_connected_elsewhere"
 	OutcomeOtherTenant   = "connected_to_another_tenant"
 	OutcomeUnavailable   = "microsoft_unavailable"
 )
 
-// Completion is what the callback did.
+// Completion is what the callback did: an outcome, or Next, the URL to
+// send the browser to for the next step.
 type Completion struct {
 	Outcome  string
 	TenantID string // the UniAsset tenant, when the state was good
 	Message  string
+	Next     string
 }
 
 // Complete handles Microsoft's redirect. It checks the state first (so
 // nothing else in the request is believed from a stranger), treats an
-// error parameter as a refusal, and proves the tenant parameter by getting
-// a client-credentials token for that tenant and reading its organization:
-// the id Graph returns must be the one the redirect named.
+// error parameter as a refusal, then runs the step the state is for.
 func (c *Consent) Complete(ctx context.Context, q url.Values) (Completion, error) {
 	state := q.Get("state")
 	if state == "" || len(state) > 256 {
-		return Completion{Outcome: OutcomeInvalidState, Message: "the consent request is missing its state"}, nil
+		return Completion{Outcome: OutcomeInvalidState, Message: "the connect request is missing its state"}, nil
 	}
 	req, ok, err := c.Store.TakeState(ctx, hashState(state), c.Now())
 	if err != nil {
 		return Completion{}, err
 	}
-	if !ok {
-		return Completion{Outcome: OutcomeInvalidState, Message: "the consent request is unknown, already used or expired; start again"}, nil
+	if !ok || (req.Stage != stageSignIn && req.Stage != stageConsent) {
+		return Completion{Outcome: OutcomeInvalidState, Message: "the connect request is unknown, already used or expired; start again"}, nil
 	}
-	done := Completion{TenantID: req.TenantID}
-	fail := func(outcome, msg, ms string) (Completion, error) {
-		done.Outcome, done.Message = outcome, msg
-		entry := systemlog.Entry{TenantID: req.TenantID, Event: "entra.connect_failed", ResourceType: ResourceType, ResourceID: ms,
-			Status: outcome, Details: msg + " (started by " + req.Subject + ")"}
-		if err := c.Store.Note(ctx, entry, c.Now()); err != nil {
-			return Completion{}, err
-		}
-		return done, nil
-	}
+	step := &connectStep{Consent: c, req: req}
 	if e := q.Get("error"); e != "" {
-		return fail(OutcomeRefused, "Microsoft reported "+printable(e, 64)+": "+printable(q.Get("error_description"), 300), "")
+		return step.fail(ctx, OutcomeRefused, "Microsoft reported "+printable(e, 64)+": "+printable(q.Get("error_description"), 300), "")
 	}
+	if req.Stage == stageSignIn {
+		return step.signedIn(ctx, q.Get("code"))
+	}
+	return step.consented(ctx, q)
+}
+
+// connectStep is one callback of a connect.
+type connectStep struct {
+	*Consent
+	req consentRequest
+}
+
+// fail ends the connect with outcome and a System entry saying why.
+func (s *connectStep) fail(ctx context.Context, outcome, msg, ms string) (Completion, error) {
+	entry := systemlog.Entry{TenantID: s.req.TenantID, Event: "entra.connect_failed", ResourceType: ResourceType, ResourceID: ms,
+		Status: outcome, Details: msg + " (started by " + s.req.Subject + ")"}
+	if err := s.Store.Note(ctx, entry, s.Now()); err != nil {
+		return Completion{}, err
+	}
+	return Completion{Outcome: outcome, TenantID: s.req.TenantID, Message: msg}, nil
+}
+
+// signedIn redeems the sign-in's code and sends the browser on to admin
+// consent for the tenant the ID token names.
+func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, error) {
+	if code == "" || len(code) > 8192 {
+		return s.fail(ctx, OutcomeSignInFailed, "Microsoft's sign-in returned no code", "")
+	}
+	app := s.Microsoft.Tokens.App
+	id, err := app.Redeem(ctx, s.Microsoft.Tokens.Base, s.req.SignInTenant, s.req.RedirectURI, code, s.req.Verifier, s.req.Nonce, s.Now())
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.Is(err, graph.ErrIdentity):
+		return s.fail(ctx, OutcomeSignInFailed, err.Error(), "")
+	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500:
+		return s.fail(ctx, OutcomeSignInFailed, "Microsoft did not accept the sign-in ("+printable(re.ErrorCode, 64)+")", "")
+	case err != nil:
+		u := classify(err)
+		slog.Warn("entra connect: the sign-in could not be redeemed", "tenant", s.req.TenantID, "reason", u.Reason)
+		return s.fail(ctx, OutcomeUnavailable, u.Reason, "")
+	case !ValidGUID(id.TenantID) || !ValidGUID(id.ObjectID):
+		return s.fail(ctx, OutcomeSignInFailed, "the ID token names no Microsoft tenant or user", "")
+	case s.req.SignInTenant != "organizations" && id.TenantID != s.req.SignInTenant:
+		return s.fail(ctx, OutcomeTenantChanged, "the sign-in was in another Microsoft tenant than the connected one", id.TenantID)
+	}
+	state := secret()
+	next := consentRequest{TenantID: s.req.TenantID, Subject: s.req.Subject, Stage: stageConsent, RedirectURI: s.req.RedirectURI,
+		MicrosoftTenantID: id.TenantID, ObjectID: id.ObjectID, Username: printable(id.Username, 256)}
+	if err := s.Store.PutState(ctx, hashState(state), next, s.Now().Add(s.TTL)); err != nil {
+		return Completion{}, err
+	}
+	q := url.Values{"client_id": {app.ClientID}, "scope": {graph.Scope}, "redirect_uri": {s.req.RedirectURI}, "state": {state}}
+	return Completion{TenantID: s.req.TenantID, Next: strings.TrimSuffix(app.LoginURL, "/") + "/" + id.TenantID + "/v2.0/adminconsent?" + q.Encode()}, nil
+}
+
+// consented checks the admin consent's redirect against the tenant the
+// sign-in proved, proves the consent and the user, and connects.
+func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, error) {
+	ms := s.req.MicrosoftTenantID
 	if !strings.EqualFold(q.Get("admin_consent"), "true") {
-		return fail(OutcomeRefused, "Microsoft did not report admin consent", "")
+		return s.fail(ctx, OutcomeRefused, "Microsoft did not report admin consent", ms)
 	}
-	ms := strings.ToLower(q.Get("tenant"))
-	if !ValidGUID(ms) {
-		return fail(OutcomeTenantChanged, "the redirect's tenant parameter is not a Microsoft tenant id", "")
+	if !strings.EqualFold(q.Get("tenant"), ms) {
+		return s.fail(ctx, OutcomeTenantChanged, "the consent names another Microsoft tenant than the one "+s.req.Username+" signed in to", ms)
 	}
 	// The proof is a token issued now: a cached one predates this consent.
-	c.Microsoft.Tokens.Forget(ms)
-	org, err := c.Microsoft.Client(ms).Organization(ctx)
-	if err != nil {
-		u := classify(err)
-		c.Microsoft.Tokens.Forget(ms)
-		slog.Warn("entra connect: the tenant could not be proven", "tenant", req.TenantID, "reason", u.Reason)
-		if u.Status == ReauthRequired {
-			return fail(OutcomeNotConsented, "Microsoft gives the app no access to that tenant: "+u.Reason, ms)
-		}
-		return fail(OutcomeUnavailable, u.Reason, ms)
+	s.Microsoft.Tokens.Forget(ms)
+	client := s.Microsoft.Client(ms)
+	org, err := client.Organization(ctx)
+	var user graph.User
+	if err == nil {
+		user, err = client.User(ctx, s.req.ObjectID)
 	}
-	if !strings.EqualFold(org.ID, ms) {
-		return fail(OutcomeTenantChanged, "the tenant parameter does not match the tenant Microsoft issued the token for", ms)
+	var ge *graph.Error
+	switch {
+	case errors.As(err, &ge) && ge.Status == http.StatusNotFound:
+		return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not a user of that directory", ms)
+	case err != nil:
+		u := classify(err)
+		s.Microsoft.Tokens.Forget(ms)
+		slog.Warn("entra connect: the tenant could not be proven", "tenant", s.req.TenantID, "reason", u.Reason)
+		if u.Status == ReauthRequired {
+			return s.fail(ctx, OutcomeNotConsented, "Microsoft gives the app no access to that tenant: "+u.Reason, ms)
+		}
+		return s.fail(ctx, OutcomeUnavailable, u.Reason, ms)
+	case !strings.EqualFold(org.ID, ms):
+		return s.fail(ctx, OutcomeTenantChanged, "the tenant Microsoft issued the token for is not the one signed in to", ms)
+	case user.UserType != "Member" || !user.AccountEnabled:
+		return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not an enabled member of that directory (a guest or disabled account cannot connect it)", ms)
 	}
 	org.ID = ms
-	switch err := c.Store.Connect(ctx, req.TenantID, req.Subject, org, c.Now()); {
+	switch err := s.Store.Connect(ctx, s.req.TenantID, s.req.Subject, s.req.Username, org, s.Now()); {
 	case errors.Is(err, ErrClaimed):
-		return fail(OutcomeClaimed, "that Microsoft tenant is connected to another UniAsset account", ms)
+		return s.fail(ctx, OutcomeClaimed, "that Microsoft tenant is connected to another UniAsset account", ms)
 	case errors.Is(err, ErrOtherTenant):
-		return fail(OutcomeOtherTenant, "this account is connected to another Microsoft tenant; disconnect it first", ms)
+		return s.fail(ctx, OutcomeOtherTenant, "this account is connected to another Microsoft tenant; disconnect it first", ms)
 	case err != nil:
 		return Completion{}, err
 	}
-	done.Outcome, done.Message = OutcomeConnected, "connected to "+org.DefaultDomain()
-	return done, nil
+	return Completion{Outcome: OutcomeConnected, TenantID: s.req.TenantID, Message: "connected to " + org.DefaultDomain()}, nil
 }
 
 // printable keeps text from a redirect fit for the Activity Log: control

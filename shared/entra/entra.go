@@ -90,6 +90,7 @@ type Connection struct {
 	StatusReason      string    `dynamodbav:"statusReason,omitempty"`
 	ConnectedAt       string    `dynamodbav:"connectedAt,omitempty"`
 	ConnectedBy       string    `dynamodbav:"connectedBy,omitempty"`
+	ConsentedBy       string    `dynamodbav:"consentedBy,omitempty"` // the Microsoft account that signed in and consented
 	LastSyncAt        string    `dynamodbav:"lastSyncAt,omitempty"`
 	LastSync          *Result   `dynamodbav:"lastSync,omitempty"`
 	Settings          *Settings `dynamodbav:"settings,omitempty"`

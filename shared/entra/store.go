@@ -61,17 +61,33 @@ func (s *Store) Get(ctx context.Context, tenantID string) (Connection, error) {
 	return c, nil
 }
 
-// consentRequest is a pending admin consent, under its state's hash.
+// consentRequest is one step of a pending connect, under its state's hash:
+// the sign-in (stage signin, with its PKCE verifier and nonce), then the
+// admin consent for the Microsoft tenant and user the sign-in proved (stage
+// consent).
 type consentRequest struct {
-	TenantID  string `dynamodbav:"tenantId"`
-	Subject   string `dynamodbav:"subject"`
+	TenantID    string `dynamodbav:"tenantId"`
+	Subject     string `dynamodbav:"subject"`
+	Stage       string `dynamodbav:"stage"`
+	RedirectURI string `dynamodbav:"redirectUri"`
+	// The sign-in: the tenant segment it asked Microsoft for, and the
+	// secrets only this state's holder may redeem its code with.
+	SignInTenant string `dynamodbav:"signInTenant,omitempty"`
+	Verifier     string `dynamodbav:"verifier,omitempty"`
+	Nonce        string `dynamodbav:"nonce,omitempty"`
+	// The consent: who signed in, where.
+	MicrosoftTenantID string `dynamodbav:"microsoftTenantId,omitempty"`
+	ObjectID          string `dynamodbav:"objectId,omitempty"`
+	Username          string `dynamodbav:"username,omitempty"`
+
 	Expires   string `dynamodbav:"expires"`   // isotime
 	ExpiresAt int64  `dynamodbav:"expiresAt"` // the table's TTL attribute (unix seconds)
 }
 
-// PutState stores a consent request until it expires.
-func (s *Store) PutState(ctx context.Context, stateHash, tenantID, subject string, expires time.Time) error {
-	item, err := attributevalue.MarshalMap(consentRequest{TenantID: tenantID, Subject: subject, Expires: isotime.Format(expires), ExpiresAt: expires.Unix()})
+// PutState stores a connect step until it expires.
+func (s *Store) PutState(ctx context.Context, stateHash string, req consentRequest, expires time.Time) error {
+	req.Expires, req.ExpiresAt = isotime.Format(expires), expires.Unix()
+	item, err := attributevalue.MarshalMap(req)
 	if err != nil {
 		return err
 	}
@@ -110,8 +126,9 @@ var ErrOtherTenant = errors.New("entra: connected to another Microsoft tenant")
 // the connection (listed for the schedule) and its System entry, in one
 // transaction. Reconnecting the same Microsoft tenant (after
 // reauth_required) keeps mappings and settings; a different one needs the
-// old one disconnected first, and starts from no mappings.
-func (s *Store) Connect(ctx context.Context, tenantID, subject string, org graph.Organization, now time.Time) error {
+// old one disconnected first, and starts from no mappings. consentedBy is
+// the Microsoft account that signed in and consented.
+func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy string, org graph.Organization, now time.Time) error {
 	old, err := s.Get(ctx, tenantID)
 	if err != nil {
 		return err
@@ -122,11 +139,11 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject string, org graph
 	claim := keyschema.EntraClaim(org.ID)
 	conn := keyschema.EntraConnection(tenantID)
 	update := "SET tenantId = :t, microsoftTenantId = :ms, #domain = :domain, organizationName = :org, #status = :connected, " +
-		"statusReason = :none, connectedAt = :now, connectedBy = :by, GSI1PK = :scheduled"
+		"statusReason = :none, connectedAt = :now, connectedBy = :by, consentedBy = :consent, GSI1PK = :scheduled"
 	cond := "attribute_not_exists(microsoftTenantId)"
 	vals := map[string]types.AttributeValue{
 		":t": sv(tenantID), ":ms": sv(org.ID), ":domain": sv(org.DefaultDomain()), ":org": sv(org.DisplayName),
-		":connected": sv(string(Connected)), ":none": sv(""), ":now": sv(isotime.Format(now)), ":by": sv(subject),
+		":connected": sv(string(Connected)), ":none": sv(""), ":now": sv(isotime.Format(now)), ":by": sv(subject), ":consent": sv(consentedBy),
 		":scheduled": sv(keyschema.EntraScheduled),
 	}
 	if old.MicrosoftTenantID != "" {
@@ -138,7 +155,7 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject string, org graph
 	}
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: tenantID, Event: "entra.connected", ResourceType: ResourceType, ResourceID: org.ID,
-		ResourceName: org.DefaultDomain(), Status: string(Connected), Details: "connected by " + subject,
+		ResourceName: org.DefaultDomain(), Status: string(Connected), Details: "connected by " + subject + ", consented in Microsoft by " + consentedBy,
 	}, now)
 	if err != nil {
 		return err

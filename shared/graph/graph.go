@@ -104,6 +104,7 @@ type User struct {
 	Mail              string `json:"mail"`
 	UserPrincipalName string `json:"userPrincipalName"`
 	AccountEnabled    bool   `json:"accountEnabled"`
+	UserType          string `json:"userType,omitempty"` // Member or Guest (not read by the sync)
 }
 
 // Organization reads the tenant the token belongs to.

@@ -45,9 +45,12 @@ type Server struct {
 	// endpoint accepts.
 	ClientID, ClientSecret string
 
-	// Admin is the directory whose administrator the admin-consent page
-	// signs in (nil: nobody can consent); Decline makes them refuse.
+	// Admin is the directory whose user the sign-in and admin-consent
+	// pages sign in (nil: nobody can sign in); User is that user's object
+	// id ("": the directory's first user); Decline makes them refuse
+	// consent.
 	Admin   *Directory
+	User    string
 	Decline bool
 	// RedirectURIs are the app registration's reply URLs (empty: any).
 	RedirectURIs []string
@@ -55,6 +58,7 @@ type Server struct {
 	mu       sync.Mutex
 	tokens   map[string]*Directory
 	consents map[string]*Directory // Microsoft tenant id -> its directory, while the app has consent
+	codes    map[string]authCode   // authorization codes not yet redeemed
 	issued   int
 	reads    int          // Graph requests answered (not the token or consent endpoints)
 	throttle int          // the next n requests get 429
@@ -63,7 +67,7 @@ type Server struct {
 
 // New returns a server with Graph's default page size.
 func New() *Server {
-	return &Server{PageSize: 100, tokens: map[string]*Directory{}, consents: map[string]*Directory{}, failAt: map[int]bool{}}
+	return &Server{PageSize: 100, tokens: map[string]*Directory{}, consents: map[string]*Directory{}, codes: map[string]authCode{}, failAt: map[int]bool{}}
 }
 
 // Consent records that an admin of dir's tenant consented to the app: its
@@ -119,14 +123,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) 
 	}
 	f := r.PostForm
 	switch {
-	case f.Get("grant_type") != "client_credentials":
+	case f.Get("grant_type") != "client_credentials" && f.Get("grant_type") != "authorization_code":
 		fail(http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
-	case f.Get("scope") != graph.Scope:
-		fail(http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
 	case f.Get("client_id") != s.ClientID:
 		fail(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), tenantID))
 	case f.Get("client_secret") != s.ClientSecret:
 		fail(http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
+	case f.Get("grant_type") == "authorization_code":
+		s.redeem(w, r, f, tenantID, fail)
+	case f.Get("scope") != graph.Scope:
+		fail(http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
 	default:
 		s.mu.Lock()
 		dir := s.consents[tenantID]
@@ -155,29 +161,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) 
 // unregistered URL).
 func (s *Server) adminConsent(w http.ResponseWriter, r *http.Request, tenantID string) {
 	q := r.URL.Query()
-	page := func(aadsts int, msg string) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, "AADSTS%d: %s\n", aadsts, msg)
+	redirect, ok := s.checkApp(w, q)
+	if !ok {
+		return
+	}
+	admin, _, ok := s.signedIn(w, tenantID)
+	if !ok {
+		return
 	}
 	s.mu.Lock()
-	admin, decline, redirects, clientID := s.Admin, s.Decline, s.RedirectURIs, s.ClientID
+	decline := s.Decline
 	s.mu.Unlock()
-	redirect, err := url.Parse(q.Get("redirect_uri"))
-	switch {
-	case q.Get("client_id") != clientID:
-		page(700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory.", q.Get("client_id")))
-		return
-	case err != nil || !redirect.IsAbs() || (len(redirects) > 0 && !slices.Contains(redirects, q.Get("redirect_uri"))):
-		page(50011, "The redirect URI specified in the request does not match the redirect URIs configured for the application.")
-		return
-	case admin == nil:
-		page(50020, "User account from identity provider does not exist in tenant.")
-		return
-	case tenantID != "organizations" && tenantID != "common" && !strings.EqualFold(tenantID, admin.Org.ID):
-		page(50020, fmt.Sprintf("User account from identity provider does not exist in tenant '%s'.", tenantID))
-		return
-	}
 	back := redirect.Query()
 	back.Set("state", q.Get("state"))
 	if decline {
@@ -200,12 +194,17 @@ func (s *Server) SetPageSize(n int) {
 	s.PageSize = n
 }
 
-// SignIn makes dir's administrator the one the admin-consent page signs
-// in; decline makes them refuse.
+// SignIn makes dir's first user (its administrator) the one the sign-in
+// and admin-consent pages sign in; decline makes them refuse consent.
 func (s *Server) SignIn(dir *Directory, decline bool) {
+	s.SignInAs(dir, "", decline)
+}
+
+// SignInAs is SignIn with the user given by object id.
+func (s *Server) SignInAs(dir *Directory, user string, decline bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Admin, s.Decline = dir, decline
+	s.Admin, s.User, s.Decline = dir, user, decline
 }
 
 // Grant makes token read dir (what a client-credentials token for that tenant does).
@@ -260,6 +259,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r, tenantID)
 		return
 	}
+	if tenantID, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/oauth2/v2.0/authorize"); ok && !strings.Contains(tenantID, "/") {
+		s.authorize(w, r, tenantID)
+		return
+	}
 	s.mu.Lock()
 	s.reads++
 	dir := s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
@@ -283,6 +286,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
 	q := r.URL.Query()
+	if id, ok := strings.CutPrefix(path, "/users/"); ok && !strings.Contains(id, "/") {
+		s.mu.Lock()
+		u, found := dir.user(id)
+		s.mu.Unlock()
+		if !found {
+			writeError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(selected(u, q.Get("$select")))
+		return
+	}
 	s.mu.Lock() // tests change directories (Change) while the server runs
 	items, status, code, msg := dir.read(path, q)
 	s.mu.Unlock()
@@ -360,6 +375,36 @@ func (d *Directory) transitiveUsers(id string) ([]any, bool) {
 	return out, true
 }
 
+// user is one user by object id; a user without a userType is a Member
+// (Graph always reports one).
+func (d *Directory) user(id string) (graph.User, bool) {
+	for _, u := range d.Users {
+		if strings.EqualFold(u.ID, id) {
+			if u.UserType == "" {
+				u.UserType = "Member"
+			}
+			return u, true
+		}
+	}
+	return graph.User{}, false
+}
+
+// selected is it as JSON with only the fields of a $select ("" keeps all).
+func selected(it any, sel string) map[string]any {
+	raw, _ := json.Marshal(it)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	if sel != "" {
+		fields := strings.Split(sel, ",")
+		for k := range m {
+			if !slices.Contains(fields, k) {
+				delete(m, k)
+			}
+		}
+	}
+	return m
+}
+
 // collection answers one page of items, with $select applied and a next
 // link carrying the offset in $skiptoken.
 func (s *Server) collection(w http.ResponseWriter, r *http.Request, items []any) {
@@ -379,23 +424,9 @@ func (s *Server) collection(w http.ResponseWriter, r *http.Request, items []any)
 		return
 	}
 	end := min(offset+size, len(items))
-	var fields []string
-	if sel := q.Get("$select"); sel != "" {
-		fields = strings.Split(sel, ",")
-	}
 	value := []map[string]any{}
 	for _, it := range items[min(offset, len(items)):end] {
-		raw, _ := json.Marshal(it)
-		var m map[string]any
-		_ = json.Unmarshal(raw, &m)
-		if fields != nil {
-			for k := range m {
-				if !slices.Contains(fields, k) {
-					delete(m, k)
-				}
-			}
-		}
-		value = append(value, m)
+		value = append(value, selected(it, q.Get("$select")))
 	}
 	body := map[string]any{"value": value}
 	if end < len(items) {
