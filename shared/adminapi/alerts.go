@@ -1,9 +1,10 @@
 package adminapi
 
 import (
-	"math"
+	"math/big"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/apierror"
@@ -53,14 +54,28 @@ func (d *days) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// parseWhole reads a JSON number with no fraction; anything else is a
-// VALIDATION_ERROR with issue.
+// parseWhole reads a JSON number whose exact value is whole (14, 14.0,
+// 1.4e1), at most 1e9 either side of zero; anything else — a fraction, one
+// that would round to whole as a float (0.99999999999999999, 1e-400), a
+// string, boolean or null — is a VALIDATION_ERROR with issue.
 func parseWhole(b []byte, issue string) (int, error) {
-	f, err := strconv.ParseFloat(string(b), 64) // a JSON string, boolean or null fails here
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1e9 {
-		return 0, apierror.Invalid(apierror.FieldError{Field: "body", Issue: issue})
+	bad := apierror.Invalid(apierror.FieldError{Field: "body", Issue: issue})
+	s := string(b)
+	if s == "" || len(s) > 64 || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return 0, bad
 	}
-	return int(f), nil
+	// Bound the exponent before big.Rat expands it: 1e999999999 is a short
+	// way to ask for a very large number.
+	if _, exp, ok := strings.Cut(strings.ToLower(s), "e"); ok {
+		if e, err := strconv.Atoi(exp); err != nil || e < -64 || e > 64 {
+			return 0, bad
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || !r.IsInt() || r.Num().CmpAbs(big.NewInt(1e9)) > 0 {
+		return 0, bad
+	}
+	return int(r.Num().Int64()), nil
 }
 
 func (in *leadsInput) Validate() error {

@@ -17,7 +17,8 @@ func TestLeadTimesInput(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"documentDays":1.5}`, `{"documentDays":"7"}`, `{"documentDays":null}`, `{"documentDays":0}`,
-		`{"documentDays":181}`, `{"documentDays":-1}`, `{"documentDays":1e300}`, `{"documentDays":true}`, `{"documentDays":[7]}`} {
+		`{"documentDays":181}`, `{"documentDays":-1}`, `{"documentDays":1e300}`, `{"documentDays":true}`, `{"documentDays":[7]}`,
+		`{"documentDays":0.99999999999999999}`, `{"documentDays":14.000000000000001}`, `{"documentDays":1e-400}`, `{"documentDays":1e999999999}`} {
 		var in leadsInput
 		e, ok := apierror.From(httpapi.DecodeValid([]byte(body), &in, in.Validate))
 		if !ok || len(e.Fields) != 1 || e.Fields[0].Field != "documentDays" {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -341,11 +342,31 @@ func (a *API) patchEntraSettings(w http.ResponseWriter, r *http.Request, u User)
 	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
 		return err
 	}
-	c, err := a.connected(r, u)
-	if err != nil {
-		return err
+	// Read, change what was given, write if unchanged meanwhile: another
+	// Owner's PATCH of other fields at the same moment is kept, not undone.
+	for try := 0; ; try++ {
+		c, err := a.connected(r, u)
+		if err != nil {
+			return err
+		}
+		st := in.apply(c.SettingsOrDefault())
+		err = a.Entra.Store.SetSettings(r.Context(), u.TenantID, c.MicrosoftTenantID, c.Settings, st)
+		if errors.Is(err, entra.ErrSettingsChanged) && try < 4 {
+			continue
+		}
+		if errors.Is(err, entra.ErrSettingsChanged) {
+			return apierror.New(apierror.Conflict, "the settings keep changing; reload them")
+		}
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, st)
+		return nil
 	}
-	st := c.SettingsOrDefault()
+}
+
+// apply is st with the given options changed.
+func (in *settingsInput) apply(st entra.Settings) entra.Settings {
 	if in.AutoProvision != nil {
 		st.AutoProvision = *in.AutoProvision
 	}
@@ -360,11 +381,7 @@ func (a *API) patchEntraSettings(w http.ResponseWriter, r *http.Request, u User)
 			st.Threshold.Count = int(*t.Count)
 		}
 	}
-	if err := a.Entra.Store.SetSettings(r.Context(), u.TenantID, c.MicrosoftTenantID, st); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, st)
-	return nil
+	return st
 }
 
 // syncEntra is "sync now": a job on the queue, run within seconds.

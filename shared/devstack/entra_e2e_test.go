@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/graph"
@@ -682,6 +685,11 @@ func TestEntraBadInput(t *testing.T) {
 		{"PATCH", "/api/integrations/entra/settings", map[string]any{"deprovisionThreshold": map[string]any{"percent": 101}}, 400, "VALIDATION_ERROR"},
 		{"PATCH", "/api/integrations/entra/settings", map[string]any{"deprovisionThreshold": map[string]any{"count": 2.5}}, 400, "VALIDATION_ERROR"},
 		{"PATCH", "/api/integrations/entra/settings", map[string]any{"deprovisionThreshold": map[string]any{}}, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", `{"deprovisionThreshold":{"percent":null,"count":7}}`, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", `{"deprovisionThreshold":{"count":1e-400}}`, 400, "VALIDATION_ERROR"},
+		{"PATCH", "/api/integrations/entra/settings", `{"deprovisionThreshold":{"count":6.99999999999999999}}`, 400, "VALIDATION_ERROR"},
+		{"POST", "/api/integrations/entra/disconnect", "garbage", 400, "VALIDATION_ERROR"},
+		{"POST", "/api/integrations/entra/sync", "{", 400, "VALIDATION_ERROR"},
 		{"POST", "/api/integrations/entra/approvals", map[string]any{"digest": "nope"}, 400, "VALIDATION_ERROR"},
 		{"POST", "/api/integrations/entra/approvals", map[string]any{"digest": "0123456789abcdef"}, 409, "CONFLICT"},
 		{"GET", "/api/integrations/entra/users?limit=0", nil, 400, "VALIDATION_ERROR"},
@@ -697,12 +705,119 @@ func TestEntraBadInput(t *testing.T) {
 		}
 	}
 	c := connection(t, tid)
-	if len(c["mappings"].([]any)) != 0 || c["settings"].(map[string]any)["deprovisionThreshold"].(map[string]any)["percent"] != float64(20) {
+	if len(c["mappings"].([]any)) != 0 || c["settings"].(map[string]any)["deprovisionThreshold"].(map[string]any)["percent"] != float64(20) ||
+		c["settings"].(map[string]any)["deprovisionThreshold"].(map[string]any)["count"] != float64(5) || c["status"] != "connected" {
 		t.Fatalf("bad input changed the connection: %v", c)
 	}
 	// Another tenant's Owner sees none of it.
 	other := newTenant(t, tenant.Enterprise)
 	if r := call(t, "GET", "/api/integrations/entra/groups", token(t, other, "Owner"), nil); len(r.json(t)["groups"].([]any)) != 0 {
 		t.Fatalf("another tenant's groups: %s", r.Body)
+	}
+}
+
+// A settings change is written only over the settings it read: a PATCH of
+// one option never undoes another Owner's change of another made meanwhile.
+func TestEntraSettingsChangesKeepEachOther(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 1, "Staff")
+	connect(t, tid, d)
+	store := stack.EntraSync.Syncer.Store
+	read, err := store.Get(context.Background(), tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := token(t, tid, "Owner")
+	expect(t, call(t, "PATCH", "/api/integrations/entra/settings", owner, map[string]any{"deprovisionSync": false}), http.StatusOK, "")
+	// A writer that read before that PATCH is refused, not allowed to undo it.
+	stale := read.SettingsOrDefault()
+	stale.Threshold.Count = 50
+	if err := store.SetSettings(context.Background(), tid, read.MicrosoftTenantID, read.Settings, stale); !errors.Is(err, entra.ErrSettingsChanged) {
+		t.Fatalf("a write over settings that changed: %v", err)
+	}
+	r := call(t, "PATCH", "/api/integrations/entra/settings", owner, map[string]any{"deprovisionThreshold": map[string]any{"count": 50}})
+	expect(t, r, http.StatusOK, "")
+	st := connection(t, tid)["settings"].(map[string]any)
+	if st["deprovisionSync"] != false || st["autoProvision"] != true || st["deprovisionThreshold"].(map[string]any)["count"] != float64(50) {
+		t.Fatalf("settings after two changes: %v", st)
+	}
+}
+
+// failingWrites is the table with every BatchWriteItem refused.
+type failingWrites struct{ entra.DB }
+
+func (failingWrites) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return nil, errors.New("injected: the table refused the write")
+}
+
+// A sync's lease never outlives it: a sync that fails on an error of ours
+// frees the tenant for the retry, and a disconnect takes the lease from a
+// sync in flight — which then records nothing — so a reconnect syncs at
+// once rather than 16 minutes later.
+func TestEntraLeaseIsFreedWhenASyncEnds(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 2, "Staff")
+	d.members(0, d.user(0), d.user(1))
+	connect(t, tid, d)
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Member})
+
+	real := stack.EntraSync.Syncer
+	broken := *real
+	broken.Store = &entra.Store{DB: failingWrites{real.Store.DB}, Table: real.Store.Table, Index: real.Store.Index}
+	if _, err := broken.Sync(context.Background(), tid); err == nil {
+		t.Fatal("a sync whose writes failed reported no error")
+	}
+	if out := syncNow(t, tid); out.Result.Provisioned != 2 {
+		t.Fatalf("the sync after a failed one: %+v", out)
+	}
+
+	// A sync in flight (its lease taken as Sync takes it), then a disconnect.
+	now := time.Now()
+	if _, ok, _, err := real.Store.Acquire(context.Background(), tid, "in-flight", now, now.Add(time.Hour)); err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	expect(t, call(t, "POST", "/api/integrations/entra/disconnect", token(t, tid, "Owner"), nil), http.StatusNoContent, "")
+	if holds, err := real.Store.HoldsLease(context.Background(), tid, "in-flight"); err != nil || holds {
+		t.Fatalf("the sync in flight still holds its lease after a disconnect: %v %v", holds, err)
+	}
+	connect(t, tid, d) // waits for the first sync after reconnecting: it ran at once
+	if ok, err := real.Store.Finish(context.Background(), entra.Finish{TenantID: tid, LeaseID: "in-flight", MicrosoftTenantID: d.Org.ID, Status: entra.Connected}, time.Now()); err != nil || ok {
+		t.Fatalf("the old sync recorded its result: %v %v", ok, err)
+	}
+}
+
+// Two connects of the same directory finishing at once (a double click, two
+// tabs) both end connected: neither is an error page.
+func TestEntraConcurrentConnectsBothSettle(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 1, "Staff")
+	locs := []string{consent(t, tid, d, false), consent(t, tid, d, false), consent(t, tid, d, false)}
+	type result struct {
+		status  int
+		outcome string
+		err     error
+	}
+	results := make(chan result, len(locs))
+	for _, loc := range locs {
+		go func() {
+			resp, err := http.Get(loc) // the callback answers JSON: nothing to follow
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			var m map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&m)
+			outcome, _ := m["outcome"].(string)
+			results <- result{resp.StatusCode, outcome, err}
+		}()
+	}
+	for range locs {
+		if r := <-results; r.err != nil || r.status != http.StatusOK || r.outcome != entra.OutcomeConnected {
+			t.Errorf("a concurrent connect: %d %q %v", r.status, r.outcome, r.err)
+		}
+	}
+	if c := connection(t, tid); c["status"] != "connected" || c["microsoftTenantId"] != d.Org.ID {
+		t.Fatalf("after concurrent connects: %v", c)
 	}
 }

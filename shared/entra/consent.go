@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/oauth2"
 
+	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/systemlog"
@@ -214,11 +215,19 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 		return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not an enabled member of that directory (a guest or disabled account cannot connect it)", ms)
 	}
 	org.ID = ms
-	switch err := s.Store.Connect(ctx, s.req.TenantID, s.req.Subject, s.req.Username, org, s.Now()); {
+	err = s.Store.Connect(ctx, s.req.TenantID, s.req.Subject, s.req.Username, org, s.Now())
+	for try := 0; errors.Is(err, ErrRaced) && try < 3; try++ {
+		// Two connects finishing at once (a double click, two tabs): the
+		// second reads what the first wrote and settles as it would after it.
+		err = s.Store.Connect(ctx, s.req.TenantID, s.req.Subject, s.req.Username, org, s.Now())
+	}
+	switch {
 	case errors.Is(err, ErrClaimed):
 		return s.fail(ctx, OutcomeClaimed, "that Microsoft tenant is connected to another UniAsset account", ms)
 	case errors.Is(err, ErrOtherTenant):
 		return s.fail(ctx, OutcomeOtherTenant, "this account is connected to another Microsoft tenant; disconnect it first", ms)
+	case errors.Is(err, ErrRaced):
+		return Completion{}, apierror.New(apierror.Conflict, "the connection keeps changing; connect again")
 	case err != nil:
 		return Completion{}, err
 	}

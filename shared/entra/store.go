@@ -119,6 +119,10 @@ func (s *Store) TakeState(ctx context.Context, stateHash string, now time.Time) 
 // ErrClaimed: the Microsoft tenant is connected to another UniAsset tenant.
 var ErrClaimed = errors.New("entra: the Microsoft tenant is connected to another UniAsset tenant")
 
+// ErrRaced: the connection changed between Connect's read and its write
+// (another connect finishing at the same moment); reading again settles it.
+var ErrRaced = errors.New("entra: the connection changed meanwhile")
+
 // ErrOtherTenant: the UniAsset tenant is connected to another Microsoft tenant.
 var ErrOtherTenant = errors.New("entra: connected to another Microsoft tenant")
 
@@ -180,7 +184,7 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 		case at[0]:
 			return ErrClaimed
 		case at[1]:
-			return apierror.New(apierror.Conflict, "the connection changed meanwhile; connect again")
+			return ErrRaced
 		}
 	}
 	return dynamo.Translate("connect entra", err)
@@ -208,7 +212,9 @@ func (s *Store) Disconnect(ctx context.Context, tenantID, subject string, now ti
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
-			UpdateExpression:          aws.String("SET #status = :off, statusReason = :why REMOVE GSI1PK, approvedDigest"),
+			// A sync running now loses its lease: it writes nothing more, and
+			// a reconnect may sync at once.
+			UpdateExpression:          aws.String("SET #status = :off, statusReason = :why REMOVE GSI1PK, approvedDigest, leaseUntil, leaseId"),
 			ConditionExpression:       aws.String("microsoftTenantId = :ms AND #status <> :off"),
 			ExpressionAttributeNames:  map[string]string{"#status": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":off": sv(string(Disconnected)), ":ms": sv(c.MicrosoftTenantID), ":why": sv("disconnected by " + subject)},
@@ -249,13 +255,33 @@ func (s *Store) SetMappings(ctx context.Context, tenantID, ms string, m map[stri
 	return s.update(ctx, "set entra mappings", tenantID, ms, "SET mappings = :m", map[string]types.AttributeValue{":m": av})
 }
 
-// SetSettings replaces the settings of the connection to ms.
-func (s *Store) SetSettings(ctx context.Context, tenantID, ms string, st Settings) error {
+// ErrSettingsChanged: the settings changed since they were read.
+var ErrSettingsChanged = errors.New("entra: the settings changed meanwhile")
+
+// SetSettings replaces the settings of the connection to ms, if they are
+// still old (nil: never set), so two changes at once cannot lose one.
+func (s *Store) SetSettings(ctx context.Context, tenantID, ms string, old *Settings, st Settings) error {
 	av, err := attributevalue.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, "set entra settings", tenantID, ms, "SET settings = :s", map[string]types.AttributeValue{":s": av})
+	cond := "microsoftTenantId = :ms AND attribute_not_exists(settings)"
+	vals := map[string]types.AttributeValue{":s": av, ":ms": sv(ms)}
+	if old != nil {
+		if vals[":old"], err = attributevalue.Marshal(*old); err != nil {
+			return err
+		}
+		cond = "microsoftTenantId = :ms AND settings = :old"
+	}
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+		UpdateExpression: aws.String("SET settings = :s"), ConditionExpression: aws.String(cond),
+		ExpressionAttributeValues: vals,
+	})
+	if dynamo.ConditionFailed(err) {
+		return ErrSettingsChanged
+	}
+	return dynamo.Translate("set entra settings", err)
 }
 
 // Approve records an Owner's approval of the held removals named by digest,
@@ -409,6 +435,35 @@ func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, unti
 		return c, false, false, err
 	}
 	return c, true, false, nil
+}
+
+// HoldsLease reports whether the sync with leaseID still holds the lease
+// (a disconnect takes it away).
+func (s *Store) HoldsLease(ctx context.Context, tenantID, leaseID string) (bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("leaseId"),
+	})
+	if err != nil {
+		return false, dynamo.Translate("read entra lease", err)
+	}
+	id, _ := out.Item["leaseId"].(*types.AttributeValueMemberS)
+	return id != nil && id.Value == leaseID, nil
+}
+
+// Release gives up the lease of a sync that ends without Finish (an error
+// of ours), so the retry or the next tick need not wait for it to expire.
+func (s *Store) Release(ctx context.Context, tenantID, leaseID string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+		UpdateExpression:          aws.String("REMOVE leaseUntil, leaseId"),
+		ConditionExpression:       aws.String("leaseId = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sv(leaseID)},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil // already released, or taken away
+	}
+	return dynamo.Translate("release entra lease", err)
 }
 
 // Finish is a sync's last write: its result and the connection's status,

@@ -178,6 +178,18 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	if err != nil || !ok {
 		return Outcome{Busy: busy}, err
 	}
+	finished := false
+	defer func() {
+		if !finished {
+			// Ended by an error of ours: free the tenant for the retry. A
+			// context of its own, as the sync's may be what ran out.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := s.Store.Release(rctx, tenantID, lease); err != nil {
+				slog.Warn("entra sync: the lease could not be released; it expires by itself", "tenant", tenantID, "error", err.Error())
+			}
+		}
+	}()
 	f := Finish{TenantID: tenantID, LeaseID: lease, MicrosoftTenantID: c.MicrosoftTenantID, Held: c.Held}
 	entry := systemlog.Entry{TenantID: tenantID, Event: "entra.sync", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID, ResourceName: c.Domain}
 	dir, err := s.Read(ctx, c)
@@ -192,6 +204,7 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 		if _, err := s.Store.Finish(ctx, f, s.Now()); err != nil {
 			return Outcome{}, err
 		}
+		finished = true
 		return Outcome{Ran: true, Result: f.Result, Status: u.Status}, nil
 	}
 	if err != nil {
@@ -203,6 +216,12 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	}
 	accounts, err := s.Store.Accounts(ctx, tenantID)
 	if err != nil {
+		return Outcome{}, err
+	}
+	// Disconnected while reading: write nothing. (A disconnect from here on
+	// still loses the sync its result; the writes in flight finish.)
+	if holds, err := s.Store.HoldsLease(ctx, tenantID, lease); err != nil || !holds {
+		finished = err == nil
 		return Outcome{}, err
 	}
 	stamp := s.Now()
@@ -229,7 +248,9 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 		entry.Details += "; " + f.Reason
 	}
 	f.Entry = entry
-	if ok, err := s.Store.Finish(ctx, f, s.Now()); err != nil || !ok {
+	ok, err = s.Store.Finish(ctx, f, s.Now())
+	finished = err == nil // written, or the lease was taken away
+	if err != nil || !ok {
 		if !ok && err == nil {
 			slog.Warn("entra sync: the connection changed during the sync; its result is not recorded", "tenant", tenantID)
 		}

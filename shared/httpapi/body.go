@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -34,6 +36,11 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	if len(body) > MaxBody {
 		return nil, apierror.New(apierror.PayloadTooLarge, "the request body exceeds %d bytes", MaxBody)
+	}
+	// A route that takes no body still refuses one that is not JSON: the
+	// caller sent something, and it was not what they think.
+	if len(bytes.TrimSpace(body)) > 0 && !jsontext.Value(body).IsValid() {
+		return nil, apierror.Invalid(apierror.FieldError{Field: "body", Issue: "malformed JSON"})
 	}
 	return body, nil
 }
@@ -168,39 +175,93 @@ type NullAccepter interface{ AcceptsNull() bool }
 
 var nullAccepter = reflect.TypeFor[NullAccepter]()
 
+// fieldType is the type of struct type t's field for the JSON name (t may
+// be a pointer to a struct); ok is false for no such field.
+func fieldType(t reflect.Type, name string) (reflect.Type, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	for f := range t.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && tag == "" {
+			if ft, ok := fieldType(f.Type, name); ok {
+				return ft, true
+			}
+			continue
+		}
+		if tag == name || (tag == "" && f.Name == name) {
+			return f.Type, true
+		}
+	}
+	return nil, false
+}
+
+func acceptsNull(t reflect.Type) bool {
+	return t.Implements(nullAccepter) || reflect.PointerTo(t).Implements(nullAccepter)
+}
+
 // takesNull reports whether dst's field for the JSON name takes null. An
 // unknown name reports true: decoding then says it is unknown.
 func takesNull(dst any, name string) bool {
-	var find func(t reflect.Type) (reflect.Type, bool)
-	find = func(t reflect.Type) (reflect.Type, bool) {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
+	ft, ok := fieldType(reflect.TypeOf(dst), name)
+	return !ok || acceptsNull(ft)
+}
+
+// nestedNull finds a null inside v, the JSON for a value of type t, where
+// the field or element would take it as "not given": the same rule as at
+// the top level, in nested objects and arrays. It returns the path below v.
+func nestedNull(v jsontext.Value, t reflect.Type) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case v.Kind() == '{' && t.Kind() == reflect.Struct:
+		var members map[string]jsontext.Value
+		if json.Unmarshal(v, &members) != nil {
+			return "", false // decoding says what is wrong
 		}
-		if t.Kind() != reflect.Struct {
-			return nil, false
-		}
-		for f := range t.Fields() {
-			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if f.Anonymous && tag == "" {
-				if ft, ok := find(f.Type); ok {
-					return ft, true
-				}
+		names := slices.Sorted(maps.Keys(members))
+		for _, name := range names {
+			ft, ok := fieldType(t, name)
+			if !ok {
 				continue
 			}
-			if tag == name || (tag == "" && f.Name == name) {
-				return f.Type, true
+			if members[name].Kind() == 'n' && !acceptsNull(ft) {
+				return "." + name, true
+			}
+			if p, found := nestedNull(members[name], ft); found {
+				return "." + name + p, true
 			}
 		}
-		return nil, false
+	case v.Kind() == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		var elems []jsontext.Value
+		if json.Unmarshal(v, &elems) != nil {
+			return "", false
+		}
+		for i, e := range elems {
+			if e.Kind() == 'n' && !acceptsNull(t.Elem()) {
+				return fmt.Sprintf("[%d]", i), true
+			}
+			if p, found := nestedNull(e, t.Elem()); found {
+				return fmt.Sprintf("[%d]", i) + p, true
+			}
+		}
 	}
-	ft, ok := find(reflect.TypeOf(dst))
-	return !ok || ft.Implements(nullAccepter) || reflect.PointerTo(ft).Implements(nullAccepter)
+	return "", false
 }
 
 // decodeMember decodes one member into dst; on failure it says what is wrong with it.
 func decodeMember(m member, dst any) (apierror.FieldError, bool) {
 	if string(m.value) == "null" && !takesNull(dst, m.name) {
 		return apierror.FieldError{Field: m.name, Issue: "must not be null (leave it out instead)"}, false
+	}
+	if ft, ok := fieldType(reflect.TypeOf(dst), m.name); ok {
+		if p, found := nestedNull(jsontext.Value(m.value), ft); found {
+			return apierror.FieldError{Field: m.name + p, Issue: "must not be null (leave it out instead)"}, false
+		}
 	}
 	name, _ := jsontext.AppendQuote(nil, m.name) // cannot fail: the body is valid UTF-8
 	obj := jsontext.Value(fmt.Appendf(nil, "{%s:%s}", name, m.value))

@@ -52,9 +52,20 @@ func TestReadBody(t *testing.T) {
 	if _, err := ReadBody(r); err == nil || err.(*apierror.Error).Code != apierror.PayloadTooLarge {
 		t.Fatalf("oversized body: %v", err)
 	}
-	r = httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("a", MaxBody)))
+	r = httptest.NewRequest("POST", "/", strings.NewReader(`"`+strings.Repeat("a", MaxBody-2)+`"`))
 	if _, err := ReadBody(r); err != nil {
 		t.Fatalf("body at the limit: %v", err)
+	}
+	for _, body := range []string{"garbage", "{", `{"a":1}x`, "\xff"} {
+		r = httptest.NewRequest("POST", "/", strings.NewReader(body))
+		if e, ok := apierror.From(func() error { _, err := ReadBody(r); return err }()); !ok || e.Code != apierror.Validation {
+			t.Fatalf("%q: %v, want VALIDATION_ERROR", body, e)
+		}
+	}
+	for _, body := range []string{"", " \n", "{}"} {
+		if _, err := ReadBody(httptest.NewRequest("POST", "/", strings.NewReader(body))); err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader("{}"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -211,5 +222,35 @@ func TestNullOnlyWhereItMeansSomething(t *testing.T) {
 	e, ok := apierror.From(DecodeValid([]byte(`{"other":null}`), &withNulls{}, nil))
 	if !ok || len(e.Fields) != 1 || e.Fields[0].Issue != "unknown field" {
 		t.Errorf("an unknown field given null: %+v", e)
+	}
+}
+
+// A null nested in an object or array is refused like one at the top level:
+// it would otherwise read as "not given".
+func TestNestedNullIsRefused(t *testing.T) {
+	type inner struct {
+		A *int `json:"a"`
+		B *int `json:"b"`
+	}
+	type outer struct {
+		In   *inner   `json:"in"`
+		List []inner  `json:"list"`
+		Tags []string `json:"tags"`
+	}
+	for body, field := range map[string]string{
+		`{"in":{"a":null,"b":1}}`:       "in.a",
+		`{"list":[{"a":1},{"b":null}]}`: "list[1].b",
+		`{"tags":["x",null]}`:           "tags[1]",
+		`{"list":[null]}`:               "list[0]",
+	} {
+		var o outer
+		e, ok := apierror.From(DecodeValid([]byte(body), &o, func() error { return nil }))
+		if !ok || len(e.Fields) != 1 || e.Fields[0].Field != field {
+			t.Errorf("%s: %+v, want an error on %s", body, e, field)
+		}
+	}
+	var o outer
+	if err := DecodeValid([]byte(`{"in":{"a":1},"list":[{"b":2}],"tags":["x"]}`), &o, func() error { return nil }); err != nil || *o.In.A != 1 || *o.List[0].B != 2 {
+		t.Fatalf("no nulls: %v %+v", err, o)
 	}
 }
