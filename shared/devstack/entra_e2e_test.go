@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/graph"
@@ -777,8 +778,8 @@ func TestEntraLeaseIsFreedWhenASyncEnds(t *testing.T) {
 		t.Fatalf("acquire: %v %v", ok, err)
 	}
 	expect(t, call(t, "POST", "/api/integrations/entra/disconnect", token(t, tid, "Owner"), nil), http.StatusNoContent, "")
-	if holds, err := real.Store.HoldsLease(context.Background(), tid, "in-flight"); err != nil || holds {
-		t.Fatalf("the sync in flight still holds its lease after a disconnect: %v %v", holds, err)
+	if holds, err := real.Store.BeginWrites(context.Background(), tid, "in-flight"); err != nil || holds {
+		t.Fatalf("the sync in flight may still write after a disconnect: %v %v", holds, err)
 	}
 	connect(t, tid, d) // waits for the first sync after reconnecting: it ran at once
 	if ok, err := real.Store.Finish(context.Background(), entra.Finish{TenantID: tid, LeaseID: "in-flight", MicrosoftTenantID: d.Org.ID, Status: entra.Connected}, time.Now()); err != nil || ok {
@@ -820,4 +821,73 @@ func TestEntraConcurrentConnectsBothSettle(t *testing.T) {
 	if c := connection(t, tid); c["status"] != "connected" || c["microsoftTenantId"] != d.Org.ID {
 		t.Fatalf("after concurrent connects: %v", c)
 	}
+}
+
+// noAccountReads is the table refusing every Query of the synced accounts.
+type noAccountReads struct{ entra.DB }
+
+func (db noAccountReads) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	for _, v := range in.ExpressionAttributeValues {
+		if s, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(s.Value, "#USER#") {
+			return nil, errors.New("injected: the accounts were read")
+		}
+	}
+	return db.DB.Query(ctx, in, opts...)
+}
+
+// A sync of a directory unchanged since the last full write reads no
+// account and writes nothing; any change of what the plan depends on —
+// members, settings, mappings — and any sync that began writing and failed
+// makes the next one do its full work.
+func TestEntraUnchangedDirectoryReadsNoAccounts(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	d := newDirectory(t, 4, "Staff", "Admins")
+	d.members(0, d.user(0), d.user(1), d.user(2))
+	d.members(1, d.user(3))
+	connect(t, tid, d)
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Member})
+	if out := syncNow(t, tid); out.Result.Provisioned != 3 {
+		t.Fatalf("first sync: %+v", out)
+	}
+	real := stack.EntraSync.Syncer
+	with := func(db entra.DB) *entra.Syncer {
+		s := *real
+		s.Store = &entra.Store{DB: db, Table: real.Store.Table, Index: real.Store.Index}
+		return &s
+	}
+	blind := with(noAccountReads{real.Store.DB})
+	skips := func(why string) {
+		t.Helper()
+		out, err := blind.Sync(context.Background(), tid)
+		if err != nil || !out.Ran || out.Result.Outcome != entra.Succeeded || out.Result.Users != 3 {
+			t.Fatalf("%s: the sync read the accounts or failed: %+v %v", why, out, err)
+		}
+	}
+	reads := func(why string) {
+		t.Helper()
+		if _, err := blind.Sync(context.Background(), tid); err == nil {
+			t.Fatalf("%s: the sync did not read the accounts", why)
+		}
+	}
+	skips("unchanged")
+	skips("unchanged again")
+	expect(t, call(t, "PATCH", "/api/integrations/entra/settings", token(t, tid, "Owner"), map[string]any{"autoProvision": false}), http.StatusOK, "")
+	reads("a setting changed")
+	expect(t, call(t, "PATCH", "/api/integrations/entra/settings", token(t, tid, "Owner"), map[string]any{"autoProvision": true}), http.StatusOK, "")
+	skips("the setting changed back")
+	mapGroups(t, tid, map[string]tenant.Role{d.group(0): tenant.Admin})
+	reads("a mapping changed")
+	syncNow(t, tid)
+	skips("after the role change was written")
+	stack.Microsoft.Change(func() { d.Users[1].DisplayName = "Renamed" })
+	reads("a member renamed")
+	// A sync that began writing and failed leaves no fingerprint behind,
+	// even when the directory is back as it was.
+	if _, err := with(failingWrites{real.Store.DB}).Sync(context.Background(), tid); err == nil {
+		t.Fatal("a sync whose writes failed reported no error")
+	}
+	stack.Microsoft.Change(func() { d.Users[1].DisplayName = "User 1" })
+	reads("after a failed write")
+	syncNow(t, tid)
+	skips("after a full sync")
 }

@@ -102,7 +102,10 @@ type Connection struct {
 	// ApprovedDigest is the held set an Owner approved; the next sync
 	// applies those removals if the set is still the same.
 	ApprovedDigest string `dynamodbav:"approvedDigest,omitempty"`
-	LeaseUntil     string `dynamodbav:"leaseUntil,omitempty"`
+	// Applied is the Fingerprint of the last sync whose plan was written in
+	// full with nothing held; a sync that starts writing removes it first.
+	Applied    string `dynamodbav:"applied,omitempty"`
+	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
 	LeaseID        string `dynamodbav:"leaseId,omitempty"`
 }
 

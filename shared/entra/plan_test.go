@@ -93,3 +93,31 @@ func TestMembersAndOtherTenants(t *testing.T) {
 		t.Fatalf("plan: %+v %v", p.Result, p.Writes)
 	}
 }
+
+// The fingerprint is the same however the directory's reads were ordered,
+// and differs with anything a plan is computed from.
+func TestFingerprint(t *testing.T) {
+	s := DefaultSettings
+	m := map[string]tenant.Role{"g": tenant.Member}
+	groups := []Group{{ID: "g", DisplayName: "G"}, {ID: "h", DisplayName: "H"}}
+	base := Fingerprint(ms, s, m, groups, membersOf("u1", "u2"))
+	if got := Fingerprint(ms, s, m, []Group{groups[1], groups[0]}, membersOf("u2", "u1")); got != base {
+		t.Fatal("the order of reads changed the fingerprint")
+	}
+	renamed := membersOf("u1", "u2")
+	renamed["u2"].User.Mail = "new@example.com"
+	other := s
+	other.Threshold.Count++
+	for name, fp := range map[string]string{
+		"another tenant":  Fingerprint("other", s, m, groups, membersOf("u1", "u2")),
+		"another setting": Fingerprint(ms, other, m, groups, membersOf("u1", "u2")),
+		"another mapping": Fingerprint(ms, s, map[string]tenant.Role{"g": tenant.Admin}, groups, membersOf("u1", "u2")),
+		"a group renamed": Fingerprint(ms, s, m, []Group{{ID: "g", DisplayName: "G2"}, groups[1]}, membersOf("u1", "u2")),
+		"a member less":   Fingerprint(ms, s, m, groups, membersOf("u1")),
+		"a mail changed":  Fingerprint(ms, s, m, groups, renamed),
+	} {
+		if fp == base {
+			t.Errorf("%s: the same fingerprint", name)
+		}
+	}
+}

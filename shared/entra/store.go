@@ -150,11 +150,13 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 		":connected": sv(string(Connected)), ":none": sv(""), ":now": sv(isotime.Format(now)), ":by": sv(subject), ":consent": sv(consentedBy),
 		":scheduled": sv(keyschema.EntraScheduled),
 	}
+	// A connect's first sync does its full work.
+	update += " REMOVE applied"
 	if old.MicrosoftTenantID != "" {
 		cond, vals[":old"] = "microsoftTenantId = :old", sv(old.MicrosoftTenantID)
 		if old.MicrosoftTenantID != org.ID {
 			// Another directory: its mappings and holds mean nothing here.
-			update += " REMOVE mappings, held, approvedDigest, groupsReadAt, groupsStale"
+			update += ", mappings, held, approvedDigest, groupsReadAt, groupsStale"
 		}
 	}
 	entry, err := systemlog.Item(systemlog.Entry{
@@ -437,18 +439,21 @@ func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, unti
 	return c, true, false, nil
 }
 
-// HoldsLease reports whether the sync with leaseID still holds the lease
-// (a disconnect takes it away).
-func (s *Store) HoldsLease(ctx context.Context, tenantID, leaseID string) (bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(), ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("leaseId"),
+// BeginWrites is a sync's step before its first account or group write:
+// it forgets the Applied fingerprint (a sync that fails part way leaves the
+// accounts unlike any fingerprint) and checks the sync still holds its
+// lease. ok is false when a disconnect took the lease: write nothing.
+func (s *Store) BeginWrites(ctx context.Context, tenantID, leaseID string) (ok bool, err error) {
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+		UpdateExpression:          aws.String("REMOVE applied"),
+		ConditionExpression:       aws.String("leaseId = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sv(leaseID)},
 	})
-	if err != nil {
-		return false, dynamo.Translate("read entra lease", err)
+	if dynamo.ConditionFailed(err) {
+		return false, nil
 	}
-	id, _ := out.Item["leaseId"].(*types.AttributeValueMemberS)
-	return id != nil && id.Value == leaseID, nil
+	return err == nil, dynamo.Translate("begin entra writes", err)
 }
 
 // Release gives up the lease of a sync that ends without Finish (an error
@@ -478,6 +483,7 @@ type Finish struct {
 	GroupsStale                          bool
 	Held                                 *Held // nil: none
 	ClearApproval                        bool
+	Applied                              string // the fingerprint of a plan written in full ("": none)
 	Entry                                systemlog.Entry
 }
 
@@ -509,6 +515,9 @@ func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, e
 	}
 	if f.ClearApproval {
 		remove += ", approvedDigest"
+	}
+	if f.Applied != "" {
+		set, vals[":applied"] = set+", applied = :applied", sv(f.Applied)
 	}
 	entry, err := systemlog.Item(f.Entry, now)
 	if err != nil {

@@ -210,6 +210,25 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	settings := c.SettingsOrDefault()
+	members := Members(c.Mappings, dir.ByGroup)
+	fp := Fingerprint(c.MicrosoftTenantID, settings, c.Mappings, dir.Groups, members)
+	if fp == c.Applied && c.Held == nil && c.ApprovedDigest == "" {
+		// Nothing the plan depends on changed since it was last written in full.
+		f.Status, f.Held, f.Applied = Connected, nil, fp
+		f.Result = Result{Outcome: Succeeded}
+		for _, m := range members {
+			if m.User.AccountEnabled {
+				f.Result.Users++
+			}
+		}
+		entry.Status = Succeeded
+		entry.Details = fmt.Sprintf("no change; %d users in mapped groups", f.Result.Users)
+		f.Entry = entry
+		ok, err = s.Store.Finish(ctx, f, s.Now())
+		finished = err == nil
+		return Outcome{Ran: ok, Result: f.Result, Status: Connected}, err
+	}
 	oldGroups, err := s.Store.Groups(ctx, tenantID)
 	if err != nil {
 		return Outcome{}, err
@@ -220,12 +239,12 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	}
 	// Disconnected while reading: write nothing. (A disconnect from here on
 	// still loses the sync its result; the writes in flight finish.)
-	if holds, err := s.Store.HoldsLease(ctx, tenantID, lease); err != nil || !holds {
+	if ok, err := s.Store.BeginWrites(ctx, tenantID, lease); err != nil || !ok {
 		finished = err == nil
 		return Outcome{}, err
 	}
 	stamp := s.Now()
-	plan := Compute(c.MicrosoftTenantID, c.SettingsOrDefault(), Members(c.Mappings, dir.ByGroup), accounts, c.ApprovedDigest, isotime.Format(stamp))
+	plan := Compute(c.MicrosoftTenantID, settings, members, accounts, c.ApprovedDigest, isotime.Format(stamp))
 	if _, err := s.Store.ReplaceGroups(ctx, tenantID, oldGroups, dir.Groups); err != nil {
 		return Outcome{}, err
 	}
@@ -236,7 +255,9 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	entry.Status = plan.Result.Outcome
 	entry.Details = fmt.Sprintf("%d provisioned, %d role changes, %d deprovisioned, %d held; %d users in mapped groups",
 		plan.Result.Provisioned, plan.Result.RoleChanges, plan.Result.Deprovisioned, plan.Result.Held, plan.Result.Users)
-	if plan.Held != nil {
+	if plan.Held == nil {
+		f.Applied = fp
+	} else {
 		held := &Held{Count: len(plan.Held), Digest: digest(plan.Held), Since: isotime.Format(stamp)}
 		if c.Held != nil && c.Held.Digest == held.Digest {
 			held.Since = c.Held.Since
