@@ -106,7 +106,7 @@ type Connection struct {
 	// full with nothing held; a sync that starts writing removes it first.
 	Applied    string `dynamodbav:"applied,omitempty"`
 	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
-	LeaseID        string `dynamodbav:"leaseId,omitempty"`
+	LeaseID    string `dynamodbav:"leaseId,omitempty"`
 }
 
 // Active reports whether the connection syncs (connected, even if its last
