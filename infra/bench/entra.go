@@ -105,6 +105,6 @@ func entraSync(doc *bytes.Buffer) error {
 			fake.TokensIssued()-tokens, strings.Join(calls, ", "), written, r.Provisioned, r.Users)
 		fmt.Printf("%s: %.1f s, %v, %+v\n", name, took.Seconds(), db.calls, r)
 	}
-	fmt.Fprintln(doc, "\nThe second sync's DynamoDB calls are its reads (the connection, the groups, 8 account shards) and its bookkeeping: the lease (UpdateItem) and the result with its System entry (one TransactWriteItems). No BatchWriteItem: no account or group is written.")
+	fmt.Fprintln(doc, "\nThe second sync reads the directory from Graph, finds its fingerprint (tenant, settings, mappings, groups, members) equal to the one the first sync's full write recorded, and so reads no account and writes none: its DynamoDB calls are the lease (UpdateItem, which returns the connection) and the result with its System entry (one TransactWriteItems). Its time is the Graph reads and their decoding. (Before the fingerprint, this sync read all 49,000 accounts — 25 Queries, 244 s against moto, whose Query walks the whole table.)")
 	return nil
 }

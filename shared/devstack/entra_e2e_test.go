@@ -287,7 +287,7 @@ func TestEntraConnectFlow(t *testing.T) {
 	stack.Microsoft.SetPageSize(2)
 	defer stack.Microsoft.SetPageSize(100)
 	tid := newTenant(t, tenant.Enterprise)
-	d := newDirectory(t, 3, "Engineers", "Managers", "Owners", "Auditors", "Drivers")
+	d := newDirectory(t, 4, "Engineers", "Managers", "Owners", "Auditors", "Drivers")
 
 	// Declined: nothing connected, a System entry says so.
 	status, outcome := callback(t, consent(t, tid, d, true))
@@ -329,11 +329,22 @@ func TestEntraConnectFlow(t *testing.T) {
 		t.Fatalf("a swapped code: %s", outcome)
 	}
 	// A guest of the directory, or a disabled member, signs in: refused.
-	stack.Microsoft.Change(func() { d.Users[1].UserType, d.Users[2].AccountEnabled = "Guest", false })
+	// (Each holds an admin role: the role is checked first.)
+	stack.Microsoft.Change(func() {
+		d.Users[1].UserType, d.Users[2].AccountEnabled = "Guest", false
+		d.Roles = map[string][]string{d.user(0): {graph.RoleGlobalAdministrator}, d.user(1): {graph.RoleGlobalAdministrator},
+			d.user(2): {graph.RolePrivilegedRoleAdministrator}}
+	})
 	for _, who := range []string{d.user(1), d.user(2)} {
 		if status, outcome := callback(t, consentVia(t, tid, d, who, false, func(u string) string { return u })); status != http.StatusBadRequest || outcome != entra.OutcomeNotMember {
 			t.Fatalf("%s signed in: %d %s", who, status, outcome)
 		}
+	}
+	// An ordinary member of a directory whose admin consented earlier (d
+	// has, above) cannot reuse that consent: the sign-in shows no role
+	// that could grant it, and the flow stops there.
+	if status, outcome := callback(t, signIn(t, tid, d, d.user(3), false, func(u string) string { return u })); status != http.StatusBadRequest || outcome != entra.OutcomeNotAdmin {
+		t.Fatalf("a member without an admin role: %d %s", status, outcome)
 	}
 	if entraPage(t, tid)["connection"] != nil {
 		t.Fatal("a refused connect connected")

@@ -29,7 +29,9 @@ import (
 //
 //  1. Sign-in (OpenID Connect, authorization code with PKCE): the code is
 //     redeemed at Microsoft's token endpoint for an ID token, which proves
-//     the Microsoft tenant (tid) and user (oid) of whoever signed in.
+//     the Microsoft tenant (tid) and user (oid) of whoever signed in, and
+//     the directory roles they hold (wids): only a Global or Privileged
+//     Role Administrator, who could grant the consent, goes on.
 //  2. Admin consent, asked of that tenant only. Its redirect carries no
 //     proof of its own, so it is believed only for the tenant step 1
 //     proved; the consent is then proven by a client-credentials token for
@@ -37,9 +39,11 @@ import (
 //     an enabled member, not a guest.
 //
 // So a tenant parameter edited in the redirect fails, even to a directory
-// that consented to the app for someone else: connecting a directory takes
-// signing in to it. (Microsoft's own advice is to sign the admin in before
-// asking for consent.)
+// that consented to the app for someone else, and a directory's ordinary
+// member cannot reuse a consent an admin gave before: connecting a
+// directory takes signing in to it as someone who could consent.
+// (Microsoft's own advice is to sign the admin in before asking for
+// consent.)
 type Consent struct {
 	Store     *Store
 	Microsoft *Microsoft
@@ -90,6 +94,7 @@ const (
 	OutcomeSignInFailed  = "sign_in_failed"  // the sign-in's code or ID token did not hold
 	OutcomeNotConsented  = "not_consented"   // no token for the tenant: consent is not in place
 	OutcomeTenantChanged = "tenant_mismatch" // the consent names another tenant than the sign-in or the token
+	OutcomeNotAdmin      = "not_an_admin"    // who signed in cannot grant the app's consent
 	OutcomeNotMember     = "not_a_member"    // who signed in is a guest, disabled, or gone from the directory
 	OutcomeClaimed       = "already_connected_elsewhere"
 	OutcomeOtherTenant   = "connected_to_another_tenant"
@@ -168,6 +173,12 @@ func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, er
 		return s.fail(ctx, OutcomeSignInFailed, "the ID token names no Microsoft tenant or user", "")
 	case s.req.SignInTenant != "organizations" && id.TenantID != s.req.SignInTenant:
 		return s.fail(ctx, OutcomeTenantChanged, "the sign-in was in another Microsoft tenant than the connected one", id.TenantID)
+	case !id.CanConsent():
+		// Consent an admin gave earlier stays in the directory (after a
+		// disconnect, or a consent never finished): without this, any
+		// member could connect it by signing in.
+		return s.fail(ctx, OutcomeNotAdmin, printable(id.Username, 256)+" holds no directory role that can grant the app's consent "+
+			"(Global Administrator or Privileged Role Administrator)", id.TenantID)
 	}
 	state := secret()
 	next := consentRequest{TenantID: s.req.TenantID, Subject: s.req.Subject, Stage: stageConsent, RedirectURI: s.req.RedirectURI,

@@ -20,10 +20,30 @@ var SignInScopes = []string{"openid", "profile"}
 
 // Identity is the signed-in user of an ID token.
 type Identity struct {
-	TenantID string // tid: the Microsoft tenant the user signed in to
-	ObjectID string // oid: the user's object id in that tenant
-	Name     string // name
-	Username string // preferred_username (display only: it can be changed)
+	TenantID string   // tid: the Microsoft tenant the user signed in to
+	ObjectID string   // oid: the user's object id in that tenant
+	Name     string   // name
+	Username string   // preferred_username (display only: it can be changed)
+	Roles    []string // wids: the directory roles (template ids) the user holds
+}
+
+// Directory role template ids (the same in every tenant). Only these two
+// can grant an app Microsoft Graph application permissions tenant-wide;
+// Application and Cloud Application Administrators cannot.
+const (
+	RoleGlobalAdministrator         = "62e90394-69f5-4237-9190-012177145e10"
+	RolePrivilegedRoleAdministrator = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+)
+
+// CanConsent reports whether the identity holds a role that can grant the
+// app's admin consent.
+func (id Identity) CanConsent() bool {
+	for _, r := range id.Roles {
+		if strings.EqualFold(r, RoleGlobalAdministrator) || strings.EqualFold(r, RolePrivilegedRoleAdministrator) {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrIdentity is an ID token that does not name a sign-in to this app.
@@ -74,14 +94,15 @@ func (a App) Redeem(ctx context.Context, hc *http.Client, tenant, redirectURI, c
 		return Identity{}, fmt.Errorf("%w: its payload is not base64url", ErrIdentity)
 	}
 	var c struct {
-		Aud      string `json:"aud"`
-		Iss      string `json:"iss"`
-		Tid      string `json:"tid"`
-		Oid      string `json:"oid"`
-		Nonce    string `json:"nonce"`
-		Exp      int64  `json:"exp"`
-		Name     string `json:"name"`
-		Username string `json:"preferred_username"`
+		Aud      string   `json:"aud"`
+		Iss      string   `json:"iss"`
+		Tid      string   `json:"tid"`
+		Oid      string   `json:"oid"`
+		Nonce    string   `json:"nonce"`
+		Exp      int64    `json:"exp"`
+		Name     string   `json:"name"`
+		Username string   `json:"preferred_username"`
+		Wids     []string `json:"wids"`
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return Identity{}, fmt.Errorf("%w: its payload is not the claims expected", ErrIdentity)
@@ -95,10 +116,10 @@ func (a App) Redeem(ctx context.Context, hc *http.Client, tenant, redirectURI, c
 		return Identity{}, fmt.Errorf("%w: it names no tenant or user", ErrIdentity)
 	case c.Iss != strings.TrimSuffix(a.LoginURL, "/")+"/"+c.Tid+"/v2.0":
 		return Identity{}, fmt.Errorf("%w: its issuer is not the user's tenant", ErrIdentity)
-	case c.Exp != 0 && now.Unix() > c.Exp:
-		return Identity{}, fmt.Errorf("%w: it has expired", ErrIdentity)
+	case c.Exp == 0 || now.Unix() > c.Exp:
+		return Identity{}, fmt.Errorf("%w: it has no expiry or has expired", ErrIdentity)
 	}
-	return Identity{TenantID: strings.ToLower(c.Tid), ObjectID: strings.ToLower(c.Oid), Name: c.Name, Username: c.Username}, nil
+	return Identity{TenantID: strings.ToLower(c.Tid), ObjectID: strings.ToLower(c.Oid), Name: c.Name, Username: c.Username, Roles: c.Wids}, nil
 }
 
 // User reads one user of the directory by object id.

@@ -91,8 +91,17 @@ func TestRedeemChecksTheIDToken(t *testing.T) {
 		return app.Redeem(context.Background(), nil, "organizations", "https://app.example/cb", "code", "v", "n-1", time.Now())
 	}
 	idToken = enc(good())
-	if id, err := redeem(); err != nil || id.TenantID != tid || id.Username != "admin@contoso.example" {
-		t.Fatalf("a good token: %+v %v", id, err)
+	if id, err := redeem(); err != nil || id.TenantID != tid || id.Username != "admin@contoso.example" || id.CanConsent() {
+		t.Fatalf("a good token (no roles): %+v %v", id, err)
+	}
+	for roles, can := range map[string]bool{
+		graph.RoleGlobalAdministrator: true, strings.ToUpper(graph.RolePrivilegedRoleAdministrator): true,
+		"9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": false, // Application Administrator: cannot grant Graph app roles
+	} {
+		idToken = with("wids", []string{"b79fbf4d-3ef9-4689-8143-76b194e85509", roles})
+		if id, err := redeem(); err != nil || id.CanConsent() != can {
+			t.Errorf("wids %s: can consent %v, %v; want %v", roles, id.CanConsent(), err, can)
+		}
 	}
 	for name, tok := range map[string]string{
 		"none":            "",
@@ -107,6 +116,7 @@ func TestRedeemChecksTheIDToken(t *testing.T) {
 		"another issuer":  with("iss", "https://login.example/"+tid+"/v2.0"),
 		"another tenant":  with("tid", "99999999-2222-4333-8444-555555555555"),
 		"expired":         with("exp", time.Now().Add(-time.Minute).Unix()),
+		"no expiry":       with("exp", nil),
 		"aud of a number": with("aud", 1),
 	} {
 		idToken = tok

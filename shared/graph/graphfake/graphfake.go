@@ -31,6 +31,21 @@ type Directory struct {
 	Org    graph.Organization
 	Groups []Group
 	Users  []graph.User
+	// Roles are the directory roles (template ids) each user holds, which
+	// ID tokens carry in wids; nil: the first user is a Global
+	// Administrator, nobody else holds one.
+	Roles map[string][]string
+}
+
+// rolesOf is the role template ids user holds.
+func (d *Directory) rolesOf(user string) []string {
+	if d.Roles == nil {
+		if len(d.Users) > 0 && d.Users[0].ID == user {
+			return []string{graph.RoleGlobalAdministrator}
+		}
+		return nil
+	}
+	return d.Roles[user]
 }
 
 // Server serves Graph's v1.0 endpoints for the directories whose tokens it

@@ -166,6 +166,11 @@ func (s *Server) idToken(r *http.Request, c authCode) string {
 	if c.nonce != "" {
 		claims["nonce"] = c.nonce
 	}
+	// An app whose registration asks for directory roles in its tokens
+	// (groupMembershipClaims: DirectoryRole) gets them as wids.
+	if roles := c.dir.rolesOf(c.user); len(roles) > 0 {
+		claims["wids"] = roles
+	}
 	enc := func(v any) string {
 		raw, _ := json.Marshal(v)
 		return base64.RawURLEncoding.EncodeToString(raw)
