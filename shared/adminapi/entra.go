@@ -177,7 +177,7 @@ func (a *API) entraCallback(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	switch done.Outcome {
 	case entra.OutcomeConnected:
-	case entra.OutcomeClaimed, entra.OutcomeOtherTenant:
+	case entra.OutcomeClaimed, entra.OutcomeOtherTenant, entra.OutcomeChanged:
 		status = http.StatusConflict
 	case entra.OutcomeUnavailable:
 		status = http.StatusBadGateway
@@ -350,7 +350,7 @@ func (a *API) patchEntraSettings(w http.ResponseWriter, r *http.Request, u User)
 			return err
 		}
 		st := in.apply(c.SettingsOrDefault())
-		err = a.Entra.Store.SetSettings(r.Context(), u.TenantID, c.MicrosoftTenantID, c.Settings, st)
+		err = a.Entra.Store.SetSettings(r.Context(), u.TenantID, c.MicrosoftTenantID, c.SettingsVersion, st)
 		if errors.Is(err, entra.ErrSettingsChanged) && try < 4 {
 			continue
 		}

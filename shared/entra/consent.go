@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/oauth2"
 
-	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/systemlog"
@@ -98,6 +97,7 @@ const (
 	OutcomeNotMember     = "not_a_member"    // who signed in is a guest, disabled, or gone from the directory
 	OutcomeClaimed       = "already_connected_elsewhere"
 	OutcomeOtherTenant   = "connected_to_another_tenant"
+	OutcomeChanged       = "connection_changed" // other connects kept finishing at the same moment
 	OutcomeUnavailable   = "microsoft_unavailable"
 )
 
@@ -163,6 +163,9 @@ func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, er
 	switch {
 	case errors.Is(err, graph.ErrIdentity):
 		return s.fail(ctx, OutcomeSignInFailed, err.Error(), "")
+	case errors.As(err, &re) && re.ErrorCode == "invalid_client":
+		// The app's own secret: the operator's to fix, not the admin's.
+		return s.fail(ctx, OutcomeUnavailable, classify(err).Reason, "")
 	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500:
 		return s.fail(ctx, OutcomeSignInFailed, "Microsoft did not accept the sign-in ("+printable(re.ErrorCode, 64)+")", "")
 	case err != nil:
@@ -205,13 +208,14 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 	client := s.Microsoft.Client(ms)
 	org, err := client.Organization(ctx)
 	var user graph.User
+	var ge *graph.Error
 	if err == nil {
 		user, err = client.User(ctx, s.req.ObjectID)
+		if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+			return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not a user of that directory", ms)
+		}
 	}
-	var ge *graph.Error
 	switch {
-	case errors.As(err, &ge) && ge.Status == http.StatusNotFound:
-		return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not a user of that directory", ms)
 	case err != nil:
 		u := classify(err)
 		s.Microsoft.Tokens.Forget(ms)
@@ -238,7 +242,7 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 	case errors.Is(err, ErrOtherTenant):
 		return s.fail(ctx, OutcomeOtherTenant, "this account is connected to another Microsoft tenant; disconnect it first", ms)
 	case errors.Is(err, ErrRaced):
-		return Completion{}, apierror.New(apierror.Conflict, "the connection keeps changing; connect again")
+		return s.fail(ctx, OutcomeChanged, "the connection kept changing while this connect finished; connect again", ms)
 	case err != nil:
 		return Completion{}, err
 	}

@@ -94,6 +94,7 @@ type Connection struct {
 	LastSyncAt        string    `dynamodbav:"lastSyncAt,omitempty"`
 	LastSync          *Result   `dynamodbav:"lastSync,omitempty"`
 	Settings          *Settings `dynamodbav:"settings,omitempty"`
+	SettingsVersion   int       `dynamodbav:"settingsVersion,omitempty"` // counts settings writes
 	// Mappings: group object id -> role.
 	Mappings     map[string]tenant.Role `dynamodbav:"mappings,omitempty"`
 	GroupsReadAt string                 `dynamodbav:"groupsReadAt,omitempty"`
@@ -103,8 +104,10 @@ type Connection struct {
 	// applies those removals if the set is still the same.
 	ApprovedDigest string `dynamodbav:"approvedDigest,omitempty"`
 	// Applied is the Fingerprint of the last sync whose plan was written in
-	// full with nothing held; a sync that starts writing removes it first.
+	// full with nothing held, at AppliedAt; a sync that starts writing
+	// removes it first.
 	Applied    string `dynamodbav:"applied,omitempty"`
+	AppliedAt  string `dynamodbav:"appliedAt,omitempty"`
 	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
 	LeaseID    string `dynamodbav:"leaseId,omitempty"`
 }

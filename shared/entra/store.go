@@ -43,6 +43,7 @@ type Store struct {
 const ResourceType = "entra"
 
 func sv(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func nv(n int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(n)} }
 
 // Get reads the tenant's connection (the zero Connection if it never connected).
 func (s *Store) Get(ctx context.Context, tenantID string) (Connection, error) {
@@ -151,7 +152,7 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 		":scheduled": sv(keyschema.EntraScheduled),
 	}
 	// A connect's first sync does its full work.
-	update += " REMOVE applied"
+	update += " REMOVE applied, appliedAt"
 	if old.MicrosoftTenantID != "" {
 		cond, vals[":old"] = "microsoftTenantId = :old", sv(old.MicrosoftTenantID)
 		if old.MicrosoftTenantID != org.ID {
@@ -260,24 +261,22 @@ func (s *Store) SetMappings(ctx context.Context, tenantID, ms string, m map[stri
 // ErrSettingsChanged: the settings changed since they were read.
 var ErrSettingsChanged = errors.New("entra: the settings changed meanwhile")
 
-// SetSettings replaces the settings of the connection to ms, if they are
-// still old (nil: never set), so two changes at once cannot lose one.
-func (s *Store) SetSettings(ctx context.Context, tenantID, ms string, old *Settings, st Settings) error {
+// SetSettings replaces the settings of the connection to ms if they are
+// still at version (the connection's SettingsVersion when read; 0: never
+// set), so two changes at once cannot lose one.
+func (s *Store) SetSettings(ctx context.Context, tenantID, ms string, version int, st Settings) error {
 	av, err := attributevalue.Marshal(st)
 	if err != nil {
 		return err
 	}
-	cond := "microsoftTenantId = :ms AND attribute_not_exists(settings)"
-	vals := map[string]types.AttributeValue{":s": av, ":ms": sv(ms)}
-	if old != nil {
-		if vals[":old"], err = attributevalue.Marshal(*old); err != nil {
-			return err
-		}
-		cond = "microsoftTenantId = :ms AND settings = :old"
+	cond := "microsoftTenantId = :ms AND attribute_not_exists(settingsVersion)"
+	vals := map[string]types.AttributeValue{":s": av, ":ms": sv(ms), ":next": nv(version + 1)}
+	if version > 0 {
+		cond, vals[":v"] = "microsoftTenantId = :ms AND settingsVersion = :v", nv(version)
 	}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
-		UpdateExpression: aws.String("SET settings = :s"), ConditionExpression: aws.String(cond),
+		UpdateExpression: aws.String("SET settings = :s, settingsVersion = :next"), ConditionExpression: aws.String(cond),
 		ExpressionAttributeValues: vals,
 	})
 	if dynamo.ConditionFailed(err) {
@@ -420,8 +419,12 @@ func (s *Store) batchWrite(ctx context.Context, op string, reqs []types.WriteReq
 func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, until time.Time) (c Connection, ok, busy bool, err error) {
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
-		UpdateExpression:          aws.String("SET leaseUntil = :until, leaseId = :id"),
-		ConditionExpression:       aws.String("attribute_exists(microsoftTenantId) AND #status <> :off AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"),
+		UpdateExpression: aws.String("SET leaseUntil = :until, leaseId = :id"),
+		// Free means no lease and no writer: a sync that lost its lease to a
+		// disconnect may still be landing writes, and a sync reading the
+		// accounts meanwhile would plan from a state about to change.
+		ConditionExpression: aws.String("attribute_exists(microsoftTenantId) AND #status <> :off AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)" +
+			" AND (attribute_not_exists(writerUntil) OR writerUntil < :now)"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":until": sv(isotime.Format(until)), ":id": sv(leaseID), ":off": sv(string(Disconnected)), ":now": sv(isotime.Format(now))},
 		ReturnValues:              types.ReturnValueAllNew,
@@ -439,21 +442,38 @@ func (s *Store) Acquire(ctx context.Context, tenantID, leaseID string, now, unti
 	return c, true, false, nil
 }
 
-// BeginWrites is a sync's step before its first account or group write:
-// it forgets the Applied fingerprint (a sync that fails part way leaves the
-// accounts unlike any fingerprint) and checks the sync still holds its
-// lease. ok is false when a disconnect took the lease: write nothing.
-func (s *Store) BeginWrites(ctx context.Context, tenantID, leaseID string) (ok bool, err error) {
+// BeginWrites is a sync's step before its first account or group write: it
+// checks the sync still holds its lease (ok is false when a disconnect took
+// it: write nothing), forgets the Applied fingerprint (a sync that fails
+// part way leaves the accounts unlike any fingerprint), and marks the sync
+// as the writer until EndWrites, or until `until` if it dies: no other sync
+// starts while its writes may still land, lease or not.
+func (s *Store) BeginWrites(ctx context.Context, tenantID, leaseID string, until time.Time) (ok bool, err error) {
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
-		UpdateExpression:          aws.String("REMOVE applied"),
+		UpdateExpression:          aws.String("SET writer = :id, writerUntil = :until REMOVE applied, appliedAt"),
 		ConditionExpression:       aws.String("leaseId = :id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sv(leaseID)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sv(leaseID), ":until": sv(isotime.Format(until))},
 	})
 	if dynamo.ConditionFailed(err) {
 		return false, nil
 	}
 	return err == nil, dynamo.Translate("begin entra writes", err)
+}
+
+// EndWrites clears the writer mark BeginWrites set, once the sync's writes
+// have returned (written or failed).
+func (s *Store) EndWrites(ctx context.Context, tenantID, leaseID string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
+		UpdateExpression:          aws.String("REMOVE writer, writerUntil"),
+		ConditionExpression:       aws.String("writer = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": sv(leaseID)},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("end entra writes", err)
 }
 
 // Release gives up the lease of a sync that ends without Finish (an error
@@ -517,7 +537,7 @@ func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, e
 		remove += ", approvedDigest"
 	}
 	if f.Applied != "" {
-		set, vals[":applied"] = set+", applied = :applied", sv(f.Applied)
+		set, vals[":applied"] = set+", applied = :applied, appliedAt = :now", sv(f.Applied)
 	}
 	entry, err := systemlog.Item(f.Entry, now)
 	if err != nil {

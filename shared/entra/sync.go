@@ -178,78 +178,77 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 	if err != nil || !ok {
 		return Outcome{Busy: busy}, err
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			// Ended by an error of ours: free the tenant for the retry. A
-			// context of its own, as the sync's may be what ran out.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := s.Store.Release(rctx, tenantID, lease); err != nil {
-				slog.Warn("entra sync: the lease could not be released; it expires by itself", "tenant", tenantID, "error", err.Error())
-			}
+	out, done, err := s.run(ctx, c, tenantID, lease)
+	if !done {
+		// Ended by an error of ours: free the tenant for the retry. A
+		// context of its own, as the sync's may be what ran out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.Store.Release(rctx, tenantID, lease); err != nil {
+			slog.Warn("entra sync: the lease could not be released; it expires by itself", "tenant", tenantID, "error", err.Error())
 		}
-	}()
+	}
+	return out, err
+}
+
+// fullSyncEvery bounds how long a fingerprint lets syncs skip the accounts:
+// a daily full sync repairs anything that changed them but a sync.
+const fullSyncEvery = 24 * time.Hour
+
+// run is a sync under its lease; done reports that the lease is settled
+// (released by Finish, or taken away), so Sync need not release it.
+func (s *Syncer) run(ctx context.Context, c Connection, tenantID, lease string) (out Outcome, done bool, err error) {
 	f := Finish{TenantID: tenantID, LeaseID: lease, MicrosoftTenantID: c.MicrosoftTenantID, Held: c.Held}
 	entry := systemlog.Entry{TenantID: tenantID, Event: "entra.sync", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID, ResourceName: c.Domain}
+	finish := func(status Status) (Outcome, bool, error) {
+		f.Entry = entry
+		ok, err := s.Store.Finish(ctx, f, s.Now())
+		if err == nil && !ok {
+			slog.Warn("entra sync: the connection changed during the sync; its result is not recorded", "tenant", tenantID)
+		}
+		return Outcome{Ran: ok, Result: f.Result, Status: status}, err == nil, err
+	}
 	dir, err := s.Read(ctx, c)
 	var u *Unreadable
 	if errors.As(err, &u) {
 		f.Status, f.Reason, f.GroupsStale = u.Status, u.Reason, true
 		f.Result = Result{Outcome: Failed, Error: u.Reason}
 		entry.Status, entry.Details = Failed, u.Reason
-		f.Entry = entry
 		// The reason, not the error: its text may hold a next link's URL.
 		slog.Warn("entra sync: directory unreadable; nothing changed", "tenant", tenantID, "status", string(u.Status), "reason", u.Reason)
-		if _, err := s.Store.Finish(ctx, f, s.Now()); err != nil {
-			return Outcome{}, err
-		}
-		finished = true
-		return Outcome{Ran: true, Result: f.Result, Status: u.Status}, nil
+		return finish(u.Status)
 	}
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, false, err
 	}
 	settings := c.SettingsOrDefault()
 	members := Members(c.Mappings, dir.ByGroup)
 	fp := Fingerprint(c.MicrosoftTenantID, settings, c.Mappings, dir.Groups, members)
-	if fp == c.Applied && c.Held == nil && c.ApprovedDigest == "" {
-		// Nothing the plan depends on changed since it was last written in full.
-		f.Status, f.Held, f.Applied = Connected, nil, fp
-		f.Result = Result{Outcome: Succeeded}
-		for _, m := range members {
-			if m.User.AccountEnabled {
-				f.Result.Users++
-			}
-		}
+	if fp == c.Applied && c.Held == nil && c.ApprovedDigest == "" && recent(c.AppliedAt, s.Now()) {
+		// Nothing the plan depends on changed since it was last written in
+		// full: the accounts are as this sync would leave them.
+		f.Status, f.Result = Connected, Result{Outcome: Succeeded, Users: enabled(members)}
 		entry.Status = Succeeded
 		entry.Details = fmt.Sprintf("no change; %d users in mapped groups", f.Result.Users)
-		f.Entry = entry
-		ok, err = s.Store.Finish(ctx, f, s.Now())
-		finished = err == nil
-		return Outcome{Ran: ok, Result: f.Result, Status: Connected}, err
+		return finish(Connected)
 	}
 	oldGroups, err := s.Store.Groups(ctx, tenantID)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, false, err
 	}
 	accounts, err := s.Store.Accounts(ctx, tenantID)
 	if err != nil {
-		return Outcome{}, err
-	}
-	// Disconnected while reading: write nothing. (A disconnect from here on
-	// still loses the sync its result; the writes in flight finish.)
-	if ok, err := s.Store.BeginWrites(ctx, tenantID, lease); err != nil || !ok {
-		finished = err == nil
-		return Outcome{}, err
+		return Outcome{}, false, err
 	}
 	stamp := s.Now()
-	plan := Compute(c.MicrosoftTenantID, settings, members, accounts, c.ApprovedDigest, isotime.Format(stamp))
-	if _, err := s.Store.ReplaceGroups(ctx, tenantID, oldGroups, dir.Groups); err != nil {
-		return Outcome{}, err
+	ok, err := s.Store.BeginWrites(ctx, tenantID, lease, stamp.Add(s.LeaseFor))
+	if err != nil || !ok {
+		return Outcome{}, err == nil, err // !ok: disconnected while reading; nothing written
 	}
-	if err := s.Store.WriteAccounts(ctx, tenantID, plan.Writes); err != nil {
-		return Outcome{}, err
+	plan := Compute(c.MicrosoftTenantID, settings, members, accounts, c.ApprovedDigest, isotime.Format(stamp))
+	err = s.write(ctx, tenantID, lease, oldGroups, dir.Groups, plan.Writes)
+	if err != nil {
+		return Outcome{}, false, err
 	}
 	f.Status, f.Result, f.ClearApproval, f.Held = Connected, plan.Result, plan.ApprovalUsed, nil
 	entry.Status = plan.Result.Outcome
@@ -263,21 +262,45 @@ func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
 			held.Since = c.Held.Since
 		}
 		f.Held = held
-		pct := c.SettingsOrDefault().Threshold.Percent
 		f.Reason = fmt.Sprintf("%d removals held for an Owner's approval (more than %d%% of synced accounts and more than %d)",
-			len(plan.Held), pct, c.SettingsOrDefault().Threshold.Count)
+			len(plan.Held), settings.Threshold.Percent, settings.Threshold.Count)
 		entry.Details += "; " + f.Reason
 	}
-	f.Entry = entry
-	ok, err = s.Store.Finish(ctx, f, s.Now())
-	finished = err == nil // written, or the lease was taken away
-	if err != nil || !ok {
-		if !ok && err == nil {
-			slog.Warn("entra sync: the connection changed during the sync; its result is not recorded", "tenant", tenantID)
+	return finish(Connected)
+}
+
+// write writes the groups and accounts that changed, then clears the writer
+// mark whatever happened (the writes have returned: none is in flight).
+func (s *Syncer) write(ctx context.Context, tenantID, lease string, oldGroups, groups []Group, accounts []Account) error {
+	defer func() {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.Store.EndWrites(ectx, tenantID, lease); err != nil {
+			slog.Warn("entra sync: the writer mark could not be cleared; it expires by itself", "tenant", tenantID, "error", err.Error())
 		}
-		return Outcome{Ran: true, Result: plan.Result, Status: Connected}, err
+	}()
+	if _, err := s.Store.ReplaceGroups(ctx, tenantID, oldGroups, groups); err != nil {
+		return err
 	}
-	return Outcome{Ran: true, Result: plan.Result, Status: Connected}, nil
+	return s.Store.WriteAccounts(ctx, tenantID, accounts)
+}
+
+// recent reports whether a fingerprint written at `at` may still stand in
+// for reading the accounts.
+func recent(at string, now time.Time) bool {
+	t, err := isotime.Parse(at)
+	return err == nil && now.Sub(t) < fullSyncEvery
+}
+
+// enabled counts the enabled users among the members.
+func enabled(members map[string]*Member) int {
+	n := 0
+	for _, m := range members {
+		if m.User.AccountEnabled {
+			n++
+		}
+	}
+	return n
 }
 
 func newLeaseID() string {

@@ -39,7 +39,9 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	}
 	// A route that takes no body still refuses one that is not JSON: the
 	// caller sent something, and it was not what they think.
-	if len(bytes.TrimSpace(body)) > 0 && !jsontext.Value(body).IsValid() {
+	// (Duplicate names and invalid UTF-8 are left to DecodeValid, which
+	// names the field.)
+	if len(bytes.TrimSpace(body)) > 0 && !jsontext.Value(body).IsValid(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)) {
 		return nil, apierror.Invalid(apierror.FieldError{Field: "body", Issue: "malformed JSON"})
 	}
 	return body, nil
@@ -199,6 +201,14 @@ func fieldType(t reflect.Type, name string) (reflect.Type, bool) {
 	return nil, false
 }
 
+// decodesItself reports whether t has a JSON decoder of its own.
+func decodesItself(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	_, v1 := pt.MethodByName("UnmarshalJSON")
+	_, v2 := pt.MethodByName("UnmarshalJSONFrom")
+	return v1 || v2
+}
+
 func acceptsNull(t reflect.Type) bool {
 	return t.Implements(nullAccepter) || reflect.PointerTo(t).Implements(nullAccepter)
 }
@@ -217,6 +227,9 @@ func nestedNull(v jsontext.Value, t reflect.Type) (string, bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if decodesItself(t) {
+		return "", false // its own decoder says what null means, or that it is wrong
+	}
 	switch {
 	case v.Kind() == '{' && t.Kind() == reflect.Struct:
 		var members map[string]jsontext.Value
@@ -233,6 +246,19 @@ func nestedNull(v jsontext.Value, t reflect.Type) (string, bool) {
 				return "." + name, true
 			}
 			if p, found := nestedNull(members[name], ft); found {
+				return "." + name + p, true
+			}
+		}
+	case v.Kind() == '{' && t.Kind() == reflect.Map:
+		var members map[string]jsontext.Value
+		if json.Unmarshal(v, &members) != nil {
+			return "", false
+		}
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			if members[name].Kind() == 'n' && !acceptsNull(t.Elem()) && t.Elem().Kind() != reflect.Interface {
+				return "." + name, true
+			}
+			if p, found := nestedNull(members[name], t.Elem()); found {
 				return "." + name + p, true
 			}
 		}

@@ -233,9 +233,10 @@ func TestNestedNullIsRefused(t *testing.T) {
 		B *int `json:"b"`
 	}
 	type outer struct {
-		In   *inner   `json:"in"`
-		List []inner  `json:"list"`
-		Tags []string `json:"tags"`
+		In      *inner            `json:"in"`
+		List    []inner           `json:"list"`
+		Tags    []string          `json:"tags"`
+		Headers map[string]string `json:"headers"`
 	}
 	for body, field := range map[string]string{
 		`{"in":{"a":null,"b":1}}`:       "in.a",
@@ -252,5 +253,20 @@ func TestNestedNullIsRefused(t *testing.T) {
 	var o outer
 	if err := DecodeValid([]byte(`{"in":{"a":1},"list":[{"b":2}],"tags":["x"]}`), &o, func() error { return nil }); err != nil || *o.In.A != 1 || *o.List[0].B != 2 {
 		t.Fatalf("no nulls: %v %+v", err, o)
+	}
+}
+
+// ReadValid says what is wrong with a duplicate member or invalid UTF-8;
+// the validity check on the raw body leaves those to it.
+func TestReadValidSaysWhatIsWrong(t *testing.T) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	for body, want := range map[string]string{`{"name":"x","name":"y"}`: "name", "{\"name\":\"\xff\"}": "UTF-8"} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		e, ok := apierror.From(ReadValid(r, &in, func() error { return nil }))
+		if !ok || len(e.Fields) != 1 || (e.Fields[0].Field != want && !strings.Contains(e.Fields[0].Issue, want)) {
+			t.Errorf("%q: %+v, want an error naming %s", body, e, want)
+		}
 	}
 }

@@ -137,12 +137,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) 
 		return
 	}
 	f := r.PostForm
+	s.mu.Lock() // tests rotate the secret (Change) while the server runs
+	clientID, secret := s.ClientID, s.ClientSecret
+	s.mu.Unlock()
 	switch {
 	case f.Get("grant_type") != "client_credentials" && f.Get("grant_type") != "authorization_code":
 		fail(http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
-	case f.Get("client_id") != s.ClientID:
+	case f.Get("client_id") != clientID:
 		fail(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", f.Get("client_id"), tenantID))
-	case f.Get("client_secret") != s.ClientSecret:
+	case f.Get("client_secret") != secret:
 		fail(http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
 	case f.Get("grant_type") == "authorization_code":
 		s.redeem(w, r, f, tenantID, fail)
@@ -159,7 +162,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) 
 		}
 		s.mu.Unlock()
 		if dir == nil {
-			fail(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", s.ClientID, tenantID))
+			fail(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", clientID, tenantID))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

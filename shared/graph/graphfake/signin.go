@@ -158,8 +158,11 @@ func (s *Server) idToken(r *http.Request, c authCode) string {
 		}
 	}
 	now := time.Now().Unix()
+	s.mu.Lock()
+	clientID := s.ClientID
+	s.mu.Unlock()
 	claims := map[string]any{
-		"ver": "2.0", "iss": "http://" + r.Host + "/" + c.dir.Org.ID + "/v2.0", "aud": s.ClientID,
+		"ver": "2.0", "iss": "http://" + r.Host + "/" + c.dir.Org.ID + "/v2.0", "aud": clientID,
 		"iat": now, "nbf": now, "exp": now + 3600, "tid": c.dir.Org.ID, "oid": c.user, "sub": "pairwise-" + c.user,
 		"name": name, "preferred_username": username,
 	}
