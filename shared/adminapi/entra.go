@@ -75,22 +75,35 @@ func optional(s string) *string {
 }
 
 func (a *API) getEntra(w http.ResponseWriter, r *http.Request, u User) error {
-	page := entraPage{Plan: u.Profile.Plan, RequiredPlan: tenant.Enterprise, Configured: a.Entra.Consent.Microsoft.Configured()}
 	if !u.Profile.Plan.AtLeast(tenant.Enterprise) {
-		page.Message = "Microsoft Entra ID directory sync requires the Enterprise plan"
-		httpapi.WriteJSON(w, http.StatusOK, page)
+		writeEntraPage(w, u, a.Entra.Consent.Microsoft.Configured(), entra.Connection{}, nil)
 		return nil
 	}
-	page.Available = true
 	c, err := a.Entra.Store.Get(r.Context(), u.TenantID)
 	if err != nil {
 		return err
 	}
+	var groups []entra.Group
 	if c.MicrosoftTenantID != "" {
-		groups, err := a.Entra.Store.Groups(r.Context(), u.TenantID)
-		if err != nil {
+		if groups, err = a.Entra.Store.Groups(r.Context(), u.TenantID); err != nil {
 			return err
 		}
+	}
+	writeEntraPage(w, u, a.Entra.Consent.Microsoft.Configured(), c, groups)
+	return nil
+}
+
+// writeEntraPage answers the page for connection c, whose groups are as
+// given (below Enterprise, only the gate).
+func writeEntraPage(w http.ResponseWriter, u User, configured bool, c entra.Connection, groups []entra.Group) {
+	page := entraPage{Plan: u.Profile.Plan, RequiredPlan: tenant.Enterprise, Configured: configured}
+	if !u.Profile.Plan.AtLeast(tenant.Enterprise) {
+		page.Message = "Microsoft Entra ID directory sync requires the Enterprise plan"
+		httpapi.WriteJSON(w, http.StatusOK, page)
+		return
+	}
+	page.Available = true
+	if c.MicrosoftTenantID != "" {
 		names := map[string]string{}
 		for _, g := range groups {
 			names[g.ID] = g.DisplayName
@@ -108,7 +121,6 @@ func (a *API) getEntra(w http.ResponseWriter, r *http.Request, u User) error {
 		page.Connection = view
 	}
 	httpapi.WriteJSON(w, http.StatusOK, page)
-	return nil
 }
 
 // connected reads the tenant's connection, which must sync.
@@ -296,7 +308,9 @@ func (a *API) putEntraMappings(w http.ResponseWriter, r *http.Request, u User) e
 	if err := a.Entra.Store.SetMappings(r.Context(), u.TenantID, c.MicrosoftTenantID, m); err != nil {
 		return err
 	}
-	return a.getEntra(w, r, u)
+	c.Mappings = m
+	writeEntraPage(w, u, a.Entra.Consent.Microsoft.Configured(), c, groups)
+	return nil
 }
 
 // settingsInput is PATCH /entra/settings: any of the options.

@@ -3,16 +3,12 @@ package entra
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/uniasset/integrations/shared/sqsbatch"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -23,9 +19,7 @@ type Job struct {
 }
 
 // SQSAPI is the queue calls jobs make.
-type SQSAPI interface {
-	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
-}
+type SQSAPI = sqsbatch.API
 
 // Jobs queues syncs on EntraSyncQueue.
 type Jobs struct {
@@ -33,7 +27,7 @@ type Jobs struct {
 	URL string
 }
 
-// Enqueue queues one sync per tenant, ten a call.
+// Enqueue queues one sync per tenant.
 func (j *Jobs) Enqueue(ctx context.Context, reason string, tenantIDs ...string) error {
 	return j.enqueue(ctx, reason, 0, tenantIDs...)
 }
@@ -42,23 +36,11 @@ func (j *Jobs) Enqueue(ctx context.Context, reason string, tenantIDs ...string) 
 const retryBusy = 30 * time.Second
 
 func (j *Jobs) enqueue(ctx context.Context, reason string, delay time.Duration, tenantIDs ...string) error {
-	for start := 0; start < len(tenantIDs); start += 10 {
-		var entries []sqstypes.SendMessageBatchRequestEntry
-		for i, t := range tenantIDs[start:min(start+10, len(tenantIDs))] {
-			body, _ := json.Marshal(Job{TenantID: t, Reason: reason})
-			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)), DelaySeconds: int32(delay / time.Second),
-			})
-		}
-		out, err := j.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(j.URL), Entries: entries})
-		if err != nil {
-			return fmt.Errorf("queue entra syncs: %w", err)
-		}
-		if len(out.Failed) > 0 {
-			return fmt.Errorf("queue entra syncs: %d of %d not queued (%s)", len(out.Failed), len(entries), aws.ToString(out.Failed[0].Code))
-		}
+	jobs := make([]Job, len(tenantIDs))
+	for i, t := range tenantIDs {
+		jobs[i] = Job{TenantID: t, Reason: reason}
 	}
-	return nil
+	return sqsbatch.Send(ctx, j.SQS, j.URL, "queue entra syncs", jobs, delay)
 }
 
 // Function is EntraSyncFunction: on the schedule it queues one job per

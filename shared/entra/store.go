@@ -81,13 +81,14 @@ type consentRequest struct {
 	ObjectID          string `dynamodbav:"objectId,omitempty"`
 	Username          string `dynamodbav:"username,omitempty"`
 
-	Expires   string `dynamodbav:"expires"`   // isotime
-	ExpiresAt int64  `dynamodbav:"expiresAt"` // the table's TTL attribute (unix seconds)
+	// ExpiresAt is when it stops working, and the table's TTL attribute
+	// (unix seconds; TTL deletes it later, at DynamoDB's leisure).
+	ExpiresAt int64 `dynamodbav:"expiresAt"`
 }
 
 // PutState stores a connect step until it expires.
 func (s *Store) PutState(ctx context.Context, stateHash string, req consentRequest, expires time.Time) error {
-	req.Expires, req.ExpiresAt = isotime.Format(expires), expires.Unix()
+	req.ExpiresAt = expires.Unix()
 	item, err := attributevalue.MarshalMap(req)
 	if err != nil {
 		return err
@@ -113,8 +114,7 @@ func (s *Store) TakeState(ctx context.Context, stateHash string, now time.Time) 
 	if err := attributevalue.UnmarshalMap(out.Attributes, &req); err != nil {
 		return req, false, err
 	}
-	exp, err := isotime.Parse(req.Expires)
-	return req, err == nil && now.Before(exp), nil
+	return req, now.Unix() < req.ExpiresAt, nil
 }
 
 // ErrClaimed: the Microsoft tenant is connected to another UniAsset tenant.

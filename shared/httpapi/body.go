@@ -213,52 +213,35 @@ func acceptsNull(t reflect.Type) bool {
 	return t.Implements(nullAccepter) || reflect.PointerTo(t).Implements(nullAccepter)
 }
 
-// takesNull reports whether dst's field for the JSON name takes null. An
-// unknown name reports true: decoding then says it is unknown.
-func takesNull(dst any, name string) bool {
-	ft, ok := fieldType(reflect.TypeOf(dst), name)
-	return !ok || acceptsNull(ft)
-}
-
-// nestedNull finds a null inside v, the JSON for a value of type t, where
-// the field or element would take it as "not given": the same rule as at
-// the top level, in nested objects and arrays. It returns the path below v.
-func nestedNull(v jsontext.Value, t reflect.Type) (string, bool) {
+// refusedNull finds a null in v, the JSON for a value of type t, where t
+// (or the field, element or map value it is in) would take it as "not
+// given", silently ignoring what the caller meant: at v itself, or nested
+// in its objects and arrays. It returns the path below v.
+func refusedNull(v jsontext.Value, t reflect.Type) (string, bool) {
+	if v.Kind() == 'n' {
+		return "", !acceptsNull(t)
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if decodesItself(t) {
-		return "", false // its own decoder says what null means, or that it is wrong
+		return "", false // its own decoder says what is wrong
 	}
 	switch {
-	case v.Kind() == '{' && t.Kind() == reflect.Struct:
+	case v.Kind() == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
 		var members map[string]jsontext.Value
 		if json.Unmarshal(v, &members) != nil {
 			return "", false // decoding says what is wrong
 		}
-		names := slices.Sorted(maps.Keys(members))
-		for _, name := range names {
-			ft, ok := fieldType(t, name)
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			ft, ok := fieldType(t, name) // unknown: decoding says so
+			if t.Kind() == reflect.Map {
+				ft, ok = t.Elem(), true
+			}
 			if !ok {
 				continue
 			}
-			if members[name].Kind() == 'n' && !acceptsNull(ft) {
-				return "." + name, true
-			}
-			if p, found := nestedNull(members[name], ft); found {
-				return "." + name + p, true
-			}
-		}
-	case v.Kind() == '{' && t.Kind() == reflect.Map:
-		var members map[string]jsontext.Value
-		if json.Unmarshal(v, &members) != nil {
-			return "", false
-		}
-		for _, name := range slices.Sorted(maps.Keys(members)) {
-			if members[name].Kind() == 'n' && !acceptsNull(t.Elem()) && t.Elem().Kind() != reflect.Interface {
-				return "." + name, true
-			}
-			if p, found := nestedNull(members[name], t.Elem()); found {
+			if p, found := refusedNull(members[name], ft); found {
 				return "." + name + p, true
 			}
 		}
@@ -268,10 +251,7 @@ func nestedNull(v jsontext.Value, t reflect.Type) (string, bool) {
 			return "", false
 		}
 		for i, e := range elems {
-			if e.Kind() == 'n' && !acceptsNull(t.Elem()) {
-				return fmt.Sprintf("[%d]", i), true
-			}
-			if p, found := nestedNull(e, t.Elem()); found {
+			if p, found := refusedNull(e, t.Elem()); found {
 				return fmt.Sprintf("[%d]", i) + p, true
 			}
 		}
@@ -281,11 +261,8 @@ func nestedNull(v jsontext.Value, t reflect.Type) (string, bool) {
 
 // decodeMember decodes one member into dst; on failure it says what is wrong with it.
 func decodeMember(m member, dst any) (apierror.FieldError, bool) {
-	if string(m.value) == "null" && !takesNull(dst, m.name) {
-		return apierror.FieldError{Field: m.name, Issue: "must not be null (leave it out instead)"}, false
-	}
-	if ft, ok := fieldType(reflect.TypeOf(dst), m.name); ok {
-		if p, found := nestedNull(jsontext.Value(m.value), ft); found {
+	if ft, ok := fieldType(reflect.TypeOf(dst), m.name); ok { // unknown: decoding says so
+		if p, found := refusedNull(m.value, ft); found {
 			return apierror.FieldError{Field: m.name + p, Issue: "must not be null (leave it out instead)"}, false
 		}
 	}
