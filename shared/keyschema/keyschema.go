@@ -207,3 +207,24 @@ func EntraState(stateHash string) Key { return Key{"ENTRASTATE#" + stateHash, "-
 func EntraClaim(microsoftTenantID string) Key {
 	return Key{"ENTRATENANT#" + microsoftTenantID, "-"}
 }
+
+// RateSK is the sort key of every rate-limit item.
+const RateSK = "RATE"
+
+// Rate is one shard of a rate limit's schedule (shared/ratelimit):
+// TENANT#<t>#RATE#<scope>#<shard> / RATE (TTL expiresAt). A fresh partition
+// per limit and shard, so a busy limit never heats the tenant's partition.
+func Rate(tenantID, scope string, shard int) Key {
+	return Key{tenant(tenantID) + "#RATE#" + scope + "#" + strconv.Itoa(shard), RateSK}
+}
+
+// Rate-limit scopes: a webhook's sends, a tenant's sends to slow receivers,
+// a tenant's integration API requests, a webhook's test events.
+func RateWebhookSends(webhookID string) string { return "SEND#" + webhookID }
+
+const (
+	RateSlowSends = "SLOWSEND"
+	RateAPI       = "API"
+)
+
+func RateTestEvents(webhookID string) string { return "TEST#" + webhookID }

@@ -32,6 +32,10 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{Key{EntraAccountPK("t1", 3), ""}, Key{"TENANT#t1#USER#3", ""}},
 		{EntraState("ab12"), Key{"ENTRASTATE#ab12", "-"}},
 		{EntraClaim("0a1b"), Key{"ENTRATENANT#0a1b", "-"}},
+		{Rate("t1", RateWebhookSends("wh_1"), 2), Key{"TENANT#t1#RATE#SEND#wh_1#2", "RATE"}},
+		{Rate("t1", RateSlowSends, 0), Key{"TENANT#t1#RATE#SLOWSEND#0", "RATE"}},
+		{Rate("t1", RateAPI, 3), Key{"TENANT#t1#RATE#API#3", "RATE"}},
+		{Rate("t1", RateTestEvents("wh_1"), 0), Key{"TENANT#t1#RATE#TEST#wh_1#0", "RATE"}},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %v, want %v", c.got, c.want)
