@@ -41,7 +41,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
-	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,activity,alerts,entra,coldstart); default all")
+	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,isolation,activity,alerts,entra,coldstart); default all")
 	flag.Parse()
 	sections = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -76,6 +76,7 @@ func run(out string, requests, clients int) error {
 		{"deliveries", "webhook deliveries per second", func() error { return deliveryThroughput(&doc) }},
 		{"burst", "burst of 1,000 creates, three webhooks", func() error { return burst(&doc, 1000) }},
 		{"inflight", "one tenant's outage: in-flight messages", func() error { return inflight(&doc, 300) }},
+		{"isolation", "isolation: 50 dead receivers beside a healthy one (simulation)", func() error { return isolation(&doc) }},
 		{"activity", "activity log reads", func() error { return activityRead(&doc) }},
 		{"alerts", "expiry alerts: one pass over 10,000 due items beside 100,000 not due", func() error { return alertPass(&doc) }},
 		{"entra", "Entra ID sync: 50,000 users in 200 groups", func() error { return entraSync(&doc) }},

@@ -73,6 +73,9 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if in.Description != nil {
 		hook.Description = *in.Description
 	}
+	if in.RateLimit != nil {
+		hook.RateLimit = *in.RateLimit
+	}
 	hook.HeaderNames = slices.Sorted(maps.Keys(hook.Headers))
 	if err := a.Webhooks.Create(r.Context(), hook); err != nil {
 		return err
@@ -118,6 +121,9 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if in.Headers != nil {
 		hook.Headers = *in.Headers
 		hook.HeaderNames = slices.Sorted(maps.Keys(hook.Headers))
+	}
+	if in.RateLimit != nil {
+		hook.RateLimit = *in.RateLimit
 	}
 	hook.UpdatedAt = isotime.Format(a.Now())
 	if err := a.Webhooks.Replace(r.Context(), hook); err != nil { // only over the revision read above

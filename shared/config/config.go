@@ -68,7 +68,13 @@ var (
 	RetrySchedule       = &Var{Name: "RETRY_SCHEDULE", Default: "5s,5m,30m,2h,5h,10h,10h", Shell: true, Kind: Durations, Max: int64(11 * time.Hour), Doc: "waits before each retry (each ≤ 11h: SQS visibility caps at 12h)"}
 	RetryHoldMax        = &Var{Name: "RETRY_HOLD_MAX", Default: "1m", Shell: true, Kind: Duration, Max: int64(12 * time.Hour), Doc: "longest retry wait held in flight; later ones are re-sent with a delay"}
 	DispatchConcurrency = &Var{Name: "DISPATCH_CONCURRENCY", Default: "10", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "parallel sends per SQS batch"}
-	RouterConcurrency   = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "DynamoDB calls a stream batch makes at once"}
+	// A receiver's share of the dispatcher (shared/delivery.Gate).
+	SendRate          = &Var{Name: "SEND_RATE", Default: "50", Shell: true, Kind: Int, Min: 1, Max: 1000, Doc: "deliveries a second to one webhook unless it sets `rateLimit`"}
+	SlowAfter         = &Var{Name: "SLOW_AFTER", Default: "2s", Shell: true, Kind: Duration, Min: int64(100 * time.Millisecond), Max: int64(45 * time.Second), Doc: "an attempt unanswered this long marks its webhook slow"}
+	SlowEndpointSlots = &Var{Name: "SLOW_ENDPOINT_SLOTS", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "attempts a slow webhook may start per delivery timeout"}
+	SlowTenantSlots   = &Var{Name: "SLOW_TENANT_SLOTS", Default: "50", Shell: true, Kind: Int, Min: 1, Max: 1000, Doc: "attempts a tenant's slow webhooks may start per delivery timeout"}
+	WebhookCacheTTL   = &Var{Name: "WEBHOOK_CACHE_TTL", Default: "5s", Shell: true, Kind: Duration, Max: int64(time.Minute), Doc: "how long a dispatcher instance reuses a webhook it read (edits, pauses and deletes take effect within it)"}
+	RouterConcurrency = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "DynamoDB calls a stream batch makes at once"}
 	// The template never sets it (a test checks); the local stack does, for
 	// receivers on loopback.
 	WebhookAllowPrivate = &Var{Name: "WEBHOOK_ALLOW_PRIVATE", Default: "false", Shell: true, Kind: Bool, Doc: "local stack only: allow http:// and private addresses"}
@@ -92,7 +98,7 @@ var (
 var Vars = []*Var{
 	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
 	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, DeliveryTimeout,
-	RetrySchedule, RetryHoldMax, DispatchConcurrency, RouterConcurrency, WebhookAllowPrivate,
+	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, WebhookCacheTTL, RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,
 	Region, LogLevel,
 }

@@ -106,6 +106,13 @@ type Dispatcher struct {
 	// due, so an outage cannot fill the queue's in-flight quota.
 	RetryHoldMax        time.Duration
 	DispatchConcurrency int
+	// The gate: each webhook's send rate, and the shares of the dispatcher
+	// a slow webhook and a tenant's slow webhooks may hold.
+	SendRate            int
+	SlowAfter           time.Duration
+	SlowEndpointSlots   int
+	SlowTenantSlots     int
+	WebhookCacheTTL     time.Duration
 	WebhookAllowPrivate bool
 }
 
@@ -118,6 +125,11 @@ func (c *Dispatcher) read(r *reader) {
 	c.RetrySchedule = r.durations(RetrySchedule)
 	c.RetryHoldMax = r.duration(RetryHoldMax)
 	c.DispatchConcurrency = r.int(DispatchConcurrency)
+	c.SendRate = r.int(SendRate)
+	c.SlowAfter = r.duration(SlowAfter)
+	c.SlowEndpointSlots = r.int(SlowEndpointSlots)
+	c.SlowTenantSlots = r.int(SlowTenantSlots)
+	c.WebhookCacheTTL = r.duration(WebhookCacheTTL)
 	c.WebhookAllowPrivate = r.bool(WebhookAllowPrivate)
 }
 

@@ -41,8 +41,20 @@ type Dispatcher struct {
 	Concurrency int
 	// HoldMax is the longest wait kept in flight (see config.RetryHoldMax).
 	HoldMax time.Duration
+	// Gate bounds each receiver's and tenant's share (nil: no limits).
+	Gate *Gate
+	// HookTTL is how long an instance reuses a webhook it read (0: reads it
+	// with every attempt).
+	HookTTL time.Duration
 	// Missing counts messages whose delivery record did not exist.
 	Missing atomic.Int64
+	// Ungrouped counts messages received without their tenant as message
+	// group (a sender that bypassed Queue: the fair queue cannot tell them apart).
+	Ungrouped atomic.Int64
+	// Deferred counts messages the gate made wait (not attempts).
+	Deferred atomic.Int64
+
+	hooks hooks
 }
 
 // Handle is the Lambda handler for an SQS batch. Messages whose next attempt
@@ -79,6 +91,27 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 		return false
 	}
 	log = log.With("tenantId", k.TenantID, "deliveryId", k.DeliveryID)
+	if m.EventSourceARN != "" && m.Attributes["MessageGroupId"] != k.TenantID { // from the queue, not a direct call
+		d.Ungrouped.Add(1)
+	}
+	if k.NotBefore != "" {
+		if at, err := isotime.Parse(k.NotBefore); err == nil {
+			switch early := at.Sub(d.Now()); {
+			case early >= time.Second:
+				// Its slot is later (a delay is at most 15 minutes): wait again, reading nothing.
+				return d.park(ctx, k, m.ReceiptHandle, early, log)
+			case early > 0:
+				if sleep(ctx, early) != nil {
+					return true
+				}
+			case early < -lateSlot:
+				// Back well after its slot (a slow poll, a busy instance):
+				// sending now could bunch it with later slots' deliveries,
+				// so it takes a slot afresh.
+				k.Gate, k.GateFor, k.NotBefore = 0, 0, ""
+			}
+		}
+	}
 	keep, err := d.attempt(ctx, k, m.ReceiptHandle, log)
 	if err != nil {
 		// An outage of our own (DynamoDB, Secrets Manager): SQS redelivers after the visibility timeout.
@@ -89,8 +122,23 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 }
 
 func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *slog.Logger) (keep bool, err error) {
-	var hook webhook.Fetched
-	rec, found, err := d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &hook))
+	var (
+		hook   webhook.Fetched
+		rec    Record
+		found  bool
+		cached cachedHook
+	)
+	now := d.Now()
+	if c, ok := d.hooks.get(k.TenantID, k.WebhookID, now, d.HookTTL); ok {
+		cached, hook = c, c.hook
+		rec, found, err = d.Deliveries.Get(ctx, k)
+	} else {
+		rec, found, err = d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &hook))
+		if err == nil && hook.Err == nil {
+			d.hooks.put(k.TenantID, k.WebhookID, hook, now)
+			cached = cachedHook{hook: hook, readAt: now, healthAt: now}
+		}
+	}
 	if err != nil {
 		return true, err
 	}
@@ -104,12 +152,18 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	if rec.Status != Pending || rec.WebhookID != k.WebhookID {
 		return false, nil // already finished, discarded, or not this message's delivery
 	}
-	now := d.Now()
 	if rec.NextAttemptAt != "" {
 		if next, perr := isotime.Parse(rec.NextAttemptAt); perr == nil && next.Sub(now) > time.Second {
 			// Early: a parked retry hopping towards its time, a duplicate
 			// copy, or a visibility change that did not stick. Wait again.
 			return d.wait(ctx, k, receipt, next.Sub(now), log), nil
+		} else if perr == nil && next.After(now) {
+			// Less than SQS's one-second grain early: never before its time
+			// (a receiver's Retry-After is a promise).
+			if err := sleep(ctx, next.Sub(now)); err != nil {
+				return true, err
+			}
+			now = d.Now()
 		}
 	}
 	lease := d.Timeout + 5*time.Second
@@ -132,6 +186,14 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	}
 	w := hook.Webhook
 	n := rec.Attempts + 1
+	slow := w.SlowUntil > isotime.Format(now) || now.Sub(cached.slowSeen) < slowFor
+	if wait, err := d.Gate.Pass(ctx, &k, w, n, slow, now); err != nil {
+		return true, err
+	} else if wait > 0 {
+		d.Deferred.Add(1)
+		k.NotBefore = isotime.Format(now.Add(wait))
+		return d.park(ctx, k, receipt, wait, log), nil
+	}
 	won, err := d.Deliveries.Claim(ctx, k, n, now, lease)
 	if err != nil {
 		return true, err
@@ -144,14 +206,31 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		return d.wait(ctx, k, receipt, lease, log), nil
 	}
 
-	status, respBody, sendErr, took := d.send(ctx, w, rec, now)
+	status, respBody, retryAfter, sendErr, took := d.send(ctx, w, rec, now, slow)
 	a := Attempt{N: n, At: isotime.Format(now), StatusCode: status, DurationMs: took.Milliseconds()}
 	v := Judge(status, sendErr, func() (time.Duration, bool) { return Backoff(d.Schedule, n) })
 	a.Error = v.Error
+	if retryAfter > 0 {
+		// The receiver asked for a pause: this delivery retries no sooner, and
+		// the webhook's other deliveries wait as long (not as attempts).
+		if v.Status == Pending {
+			v.RetryIn = max(v.RetryIn, retryAfter)
+		}
+		if err := d.Gate.Hold(ctx, w, slow, d.Now().Add(retryAfter)); err != nil { // from the answer, not the attempt's start
+			log.Warn("holding a webhook's deliveries for its Retry-After failed", "webhookId", w.ID, "error", err.Error())
+		}
+	}
+	if slow && sendErr == nil && status >= 200 && status < 300 && took < d.slowAfter()/2 {
+		d.clearSlow(ctx, w, log)
+	}
 	o := Outcome{Attempt: a, ResponseBody: respBody, Status: v.Status}
 	retryIn := v.RetryIn
 	if v.Status == Pending {
-		o.NextAttemptAt = isotime.Format(now.Add(retryIn))
+		from := now
+		if retryAfter > 0 {
+			from = d.Now() // a receiver's pause runs from its answer
+		}
+		o.NextAttemptAt = isotime.Format(from.Add(retryIn))
 	}
 	log.Info("delivery attempt", "webhookId", w.ID, "event", rec.Event, "attempt", n, "status", o.Status, "httpStatus", status, "durationMs", a.DurationMs)
 	if err := d.Deliveries.Finish(ctx, k, o); err != nil {
@@ -165,20 +244,27 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		outcome = webhook.OutcomeFailed
 	}
 	if !w.NeedsOutcome(outcome, now) {
-		// w was read when the attempt began; a concurrent attempt may have
-		// changed the badge since. Skipping the write on that old copy could
-		// leave the badge on an earlier attempt's outcome, so the decision is
-		// made again on a fresh read (a read, not a write: the webhook's
-		// partition is the tenant's, and its write budget is what the skip saves).
-		fresh, found, err := d.Webhooks.Fresh(ctx, w)
-		if err != nil {
-			log.Warn("re-reading webhook health failed; writing it", "webhookId", w.ID, "error", err.Error())
-		} else if !found || !fresh.NeedsOutcome(outcome, now) {
+		// w's health was read at healthAt; a concurrent attempt may have
+		// changed the badge since. Skipping the write on an old copy could
+		// leave the badge on an earlier attempt's outcome, so a copy older
+		// than a second is read again (a read, not a write: the webhook's
+		// partition is the tenant's, and its write budget is what the skip
+		// saves). At most one read a second per instance, whatever the traffic.
+		if d.Now().Sub(cached.healthAt) < healthRecheck {
 			return keep, nil
 		}
-		if found {
-			w = fresh
+		fresh, found, err := d.Webhooks.Fresh(ctx, w)
+		if err != nil {
+			log.Warn("re-reading webhook health failed; not writing it", "webhookId", w.ID, "error", err.Error())
+			return keep, nil
 		}
+		d.hooks.update(w, func(e *cachedHook) {
+			e.hook.LastDeliveryStatus, e.hook.LastDeliveryAt, e.healthAt = fresh.LastDeliveryStatus, fresh.LastDeliveryAt, d.Now()
+		})
+		if !found || !fresh.NeedsOutcome(outcome, now) {
+			return keep, nil
+		}
+		w = fresh
 	}
 	detail := fmt.Sprintf("%s delivered on attempt %d", rec.Event, n)
 	if outcome == webhook.OutcomeFailed {
@@ -191,6 +277,11 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	for try := 1; ; try++ {
 		err := d.Webhooks.RecordOutcome(ctx, w, outcome, now, detail)
 		if err == nil {
+			d.hooks.update(w, func(e *cachedHook) {
+				if e.hook.LastDeliveryAt <= isotime.Format(now) {
+					e.hook.LastDeliveryStatus, e.hook.LastDeliveryAt, e.healthAt = outcome, isotime.Format(now), d.Now()
+				}
+			})
 			break
 		}
 		if try == healthTries || ctx.Err() != nil {
@@ -202,8 +293,70 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	return keep, nil
 }
 
+// lateSlot is how late a delivery may come back for its reserved slot and
+// still use it.
+const lateSlot = time.Second
+
 // healthTries bounds the attempts at writing a webhook's health change.
 const healthTries = 3
+
+// healthRecheck is how old a copy of a webhook's health may be for an
+// attempt to skip writing the same outcome.
+const healthRecheck = time.Second
+
+// park sends k again, visible after due (at most SQS's 15 minutes; a later
+// slot is waited for again on arrival), and lets the received copy go. The
+// new message carries what k has passed at the gate, which a hidden copy
+// could not. If the send fails, the received copy is held instead and
+// passes the gate again when it returns.
+func (d *Dispatcher) park(ctx context.Context, k Key, receipt string, due time.Duration, log *slog.Logger) (keep bool) {
+	if err := d.Queue.SendDelayed(ctx, k, due); err == nil {
+		return false
+	} else {
+		log.Warn("re-queueing a delivery for its slot failed; holding it in flight instead", "error", err.Error())
+	}
+	if err := d.Queue.Delay(ctx, receipt, min(due, d.HoldMax)); err != nil {
+		log.Error("holding a delivery failed; SQS redelivers after the visibility timeout", "error", err.Error())
+	}
+	return true
+}
+
+func (d *Dispatcher) slowAfter() time.Duration {
+	if d.Gate == nil || d.Gate.SlowAfter <= 0 {
+		return d.Timeout
+	}
+	return d.Gate.SlowAfter
+}
+
+// markSlow records that w's receiver has kept an attempt waiting SlowAfter:
+// at once in this instance, and on the webhook (at most once per half mark)
+// for the others.
+func (d *Dispatcher) markSlow(ctx context.Context, w webhook.Webhook, log *slog.Logger) {
+	now := d.Now()
+	d.hooks.update(w, func(e *cachedHook) { e.slowSeen = now })
+	if w.SlowUntil > isotime.Format(now.Add(slowFor/2)) {
+		return
+	}
+	wrote, err := d.Webhooks.MarkSlow(ctx, w, now.Add(slowFor), now.Add(slowFor/2))
+	if err != nil {
+		log.Warn("marking a webhook slow failed", "webhookId", w.ID, "error", err.Error())
+		return
+	}
+	if wrote {
+		metrics.Count(log, "SlowWebhooks", "webhook marked slow: its share of the dispatcher is bounded", "webhookId", w.ID)
+	}
+}
+
+// clearSlow lifts w's slow mark once its receiver answers promptly again.
+func (d *Dispatcher) clearSlow(ctx context.Context, w webhook.Webhook, log *slog.Logger) {
+	d.hooks.update(w, func(e *cachedHook) { e.slowSeen, e.hook.SlowUntil = time.Time{}, "" })
+	if w.SlowUntil == "" {
+		return
+	}
+	if err := d.Webhooks.ClearSlow(ctx, w); err != nil {
+		log.Warn("clearing a webhook's slow mark failed", "webhookId", w.ID, "error", err.Error())
+	}
+}
 
 // wait holds message k until due (d from now) and reports whether SQS must
 // keep the received copy. A wait up to HoldMax stays in flight (the message
@@ -239,14 +392,26 @@ func (d *Dispatcher) wait(ctx context.Context, k Key, receipt string, due time.D
 }
 
 // send makes one POST and describes what happened without leaking internals.
-func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, now time.Time) (status int, body string, err error, took time.Duration) {
+// An answer that takes SlowAfter marks the webhook slow as soon as it does,
+// not when the attempt ends, so its next deliveries are gated at once.
+func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, now time.Time, slow bool) (status int, body string, retryAfter time.Duration, err error, took time.Duration) {
+	if !slow {
+		log := slog.With("tenantId", w.TenantID, "deliveryId", rec.DeliveryID)
+		markCtx := context.WithoutCancel(ctx)
+		timer := time.AfterFunc(d.slowAfter(), func() {
+			mctx, cancel := context.WithTimeout(markCtx, 5*time.Second)
+			defer cancel()
+			d.markSlow(mctx, w, log)
+		})
+		defer timer.Stop()
+	}
 	// From now (taken before the claim), so the POST ends inside the claim's lease.
 	ctx, cancel := context.WithDeadline(ctx, now.Add(d.Timeout))
 	defer cancel()
 	payload := []byte(rec.Payload)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(payload))
 	if err != nil {
-		return 0, "", errors.New("invalid URL"), 0
+		return 0, "", 0, errors.New("invalid URL"), 0
 	}
 	for name, value := range w.Headers {
 		req.Header.Set(name, value)
@@ -258,12 +423,12 @@ func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, no
 	resp, err := d.Client.Do(req)
 	took = time.Since(start)
 	if err != nil {
-		return 0, "", describe(err), took
+		return 0, "", 0, describe(err), took
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, keptResponse))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // drain a little so the connection can be reused
-	return resp.StatusCode, keep(raw), nil, took
+	return resp.StatusCode, keep(raw), RetryAfter(resp.StatusCode, resp.Header, d.Now()), nil, took
 }
 
 // keep stores the start of a response body with secrets redacted by name and

@@ -24,10 +24,14 @@ type Queue struct {
 	URL string
 }
 
-// Send enqueues jobs in batches of ten, resending entries SQS refused.
+// Send enqueues jobs in batches of ten, resending entries SQS refused. Each
+// message's group is its tenant: DeliveryQueue is a fair queue, so a
+// tenant's backlog does not hold back the others' deliveries.
 func (q *Queue) Send(ctx context.Context, jobs []Key) error {
-	return sqsbatch.Send(ctx, q.SQS, q.URL, "enqueue deliveries", jobs, 0)
+	return sqsbatch.Send(ctx, q.SQS, q.URL, "enqueue deliveries", jobs, 0, Key.group)
 }
+
+func (k Key) group() string { return k.TenantID }
 
 // Delay hides a received message for d: the next attempt happens when it reappears.
 func (q *Queue) Delay(ctx context.Context, receipt string, d time.Duration) error {
@@ -49,7 +53,7 @@ func (q *Queue) SendDelayed(ctx context.Context, k Key, d time.Duration) error {
 		return err
 	}
 	_, err = q.SQS.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: aws.String(q.URL), MessageBody: aws.String(string(body)),
+		QueueUrl: aws.String(q.URL), MessageBody: aws.String(string(body)), MessageGroupId: aws.String(k.group()),
 		DelaySeconds: int32(min(max(d, 0), maxDelay) / time.Second),
 	})
 	return err

@@ -96,6 +96,11 @@ type Key struct {
 	DeliveryID string `json:"deliveryId"`
 	SK         string `json:"sk"`
 	WebhookID  string `json:"webhookId"`
+	// A message waiting at the gate (delivery.Gate) carries how many of its
+	// steps it has passed, for which attempt, and when its slot starts.
+	Gate      int    `json:"gate,omitempty"`
+	GateFor   int    `json:"gateFor,omitempty"`
+	NotBefore string `json:"notBefore,omitempty"`
 }
 
 func (k Key) pk(shards int) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -32,5 +33,10 @@ func BuildDispatcher(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Conf
 		Now:         time.Now,
 		Concurrency: cfg.DispatchConcurrency,
 		HoldMax:     cfg.RetryHoldMax,
+		Gate: &Gate{
+			Limits: &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable}, SendRate: cfg.SendRate, Timeout: cfg.DeliveryTimeout,
+			EndpointSlots: cfg.SlowEndpointSlots, TenantSlots: cfg.SlowTenantSlots, SlowAfter: cfg.SlowAfter,
+		},
+		HookTTL: cfg.WebhookCacheTTL,
 	}, nil
 }

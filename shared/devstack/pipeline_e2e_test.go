@@ -123,8 +123,9 @@ func TestStreamBatchFailingPastRetriesGoesToDLQ(t *testing.T) {
 func TestMissingDeliveryRecordIsCounted(t *testing.T) {
 	t.Parallel()
 	before := stack.Dispatcher.Missing.Load()
-	body, _ := json.Marshal(delivery.Key{TenantID: newTenant(t, tenant.Enterprise), DeliveryID: "msg_ghost", SK: "2026-11-22T08:00:00.000Z#msg_ghost", WebhookID: "wh_ghost"})
-	if _, err := sqs.NewFromConfig(stack.AWS).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.Dispatcher.DeliveryQueueURL), MessageBody: aws.String(string(body))}); err != nil {
+	k := delivery.Key{TenantID: newTenant(t, tenant.Enterprise), DeliveryID: "msg_ghost", SK: "2026-11-22T08:00:00.000Z#msg_ghost", WebhookID: "wh_ghost"}
+	body, _ := json.Marshal(k)
+	if _, err := sqs.NewFromConfig(stack.AWS).SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(stack.Config.Dispatcher.DeliveryQueueURL), MessageBody: aws.String(string(body)), MessageGroupId: aws.String(k.TenantID)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the missing record to be counted", func() bool { return stack.Dispatcher.Missing.Load() > before })

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ type receiver struct {
 	mu     sync.Mutex
 	got    []received
 	answer func(n int) int // status for the n-th request (1-based)
+	// retryAfter, when set, is sent as Retry-After with every answer.
+	retryAfter time.Duration
 }
 
 type received struct {
@@ -53,11 +56,14 @@ func newReceiver(t *testing.T, answer func(n int) int) *receiver {
 		}
 		rv.mu.Lock()
 		rv.got = append(rv.got, received{Header: r.Header.Clone(), Body: body})
-		n := len(rv.got)
+		n, retryAfter := len(rv.got), rv.retryAfter
 		rv.mu.Unlock()
 		status := 200
 		if rv.answer != nil {
 			status = rv.answer(n)
+		}
+		if retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"ok":true}`))

@@ -263,7 +263,13 @@ func TestPauseDeleteAndTestEvent(t *testing.T) {
 	waitFor(t, 15*time.Second, "delivery after resume", func() bool { return len(rv.requests()) == 2 })
 
 	// Deleted while a delivery waits for its retry: the delivery is discarded.
+	// The receiver asks for a pause longer than a dispatcher may reuse its
+	// copy of the webhook (WEBHOOK_CACHE_TTL), so the retry meets the delete.
+	pause := stack.Config.Dispatcher.WebhookCacheTTL + time.Second
 	flaky := newReceiver(t, func(int) int { return 503 })
+	flaky.mu.Lock()
+	flaky.retryAfter = pause
+	flaky.mu.Unlock()
 	flakyID, _ := createWebhook(t, tid, flaky.URL, "asset.created")
 	expect(t, call(t, "PATCH", "/api/integrations/webhooks/"+whID, owner, map[string]any{"events": []string{"asset.updated"}}), 200, "")
 	createAsset(t, key, nil)
@@ -273,7 +279,7 @@ func TestPauseDeleteAndTestEvent(t *testing.T) {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
 	expect(t, call(t, "GET", "/api/integrations/webhooks/"+flakyID, owner, nil), 404, "NOT_FOUND")
-	waitFor(t, 15*time.Second, "the queued retry to be discarded", func() bool {
+	waitFor(t, 15*time.Second+pause, "the queued retry to be discarded", func() bool {
 		for _, d := range allDeliveries(t, tid) {
 			if d.WebhookID == flakyID {
 				return d.Status == delivery.Failed && strings.Contains(d.LastError, "deleted")

@@ -40,7 +40,7 @@ func (j *Jobs) enqueue(ctx context.Context, reason string, delay time.Duration, 
 	for i, t := range tenantIDs {
 		jobs[i] = Job{TenantID: t, Reason: reason}
 	}
-	return sqsbatch.Send(ctx, j.SQS, j.URL, "queue entra syncs", jobs, delay)
+	return sqsbatch.Send(ctx, j.SQS, j.URL, "queue entra syncs", jobs, delay, func(j Job) string { return j.TenantID })
 }
 
 // Function is EntraSyncFunction: on the schedule it queues one job per

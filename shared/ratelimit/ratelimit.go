@@ -143,7 +143,7 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 	shard := rand.IntN(max(l.Shards, 1))
 	k := key.item(shard)
 	every, tolerance := l.shard()
-	now := t.now()
+	now := time.UnixMilli(t.now().UnixMilli()) // the item keeps milliseconds
 	t.mu.Lock()
 	tat := t.hint[k]
 	t.mu.Unlock()

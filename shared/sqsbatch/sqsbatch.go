@@ -20,9 +20,11 @@ type API interface {
 }
 
 // Send queues each message as JSON, visible after delay (0: at once), ten a
-// call. Entries SQS refuses within a batch are sent again, three tries in
-// all; op names the work in errors.
-func Send[T any](ctx context.Context, api API, url, op string, messages []T, delay time.Duration) error {
+// call, each in the message group group gives (the tenant: a fair queue
+// serves a quiet tenant's messages before a noisy one's backlog; nil: none).
+// Entries SQS refuses within a batch are sent again, three tries in all; op
+// names the work in errors.
+func Send[T any](ctx context.Context, api API, url, op string, messages []T, delay time.Duration, group func(T) string) error {
 	for start := 0; start < len(messages); start += 10 {
 		batch := messages[start:min(start+10, len(messages))]
 		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(batch))
@@ -33,6 +35,9 @@ func Send[T any](ctx context.Context, api API, url, op string, messages []T, del
 			}
 			entries[i] = sqstypes.SendMessageBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body)), DelaySeconds: int32(delay / time.Second),
+			}
+			if group != nil {
+				entries[i].MessageGroupId = aws.String(group(m))
 			}
 		}
 		for try := 0; len(entries) > 0; try++ {

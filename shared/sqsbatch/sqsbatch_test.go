@@ -41,7 +41,7 @@ func TestSendBatchesAndResendsRefused(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = i
 	}
-	if err := Send(context.Background(), api, "q", "queue", msgs, 30*time.Second); err != nil {
+	if err := Send(context.Background(), api, "q", "queue", msgs, 30*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sizes []int
@@ -52,7 +52,7 @@ func TestSendBatchesAndResendsRefused(t *testing.T) {
 		t.Fatalf("calls %v", api.calls)
 	}
 	// Refused three times: an error naming the work.
-	err := Send(context.Background(), &refusing{refuse: 3}, "q", "queue things", msgs[:1], 30*time.Second)
+	err := Send(context.Background(), &refusing{refuse: 3}, "q", "queue things", msgs[:1], 30*time.Second, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "queue things: 1 entries refused") {
 		t.Fatalf("refused three times: %v", err)
 	}

@@ -18,6 +18,8 @@ const (
 	maxHeaderValue = 1024
 	// MaxPerTenant bounds the fan-out of one event.
 	MaxPerTenant = 50
+	// MaxRateLimit is the highest rateLimit a webhook may ask for.
+	MaxRateLimit = 1000
 )
 
 var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
@@ -46,6 +48,7 @@ type CreateInput struct {
 	Events      []string          `json:"events"`
 	Description *string           `json:"description"`
 	Headers     map[string]string `json:"headers"`
+	RateLimit   *int              `json:"rateLimit"`
 }
 
 // UpdateInput is the body of PATCH /webhooks/{id}: only the fields given change.
@@ -56,6 +59,7 @@ type UpdateInput struct {
 	Events      []string           `json:"events"`
 	Description *string            `json:"description"`
 	Headers     *map[string]string `json:"headers"`
+	RateLimit   *int               `json:"rateLimit"`
 }
 
 type checker struct{ validate.Problems }
@@ -118,6 +122,12 @@ func (c *checker) headers(h map[string]string) map[string]string {
 	return out
 }
 
+func (c *checker) rate(n *int) {
+	if n != nil && (*n < 1 || *n > MaxRateLimit) {
+		c.Add("rateLimit", fmt.Sprintf("must be a whole number of deliveries a second from 1 to %d", MaxRateLimit))
+	}
+}
+
 func (c *checker) url(ctx context.Context, p safehttp.Policy, raw string) string {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -141,6 +151,7 @@ func (in *CreateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 		in.Description = &d
 	}
 	in.Headers = c.headers(in.Headers)
+	c.rate(in.RateLimit)
 	return c.Err()
 }
 
@@ -166,8 +177,9 @@ func (in *UpdateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 		h := c.headers(*in.Headers)
 		in.Headers = &h
 	}
-	if in.Name == nil && in.URL == nil && in.Events == nil && in.Description == nil && in.Headers == nil {
-		c.Add("body", "give at least one of name, url, events, description, headers")
+	c.rate(in.RateLimit)
+	if in.Name == nil && in.URL == nil && in.Events == nil && in.Description == nil && in.Headers == nil && in.RateLimit == nil {
+		c.Add("body", "give at least one of name, url, events, description, headers, rateLimit")
 	}
 	return c.Err()
 }

@@ -189,12 +189,15 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 	if err := s.seal(&w); err != nil {
 		return err
 	}
-	var description, headerNames types.AttributeValue // nil: remove the attribute
+	var description, headerNames, rateLimit types.AttributeValue // nil: remove the attribute
 	if w.Description != "" {
 		description = &types.AttributeValueMemberS{Value: w.Description}
 	}
 	if len(w.HeaderNames) > 0 {
 		headerNames = &types.AttributeValueMemberSS{Value: w.HeaderNames}
+	}
+	if w.RateLimit > 0 {
+		rateLimit = &types.AttributeValueMemberN{Value: strconv.Itoa(w.RateLimit)}
 	}
 	fields := []struct {
 		name  string
@@ -207,6 +210,7 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 		{"sealed", &types.AttributeValueMemberS{Value: w.Sealed}},
 		{"description", description},
 		{"headerNames", headerNames},
+		{"rateLimit", rateLimit},
 	}
 	names := map[string]string{"#revision": "revision"}
 	values := map[string]types.AttributeValue{
@@ -367,9 +371,11 @@ func (w Webhook) NeedsOutcome(status string, at time.Time) bool {
 
 // Fresh re-reads w's health inputs (the badge's status and time), which other
 // attempts may have written since w was read; found is false if w is gone.
+// The read is eventually consistent (half the cost, served by any replica):
+// the dispatcher calls it at most once a second per webhook and instance.
 func (s *Store) Fresh(ctx context.Context, w Webhook) (Webhook, bool, error) {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID),
 		ProjectionExpression: aws.String("lastDeliveryStatus, lastDeliveryAt"),
 	})
 	if err != nil || out.Item == nil {
@@ -384,6 +390,36 @@ func (s *Store) Fresh(ctx context.Context, w Webhook) (Webhook, bool, error) {
 	}
 	w.LastDeliveryStatus, w.LastDeliveryAt = h.Status, h.At
 	return w, true, nil
+}
+
+// MarkSlow records that w's receiver is slow until until, unless a mark
+// lasting past renewAfter is there already (concurrent dispatchers then
+// write it once). It reports whether it wrote.
+func (s *Store) MarkSlow(ctx context.Context, w Webhook, until, renewAfter time.Time) (bool, error) {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID),
+		UpdateExpression:    aws.String("SET slowUntil = :until"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND (attribute_not_exists(slowUntil) OR slowUntil < :renew)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":until": &types.AttributeValueMemberS{Value: isotime.Format(until)}, ":renew": &types.AttributeValueMemberS{Value: isotime.Format(renewAfter)},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, dynamo.Translate("mark webhook slow", err)
+}
+
+// ClearSlow removes w's slow mark (its receiver answers promptly again).
+func (s *Store) ClearSlow(ctx context.Context, w Webhook) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID),
+		UpdateExpression: aws.String("REMOVE slowUntil"), ConditionExpression: aws.String("attribute_exists(slowUntil)"),
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("clear webhook slow mark", err)
 }
 
 // Delivery outcomes as the health inputs hold them.

@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
+	"time"
 
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/redact"
 )
 
@@ -56,7 +58,13 @@ type Webhook struct {
 	// an edit is written only over the revision it read. A counter, not
 	// updatedAt: two instances' clocks can give a later write an equal or
 	// earlier time.
-	Revision           int64             `dynamodbav:"revision"`
+	Revision int64 `dynamodbav:"revision"`
+	// RateLimit is the most deliveries a second this webhook receives (0:
+	// the dispatcher's SEND_RATE); the excess waits its turn.
+	RateLimit int `dynamodbav:"rateLimit,omitempty"`
+	// SlowUntil is set while the receiver answers slowly or not at all: the
+	// dispatcher then gives it a bounded share (delivery.Gate).
+	SlowUntil          string            `dynamodbav:"slowUntil,omitempty"`
 	LastDeliveryAt     string            `dynamodbav:"lastDeliveryAt,omitempty"`
 	LastDeliveryStatus string            `dynamodbav:"lastDeliveryStatus,omitempty"`
 	Sealed             string            `dynamodbav:"sealed"`
@@ -92,6 +100,8 @@ type View struct {
 	Events         []string          `json:"events"`
 	Description    string            `json:"description"`
 	Headers        map[string]string `json:"headers"`
+	RateLimit      *int              `json:"rateLimit"` // null: the default
+	Slow           bool              `json:"slow"`
 	Status         string            `json:"status"`
 	Health         string            `json:"health"`
 	LastDeliveryAt *string           `json:"lastDeliveryAt"`
@@ -112,6 +122,10 @@ func (w Webhook) View() View {
 	if w.LastDeliveryAt != "" {
 		v.LastDeliveryAt = &w.LastDeliveryAt
 	}
+	if w.RateLimit > 0 {
+		v.RateLimit = &w.RateLimit
+	}
+	v.Slow = w.SlowUntil > isotime.Format(time.Now())
 	return v
 }
 
