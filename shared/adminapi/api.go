@@ -24,6 +24,7 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/validate"
@@ -45,7 +46,11 @@ type API struct {
 	Activity  *activity.Reader
 	Alerts    *alert.SettingsStore
 	Entra     Entra
-	Now       func() time.Time
+	// Limiter holds each webhook's test events to TestEvents (a test is up
+	// to 8 attempts at a URL the Owner chose).
+	Limiter    ratelimit.Limiter
+	TestEvents ratelimit.Limit
+	Now        func() time.Time
 	// PublicURL and Region say where clients reach the API (see baseURL).
 	PublicURL, Region string
 }
@@ -90,6 +95,9 @@ func New(cfg config.AdminAPI, db entra.DB, sealer *appkey.Sealer, queue Queue, m
 		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
 		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
 		Alerts:    &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
+		Limiter:   &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
+		TestEvents: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.TestEventsPerMinute, 1)),
+			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
 		Now:       time.Now,
 		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -171,6 +173,14 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, u User) error 
 		return apierror.New(apierror.Conflict, "the webhook is paused; resume it to send a test event")
 	}
 	now := a.Now()
+	policy := ratelimit.Policy{Name: "test-events", Limit: a.TestEvents}
+	ok, wait, err := ratelimit.Admit(r.Context(), a.Limiter, ratelimit.Key{TenantID: u.TenantID, Scope: keyschema.RateTestEvents(hook.ID)}, policy.Limit, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return policy.Refuse(w.Header(), wait)
+	}
 	e := delivery.Event{
 		SourceID: "test_" + ulid.Make().String(), Name: "asset.created", TenantID: u.TenantID, Time: isotime.Format(now), Test: true,
 		// A whole asset, as a real asset.created carries, marked as a test.

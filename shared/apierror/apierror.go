@@ -26,6 +26,7 @@ const (
 	IdempotencyConflict     Code = "IDEMPOTENCY_CONFLICT"
 	IdempotencyInProgress   Code = "IDEMPOTENCY_IN_PROGRESS"
 	Throttled               Code = "THROTTLED"
+	RateLimited             Code = "RATE_LIMITED"
 	NotConfigured           Code = "ENTRA_NOT_CONFIGURED"
 	Internal                Code = "INTERNAL_ERROR"
 )
@@ -49,6 +50,8 @@ func (c Code) Status() int {
 		return http.StatusMethodNotAllowed
 	case Conflict, IdempotencyConflict, IdempotencyInProgress:
 		return http.StatusConflict
+	case RateLimited:
+		return http.StatusTooManyRequests
 	case Throttled, NotConfigured:
 		return http.StatusServiceUnavailable
 	default:

@@ -11,7 +11,7 @@ func TestEveryCodeHasItsStatus(t *testing.T) {
 	for code, want := range map[Code]int{
 		Unauthorized: 401, Forbidden: 403, EnterpriseRequired: 403, PlanUpgradeRequired: 403, InsufficientPermissions: 403,
 		Validation: 400, PayloadTooLarge: 413, UnsupportedMediaType: 415, NotFound: 404, MethodNotAllowed: 405,
-		Conflict: 409, IdempotencyConflict: 409, IdempotencyInProgress: 409, Throttled: 503, Internal: 500,
+		Conflict: 409, IdempotencyConflict: 409, IdempotencyInProgress: 409, Throttled: 503, RateLimited: 429, Internal: 500,
 		Code("SOMETHING_NEW"): 500,
 	} {
 		if got := code.Status(); got != want {

@@ -47,7 +47,7 @@ func (m *memTable) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...fun
 }
 
 // benchService stores one key of cost 10 (the production default) and returns it.
-func benchService(b *testing.B, cache *Cache) (*Service, string) {
+func benchService(_ testing.TB, cache *Cache) (*Service, string) {
 	plain, _ := Generate()
 	hash, _ := bcrypt.GenerateFromPassword([]byte(plain), bcrypt.DefaultCost)
 	k := Key{TenantID: "t1", ID: "key_1", Name: "bench", Prefix: DisplayPrefix(plain), Lookup: LookupID(plain), Hash: string(hash),
@@ -77,7 +77,7 @@ func BenchmarkAuthenticateUncached(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.Authenticate(ctx, header); err != nil {
+		if _, err := s.Authenticate(ctx, header, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -87,12 +87,12 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	s, plain := benchService(b, NewCache(1000, time.Hour))
 	header := "Bearer " + plain
 	ctx := context.Background()
-	if _, err := s.Authenticate(ctx, header); err != nil {
+	if _, err := s.Authenticate(ctx, header, ""); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.Authenticate(ctx, header); err != nil {
+		if _, err := s.Authenticate(ctx, header, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -101,7 +101,7 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 // The fake must agree with the real store on what a good key is, or the benchmark measures nothing.
 func TestBenchFakeAuthenticates(t *testing.T) {
 	s, plain := benchService(&testing.B{}, NewCache(10, time.Hour))
-	p, err := s.Authenticate(context.Background(), "Bearer "+plain)
+	p, err := s.Authenticate(context.Background(), "Bearer "+plain, "")
 	if err != nil || p.Key.ID != "key_1" || p.Profile.Plan != tenant.Enterprise {
 		t.Fatalf("%+v %v", p, err)
 	}
@@ -109,7 +109,7 @@ func TestBenchFakeAuthenticates(t *testing.T) {
 	if plain[71] == '0' {
 		last = "1"
 	}
-	if _, err := s.Authenticate(context.Background(), "Bearer "+plain[:71]+last); err == nil {
+	if _, err := s.Authenticate(context.Background(), "Bearer "+plain[:71]+last, ""); err == nil {
 		t.Fatal("a wrong key authenticated")
 	}
 }

@@ -25,6 +25,7 @@ type Service struct {
 	BcryptCost       int
 	LastUsedInterval time.Duration
 	Cache            *Cache           // nil disables caching (the benchmark's uncached case)
+	Sources          *Sources         // nil: lookups are not limited per source address
 	Now              func() time.Time // the clock; nil is time.Now
 }
 
@@ -100,9 +101,11 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 
 var errUnauthorized = apierror.New(apierror.Unauthorized, "a valid API key is required: Authorization: Bearer ua_live_<64 hex>")
 
-// Authenticate verifies an Authorization header value. Every failure looks the
-// same to the caller (401 UNAUTHORIZED) so nothing can be learned from it.
-func (s *Service) Authenticate(ctx context.Context, authorization string) (Principal, error) {
+// Authenticate verifies an Authorization header value sent from source (the
+// client's address). Every failure looks the same to the caller (401
+// UNAUTHORIZED) so nothing can be learned from it; a source over its lookups
+// gets *LookupsLimited before any read, whatever its key.
+func (s *Service) Authenticate(ctx context.Context, authorization, source string) (Principal, error) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return Principal{}, errUnauthorized
@@ -121,6 +124,11 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (Princ
 		ref, fromCache = s.Cache.get(fingerprint)
 	}
 	if !fromCache {
+		if s.Sources != nil {
+			if ok, wait := s.Sources.take(source); !ok {
+				return Principal{}, &LookupsLimited{RetryAfter: wait}
+			}
+		}
 		li, found, err := s.Store.resolve(ctx, LookupID(token))
 		if err != nil {
 			return Principal{}, err

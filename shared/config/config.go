@@ -61,6 +61,14 @@ var (
 	KeyCacheTTL       = &Var{Name: "KEY_CACHE_TTL", Default: "15m", Shell: true, Kind: Duration, Doc: "how long a verified key string is remembered"}
 	LastUsedInterval  = &Var{Name: "LAST_USED_INTERVAL", Default: "1m", Shell: true, Kind: Duration, Doc: "how often `lastUsedAt` may be written per key"}
 	IdempotencyTTL    = &Var{Name: "IDEMPOTENCY_TTL", Default: "24h", Shell: true, Kind: Duration, Doc: "how long responses are kept for replay"}
+	// Well under the HTTP API's shared route throttle (1,000 rps, burst
+	// 2,000), so no one tenant can take it.
+	APIRateLimit = &Var{Name: "API_RATE_LIMIT", Default: "100", Shell: true, Kind: Int, Min: 1, Max: 1000, Doc: "integration API requests a second per tenant (a tenant profile's `apiRateLimit` overrides)"}
+	APIRateBurst = &Var{Name: "API_RATE_BURST", Default: "200", Shell: true, Kind: Int, Min: 1, Max: 2000, Doc: "integration API requests per tenant at once (a tenant profile's `apiRateBurst` overrides)"}
+	// Lookups of key strings this instance has not verified: what a flood of
+	// random keys costs in DynamoDB reads, per source address.
+	KeyLookupsPerSource = &Var{Name: "KEY_LOOKUPS_PER_SOURCE", Default: "60", Shell: true, Kind: Int, Min: 1, Max: 10_000, Doc: "lookups of unverified key strings per source address (IPv6: /64) per instance, a minute and at once"}
+	TestEventsPerMinute = &Var{Name: "TEST_EVENTS_PER_MINUTE", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 60, Doc: "test events per webhook a minute, and at once"}
 	// Bounded well inside the dispatcher's 60 s Lambda timeout, which must
 	// leave time to record the attempt.
 	DeliveryTimeout = &Var{Name: "DELIVERY_TIMEOUT", Default: "10s", Shell: true, Kind: Duration, Min: int64(time.Second), Max: int64(45 * time.Second), Doc: "per attempt (1s to 45s)"}
@@ -97,8 +105,10 @@ var (
 // Vars is every variable any function reads.
 var Vars = []*Var{
 	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
-	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, DeliveryTimeout,
-	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, WebhookCacheTTL, RouterConcurrency, WebhookAllowPrivate,
+	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, APIRateLimit, APIRateBurst,
+	KeyLookupsPerSource, TestEventsPerMinute, DeliveryTimeout,
+	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, WebhookCacheTTL,
+	RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,
 	Region, LogLevel,
 }

@@ -12,6 +12,8 @@ type IntegrationAPI struct {
 	KeyCacheTTL                    time.Duration
 	LastUsedInterval               time.Duration
 	IdempotencyTTL                 time.Duration
+	APIRateLimit, APIRateBurst     int
+	KeyLookupsPerSource            int
 }
 
 func (c *IntegrationAPI) read(r *reader) {
@@ -22,6 +24,9 @@ func (c *IntegrationAPI) read(r *reader) {
 	c.KeyCacheTTL = r.duration(KeyCacheTTL)
 	c.LastUsedInterval = r.duration(LastUsedInterval)
 	c.IdempotencyTTL = r.duration(IdempotencyTTL)
+	c.APIRateLimit = r.int(APIRateLimit)
+	c.APIRateBurst = r.int(APIRateBurst)
+	c.KeyLookupsPerSource = r.int(KeyLookupsPerSource)
 }
 
 // AdminAPI is AdminApiFunction's config: keys, webhooks (sealed secrets, test
@@ -39,6 +44,7 @@ type AdminAPI struct {
 	Region              string
 	Entra               Entra
 	EntraReturnURL      string
+	TestEventsPerMinute int
 }
 
 // Entra is what reaches Microsoft as the app, and the sync queue: read by
@@ -69,6 +75,7 @@ func (c *AdminAPI) read(r *reader) {
 	c.Region = r.text(Region)
 	c.Entra.read(r)
 	c.EntraReturnURL = r.baseURL(EntraReturnURL)
+	c.TestEventsPerMinute = r.int(TestEventsPerMinute)
 }
 
 // StreamRouter is StreamRouterFunction's config: subscriptions in, delivery

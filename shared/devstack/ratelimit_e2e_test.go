@@ -2,45 +2,325 @@ package devstack_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/devstack"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/integrationapi"
 	"github.com/uniasset/integrations/shared/ratelimit"
+	"github.com/uniasset/integrations/shared/tenant"
 )
 
-// Concurrent reservations against moto (DynamoDB's conditional writes, as
-// the dispatcher's principal) take distinct slots one interval apart: no
-// two callers get the same slot, whatever the remembered TATs.
-func TestRateLimitTableReservesDistinctSlots(t *testing.T) {
-	t.Parallel()
-	tid := "ratelimit-" + time.Now().Format("150405.000000")
-	l := ratelimit.Limit{Every: time.Second, Burst: 1, Shards: 1}
-	key := ratelimit.Key{TenantID: tid, Scope: "SEND#wh_x"}
-	var mu sync.Mutex
-	var starts []time.Time
-	var wg sync.WaitGroup
-	for range 4 { // instances, each with its own remembered TATs
-		lim := &ratelimit.Table{DB: stack.Dispatcher.Deliveries.DB, Table: stack.IntegrationsTable}
-		for range 5 {
+// readCounter counts the DynamoDB reads the integration API makes, on the
+// function's own (IAM-checked) client.
+type readCounter struct {
+	dynamo.API
+	reads atomic.Int64
+}
+
+func (c *readCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.reads.Add(1)
+	return c.API.GetItem(ctx, in, o...)
+}
+
+func (c *readCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.reads.Add(1)
+	return c.API.BatchGetItem(ctx, in, o...)
+}
+
+func (c *readCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.reads.Add(1)
+	return c.API.Query(ctx, in, o...)
+}
+
+// integrationGateway serves the routes with an integration API of its own
+// configuration (the admin API is the stack's), as its Lambda would run it
+// with IntegrationApiFunction's credentials.
+func integrationGateway(t *testing.T, cfg config.IntegrationAPI) (*httptest.Server, *readCounter) {
+	t.Helper()
+	db := &readCounter{API: dynamodb.NewFromConfig(stack.Principals["IntegrationApiFunction"].AWS)}
+	handlers := map[string]httpapi.LambdaHandler{
+		"IntegrationApiFunction": httpapi.Lambda(integrationapi.New(cfg, db).Handler()),
+		"AdminApiFunction":       httpapi.Lambda(stack.Handlers["AdminApiFunction"]),
+	}
+	gw, err := devstack.NewGateway(stack.Template.Routes(), handlers, stack.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return srv, db
+}
+
+func retryAfter(t *testing.T, r response) int {
+	t.Helper()
+	n, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || n < 1 {
+		t.Fatalf("Retry-After %q, want whole seconds ≥ 1", r.Header.Get("Retry-After"))
+	}
+	return n
+}
+
+// A tenant over its limit gets 429 RATE_LIMITED with Retry-After and the
+// RateLimit fields, and no API log entry per refusal; another tenant's
+// requests in the same moment succeed; after Retry-After the first is
+// admitted again.
+func TestRateLimitPerTenantE2E(t *testing.T) {
+	cfg := stack.Config.IntegrationAPI
+	cfg.APIRateLimit, cfg.APIRateBurst = 1, 3
+	srv, _ := integrationGateway(t, cfg)
+	a, b := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
+	keyA, _ := newKey(t, a, "asset:create")
+	keyB, _ := newKey(t, b, "asset:create")
+	create := func(key string, n int) response {
+		return callAt(t, srv.URL, "POST", "/api/integrations/assets/create", key,
+			map[string]any{"name": fmt.Sprintf("Pump %d", n), "categoryName": "Pumps", "statusName": "ACTIVE"})
+	}
+
+	start := time.Now()
+	admitted := 0
+	var refused response
+	for i := range 20 {
+		r := create(keyA, i)
+		if r.Status == http.StatusTooManyRequests {
+			refused = r
+			break
+		}
+		expect(t, r, http.StatusCreated, "")
+		if got := r.Header.Get("RateLimit-Policy"); got != `"tenant";q=3;w=3` {
+			t.Fatalf("admitted: RateLimit-Policy %q", got)
+		}
+		admitted++
+	}
+	// GCRA: the burst at once, then one a second, however slow the machine.
+	// One less is allowed (seen once on a loaded machine; likeliest cause, an
+	// SDK retry of a write whose answer was lost takes a second slot): the
+	// limiter may err toward refusing, never toward admitting.
+	if refused.Status == 0 || admitted < 3-1 || admitted > 3+int(time.Since(start)/time.Second) {
+		t.Fatalf("%d admitted in %v before a 429 (status %d), want the burst of 3 and one a second", admitted, time.Since(start), refused.Status)
+	}
+	expect(t, refused, http.StatusTooManyRequests, "RATE_LIMITED")
+	wait := retryAfter(t, refused)
+	if got, want := refused.Header.Get("RateLimit"), `"tenant";r=0;t=`+strconv.Itoa(wait); got != want || wait > 1 {
+		t.Fatalf("RateLimit %q (Retry-After %d), want %q within one interval", got, wait, want)
+	}
+	if got := refused.Header.Get("RateLimit-Policy"); got != `"tenant";q=3;w=3` {
+		t.Fatalf("refused: RateLimit-Policy %q", got)
+	}
+
+	// The other tenant, now: its own limit, untouched.
+	for i := range 3 {
+		expect(t, create(keyB, i), http.StatusCreated, "")
+	}
+
+	// Only admitted calls are in A's call log; the 429 wrote nothing.
+	if got := apiLogRows(t, a); got != admitted {
+		t.Fatalf("%d API log rows for %d admitted calls and a 429", got, admitted)
+	}
+
+	time.Sleep(time.Duration(wait) * time.Second) // what the header asked, no more
+	expect(t, create(keyA, 99), http.StatusCreated, "")
+}
+
+func apiLogRows(t *testing.T, tenantID string) int {
+	t.Helper()
+	r := call(t, "GET", "/api/integrations/activity?source=api&limit=100", token(t, tenantID, "Owner"), nil)
+	expect(t, r, http.StatusOK, "")
+	return len(r.json(t)["rows"].([]any))
+}
+
+// A flood of random well-formed keys from one address costs the address's
+// lookups in DynamoDB reads, then none: the rest are refused from memory
+// (429 with Retry-After). A key verified before the flood still works.
+func TestRateLimitRandomKeyFloodE2E(t *testing.T) {
+	cfg := stack.Config.IntegrationAPI
+	cfg.KeyLookupsPerSource = 10
+	srv, db := integrationGateway(t, cfg)
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create")
+	body := map[string]any{"name": "Valve", "categoryName": "Valves", "statusName": "ACTIVE"}
+	expect(t, callAt(t, srv.URL, "POST", "/api/integrations/assets/create", key, body), http.StatusCreated, "") // verified: cached
+
+	before, start := db.reads.Load(), time.Now()
+	const flood = 200
+	unauthorized, limited := 0, 0
+	for range flood {
+		random, err := apikey.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := callAt(t, srv.URL, "POST", "/api/integrations/assets/create", random, body)
+		switch r.Status {
+		case http.StatusUnauthorized:
+			unauthorized++
+		case http.StatusTooManyRequests:
+			expect(t, r, http.StatusTooManyRequests, "RATE_LIMITED")
+			retryAfter(t, r)
+			limited++
+		default:
+			t.Fatalf("a random key: %d %s", r.Status, r.Body)
+		}
+	}
+	reads := db.reads.Load() - before
+	// 9 lookups left of the 10, and one more for each 6 s the flood took.
+	allowed := 9 + int(time.Since(start)/(6*time.Second))
+	t.Logf("%d random keys: %d DynamoDB reads (%.3f a request), %d answered 401, %d 429", flood, reads, float64(reads)/flood, unauthorized, limited)
+	if reads > int64(allowed) || unauthorized > allowed || limited < flood-allowed {
+		t.Fatalf("%d random keys made %d reads (%d 401s), want at most %d", flood, reads, unauthorized, allowed)
+	}
+	expect(t, callAt(t, srv.URL, "POST", "/api/integrations/assets/create", key, body), http.StatusCreated, "")
+}
+
+// Test events are limited per webhook: the burst is queued, the next is 429
+// RATE_LIMITED with Retry-After, and another webhook of the tenant is not held.
+func TestTestEventRateLimitE2E(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	rv := newReceiver(t, nil)
+	hook, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	other, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	owner := token(t, tid, "Owner")
+	perMinute := stack.Config.AdminAPI.TestEventsPerMinute
+	every := time.Minute / time.Duration(perMinute)
+
+	start := time.Now()
+	queued := 0
+	var refused response
+	for range perMinute + 5 {
+		r := call(t, "POST", "/api/integrations/webhooks/"+hook+"/test", owner, nil)
+		if r.Status == http.StatusTooManyRequests {
+			refused = r
+			break
+		}
+		expect(t, r, http.StatusAccepted, "")
+		queued++
+	}
+	// One less is allowed, as in TestRateLimitPerTenantE2E.
+	if refused.Status == 0 || queued < perMinute-1 || queued > perMinute+int(time.Since(start)/every) {
+		t.Fatalf("%d test events queued in %v before a 429 (Retry-After %q, %s), want %d", queued, time.Since(start), refused.Header.Get("Retry-After"), refused.Body, perMinute)
+	}
+	expect(t, refused, http.StatusTooManyRequests, "RATE_LIMITED")
+	if wait := retryAfter(t, refused); time.Duration(wait)*time.Second > every+time.Second {
+		t.Fatalf("Retry-After %d s, want at most one interval (%v)", wait, every)
+	}
+	if got, want := refused.Header.Get("RateLimit-Policy"), fmt.Sprintf(`"test-events";q=%d;w=60`, perMinute); got != want {
+		t.Fatalf("RateLimit-Policy %q, want %q", got, want)
+	}
+	expect(t, call(t, "POST", "/api/integrations/webhooks/"+other+"/test", owner, nil), http.StatusAccepted, "")
+}
+
+// The limiter's state is one conditional write in DynamoDB: instances that
+// share nothing but the table, admitting at once, never pass the burst;
+// reservations take distinct slots one interval apart; a hold refuses every
+// shard until it ends. On IntegrationApiFunction's credentials (IAM enforced).
+func TestRateLimitTableE2E(t *testing.T) {
+	db := dynamodb.NewFromConfig(stack.Principals["IntegrationApiFunction"].AWS)
+	table := func() *ratelimit.Table { return &ratelimit.Table{DB: db, Table: stack.IntegrationsTable} } // a fresh instance
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+
+	t.Run("admit", func(t *testing.T) {
+		l := ratelimit.Limit{Every: time.Hour, Burst: 5, Shards: 1} // nothing refills during the test
+		key := ratelimit.Key{TenantID: tid, Scope: "ADMIT"}
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		for range 24 {
 			wg.Go(func() {
-				ok, start, err := lim.Reserve(context.Background(), key, l, time.Hour)
-				if err != nil || !ok {
-					t.Errorf("reserve: ok=%v err=%v", ok, err)
-					return
+				ok, _, err := ratelimit.Admit(ctx, table(), key, l, time.Now())
+				if err != nil {
+					t.Error(err)
 				}
+				if ok {
+					admitted.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := admitted.Load(); n < 1 || n > 5 {
+			t.Fatalf("24 at once admitted %d, want 1 to 5 (the burst)", n)
+		}
+		// Whatever contention left unclaimed is there for the asking; no more.
+		total := admitted.Load()
+		for range 10 {
+			if ok, wait, err := ratelimit.Admit(ctx, table(), key, l, time.Now()); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				total++
+			} else if wait < 50*time.Minute {
+				t.Fatalf("refused with Retry-After %v, want about an hour", wait)
+			}
+		}
+		if total < 5-1 || total > 5 { // one less, as in TestRateLimitPerTenantE2E
+			t.Fatalf("admitted %d in all, want the burst of 5", total)
+		}
+	})
+
+	t.Run("reserve", func(t *testing.T) {
+		l := ratelimit.Limit{Every: time.Second, Burst: 1, Shards: 1}
+		key := ratelimit.Key{TenantID: tid, Scope: "RESERVE"}
+		var mu sync.Mutex
+		var starts []time.Time
+		var wg sync.WaitGroup
+		begin := time.Now()
+		reserve := func(lim *ratelimit.Table) bool {
+			ok, start, err := lim.Reserve(ctx, key, l, 10*time.Second)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
 				mu.Lock()
 				starts = append(starts, start)
 				mu.Unlock()
-			})
+			}
+			return ok
 		}
-	}
-	wg.Wait()
-	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
-	for i := 1; i < len(starts); i++ {
-		if gap := starts[i].Sub(starts[i-1]); gap < l.Every {
-			t.Fatalf("slots %d and %d are %v apart, want at least %v: %v", i-1, i, gap, l.Every, starts)
+		for range 16 {
+			wg.Go(func() { reserve(table()) })
 		}
-	}
+		wg.Wait()
+		for range 20 { // whatever contention left unclaimed, up to the horizon
+			if !reserve(table()) {
+				break
+			}
+		}
+		slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+		if len(starts) < 11-1 || len(starts) > 11+int(time.Since(begin)/time.Second) { // one less, as in TestRateLimitPerTenantE2E
+			t.Fatalf("%d reservations within a 10 s horizon at 1/s, want 11", len(starts))
+		}
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap < time.Second-2*time.Millisecond {
+				t.Fatalf("reservations %d and %d %v apart, want one interval (1s): two took one slot", i-1, i, gap)
+			}
+		}
+	})
+
+	t.Run("hold", func(t *testing.T) {
+		l := ratelimit.PerSecond(1000, 1) // 4 shards: the hold must reach every one
+		key := ratelimit.Key{TenantID: tid, Scope: "HOLD"}
+		until := time.Now().Add(30 * time.Second)
+		if err := table().Hold(ctx, key, l, until); err != nil {
+			t.Fatal(err)
+		}
+		for range 12 {
+			ok, wait, err := ratelimit.Admit(ctx, table(), key, l, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok || wait < 25*time.Second || wait > 31*time.Second {
+				t.Fatalf("during a 30 s hold: ok=%v retry after %v", ok, wait)
+			}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/uniasset/integrations/shared/adminroutes"
@@ -19,6 +20,8 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/idempotency"
+	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -30,6 +33,11 @@ type API struct {
 	Idempotency *idempotency.Store
 	Log         *apilog.Writer
 	Now         func() time.Time
+	// Limiter holds each tenant's request limit (ratelimit.Table in
+	// IntegrationsTable); Rate and Burst are the default a tenant profile may override.
+	Limiter     ratelimit.Limiter
+	Rate, Burst int
+	refusals    atomic.Int64 // 429s this instance answered, for the sampled log line
 }
 
 // Routes lists what this function serves; template.yaml routes the same (a test checks).
@@ -95,9 +103,24 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		start := a.Now()
-		principal, err := a.Keys.Authenticate(ctx, r.Header.Get("Authorization"))
+		rc := httpapi.RequestContext(ctx)
+		principal, err := a.Keys.Authenticate(ctx, r.Header.Get("Authorization"), rc.HTTP.SourceIP)
+		var limited *apikey.LookupsLimited
+		if errors.As(err, &limited) {
+			err = a.Keys.Sources.Policy().Refuse(w.Header(), limited.RetryAfter)
+			a.sampleRefusal(ctx, "key lookups", "")
+		}
 		if err != nil {
 			// No tenant is known, so nothing goes to any tenant's activity log.
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		if err := a.admit(ctx, w.Header(), principal); err != nil {
+			// No API log entry: one per refused request would let a flood
+			// write as fast as it is refused.
+			if e, _ := apierror.From(err); e.Code == apierror.RateLimited {
+				a.sampleRefusal(ctx, "tenant", principal.Key.TenantID)
+			}
 			httpapi.WriteError(w, r, err)
 			return
 		}
@@ -108,7 +131,6 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		}
 		httpapi.WriteBody(w, status, respBody, apierror.Code(errCode))
 
-		rc := httpapi.RequestContext(ctx)
 		entry := apilog.Entry{
 			TenantID: principal.Key.TenantID, Method: r.Method, Endpoint: r.URL.Path, Status: status, ErrorCode: errCode,
 			APIKeyID: principal.Key.ID, APIKeyName: principal.Key.Name, SourceIP: rc.HTTP.SourceIP,
@@ -121,6 +143,59 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		if err := a.Log.Write(context.WithoutCancel(ctx), entry, start); err != nil {
 			httpapi.Logger(ctx).Error("api call log write failed", "error", err.Error(), "tenantId", entry.TenantID)
 		}
+	}
+}
+
+// limit is one limit a request takes, and how clients see it.
+type limit struct {
+	key    ratelimit.Key
+	policy ratelimit.Policy
+}
+
+// Bounds of a tenant's override: no tenant may take the HTTP API's shared
+// throttle (1,000 rps, burst 2,000) whole.
+const maxRate, maxBurst = 1000, 2000
+
+// limits are what a request of p takes, in order: its tenant's share now; a
+// key's share within it (keyschema.RateAPIKey) is one more entry.
+func (a *API) limits(p apikey.Principal) []limit {
+	rate, burst := a.Rate, a.Burst
+	if p.Profile.APIRateLimit > 0 {
+		rate = min(p.Profile.APIRateLimit, maxRate)
+	}
+	if p.Profile.APIRateBurst > 0 {
+		burst = min(p.Profile.APIRateBurst, maxBurst)
+	}
+	return []limit{{
+		key:    ratelimit.Key{TenantID: p.Key.TenantID, Scope: keyschema.RateAPI},
+		policy: ratelimit.Policy{Name: "tenant", Limit: ratelimit.PerSecond(float64(max(rate, 1)), max(burst, 1))},
+	}}
+}
+
+// admit takes a slot of each limit, or answers RATE_LIMITED with the
+// headers of the one that refused. Admitted responses carry the policies.
+func (a *API) admit(ctx context.Context, h http.Header, p apikey.Principal) error {
+	ls := a.limits(p)
+	fields := make([]string, 0, len(ls))
+	for _, l := range ls {
+		ok, wait, err := ratelimit.Admit(ctx, a.Limiter, l.key, l.policy.Limit, a.Now())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return l.policy.Refuse(h, wait)
+		}
+		fields = append(fields, l.policy.Field())
+	}
+	h.Set("RateLimit-Policy", strings.Join(fields, ", "))
+	return nil
+}
+
+// sampleRefusal logs the first refusal and every 100th after it: enough to
+// see a flood in the function log without writing a line per request.
+func (a *API) sampleRefusal(ctx context.Context, limit, tenantID string) {
+	if n := a.refusals.Add(1); n%100 == 1 {
+		httpapi.Logger(ctx).Warn("rate limited", "limit", limit, "tenantId", tenantID, "refusedSoFar", n)
 	}
 }
 

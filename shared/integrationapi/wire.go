@@ -14,6 +14,7 @@ import (
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/idempotency"
+	"github.com/uniasset/integrations/shared/ratelimit"
 )
 
 // Build is the function's wiring, shared by its Lambda main and the local stack.
@@ -27,10 +28,13 @@ func New(cfg config.IntegrationAPI, db dynamo.API) *API {
 		Keys: &apikey.Service{
 			Store:            &apikey.Store{DB: db, Table: cfg.IntegrationsTable},
 			LastUsedInterval: cfg.LastUsedInterval, Cache: apikey.NewCache(cfg.KeyCacheSize, cfg.KeyCacheTTL),
+			Sources: apikey.NewSources(cfg.KeyLookupsPerSource),
 		},
 		Assets:      &asset.Store{DB: db, Table: cfg.AssetsTable},
 		Idempotency: &idempotency.Store{DB: db, Table: cfg.IntegrationsTable, TTL: cfg.IdempotencyTTL},
 		Log:         &apilog.Writer{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.APILogShards},
 		Now:         time.Now,
+		Limiter:     &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
+		Rate:        cfg.APIRateLimit, Burst: cfg.APIRateBurst,
 	}
 }

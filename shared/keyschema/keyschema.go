@@ -228,3 +228,6 @@ const (
 )
 
 func RateTestEvents(webhookID string) string { return "TEST#" + webhookID }
+
+// RateAPIKey is one API key's share of the integration API (per-key limits, a later issue).
+func RateAPIKey(keyID string) string { return "API#" + keyID }

@@ -54,6 +54,10 @@ type Profile struct {
 	TenantID string `dynamodbav:"tenantId" json:"tenantId"`
 	Name     string `dynamodbav:"name" json:"name"`
 	Plan     Plan   `dynamodbav:"plan" json:"plan"`
+	// An operator's override of the integration API's per-tenant limit
+	// (0: the configured default); never shown in a response.
+	APIRateLimit int `dynamodbav:"apiRateLimit,omitempty" json:"-"`
+	APIRateBurst int `dynamodbav:"apiRateBurst,omitempty" json:"-"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
