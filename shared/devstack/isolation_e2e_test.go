@@ -170,17 +170,21 @@ func TestRateLimitSpacesDeliveries(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	// The slots are exactly 1/rate apart (ratelimit's tests and
-	// TestRateLimitTableReservesDistinctSlots prove it against moto); what
-	// a receiver sees also varies by the claim write each attempt makes
-	// first, which moto under load can take half a second for. So: the
-	// whole burst is spread over its slots, and no two arrive together.
+	// TestRateLimitTableE2E prove it against moto). A delivery that comes
+	// back for its slot up to a second late (a slow poll, moto under load)
+	// still uses it, so what a receiver sees may hold a second's more: the
+	// documented bound is 1 + rate × (span + 1 s). And the burst as a whole
+	// is spread over its slots.
 	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
 	if span, want := at[len(at)-1].Sub(at[0]), time.Duration(n-2)*time.Second/2; span < want {
 		t.Fatalf("%d deliveries at rateLimit 2/s arrived within %v (at least %v)", n, span, want)
 	}
-	for i := 2; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-2]); gap < 400*time.Millisecond {
-			t.Fatalf("3 deliveries within %v at rateLimit 2/s", gap)
+	for i := range at {
+		for j := i + 1; j < len(at); j++ {
+			span := at[j].Sub(at[i])
+			if allowed := 1 + int(2*(span+time.Second).Seconds()); j-i+1 > allowed {
+				t.Fatalf("%d deliveries within %v at rateLimit 2/s (at most %d)", j-i+1, span, allowed)
+			}
 		}
 	}
 	for _, rec := range allDeliveries(t, tid) {
