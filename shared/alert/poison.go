@@ -3,6 +3,7 @@ package alert
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/smithy-go"
@@ -29,11 +30,11 @@ func Poisoned(err error) (reason string, ok bool) {
 	}
 	var typ *attributevalue.UnmarshalTypeError
 	if errors.As(err, &typ) {
-		return "an item does not decode: " + typ.Value + " where " + typ.Type.String() + " belongs", true
+		return fmt.Sprintf("an item does not decode: %s where %v belongs", typ.Value, typ.Type), true
 	}
 	var dec *attributevalue.UnmarshalError
 	if errors.As(err, &dec) {
-		return "an item does not decode into " + dec.Type.String(), true // its value is left out: it could be anything
+		return fmt.Sprintf("an item does not decode into %v", dec.Type), true // its value is left out: it could be anything
 	}
 	var js *json.UnsupportedValueError
 	if errors.As(err, &js) {
