@@ -149,15 +149,15 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 	// Candidates: entries whose milestone falls in (from, to] under their
 	// own tenant's lead time, each at that milestone's time; the catch-ups'
 	// entries of their tenant and the alerts kept for a retry, at from (first).
-	candidates := map[string]*candidate{}
+	candidates := map[string]*candidate{} // by entry and date: a kept alert of a date since moved is met as stale
 	add := func(e Entry, at time.Time, retry *Retry) {
-		c := candidates[e.ID()]
+		c := candidates[e.ID()+"#"+e.DueAt]
 		if c == nil {
 			c = &candidate{Entry: e, at: at}
-			candidates[e.ID()] = c
+			candidates[e.ID()+"#"+e.DueAt] = c
 		}
 		c.at = minTime(c.at, at)
-		if retry != nil && retry.DueAt == e.DueAt {
+		if retry != nil {
 			c.retry = retry
 		}
 	}
@@ -188,12 +188,16 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 			}
 		}
 	}
-	kept, err := p.Retries.Due(ctx, now)
+	kept, err := p.Retries.All(ctx)
 	if err != nil {
 		return res, err
 	}
-	for i := range kept {
-		add(kept[i].Entry, from, &kept[i])
+	for i, k := range kept {
+		if k.Due(now) {
+			add(k.Entry, from, &kept[i])
+		} else if c := candidates[k.ID()+"#"+k.DueAt]; c != nil {
+			c.retry = &kept[i] // met again before its wait is over: its attempts go on counting
+		}
 	}
 	res.Candidates = len(candidates)
 	ordered := slices.SortedFunc(maps.Values(candidates), func(a, b *candidate) int {

@@ -97,19 +97,15 @@ func (r *Retries) Keep(ctx context.Context, e Entry, prior int, reason string, n
 	return dynamo.Translate("keep alert for a retry", err)
 }
 
-// Due lists the kept alerts whose next attempt has come by now.
-func (r *Retries) Due(ctx context.Context, now time.Time) ([]Retry, error) {
-	all, err := dynamo.ListPrefix[Retry](ctx, r.DB, "read alerts kept for a retry", r.Table, r.pk(), "")
-	if err != nil {
-		return nil, err
-	}
-	var out []Retry
-	for _, k := range all {
-		if at, err := isotime.Parse(k.NextAttemptAt); err != nil || !at.After(now) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+// All lists the kept alerts.
+func (r *Retries) All(ctx context.Context) ([]Retry, error) {
+	return dynamo.ListPrefix[Retry](ctx, r.DB, "read alerts kept for a retry", r.Table, r.pk(), "")
+}
+
+// Due reports whether the kept alert's next attempt has come by now.
+func (k Retry) Due(now time.Time) bool {
+	at, err := isotime.Parse(k.NextAttemptAt)
+	return err != nil || !at.After(now)
 }
 
 // Drop removes a kept alert: it fired, its date no longer holds, or it is
