@@ -171,7 +171,7 @@ func putDocument(t *testing.T, tid, assetID, docID, expiresAt, description strin
 // keeps the poisoned alert for a retry, counted. Once the main app trims the
 // description (a change that moves no date, so the stream does not re-arm
 // it), the next pass after the retry's wait fires it, once.
-func TestAPoisonedAlertItemIsKeptForRetryAndHoldsUpNothing(t *testing.T) {
+func TestAlertOfAPoisonedItemIsKeptForRetryAndHoldsUpNothing(t *testing.T) {
 	t.Parallel()
 	tid, other := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
 	for _, id := range []string{tid, other} {
@@ -224,7 +224,7 @@ func TestAPoisonedAlertItemIsKeptForRetryAndHoldsUpNothing(t *testing.T) {
 // A tenant whose webhooks cannot be read (an item that does not decode) is
 // skipped: other tenants' alerts fire, the watermark moves on, and the
 // tenant's alerts are kept and fire once its webhooks read again.
-func TestAPoisonedTenantIsSkippedAndRetried(t *testing.T) {
+func TestAlertsOfAPoisonedTenantAreSkippedAndRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	broken, healthy := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
@@ -310,7 +310,7 @@ func (c *cutOff) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o
 // A pass that runs out of time keeps what it finished: its watermark moves
 // to just before the first alert it did not finish, and the next pass goes
 // on from there, firing the rest; every alert goes out once, none is skipped.
-func TestAPassOutOfTimeSavesItsProgress(t *testing.T) {
+func TestAlertPassOutOfTimeSavesItsProgress(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
 	expect(t, call(t, "PATCH", "/api/integrations/alert-settings", token(t, tid, "Owner"), map[string]any{"warrantyDays": 1}), 200, "")
