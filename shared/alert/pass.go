@@ -34,10 +34,11 @@ const FirstPass = time.Hour
 
 // Pass is one run of ExpiryAlertsFunction: it fires the milestones whose
 // time came since the last pass (the watermark), reading only the index
-// entries whose dates put a milestone in that stretch, and the catch-ups a
-// grown lead time left. A pass that fails leaves the watermark where it was,
-// so the next one reads the same stretch again (markers keep every alert to
-// once); a missed run is caught up, up to MaxLateness.
+// entries whose dates put a milestone in that stretch, the catch-ups a
+// grown lead time left and the alerts kept for a retry. A pass that fails
+// or runs out of time leaves the watermark just before the first candidate
+// it did not finish, so the next one goes on from there (markers keep every
+// alert to once); a missed run is caught up, up to MaxLateness.
 type Pass struct {
 	Index    *Index
 	Settings *SettingsStore
