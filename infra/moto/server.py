@@ -22,6 +22,11 @@ Costs:
 - moto's ReceiveMessage checks each message's retention by computing all of
   the queue's attributes, message counts included, so a receive costs the
   square of the queue's length. The check reads the one setting it needs.
+- moto's SendMessage reads one FIFO setting from all of a queue's attributes,
+  message counts included, so each message sent costs the queue's length
+  (20 ms a message at 500 waiting, 95 ms at 1,500). A standard queue has no
+  FIFO settings: while a message is sent to one, its attributes are left
+  uncomputed (empty, as far as that read goes).
 
 Gaps:
 - moto numbers a stream record from the shard's length before appending it,
@@ -137,6 +142,30 @@ def _retained(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _retained
+
+_sending = threading.local()
+_all_attributes = Queue.attributes
+
+
+def _attributes(queue):
+    if getattr(_sending, "standard", False) and not queue.fifo_queue:
+        return {}
+    return _all_attributes.fget(queue)
+
+
+def _sent_cheaply(send):
+    @functools.wraps(send)
+    def run(self, *args, **kwargs):
+        _sending.standard = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            _sending.standard = False
+    return run
+
+
+Queue.attributes = property(_attributes)
+SQSBackend.send_message = _sent_cheaply(SQSBackend.send_message)
 
 
 class _ReceivedSet(set):

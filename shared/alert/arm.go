@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,6 +31,7 @@ type Arming struct {
 	Assets      dynamo.API // reads the asset of a maintenance record or document
 	AssetsTable string
 	Firer       *Firer
+	Retries     *Retries // where an alert failing for its item or tenant alone is kept
 }
 
 // Change indexes one change of an item (old and cur: its images, nil when
@@ -45,7 +45,8 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 }
 
 // fireDue fires the milestones of item's newly indexed entries that are
-// due now.
+// due now. An entry whose alert fails for its item or tenant alone is kept
+// for a retry (Retries) and the others go on; an outage fails the change.
 func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
 	// One item's entries share its tenant: its lead times are read once, and
 	// only for a date that could have a milestone due under the longest lead.
@@ -61,43 +62,52 @@ func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]type
 			}
 			leads = &st.Leads
 		}
-		var due []Milestone
-		for _, m := range Milestones(e, *leads) {
-			if m.Due(now) {
-				due = append(due, m)
-			}
+		err := a.fireEntry(ctx, e, *leads, cur, now, hooks)
+		if reason, ok := Poisoned(err); ok {
+			err = a.Retries.Keep(ctx, e, 0, reason, now)
 		}
-		if len(due) == 0 {
-			continue
-		}
-		assetItem := cur
-		if e.ItemSK != keyschema.AssetSK {
-			out, err := a.Assets.GetItem(ctx, &dynamodb.GetItemInput{
-				TableName: aws.String(a.AssetsTable), Key: keyschema.Asset(e.TenantID, e.AssetID).Attrs(), ConsistentRead: aws.Bool(true),
-			})
-			if err != nil {
-				return dynamo.Translate("read asset of an alert", err)
-			}
-			if out.Item == nil {
-				continue // the asset is gone: nothing to tell about it
-			}
-			assetItem = out.Item
-		}
-		data, err := NewData(e, cur, assetItem, now)
-		if err != nil {
-			// Retrying cannot make it readable, and failing would hold up the
-			// stream's shard: skipped, as the router skips undecodable images.
-			slog.Warn("alert skipped: its item cannot be read", "itemPK", e.ItemPK, "itemSK", e.ItemSK, "error", err.Error())
-			continue
-		}
-		list, err := hooks(e.TenantID)
 		if err != nil {
 			return err
 		}
-		for _, m := range due {
-			if _, err := a.Firer.Fire(ctx, m, data, list, now); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// fireEntry fires e's milestones that are due now (cur: e's item).
+func (a *Arming) fireEntry(ctx context.Context, e Entry, leads Leads, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
+	var due []Milestone
+	for _, m := range Milestones(e, leads) {
+		if m.Due(now) {
+			due = append(due, m)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	assetItem := cur
+	if e.ItemSK != keyschema.AssetSK {
+		out, err := a.Assets.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(a.AssetsTable), Key: keyschema.Asset(e.TenantID, e.AssetID).Attrs(), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return dynamo.Translate("read asset of an alert", err)
+		}
+		if out.Item == nil {
+			return nil // the asset is gone: nothing to tell about it
+		}
+		assetItem = out.Item
+	}
+	data, err := NewData(e, cur, assetItem, now)
+	if err != nil {
+		return unreadable(err)
+	}
+	list, err := hooks(e.TenantID)
+	if err != nil {
+		return err
+	}
+	for _, m := range due {
+		if _, err := a.Firer.Fire(ctx, m, data, list, now); err != nil {
+			return err
 		}
 	}
 	return nil

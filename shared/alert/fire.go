@@ -17,6 +17,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -42,6 +43,8 @@ type Firer struct {
 	DB         dynamo.API
 	Table      string
 	Deliveries Deliveries
+	// Concurrency bounds the delivery records one alert writes at once (0: one).
+	Concurrency int
 }
 
 // marker is the stored record of a milestone that fired.
@@ -121,17 +124,29 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 	}
 
 	e := delivery.Event{SourceID: sourceID(k), Name: m.Event, TenantID: m.TenantID, Time: mk.FiredAt, Data: data}
-	var keys []delivery.Key
+	var to []webhook.Webhook
 	for _, w := range hooks {
-		if !slices.Contains(mk.Webhooks, w.ID) {
-			continue // not subscribed when the alert fired, or deleted since
+		if slices.Contains(mk.Webhooks, w.ID) { // else not subscribed when the alert fired, or deleted since
+			to = append(to, w)
 		}
-		key, send, err := f.Deliveries.Prepare(ctx, w, e)
-		if err != nil {
-			return false, err
-		}
+	}
+	// Each delivery record is its own write: 50 webhooks one after another
+	// would be 50 round trips per alert.
+	prepared := make([]*delivery.Key, len(to))
+	err = parallel.Each(ctx, len(to), max(f.Concurrency, 1), func(ctx context.Context, i int) error {
+		key, send, err := f.Deliveries.Prepare(ctx, to[i], e)
 		if send {
-			keys = append(keys, key)
+			prepared[i] = &key
+		}
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	var keys []delivery.Key
+	for _, k := range prepared {
+		if k != nil {
+			keys = append(keys, *k)
 		}
 	}
 	if err := f.Deliveries.Send(ctx, keys); err != nil {

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/metrics"
 	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -32,10 +34,11 @@ const FirstPass = time.Hour
 
 // Pass is one run of ExpiryAlertsFunction: it fires the milestones whose
 // time came since the last pass (the watermark), reading only the index
-// entries whose dates put a milestone in that stretch, and the catch-ups a
-// grown lead time left. A pass that fails leaves the watermark where it was,
-// so the next one reads the same stretch again (markers keep every alert to
-// once); a missed run is caught up, up to MaxLateness.
+// entries whose dates put a milestone in that stretch, the catch-ups a
+// grown lead time left and the alerts kept for a retry. A pass that fails
+// or runs out of time leaves the watermark just before the first candidate
+// it did not finish, so the next one goes on from there (markers keep every
+// alert to once); a missed run is caught up, up to MaxLateness.
 type Pass struct {
 	Index    *Index
 	Settings *SettingsStore
@@ -44,8 +47,9 @@ type Pass struct {
 	Webhooks interface {
 		List(ctx context.Context, tenantID string) ([]webhook.Webhook, error)
 	}
-	Firer *Firer
-	Now   func() time.Time
+	Firer   *Firer
+	Retries *Retries // alerts failing for their item or tenant alone, kept for later passes
+	Now     func() time.Time
 	// Backfill indexes dates written before the index, a stretch of the
 	// table per Handle (nil: none). Run, which tests call as of other times,
 	// leaves it alone: it works as of the real now.
@@ -70,6 +74,14 @@ type Result struct {
 	Stale      int // entries whose item no longer has the date (moved, removed, performed)
 	Fired      int // alerts queued
 	Unreadable int // candidates skipped because their item could not be decoded
+	// Failed candidates were kept for a retry (their item or tenant failed
+	// alone: Unreadable ones among them); FailedTenants could not have their
+	// webhooks read.
+	Failed, FailedTenants int
+	// Unfinished candidates were left for the next pass (out of time, or an
+	// outage); Watermark is where the next pass starts.
+	Unfinished int
+	Watermark  time.Time
 }
 
 // Handle is the Lambda handler: EventBridge Scheduler's event carries nothing the pass needs.
@@ -78,8 +90,9 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "candidates", r.Candidates, "stale", r.Stale, "unreadable", r.Unreadable, "fired", r.Fired)
-	if p.Backfill == nil {
+	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "watermark", isotime.Format(r.Watermark), "candidates", r.Candidates,
+		"stale", r.Stale, "unreadable", r.Unreadable, "failed", r.Failed, "failedTenants", r.FailedTenants, "unfinished", r.Unfinished, "fired", r.Fired)
+	if p.Backfill == nil || r.Unfinished > 0 { // the alerts due come first
 		return nil
 	}
 	b, err := p.Backfill.Step(ctx, p.Now(), backfillBudget(ctx, time.Now()))
@@ -102,7 +115,13 @@ func backfillBudget(ctx context.Context, now time.Time) time.Duration {
 	return max(budget, 0)
 }
 
-// Run makes one pass as of now.
+// Run makes one pass as of now. It works through its candidates in the
+// order of the milestone times that made them candidates, a chunk at a
+// time, and moves the watermark to just before the first one not done: a
+// pass that runs out of time (its context's deadline, less passSaveMargin)
+// or meets an outage keeps what it finished, and the next pass goes on from
+// there. A candidate failing for its item or tenant alone is kept for a
+// retry (Retries) and counts as done.
 func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 	to := now.Add(-PassLag)
 	from, err := p.watermark(ctx, to)
@@ -129,16 +148,28 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 	}
 
 	// Candidates: entries whose milestone falls in (from, to] under their
-	// own tenant's lead time, and the catch-ups' entries of their tenant.
-	candidates := map[string]Entry{}
+	// own tenant's lead time, each at that milestone's time; the catch-ups'
+	// entries of their tenant and the alerts kept for a retry, at from (first).
+	candidates := map[string]*candidate{} // by entry and date: a kept alert of a date since moved is met as stale
+	add := func(e Entry, at time.Time, retry *Retry) {
+		c := candidates[e.ID()+"#"+e.DueAt]
+		if c == nil {
+			c = &candidate{Entry: e, at: at}
+			candidates[e.ID()+"#"+e.DueAt] = c
+		}
+		c.at = minTime(c.at, at)
+		if retry != nil {
+			c.retry = retry
+		}
+	}
 	for _, w := range Crossings(from, to, inUse) {
 		es, err := p.Index.Between(ctx, w)
 		if err != nil {
 			return res, err
 		}
 		for _, e := range es {
-			if w.Lead == 0 || leadsOf(e.TenantID).Lead(w.Group) == w.Lead {
-				candidates[e.ID()] = e
+			if due, err := isotime.Parse(e.DueAt); err == nil && (w.Lead == 0 || leadsOf(e.TenantID).Lead(w.Group) == w.Lead) {
+				add(e, due.Add(-w.Lead), nil)
 			}
 		}
 	}
@@ -154,83 +185,200 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 				return res, err
 			}
 			for _, e := range es {
-				candidates[e.ID()] = e
+				add(e, from, nil)
 			}
+		}
+	}
+	kept, err := p.Retries.All(ctx)
+	if err != nil {
+		return res, err
+	}
+	for i, k := range kept {
+		if k.Due(now) {
+			add(k.Entry, from, &kept[i])
+		} else if c := candidates[k.ID()+"#"+k.DueAt]; c != nil {
+			c.retry = &kept[i] // met again before its wait is over: its attempts go on counting
 		}
 	}
 	res.Candidates = len(candidates)
-
-	// Each candidate is checked against its item as it is now: the index
-	// follows the stream, which may be a moment behind.
-	ordered := slices.Collect(maps.Values(candidates))
-	slices.SortFunc(ordered, func(a, b Entry) int { return strings.Compare(a.ID(), b.ID()) })
-	items, err := p.read(ctx, ordered)
-	if err != nil {
-		return res, err
-	}
-	var jobs []firing
-	tenants := map[string]bool{}
-	for _, e := range ordered {
-		item, assetItem := items[keyOf(e.ItemPK, e.ItemSK)], items[keyOf(e.ItemPK, keyschema.AssetSK)]
-		if item == nil || assetItem == nil || !slices.ContainsFunc(Entries(ImageOf(item)), e.Same) {
-			res.Stale++
-			continue
-		}
-		j := firing{tenantID: e.TenantID}
-		for _, m := range Milestones(e, leadsOf(e.TenantID)) {
-			if m.Due(to) {
-				j.due = append(j.due, m)
-			}
-		}
-		if len(j.due) == 0 {
-			continue
-		}
-		if j.data, err = NewData(e, item, assetItem, now); err != nil {
-			// An item this code cannot read (the main app wrote a field in
-			// another type) must not hold up every other tenant's alerts.
-			slog.Warn("alert skipped: its item cannot be read", "itemPK", e.ItemPK, "itemSK", e.ItemSK, "error", err.Error())
-			res.Unreadable++
-			continue
-		}
-		jobs = append(jobs, j)
-		tenants[e.TenantID] = true
-	}
-	hooks, err := p.listHooks(ctx, slices.Sorted(maps.Keys(tenants)))
-	if err != nil {
-		return res, err
-	}
-	var fired atomic.Int64
-	err = parallel.Each(ctx, len(jobs), fireConcurrency, func(ctx context.Context, i int) error {
-		j := jobs[i]
-		for _, m := range j.due {
-			ok, err := p.Firer.Fire(ctx, m, j.data, hooks[j.tenantID], now)
-			if err != nil {
-				return err
-			}
-			if ok {
-				fired.Add(1)
-			}
-		}
-		return nil
+	ordered := slices.SortedFunc(maps.Values(candidates), func(a, b *candidate) int {
+		return cmp.Or(a.at.Compare(b.at), strings.Compare(a.ID(), b.ID()))
 	})
-	res.Fired = int(fired.Load())
-	if err != nil {
-		return res, err
-	}
 
-	for _, st := range all {
-		if err := p.Settings.Settled(ctx, st); err != nil {
+	// Work stops in time to save the progress it made.
+	work, stop := context.WithCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		work, stop = context.WithDeadline(ctx, deadline.Add(-passSaveMargin))
+	}
+	defer stop()
+	tenants := map[string]*tenantHooks{}
+	var failure error
+	for start := 0; start < len(ordered) && failure == nil && work.Err() == nil; start += passChunk {
+		failure = p.chunk(work, ordered[start:min(start+passChunk, len(ordered))], leadsOf, tenants, now, to, &res)
+	}
+	if work.Err() != nil {
+		failure = nil // out of time, not failed: the next pass goes on from the watermark
+	}
+	mark := to
+	if first := slices.IndexFunc(ordered, func(c *candidate) bool { return !c.done }); first >= 0 {
+		mark = ordered[first].at.Add(-time.Millisecond) // everything before it is done
+		for _, c := range ordered[first:] {
+			if !c.done {
+				res.Unfinished++
+			}
+		}
+	}
+	// Saved even when ctx is done: that is when it matters most.
+	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), passSaveMargin)
+	defer cancel()
+	if res.Unfinished == 0 {
+		for _, st := range all {
+			if err := p.Settings.Settled(save, st); err != nil {
+				return res, err
+			}
+		}
+	}
+	if mark.After(from) {
+		if err := p.advance(save, mark); err != nil {
 			return res, err
 		}
 	}
-	return res, p.advance(ctx, to)
+	res.Watermark = maxTime(mark, from)
+	return res, failure
 }
 
-// firing is a candidate's milestones that are due, with their alert's data.
+// passChunk is how many candidates a pass reads and fires between two
+// looks at its deadline; passSaveMargin is the time it keeps to record its
+// progress before the deadline.
+const (
+	passChunk      = 200
+	passSaveMargin = 10 * time.Second
+)
+
+// candidate is an entry a pass looks at: at is the time of the milestone
+// that made it one (the pass's start for catch-ups and retries).
+type candidate struct {
+	Entry
+	at    time.Time
+	retry *Retry // the kept alert it retries, if any
+	done  bool   // fired, stale, not due, or kept for a retry
+}
+
+// tenantHooks is a tenant's webhooks as a pass listed them, or why not.
+type tenantHooks struct {
+	list   []webhook.Webhook
+	reason string // the list failed for this tenant alone
+}
+
+// chunk reads and fires a chunk of candidates, marking each one done that
+// it finishes; it returns an outage (nothing is kept for a retry for it).
+func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) Leads, tenants map[string]*tenantHooks, now, to time.Time, res *Result) error {
+	entries := make([]Entry, len(cs))
+	for i, c := range cs {
+		entries[i] = c.Entry
+	}
+	items, err := p.read(ctx, entries)
+	if err != nil {
+		return err
+	}
+	// Jobs: the candidates with milestones due, and the kept alerts to
+	// retry or drop.
+	var jobs []firing
+	var toList []string
+	for _, c := range cs {
+		item, assetItem := items[keyOf(c.ItemPK, c.ItemSK)], items[keyOf(c.ItemPK, keyschema.AssetSK)]
+		j := firing{c: c}
+		switch {
+		case item == nil || assetItem == nil || !slices.ContainsFunc(Entries(ImageOf(item)), c.Same):
+			res.Stale++ // moved, removed or performed since: nothing to fire
+		default:
+			for _, m := range Milestones(c.Entry, leadsOf(c.TenantID)) {
+				if m.Due(to) {
+					j.due = append(j.due, m)
+				}
+			}
+			if len(j.due) == 0 && c.retry != nil {
+				// Kept until it could no longer be sent: given up, counted.
+				metrics.Count(slog.Default(), MetricRetriesAbandoned, "alert kept for a retry given up: too late to send",
+					"tenantId", c.TenantID, "assetId", c.AssetID, "itemSK", c.ItemSK, "dueAt", c.DueAt, "attempts", c.retry.Attempts)
+			}
+			if len(j.due) == 0 {
+				break
+			}
+			if j.data, j.err = NewData(c.Entry, item, assetItem, now); j.err != nil {
+				// An item this code cannot read (the main app wrote a field in
+				// another type) must not hold up every other tenant's alerts.
+				j.err = unreadable(j.err)
+				res.Unreadable++
+			} else if tenants[c.TenantID] == nil && !slices.Contains(toList, c.TenantID) {
+				toList = append(toList, c.TenantID)
+			}
+		}
+		if len(j.due) == 0 && c.retry == nil {
+			c.done = true // nothing to fire, nothing kept
+			continue
+		}
+		jobs = append(jobs, j)
+	}
+	if err := p.listHooks(ctx, toList, tenants, res); err != nil {
+		return err
+	}
+	var fired, failed atomic.Int64
+	err = parallel.Each(ctx, len(jobs), fireConcurrency, func(ctx context.Context, i int) error {
+		j := jobs[i]
+		err := j.err
+		if err == nil && len(j.due) > 0 && tenants[j.c.TenantID].reason != "" {
+			err = poisoned{"the tenant's webhooks cannot be read: " + tenants[j.c.TenantID].reason}
+		}
+		for _, m := range j.due {
+			if err != nil {
+				break
+			}
+			var ok bool
+			if ok, err = p.Firer.Fire(ctx, m, j.data, tenants[j.c.TenantID].list, now); ok {
+				fired.Add(1)
+			}
+		}
+		switch reason, poisoned := Poisoned(err); {
+		case poisoned:
+			failed.Add(1)
+			prior := 0
+			if j.c.retry != nil {
+				prior = j.c.retry.Attempts
+			}
+			err = p.Retries.Keep(ctx, j.c.Entry, prior, reason, now)
+		case err == nil && j.c.retry != nil:
+			err = p.Retries.Drop(ctx, j.c.Entry)
+		}
+		j.c.done = err == nil
+		return err
+	})
+	res.Fired += int(fired.Load())
+	res.Failed += int(failed.Load())
+	return err
+}
+
+// firing is a candidate's milestones that are due, with their alert's data
+// (or why it cannot be made).
 type firing struct {
-	tenantID string
-	due      []Milestone
-	data     Data
+	c    *candidate
+	due  []Milestone
+	data Data
+	err  error
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // fireConcurrency is how many candidates a pass fires at once: each alert
@@ -239,21 +387,32 @@ type firing struct {
 // of ExpiryAlertsFunction's timeout.
 const fireConcurrency = 16
 
-// listHooks lists each tenant's webhooks, fireConcurrency tenants at once.
-func (p *Pass) listHooks(ctx context.Context, tenants []string) (map[string][]webhook.Webhook, error) {
-	lists := make([][]webhook.Webhook, len(tenants))
-	err := parallel.Each(ctx, len(tenants), fireConcurrency, func(ctx context.Context, i int) (err error) {
-		lists[i], err = p.Webhooks.List(ctx, tenants[i])
+// listHooks lists each tenant's webhooks, fireConcurrency tenants at once,
+// into tenants. A tenant whose list fails for it alone (an item that does
+// not decode) is counted and logged, and its alerts are kept for a retry;
+// an outage is returned.
+func (p *Pass) listHooks(ctx context.Context, ids []string, tenants map[string]*tenantHooks, res *Result) error {
+	lists := make([]*tenantHooks, len(ids))
+	err := parallel.Each(ctx, len(ids), fireConcurrency, func(ctx context.Context, i int) error {
+		list, err := p.Webhooks.List(ctx, ids[i])
+		reason, poisoned := Poisoned(err)
+		if poisoned {
+			metrics.Count(slog.Default(), MetricTenantsFailed, "a tenant's webhooks cannot be read; its alerts are kept for a retry", "tenantId", ids[i], "reason", reason)
+			err = nil
+		}
+		lists[i] = &tenantHooks{list: list, reason: reason}
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string][]webhook.Webhook, len(tenants))
-	for i, t := range tenants {
-		out[t] = lists[i]
+	for i, id := range ids {
+		tenants[id] = lists[i]
+		if lists[i].reason != "" {
+			res.FailedTenants++
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func keyOf(pk, sk string) string { return pk + "\x00" + sk }

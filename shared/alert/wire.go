@@ -25,12 +25,18 @@ func NewPass(cfg config.ExpiryAlerts, db ScanAPI, queue delivery.SQSAPI) *Pass {
 	index := &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards}
 	settings := &SettingsStore{DB: db, Table: cfg.IntegrationsTable}
 	hooks := &webhook.Store{DB: db, Table: cfg.IntegrationsTable}
-	firer := &Firer{DB: db, Table: cfg.IntegrationsTable, Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)}
+	firer := &Firer{DB: db, Table: cfg.IntegrationsTable, Concurrency: prepareConcurrency,
+		Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)}
+	retries := &Retries{DB: db, Table: cfg.IntegrationsTable}
 	return &Pass{
-		Index: index, Settings: settings, Items: db, Assets: cfg.AssetsTable, Webhooks: hooks, Firer: firer, Now: time.Now,
+		Index: index, Settings: settings, Items: db, Assets: cfg.AssetsTable, Webhooks: hooks, Firer: firer, Retries: retries, Now: time.Now,
 		Backfill: &Backfill{
 			DB: db, Assets: cfg.AssetsTable, Table: cfg.IntegrationsTable, Webhooks: hooks,
-			Arming: &Arming{Index: index, Settings: settings, Assets: db, AssetsTable: cfg.AssetsTable, Firer: firer},
+			Arming: &Arming{Index: index, Settings: settings, Assets: db, AssetsTable: cfg.AssetsTable, Firer: firer, Retries: retries},
 		},
 	}
 }
+
+// prepareConcurrency bounds the delivery records one alert of a pass writes
+// at once; the pass fires fireConcurrency alerts at once besides.
+const prepareConcurrency = 4

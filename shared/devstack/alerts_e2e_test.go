@@ -175,6 +175,7 @@ func newPass(t *testing.T, from string) *alert.Pass {
 	t.Helper()
 	p := *stack.Alerts
 	p.Watermark = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "TEST#" + t.Name()}
+	p.Retries = &alert.Retries{DB: p.Retries.DB, Table: p.Retries.Table, PK: keyschema.AlertRetryPK + "#TEST#" + t.Name()}
 	item := p.Watermark.Attrs()
 	item["at"] = &types.AttributeValueMemberS{Value: from}
 	if _, err := stack.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: item}); err != nil {

@@ -24,6 +24,7 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{Key{DuePK("warranty", "2026-03-08", 5), DueSK("2026-03-08T09:15:00.000Z", "TENANT#t1#ASSET#a", "ASSET")}, Key{"DUE#warranty#2026-03-08#5", "2026-03-08T09:15:00.000Z#TENANT#t1#ASSET#a#ASSET"}},
 		{AlertSettings("t1"), Key{"ALERTSETTINGS", "t1"}},
 		{AlertMarker("t1", "a", "MAINT#m", "maintenance.overdue", "2026-03-08T09:15:00.000Z"), Key{"TENANT#t1#ALERT#a#MAINT#m", "maintenance.overdue#2026-03-08T09:15:00.000Z"}},
+		{AlertRetry("t1", "warranty#TENANT#t1#ASSET#a#ASSET#2026-03-08T09:15:00.000Z"), Key{"ALERTRETRY", "t1#warranty#TENANT#t1#ASSET#a#ASSET#2026-03-08T09:15:00.000Z"}},
 		{AlertWatermark(), Key{"ALERTJOB", "WATERMARK"}},
 		{AlertBackfill(), Key{"ALERTJOB", "BACKFILL"}},
 		{Key{TenantDuePK("t1", "warranty", 5), ""}, Key{"TENANT#t1#DUE#warranty#5", ""}},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/assetevent"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -40,8 +41,9 @@ type Router struct {
 	Enqueuer Deliveries
 	Alerts   Arm              // nil: no alerts (unit tests of routing alone)
 	Now      func() time.Time // the clock alerts are weighed by
-	// Concurrency bounds the DynamoDB calls a batch makes at once (webhook
-	// lists per tenant, then delivery records).
+	// Concurrency bounds each fan-out of a batch: webhook lists per tenant,
+	// items armed at once (and, within each, an alert's delivery records:
+	// alert.Firer.Concurrency), then the events' delivery records.
 	Concurrency int
 }
 
@@ -103,8 +105,10 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		}
 	})
 
-	// Alerts: the index follows each change, in record order, and what a
-	// change makes due fires now. A tenant not listed above is listed on demand.
+	// Alerts: the index follows each change, and what a change makes due
+	// fires now (an alert failing for its item or tenant alone is kept for
+	// the passes to retry, not failed). A tenant not listed above is listed
+	// on demand.
 	if r.Alerts != nil {
 		hooks := func(t string) ([]webhook.Webhook, error) {
 			mu.Lock()
@@ -119,18 +123,33 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			mu.Unlock()
 			return hs, err
 		}
+		// Records of one item stay in order (its index entries follow each
+		// change); different items are armed at once, so a batch of due
+		// records waits for the slowest item rather than the sum of them.
+		var items []string
+		byItem := map[string][]int{}
 		for i, rec := range ev.Records {
-			if i >= failed {
-				break
+			k := itemKey(rec)
+			if byItem[k] == nil {
+				items = append(items, k)
 			}
-			old, cur, err := assetevent.Images(rec)
-			if err != nil {
-				continue // undecodable, as above: skipped
-			}
-			if err := r.Alerts.Change(ctx, old, cur, r.Now(), hooks); err != nil {
-				fail(i, err)
-			}
+			byItem[k] = append(byItem[k], i)
 		}
+		_ = parallel.Each(ctx, len(items), max(r.Concurrency, 1), func(ctx context.Context, n int) error {
+			for _, i := range byItem[items[n]] {
+				old, cur, err := assetevent.Images(ev.Records[i])
+				if err != nil {
+					continue // undecodable, as above: skipped
+				}
+				if err := r.Alerts.Change(ctx, old, cur, r.Now(), hooks); err != nil {
+					mu.Lock()
+					fail(i, err)
+					mu.Unlock()
+					return nil // the item's later records wait for the retry from this one
+				}
+			}
+			return nil
+		})
 	}
 
 	var jobs []*job
@@ -178,6 +197,11 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{
 		{ItemIdentifier: ev.Records[failed].Change.SequenceNumber},
 	}}, nil
+}
+
+// itemKey names the item a record changed (its table keys).
+func itemKey(rec events.DynamoDBEventRecord) string {
+	return rec.Change.Keys["PK"].String() + "\x00" + rec.Change.Keys["SK"].String()
 }
 
 // each runs the functions given to run, at most Concurrency at a time, and

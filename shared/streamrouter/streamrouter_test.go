@@ -6,8 +6,10 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -149,4 +151,72 @@ func TestFailureReportsTheFirstUnroutedRecord(t *testing.T) {
 			t.Fatalf("failed at %q, sent %v", failed, q.sent)
 		}
 	})
+}
+
+// arming is an in-memory Arm: it records the images it armed per item
+// (their version), and fails the one listed in failAt. Each item's first
+// record waits until every item's first record has started (or the
+// context ends), so a router arming items one at a time fails the batch.
+type arming struct {
+	mu         sync.Mutex
+	order      map[string][]string // item PK -> versions armed, in order
+	failAt     string              // "PK version" whose arming fails
+	items      int                 // items whose first record is still to start
+	allStarted chan struct{}
+	seen       map[string]bool
+}
+
+func (a *arming) Change(ctx context.Context, _, cur map[string]types.AttributeValue, _ time.Time, _ func(string) ([]webhook.Webhook, error)) error {
+	pk, v := cur["PK"].(*types.AttributeValueMemberS).Value, cur["version"].(*types.AttributeValueMemberN).Value
+	a.mu.Lock()
+	if !a.seen[pk] {
+		a.seen[pk] = true
+		if a.items--; a.items == 0 {
+			close(a.allStarted)
+		}
+	}
+	a.mu.Unlock()
+	select {
+	case <-a.allStarted:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if pk+" "+v == a.failAt {
+		return errors.New("index write failed")
+	}
+	a.order[pk] = append(a.order[pk], v)
+	return nil
+}
+
+// Records of different items are armed at once and those of one item in
+// order; an item whose arming fails arms none of its later records, and
+// the batch reports the earliest failed record (Lambda retries from it).
+func TestAlertsArmItemsAtOnceAndEachInOrder(t *testing.T) {
+	update := func(seq, assetID, version string) events.DynamoDBEventRecord {
+		r := insert(seq, "t1", assetID)
+		r.EventName = "MODIFY"
+		r.Change.NewImage["version"] = events.NewNumberAttribute(version)
+		return r
+	}
+	a := &arming{order: map[string][]string{}, seen: map[string]bool{}, failAt: keyschema.AssetPK("t1", "b") + " 2", items: 3, allStarted: make(chan struct{})}
+	batch := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		update("1", "a", "1"), update("2", "b", "1"), update("3", "a", "2"), update("4", "b", "2"),
+		update("5", "c", "1"), update("6", "b", "3"), update("7", "a", "3"),
+	}}
+	r := &Router{Webhooks: hooks{}, Enqueuer: &queue{prepared: map[string]bool{}}, Alerts: a, Now: time.Now, Concurrency: 3}
+	// The deadline only bounds a router that never arms the items at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := r.Handle(ctx, batch)
+	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "4" {
+		t.Fatalf("want record 4 reported: %v %+v", err, resp)
+	}
+	want := map[string][]string{keyschema.AssetPK("t1", "a"): {"1", "2", "3"}, keyschema.AssetPK("t1", "b"): {"1"}, keyschema.AssetPK("t1", "c"): {"1"}}
+	for pk, versions := range want {
+		if !slices.Equal(a.order[pk], versions) {
+			t.Errorf("%s armed %v, want %v", pk, a.order[pk], versions)
+		}
+	}
 }

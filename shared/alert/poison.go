@@ -1,0 +1,59 @@
+package alert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/smithy-go"
+)
+
+// Poisoned reports whether err is one item's or one tenant's own fault —
+// trying the same call again fails the same way — and says why in words
+// that carry no value of the item: DynamoDB refused a write as invalid (a
+// delivery record over the 400 KB item limit), or an item (the alert's, its
+// asset's, a webhook's) does not decode. Anything else (throttling, a
+// network or service error, a cancelled context) is an outage of ours that
+// every item would meet: the caller fails and is retried whole.
+func Poisoned(err error) (reason string, ok bool) {
+	var p poisoned
+	if errors.As(err, &p) {
+		return p.reason, true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		if ae.ErrorCode() == "ValidationException" {
+			return "DynamoDB refused the write: " + ae.ErrorMessage(), true
+		}
+		return "", false
+	}
+	var typ *attributevalue.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Sprintf("an item does not decode: %s where %v belongs", typ.Value, typ.Type), true
+	}
+	var dec *attributevalue.UnmarshalError
+	if errors.As(err, &dec) {
+		return fmt.Sprintf("an item does not decode into %v", dec.Type), true // its value is left out: it could be anything
+	}
+	var js *json.UnsupportedValueError
+	if errors.As(err, &js) {
+		return "the alert's payload cannot be encoded", true
+	}
+	return "", false
+}
+
+// poisoned is a failure known to be an item's or a tenant's alone.
+type poisoned struct{ reason string }
+
+func (p poisoned) Error() string { return p.reason }
+
+// unreadable is the failure of an alert whose item or asset cannot be read
+// into its data: the item's own, whatever the decoder's error.
+func unreadable(err error) error {
+	reason, ok := Poisoned(err)
+	if !ok {
+		reason = "the item cannot be read"
+	}
+	return poisoned{reason}
+}
