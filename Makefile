@@ -29,7 +29,7 @@ run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unl
 	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} $(GO) run ./infra/local
 
 test: tools browser ## Run every test (unit and end to end against moto) with the race detector
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
 
 unit: ## Unit tests only: every package but the local stack's, no moto, seconds
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /shared/devstack)
