@@ -96,10 +96,14 @@ func putAsset(t *testing.T, tid, assetID string) {
 // StreamRouterFunction's Timeout: the handler gets the template's Timeout as
 // its context's deadline, as Lambda gives it, and must report no failure.
 // Not parallel: its 5,000 records keep moto's one core busy for half a
-// minute, which would slow every other test's pipeline; alone it runs first.
+// minute, which would slow every other test's pipeline; alone, it runs
+// before the parallel tests, and it removes what it wrote (moto answers an
+// index Query by walking the whole table, so 10,000 more items would slow
+// every later test's reads).
 func TestRouterBatchOfDueRecordsFinishesWithinItsTimeout(t *testing.T) {
 	ctx := context.Background()
 	tid := newTenant(t, tenant.Enterprise)
+	t.Cleanup(func() { removeTenantItems(t, stack.IntegrationsTable, tid) })
 	for i := range 50 {
 		createWebhook(t, tid, fmt.Sprintf("http://127.0.0.1:9/hook-%d", i), "maintenance.due_soon")
 	}
@@ -417,5 +421,39 @@ func TestRouterSkipsARecordWhoseAlertIsPoisoned(t *testing.T) {
 	kept, err := dynamo.ListPrefix[alert.Retry](ctx, stack.DB, "read kept alerts", stack.IntegrationsTable, retries.PK, "")
 	if err != nil || len(kept) != 1 || kept[0].ItemSK != "DOC#doc_huge" || kept[0].Attempts != 1 {
 		t.Fatalf("kept for a retry: %+v %v", kept, err)
+	}
+}
+
+// removeTenantItems deletes every item of IntegrationsTable that names the
+// tenant in its keys (a load test's records, markers and index entries).
+func removeTenantItems(t *testing.T, table, tid string) {
+	ctx := context.Background()
+	var keys []map[string]types.AttributeValue
+	p := dynamodb.NewScanPaginator(stack.DB, &dynamodb.ScanInput{TableName: aws.String(table), ProjectionExpression: aws.String("PK, SK")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Errorf("scan for cleanup: %v", err)
+			return
+		}
+		for _, it := range page.Items {
+			if strings.Contains(str(it["PK"]), tid) || strings.Contains(str(it["SK"]), tid) {
+				keys = append(keys, it)
+			}
+		}
+	}
+	for start := 0; start < len(keys); start += 25 {
+		var reqs []types.WriteRequest
+		for _, k := range keys[start:min(start+25, len(keys))] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+		}
+		for len(reqs) > 0 {
+			out, err := stack.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
+			if err != nil {
+				t.Errorf("cleanup: %v", err)
+				return
+			}
+			reqs = out.UnprocessedItems[table]
+		}
 	}
 }
