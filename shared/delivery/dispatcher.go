@@ -395,7 +395,7 @@ func (d *Dispatcher) wait(ctx context.Context, k Key, receipt string, due time.D
 // An answer that takes SlowAfter marks the webhook slow as soon as it does,
 // not when the attempt ends, so its next deliveries are gated at once.
 func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, now time.Time, slow bool) (status int, body string, retryAfter time.Duration, err error, took time.Duration) {
-	if !slow {
+	{ // also while slow: an attempt still unanswered renews the mark (markSlow writes at most once per half mark)
 		log := slog.With("tenantId", w.TenantID, "deliveryId", rec.DeliveryID)
 		markCtx := context.WithoutCancel(ctx)
 		timer := time.AfterFunc(d.slowAfter(), func() {

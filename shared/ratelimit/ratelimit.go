@@ -53,7 +53,9 @@ const MaxItemRate = 250
 // TAT an event may start (the burst it allows).
 func (l Limit) shard() (every, tolerance time.Duration) {
 	n := max(l.Shards, 1)
-	every = l.Every * time.Duration(n)
+	// The item keeps milliseconds: rounding the interval up keeps a limit at
+	// or under its rate (down, 150/s would run at 166/s).
+	every = (l.Every*time.Duration(n) + time.Millisecond - 1).Truncate(time.Millisecond)
 	perShard := max((max(l.Burst, 1)+n-1)/n, 1)
 	return every, every * time.Duration(perShard-1)
 }
