@@ -1,9 +1,11 @@
 package devstack
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,21 +27,27 @@ const maxGatewayBody = 10 << 20
 // routes, runs the JWT authorizer where the template puts one, builds the
 // payload-2.0 event and calls the function's handler, then writes its response.
 type Gateway struct {
-	mux        *http.ServeMux
-	defaultFn  string
-	authorizer *Issuer
-	handlers   map[string]httpapi.LambdaHandler
+	mux          *http.ServeMux
+	defaultRoute *Route
+	authorizer   *Issuer
+	handlers     map[string]httpapi.LambdaHandler
+	// IntegrationTimeout is how long the gateway waits for a function
+	// (HTTP API's default and maximum: 30 s; tests shorten it).
+	IntegrationTimeout time.Duration
 }
+
+// integrationTimeout is HTTP API's integration timeout for a Lambda proxy.
+const integrationTimeout = 30 * time.Second
 
 // NewGateway builds a gateway for routes; handlers are keyed by function logical id.
 func NewGateway(routes []Route, handlers map[string]httpapi.LambdaHandler, authorizer *Issuer) (*Gateway, error) {
-	g := &Gateway{mux: http.NewServeMux(), authorizer: authorizer, handlers: handlers}
+	g := &Gateway{mux: http.NewServeMux(), authorizer: authorizer, handlers: handlers, IntegrationTimeout: integrationTimeout}
 	for _, r := range routes {
 		if _, ok := handlers[r.Function]; !ok {
 			return nil, fmt.Errorf("no local handler for %s", r.Function)
 		}
 		if r.Path == "" {
-			g.defaultFn = r.Function
+			g.defaultRoute = &r
 			continue
 		}
 		route := r
@@ -60,11 +68,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mux.ServeHTTP(w, r)
 		return
 	}
-	if g.defaultFn == "" {
+	if g.defaultRoute == nil {
 		gatewayError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	g.invoke(w, r, Route{Function: g.defaultFn})
+	g.invoke(w, r, *g.defaultRoute)
 }
 
 func gatewayError(w http.ResponseWriter, status int, msg string) {
@@ -97,7 +105,28 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, route Route) {
 		}
 	}
 	ev := buildEvent(r, route, body, claims)
-	resp, err := g.handlers[route.Function](r.Context(), ev)
+	// A client that hangs up does not stop a Lambda invocation; only its
+	// Timeout, or the integration timeout, ends it.
+	ctx := context.WithoutCancel(r.Context())
+	limit, gatewayFirst := route.Timeout, false
+	if limit <= 0 || limit > g.IntegrationTimeout {
+		// (On AWS such a function runs on after the gateway gives up; no
+		// HTTP function here has a Timeout past 30 s.)
+		limit, gatewayFirst = g.IntegrationTimeout, true
+	}
+	resp, err := invoke(ctx, route.Function, limit, g.handlers[route.Function], ev)
+	var timedOut *TimedOut
+	if errors.As(err, &timedOut) && gatewayFirst {
+		// The gateway gave up before the function answered or timed out.
+		gatewayError(w, http.StatusServiceUnavailable, "Service Unavailable")
+		return
+	}
+	g.respond(w, route, resp, err)
+}
+
+// respond writes the function's response, or what HTTP API answers for a
+// function error (a timeout included: Lambda reports it as one).
+func (g *Gateway) respond(w http.ResponseWriter, route Route, resp events.APIGatewayV2HTTPResponse, err error) {
 	if err != nil {
 		slog.Error("function error", "function", route.Function, "error", err.Error())
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")

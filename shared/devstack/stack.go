@@ -207,11 +207,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	if o.AlertsEvery > 0 {
 		s.polling.Add(1)
-		go s.schedule(o.AlertsEvery, func(ctx context.Context) error { return s.Alerts.Handle(ctx, nil) })
+		go s.schedule("ExpiryAlertsFunction", o.AlertsEvery, func(ctx context.Context) error { return s.Alerts.Handle(ctx, nil) })
 	}
 	if o.EntraEvery > 0 {
 		s.polling.Add(1)
-		go s.schedule(o.EntraEvery, func(ctx context.Context) error { _, err := s.EntraSync.FanOut(ctx); return err })
+		go s.schedule("EntraSyncFunction", o.EntraEvery, func(ctx context.Context) error { _, err := s.EntraSync.FanOut(ctx); return err })
 	}
 	return s, nil
 }
@@ -376,7 +376,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, router.Handle); err != nil {
+	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, timed("StreamRouterFunction", s.Template.Timeout("StreamRouterFunction"), router.Handle)); err != nil {
 		return fmt.Errorf("stream poller: %w", err)
 	}
 	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config.Dispatcher, s.Principals["DispatcherFunction"].AWS); err != nil {
@@ -387,7 +387,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 		s.polling.Add(1)
 		go func() {
 			defer s.polling.Done()
-			pollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, s.Dispatcher.Handle)
+			pollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, timed("DispatcherFunction", s.Template.Timeout("DispatcherFunction"), s.Dispatcher.Handle))
 		}()
 	}
 	if s.EntraSync, err = entra.BuildFunction(ctx, s.Config.EntraSync, s.Principals["EntraSyncFunction"].AWS); err != nil {
@@ -397,21 +397,23 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	s.polling.Add(1)
 	go func() {
 		defer s.polling.Done()
-		pollQueue(pollCtx, s.Principals["EntraSyncFunction"].AWS, jobs.URL, jobs.ARN, s.EntraSync.HandleSQS)
+		pollQueue(pollCtx, s.Principals["EntraSyncFunction"].AWS, jobs.URL, jobs.ARN, timed("EntraSyncFunction", s.Template.Timeout("EntraSyncFunction"), s.EntraSync.HandleSQS))
 	}()
 	return nil
 }
 
-// schedule runs tick every interval, as EventBridge Scheduler would, until
-// the stack closes; a failed tick is logged (on AWS: retried, then the
-// function's DLQ). The first runs at once: for alerts it sets the watermark,
-// so a pass as of a later time (`alerts --at`) covers everything from now.
-func (s *Stack) schedule(every time.Duration, tick func(context.Context) error) {
+// schedule runs fn's tick every interval, as EventBridge Scheduler would,
+// until the stack closes, each run within fn's Timeout; a failed tick is
+// logged (on AWS: retried, then the function's DLQ). The first runs at once:
+// for alerts it sets the watermark, so a pass as of a later time
+// (`alerts --at`) covers everything from now.
+func (s *Stack) schedule(fn string, every time.Duration, tick func(context.Context) error) {
 	defer s.polling.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
+	run := timed(fn, s.Template.Timeout(fn), func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, tick(ctx) })
 	for {
-		if err := tick(s.pollCtx); err != nil && s.pollCtx.Err() == nil {
+		if _, err := run(s.pollCtx, struct{}{}); err != nil && s.pollCtx.Err() == nil {
 			slog.Error("scheduled run failed; the next tick tries again", "error", err.Error())
 		}
 		select {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -19,6 +20,7 @@ type Template struct {
 	} `yaml:"Parameters"`
 	Globals struct {
 		Function struct {
+			Timeout     int `yaml:"Timeout"`
 			Environment struct {
 				Variables map[string]any `yaml:"Variables"`
 			} `yaml:"Environment"`
@@ -32,6 +34,21 @@ func (t *Template) FunctionVariables(fn string) map[string]any {
 	env, _ := t.Resources[fn].Properties["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
 	return vars
+}
+
+// lambdaDefaultTimeout is Lambda's Timeout when neither the function nor Globals set one.
+const lambdaDefaultTimeout = 3 * time.Second
+
+// Timeout is fn's effective Timeout, as CloudFormation resolves it: the
+// function's own, else Globals', else Lambda's default.
+func (t *Template) Timeout(fn string) time.Duration {
+	if n, ok := t.Resources[fn].Properties["Timeout"].(int); ok && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if n := t.Globals.Function.Timeout; n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return lambdaDefaultTimeout
 }
 
 // Resource is one entry of Resources; Properties stays generic.
@@ -89,6 +106,9 @@ type Route struct {
 	Method   string // "" for the $default route
 	Path     string // "" for the $default route
 	JWT      bool   // behind the JWT authorizer
+	// Timeout is the function's template Timeout (0: no limit, for
+	// gateways built by hand).
+	Timeout time.Duration
 }
 
 // Routes lists every HttpApi event of every function in the template.
@@ -105,7 +125,7 @@ func (t *Template) Routes() []Route {
 				continue
 			}
 			props, _ := ev["Properties"].(map[string]any)
-			route := Route{Function: name}
+			route := Route{Function: name, Timeout: t.Timeout(name)}
 			route.Method, _ = props["Method"].(string)
 			route.Path, _ = props["Path"].(string)
 			route.Method = strings.ToUpper(route.Method)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -110,9 +111,31 @@ type Completion struct {
 	Next     string
 }
 
+// outcomeReserve is what a callback keeps of its invocation's time after
+// its calls to Microsoft, to write its outcome (a System entry, the next
+// state, or the connection and its first sync job) and redirect.
+const outcomeReserve = 3 * time.Second
+
+// microsoftBudget bounds a callback's calls to Microsoft, whatever
+// Microsoft does (hangs, long Retry-After, retried 5xx): they end while the
+// invocation has outcomeReserve left before its deadline (Lambda's context
+// carries it), else within graphTimeout.
+func microsoftBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-outcomeReserve))
+	}
+	return context.WithTimeout(ctx, graphTimeout)
+}
+
 // Complete handles Microsoft's redirect. It checks the state first (so
 // nothing else in the request is believed from a stranger), treats an
 // error parameter as a refusal, then runs the step the state is for.
+//
+// The state is spent once taken, even when Microsoft then fails or runs
+// out the budget: a state is single-use (a replayed redirect must not run
+// a step twice, and a sign-in's code cannot be redeemed twice anyway), so
+// such a callback ends as microsoft_unavailable, with a System entry, and
+// the Owner starts the connect again.
 func (c *Consent) Complete(ctx context.Context, q url.Values) (Completion, error) {
 	state := q.Get("state")
 	if state == "" || len(state) > 256 {
@@ -158,7 +181,9 @@ func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, er
 		return s.fail(ctx, OutcomeSignInFailed, "Microsoft's sign-in returned no code", "")
 	}
 	app := s.Microsoft.Tokens.App
-	id, err := app.Redeem(ctx, s.Microsoft.Tokens.Base, s.req.SignInTenant, s.req.RedirectURI, code, s.req.Verifier, s.req.Nonce, s.Now())
+	mctx, cancel := microsoftBudget(ctx)
+	defer cancel()
+	id, err := app.Redeem(mctx, s.Microsoft.Tokens.Base, s.req.SignInTenant, s.req.RedirectURI, code, s.req.Verifier, s.req.Nonce, s.Now())
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.Is(err, graph.ErrIdentity):
@@ -169,9 +194,7 @@ func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, er
 	case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500:
 		return s.fail(ctx, OutcomeSignInFailed, "Microsoft did not accept the sign-in ("+printable(re.ErrorCode, 64)+")", "")
 	case err != nil:
-		u := classify(err)
-		slog.Warn("entra connect: the sign-in could not be redeemed", "tenant", s.req.TenantID, "reason", u.Reason)
-		return s.fail(ctx, OutcomeUnavailable, u.Reason, "")
+		return s.unavailable(ctx, mctx, "the sign-in could not be redeemed", err, "")
 	case !ValidGUID(id.TenantID) || !ValidGUID(id.ObjectID):
 		return s.fail(ctx, OutcomeSignInFailed, "the ID token names no Microsoft tenant or user", "")
 	case s.req.SignInTenant != "organizations" && id.TenantID != s.req.SignInTenant:
@@ -203,27 +226,30 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 	if !strings.EqualFold(q.Get("tenant"), ms) {
 		return s.fail(ctx, OutcomeTenantChanged, "the consent names another Microsoft tenant than the one "+s.req.Username+" signed in to", ms)
 	}
+	mctx, cancel := microsoftBudget(ctx)
+	defer cancel()
 	// The proof is a token issued now: a cached one predates this consent.
-	s.Microsoft.Tokens.Forget(ms)
-	client := s.Microsoft.Client(ms)
-	org, err := client.Organization(ctx)
+	client, err := s.Microsoft.FreshClient(mctx, ms)
+	var org graph.Organization
+	if err == nil {
+		org, err = client.Organization(mctx)
+	}
 	var user graph.User
 	var ge *graph.Error
 	if err == nil {
-		user, err = client.User(ctx, s.req.ObjectID)
+		user, err = client.User(mctx, s.req.ObjectID)
 		if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
 			return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not a user of that directory", ms)
 		}
 	}
 	switch {
 	case err != nil:
-		u := classify(err)
 		s.Microsoft.Tokens.Forget(ms)
-		slog.Warn("entra connect: the tenant could not be proven", "tenant", s.req.TenantID, "reason", u.Reason)
-		if u.Status == ReauthRequired {
+		if u := classify(err); u.Status == ReauthRequired {
+			slog.Warn("entra connect: the tenant could not be proven", "tenant", s.req.TenantID, "reason", u.Reason)
 			return s.fail(ctx, OutcomeNotConsented, "Microsoft gives the app no access to that tenant: "+u.Reason, ms)
 		}
-		return s.fail(ctx, OutcomeUnavailable, u.Reason, ms)
+		return s.unavailable(ctx, mctx, "the tenant could not be proven", err, ms)
 	case !strings.EqualFold(org.ID, ms):
 		return s.fail(ctx, OutcomeTenantChanged, "the tenant Microsoft issued the token for is not the one signed in to", ms)
 	case user.UserType != "Member" || !user.AccountEnabled:
@@ -247,6 +273,22 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 		return Completion{}, err
 	}
 	return Completion{Outcome: OutcomeConnected, TenantID: s.req.TenantID, Message: "connected to " + org.DefaultDomain()}, nil
+}
+
+// unavailable ends the connect as microsoft_unavailable: Microsoft failed,
+// or did not answer within the budget mctx had (ctx, the invocation's,
+// still has time to write the System entry).
+func (s *connectStep) unavailable(ctx, mctx context.Context, what string, err error, ms string) (Completion, error) {
+	var ge *graph.Error
+	reason := classify(err).Reason
+	switch {
+	case mctx.Err() != nil:
+		reason = "Microsoft did not answer in time"
+	case errors.As(err, &ge):
+		reason = fmt.Sprintf("Microsoft Graph answered %d %s", ge.Status, ge.Code)
+	}
+	slog.Warn("entra connect: "+what, "tenant", s.req.TenantID, "reason", reason)
+	return s.fail(ctx, OutcomeUnavailable, reason+"; nothing was connected: start the connect again", ms)
 }
 
 // printable keeps text from a redirect fit for the Activity Log: control

@@ -34,6 +34,16 @@ func (m *Microsoft) Client(ms string) *graph.Client {
 	return &graph.Client{HTTP: m.Tokens.HTTPClient(ms), BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}
 }
 
+// FreshClient reads the directory of Microsoft tenant ms with a token
+// asked for now, within ctx.
+func (m *Microsoft) FreshClient(ctx context.Context, ms string) (*graph.Client, error) {
+	hc, err := m.Tokens.Fresh(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	return &graph.Client{HTTP: hc, BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}, nil
+}
+
 // Configured reports whether the app has a client id: without one no
 // tenant can connect.
 func (m *Microsoft) Configured() bool { return m.Tokens != nil && m.Tokens.App.ClientID != "" }

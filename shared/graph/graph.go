@@ -200,8 +200,8 @@ func (c *Client) get(ctx context.Context, u string, out any) error {
 			return gerr
 		}
 		wait := c.retryAfter(resp.Header.Get("Retry-After"), try)
-		if wait < 0 {
-			return gerr
+		if dl, ok := ctx.Deadline(); wait < 0 || (ok && time.Until(dl) < wait) {
+			return gerr // a wait past the caller's deadline would only end in its timeout
 		}
 		if err := c.sleep(ctx, wait); err != nil {
 			return err

@@ -155,3 +155,22 @@ func TestHostileAnswers(t *testing.T) {
 		t.Fatalf("a Retry-After of an hour: %v (waited %v)", err, waits)
 	}
 }
+
+// A Retry-After longer than the caller has left fails the read at once:
+// waiting would only end in the caller's timeout.
+func TestRetryAfterPastTheDeadlineFailsAtOnce(t *testing.T) {
+	c, fake, waits := setup(t)
+	fake.ThrottleFor(1, 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.Organization(ctx)
+	var ge *graph.Error
+	if !errors.As(err, &ge) || ge.Status != http.StatusTooManyRequests || len(*waits) != 0 {
+		t.Fatalf("err %v, waits %v; want the 429 and no wait", err, *waits)
+	}
+	// With the time to wait, it waits and reads.
+	fake.ThrottleFor(1, 3)
+	if _, err := c.Organization(ctx); err != nil || !slices.Equal(*waits, []time.Duration{3 * time.Second}) {
+		t.Fatalf("err %v, waits %v", err, *waits)
+	}
+}

@@ -45,21 +45,53 @@ func (t *Tokens) HTTPClient(tenantID string) *http.Client {
 	}
 	src, ok := t.sources[tenantID]
 	if !ok {
-		cfg := clientcredentials.Config{
-			ClientID: t.App.ClientID, ClientSecret: t.App.ClientSecret, Scopes: []string{Scope},
-			TokenURL:  strings.TrimSuffix(t.App.LoginURL, "/") + "/" + tenantID + "/oauth2/v2.0/token",
-			AuthStyle: oauth2.AuthStyleInParams,
-		}
-		hc := t.Base
-		if hc == nil {
-			hc = http.DefaultClient
-		}
-		// The token source outlives the request that made it: its context
-		// carries only the HTTP client.
-		src = oauth2.ReuseTokenSource(nil, cfg.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)))
+		src = t.source(tenantID, nil)
 		t.sources[tenantID] = src
 	}
 	return &http.Client{Transport: &oauth2.Transport{Source: src, Base: transportOf(t.Base)}}
+}
+
+// Fresh is HTTPClient with a token issued now, asked for within ctx (a
+// cached source asks with no context, so a hanging token endpoint would
+// hold the caller until the HTTP client's own timeout). The token is cached
+// for later callers.
+func (t *Tokens) Fresh(ctx context.Context, tenantID string) (*http.Client, error) {
+	cfg := t.config(tenantID)
+	tok, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, t.base()))
+	if err != nil {
+		return nil, err
+	}
+	src := t.source(tenantID, tok)
+	t.mu.Lock()
+	if t.sources == nil {
+		t.sources = map[string]oauth2.TokenSource{}
+	}
+	t.sources[tenantID] = src
+	t.mu.Unlock()
+	return &http.Client{Transport: &oauth2.Transport{Source: src, Base: transportOf(t.Base)}}, nil
+}
+
+func (t *Tokens) config(tenantID string) clientcredentials.Config {
+	return clientcredentials.Config{
+		ClientID: t.App.ClientID, ClientSecret: t.App.ClientSecret, Scopes: []string{Scope},
+		TokenURL:  strings.TrimSuffix(t.App.LoginURL, "/") + "/" + tenantID + "/oauth2/v2.0/token",
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+}
+
+func (t *Tokens) base() *http.Client {
+	if t.Base == nil {
+		return http.DefaultClient
+	}
+	return t.Base
+}
+
+// source renews tenantID's token when it expires, starting from tok (nil:
+// none yet). It outlives the request that made it: its context carries
+// only the HTTP client.
+func (t *Tokens) source(tenantID string, tok *oauth2.Token) oauth2.TokenSource {
+	cfg := t.config(tenantID)
+	return oauth2.ReuseTokenSource(tok, cfg.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, t.base())))
 }
 
 func transportOf(c *http.Client) http.RoundTripper {

@@ -2,8 +2,11 @@ package graph_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/graph/graphfake"
@@ -64,5 +67,33 @@ func TestRefusedTokens(t *testing.T) {
 	wrong := &graph.Tokens{App: graph.App{ClientID: "app-1", ClientSecret: "old-secret", LoginURL: tokens.App.LoginURL}}
 	if _, err := (&graph.Client{HTTP: wrong.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
 		t.Fatalf("a wrong client secret: %v", err)
+	}
+}
+
+// A fresh token is asked for within the caller's context: a token endpoint
+// that hangs fails the caller at its deadline (a cached source would wait
+// for the HTTP client's own timeout). The token it gets is reused.
+func TestFreshTokenWithinTheCallersDeadline(t *testing.T) {
+	fake, tokens, base := loginSetup(t)
+	fake.Consent(demo())
+	fake.Hang(graphfake.TokenEndpoint)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := tokens.Fresh(ctx, "tid-1"); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second || fake.Hung() != 1 {
+		t.Fatalf("err %v after %v (%d hung)", err, time.Since(start), fake.Hung())
+	}
+	fake.Hang()
+	hc, err := tokens.Fresh(context.Background(), "tid-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*http.Client{hc, tokens.HTTPClient("tid-1")} {
+		if _, err := (&graph.Client{HTTP: h, BaseURL: base}).Organization(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fake.TokensIssued(); n != 1 {
+		t.Fatalf("%d tokens issued, want 1", n)
 	}
 }

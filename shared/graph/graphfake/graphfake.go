@@ -3,12 +3,13 @@
 // collections paged through @odata.nextLink, $select honoured, errors as
 // {"error":{"code","message"}}, 401 InvalidAuthenticationToken for a token
 // it does not accept — with faults to inject: throttling (429 with
-// Retry-After), revoked tokens and failing pages.
+// Retry-After), revoked tokens, failing pages, and endpoints that hang.
 package graphfake
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,7 +78,53 @@ type Server struct {
 	issued   int
 	reads    int          // Graph requests answered (not the token or consent endpoints)
 	throttle int          // the next n requests get 429
+	wait     int          // the Retry-After (seconds) of a 429
 	failAt   map[int]bool // page numbers (1-based, counted per collection read) that fail with 503
+	hang     map[Endpoint]bool
+	hung     int // requests that were left hanging
+}
+
+// Endpoint is a part of the fake Microsoft a fault applies to.
+type Endpoint string
+
+const (
+	TokenEndpoint Endpoint = "token" // POST /{tenant}/oauth2/v2.0/token, every grant
+	GraphAPI      Endpoint = "graph" // every /v1.0 read
+)
+
+// Hang makes the given endpoints accept requests and answer nothing until
+// the caller gives up (Microsoft having an outage); Hang() clears it.
+func (s *Server) Hang(endpoints ...Endpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang = map[Endpoint]bool{}
+	for _, e := range endpoints {
+		s.hang[e] = true
+	}
+}
+
+// Hung counts the requests Hang left unanswered.
+func (s *Server) Hung() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hung
+}
+
+// hangs holds r until its caller gives up, if e hangs; it reports whether it did.
+func (s *Server) hangs(e Endpoint, r *http.Request) bool {
+	s.mu.Lock()
+	h := s.hang[e]
+	if h {
+		s.hung++
+	}
+	s.mu.Unlock()
+	if h {
+		// Read the body first: only then does the server watch the
+		// connection, and end r's context when the client hangs up.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}
+	return h
 }
 
 // New returns a server with Graph's default page size.
@@ -240,10 +287,13 @@ func (s *Server) Revoke() {
 }
 
 // Throttle answers the next n requests with 429 and Retry-After: 1.
-func (s *Server) Throttle(n int) {
+func (s *Server) Throttle(n int) { s.ThrottleFor(n, 1) }
+
+// ThrottleFor answers the next n requests with 429 and Retry-After: seconds.
+func (s *Server) ThrottleFor(n, seconds int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.throttle = n
+	s.throttle, s.wait = n, seconds
 }
 
 // FailPage makes the given page of every collection read fail with 500
@@ -274,23 +324,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tenantID, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/oauth2/v2.0/token"); ok && !strings.Contains(tenantID, "/") {
-		s.token(w, r, tenantID)
+		if !s.hangs(TokenEndpoint, r) {
+			s.token(w, r, tenantID)
+		}
 		return
 	}
 	if tenantID, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/oauth2/v2.0/authorize"); ok && !strings.Contains(tenantID, "/") {
 		s.authorize(w, r, tenantID)
 		return
 	}
+	if s.hangs(GraphAPI, r) {
+		return
+	}
 	s.mu.Lock()
 	s.reads++
 	dir := s.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
-	throttled := s.throttle > 0
+	throttled, wait := s.throttle > 0, s.wait
 	if throttled {
 		s.throttle--
 	}
 	s.mu.Unlock()
 	if throttled {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
 		return
 	}
