@@ -82,7 +82,7 @@ var (
 	SlowEndpointSlots = &Var{Name: "SLOW_ENDPOINT_SLOTS", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "attempts a slow webhook may start per delivery timeout"}
 	SlowTenantSlots   = &Var{Name: "SLOW_TENANT_SLOTS", Default: "50", Shell: true, Kind: Int, Min: 1, Max: 1000, Doc: "attempts a tenant's slow webhooks may start per delivery timeout"}
 	WebhookCacheTTL   = &Var{Name: "WEBHOOK_CACHE_TTL", Default: "5s", Shell: true, Kind: Duration, Max: int64(time.Minute), Doc: "how long a dispatcher instance reuses a webhook it read (edits, pauses and deletes take effect within it)"}
-	RouterConcurrency = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "DynamoDB calls a stream batch makes at once"}
+	RouterConcurrency = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "work a stream batch runs at once in each of its steps: tenants' webhook lists, items armed (and, within each, the delivery records of an alert), the events' delivery records"}
 	// The template never sets it (a test checks); the local stack does, for
 	// receivers on loopback.
 	WebhookAllowPrivate = &Var{Name: "WEBHOOK_ALLOW_PRIVATE", Default: "false", Shell: true, Kind: Bool, Doc: "local stack only: allow http:// and private addresses"}

@@ -49,10 +49,16 @@ type Dispatcher struct {
 	// Missing counts messages whose delivery record did not exist.
 	Missing atomic.Int64
 	// Ungrouped counts messages received without their tenant as message
-	// group (a sender that bypassed Queue: the fair queue cannot tell them apart).
+	// group (a sender that bypassed Queue: the fair queue cannot tell them
+	// apart). It is the local stack's check on every sender (its poller
+	// asks for the attribute); AWS documents MessageGroupId in the
+	// attributes Lambda passes for FIFO queues, not yet for fair queues, so
+	// it is a test counter, not a metric.
 	Ungrouped atomic.Int64
 	// Deferred counts messages the gate made wait (not attempts).
 	Deferred atomic.Int64
+	// LateSlots counts deliveries that came back well after their slot.
+	LateSlots atomic.Int64
 
 	hooks hooks
 }
@@ -104,11 +110,8 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 				if sleep(ctx, early) != nil {
 					return true
 				}
-			case early < -lateSlot:
-				// Back well after its slot (a slow poll, a busy instance):
-				// sending now could bunch it with later slots' deliveries,
-				// so it takes a slot afresh.
-				k.Gate, k.GateFor, k.NotBefore = 0, 0, ""
+			case k.back(at, d.Now()):
+				d.LateSlots.Add(1)
 			}
 		}
 	}
@@ -294,7 +297,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 }
 
 // lateSlot is how late a delivery may come back for its reserved slot and
-// still use it.
+// use it without more ado (SQS's delays and polls are that coarse).
 const lateSlot = time.Second
 
 // healthTries bounds the attempts at writing a webhook's health change.
@@ -398,12 +401,20 @@ func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, no
 	{ // also while slow: an attempt still unanswered renews the mark (markSlow writes at most once per half mark)
 		log := slog.With("tenantId", w.TenantID, "deliveryId", rec.DeliveryID)
 		markCtx := context.WithoutCancel(ctx)
+		marked := make(chan struct{})
 		timer := time.AfterFunc(d.slowAfter(), func() {
+			defer close(marked)
 			mctx, cancel := context.WithTimeout(markCtx, 5*time.Second)
 			defer cancel()
 			d.markSlow(mctx, w, log)
 		})
-		defer timer.Stop()
+		defer func() {
+			if !timer.Stop() {
+				// The mark is being written: the invocation must not end (and
+				// Lambda freeze it) before it is.
+				<-marked
+			}
+		}()
 	}
 	// From now (taken before the claim), so the POST ends inside the claim's lease.
 	ctx, cancel := context.WithDeadline(ctx, now.Add(d.Timeout))

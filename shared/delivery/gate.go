@@ -56,27 +56,41 @@ type gateStep struct {
 
 // sendLimit is w's own schedule: its rate normally, its share of slow slots while slow.
 func (g *Gate) sendLimit(w webhook.Webhook, slow bool) ratelimit.Limit {
+	if slow {
+		// No burst and one item: a slow receiver starts at most slots+1
+		// attempts within any one timeout, so at most that many are open.
+		slots := max(g.EndpointSlots, 1)
+		return ratelimit.Limit{Every: g.Timeout / time.Duration(slots), Burst: 1, Shards: 1}
+	}
 	rate := g.SendRate
 	if w.RateLimit > 0 {
 		rate = w.RateLimit
 	}
-	l := ratelimit.PerSecond(float64(max(rate, 1)), max(1, rate/10))
-	if slow {
-		// No burst: a slow receiver starts at most slots+1 attempts within
-		// any one timeout, so at most that many are open.
-		slots := max(g.EndpointSlots, 1)
-		l.Every, l.Burst = g.Timeout/time.Duration(slots), 1
-	}
-	return l
+	return ratelimit.PerSecond(float64(max(rate, 1)), max(1, rate/10))
 }
 
-// steps are the limits an attempt of w passes, in order.
-func (g *Gate) steps(w webhook.Webhook, slow bool) []gateStep {
-	s := []gateStep{{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateWebhookSends(w.ID)}, g.sendLimit(w, slow)}}
+// sendKey is the limit w's attempts take their slots from. A slow webhook
+// has a schedule of its own: its intervals are seconds, not milliseconds,
+// and a TAT left far ahead by a backlog at its rate must not be read as one
+// of them (or the other way round) when the mark comes or goes.
+func sendKey(w webhook.Webhook, slow bool) ratelimit.Key {
+	if slow {
+		return ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateSlowWebhookSends(w.ID)}
+	}
+	return ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateWebhookSends(w.ID)}
+}
+
+// steps are the limits an attempt of w passes, in order. A late delivery
+// (one back well after the slot it reserved) has one more: see Key.Late.
+func (g *Gate) steps(w webhook.Webhook, slow, late bool) []gateStep {
+	s := []gateStep{{sendKey(w, slow), g.sendLimit(w, slow)}}
 	if slow {
 		slots := max(g.TenantSlots, 1)
 		s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateSlowSends},
 			ratelimit.Limit{Every: g.Timeout / time.Duration(slots), Burst: 1, Shards: 1}})
+	}
+	if late {
+		s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateLateSends(w.ID)}, g.sendLimit(w, slow)})
 	}
 	return s
 }
@@ -89,9 +103,10 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 		return 0, nil
 	}
 	if k.GateFor != n {
-		k.Gate, k.GateFor = 0, n // steps passed for an earlier attempt do not count for this one
+		// Steps passed for an earlier attempt do not count for this one.
+		k.Gate, k.GateFor, k.Late = 0, n, false
 	}
-	steps := g.steps(w, slow)
+	steps := g.steps(w, slow, k.Late)
 	for k.Gate < len(steps) {
 		st := steps[k.Gate]
 		ok, start, err := g.Limits.Reserve(ctx, st.key, st.limit, gateHorizon)
@@ -99,11 +114,20 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 			return 0, err
 		}
 		if !ok {
+			// Slots an earlier step reserved would be used far from their
+			// time, so it takes every step again when it is back.
+			k.Gate, k.Late = 0, false
+			wait := start.Sub(now)
+			if wait < gateHorizon {
+				// Not beyond the horizon: the limit's item changed under
+				// every write it tried (ratelimit.Table), so ask again soon.
+				return max(wait, time.Second), nil
+			}
 			// Its turn is beyond the horizon: ask again nearer to it, spread
 			// over half a horizon, so a backlog refused together does not
 			// come back together (each asks a few times, not once a second).
 			spread := time.Duration(rand.Int64N(int64(gateHorizon / 2)))
-			return max(start.Sub(now)+spread, time.Second), nil
+			return wait + spread, nil
 		}
 		k.Gate++
 		wait := start.Sub(now)
@@ -126,6 +150,19 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 	return 0, nil
 }
 
+// back notes that k came back at now for the slot it waited for (at). One
+// back well after it is late: sending now could bunch it with other late
+// ones, and taking a later slot instead would waste this one, so that a
+// queue that lags would starve the webhook. It keeps its slot and passes
+// one more step (Key.Late). back reports whether k is late now.
+func (k *Key) back(at, now time.Time) bool {
+	if now.Sub(at) <= lateSlot || k.Gate == 0 || k.Late {
+		return false
+	}
+	k.Late = true
+	return true
+}
+
 // sleep waits d unless ctx ends first.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -143,8 +180,13 @@ func (g *Gate) Hold(ctx context.Context, w webhook.Webhook, slow bool, until tim
 	if g == nil || g.Limits == nil {
 		return nil
 	}
-	st := g.steps(w, slow)[0]
-	return g.Limits.Hold(ctx, st.key, st.limit, until)
+	// Both of its schedules: the mark may come or go before until.
+	for _, s := range []bool{slow, !slow} {
+		if err := g.Limits.Hold(ctx, sendKey(w, s), g.sendLimit(w, s), until); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxRetryAfter bounds the wait a receiver's Retry-After can ask for.

@@ -21,18 +21,26 @@ var g0 = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 // returns when each attempt started.
 func starts(t *testing.T, g *Gate, hooks []webhook.Webhook, slow bool, stretch time.Duration, offered int) []time.Time {
 	t.Helper()
+	return startsLagging(t, g, hooks, slow, stretch, offered, 0)
+}
+
+// startsLagging is starts with a queue that gives a waiting message back
+// lag after its time (a backlog ahead of it, a dispatcher catching up).
+func startsLagging(t *testing.T, g *Gate, hooks []webhook.Webhook, slow bool, stretch time.Duration, offered int, lag time.Duration) []time.Time {
+	t.Helper()
 	now := g0
 	g.Limits = &ratelimit.Memory{Now: func() time.Time { return now }}
 	g.Sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
 	type msg struct {
-		k   Key
-		w   webhook.Webhook
-		due time.Time
+		k      Key
+		w      webhook.Webhook
+		due    time.Time
+		parked bool
 	}
 	var queue []msg
 	for i := range offered {
 		w := hooks[i%len(hooks)]
-		queue = append(queue, msg{Key{TenantID: w.TenantID, WebhookID: w.ID, DeliveryID: fmt.Sprint(i)}, w, g0})
+		queue = append(queue, msg{Key{TenantID: w.TenantID, WebhookID: w.ID, DeliveryID: fmt.Sprint(i)}, w, g0, false})
 	}
 	var out []time.Time
 	for step := time.Duration(0); step < stretch; step += 100 * time.Millisecond {
@@ -43,6 +51,9 @@ func starts(t *testing.T, g *Gate, hooks []webhook.Webhook, slow bool, stretch t
 				later = append(later, m)
 				continue
 			}
+			if m.parked {
+				m.k.back(m.due.Add(-lag), now)
+			}
 			tick := now
 			wait, err := g.Pass(context.Background(), &m.k, m.w, 1, slow, now)
 			if err != nil {
@@ -51,7 +62,7 @@ func starts(t *testing.T, g *Gate, hooks []webhook.Webhook, slow bool, stretch t
 			started := now // after any sub-second wait the gate slept
 			now = tick
 			if wait > 0 {
-				m.due = now.Add(wait)
+				m.due, m.parked = now.Add(wait+lag), true
 				later = append(later, m)
 				continue
 			}
@@ -115,6 +126,84 @@ func TestGateHoldsEachWebhookToItsRate(t *testing.T) {
 	def := starts(t, g, hooksOf("b", 1), false, 10*time.Second, 1000)
 	if len(def) < 480 || len(def) > 510 {
 		t.Fatalf("a webhook at the default 50/s started %d attempts in 10 s", len(def))
+	}
+}
+
+// A queue that gives every waiting delivery back late (here 3 s, as in a
+// backlog) does not starve a webhook: a late delivery keeps the slot it
+// reserved instead of taking a later one (which it would come back late
+// for again), and late deliveries are paced at the webhook's rate among
+// themselves, so the receiver sees at most twice its rate.
+func TestGateLateDeliveriesKeepTheirSlots(t *testing.T) {
+	g := &Gate{SendRate: 50, Timeout: 10 * time.Second, EndpointSlots: 5, TenantSlots: 50}
+	hook := hooksOf("a", 1)
+	hook[0].RateLimit = 10
+	got := startsLagging(t, g, hook, false, 30*time.Second, 1000, 3*time.Second)
+	if len(got) < 250 {
+		t.Fatalf("a webhook at rateLimit 10 behind a 3 s queue lag started %d attempts in 30 s; want about 300", len(got))
+	}
+	if most := mostPerTimeout(got, time.Second); most > 2*(10+1) {
+		t.Fatalf("%d attempts within a second at rateLimit 10: late deliveries must be paced (at most twice the rate)", most)
+	}
+	slow := startsLagging(t, g, hook, true, time.Minute, 100, 3*time.Second)
+	if len(slow) < 5*g.EndpointSlots {
+		t.Fatalf("a slow webhook behind a 3 s lag started only %d attempts in a minute", len(slow))
+	}
+	if most := mostPerTimeout(slow, g.Timeout); most > 2*(g.EndpointSlots+1) {
+		t.Fatalf("a slow webhook behind a lag started %d attempts within a timeout", most)
+	}
+}
+
+// A delivery refused a slot (its turn beyond the horizon) gives up the
+// steps it passed: coming back much later, it must not use a slot reserved
+// for now. A refusal that is not beyond the horizon (the item changed under
+// every write) asks again soon, not minutes later.
+func TestGateRefusalStartsOver(t *testing.T) {
+	g := &Gate{SendRate: 50, Timeout: 10 * time.Second, EndpointSlots: 5, TenantSlots: 1}
+	lim := &refusing{Memory: ratelimit.Memory{Now: func() time.Time { return g0 }}}
+	g.Limits = lim
+	w := hooksOf("a", 1)[0]
+	k := Key{TenantID: "a", WebhookID: w.ID}
+	lim.refuse, lim.at = "SLOWSEND", g0.Add(20*time.Minute)
+	wait, err := g.Pass(context.Background(), &k, w, 1, true, g0)
+	if err != nil || wait < 20*time.Minute || k.Gate != 0 {
+		t.Fatalf("refused beyond the horizon at the tenant step: wait %v, key %+v, %v; want 20 min or more and no step kept", wait, k, err)
+	}
+	lim = &refusing{Memory: ratelimit.Memory{Now: func() time.Time { return g0 }}, refuse: "SLOWSEND", at: g0.Add(10 * time.Millisecond)}
+	g.Limits = lim
+	k = Key{TenantID: "a", WebhookID: w.ID}
+	if wait, _ := g.Pass(context.Background(), &k, w, 1, true, g0); wait != time.Second || k.Gate != 0 {
+		t.Fatalf("refused under contention: wait %v, key %+v; want a second", wait, k)
+	}
+}
+
+// refusing is a Memory limiter that refuses one scope, saying to ask again at at.
+type refusing struct {
+	ratelimit.Memory
+	refuse string
+	at     time.Time
+}
+
+func (r *refusing) Reserve(ctx context.Context, key ratelimit.Key, l ratelimit.Limit, horizon time.Duration) (bool, time.Time, error) {
+	if key.Scope == r.refuse {
+		return false, r.at, nil
+	}
+	return r.Memory.Reserve(ctx, key, l, horizon)
+}
+
+// A slow webhook's schedule is its own (one item, its slots per timeout),
+// not its rate's: a rate schedule spread over shards would multiply its
+// slots, and a TAT a backlog left far ahead must not hold it.
+func TestGateSlowScheduleIsItsOwn(t *testing.T) {
+	g := &Gate{SendRate: 50, Timeout: 10 * time.Second, EndpointSlots: 5, TenantSlots: 50}
+	w := hooksOf("a", 1)[0]
+	w.RateLimit = 1000 // four shards at its rate
+	got := starts(t, g, []webhook.Webhook{w}, true, time.Minute, 200)
+	if most := mostPerTimeout(got, g.Timeout); most > g.EndpointSlots+1 {
+		t.Fatalf("a slow webhook at rateLimit 1000 started %d attempts within a timeout; its share is %d", most, g.EndpointSlots)
+	}
+	if a, b := sendKey(w, true), sendKey(w, false); a == b {
+		t.Fatalf("slow and normal schedules share the key %v", a)
 	}
 }
 

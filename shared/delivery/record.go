@@ -101,6 +101,14 @@ type Key struct {
 	Gate      int    `json:"gate,omitempty"`
 	GateFor   int    `json:"gateFor,omitempty"`
 	NotBefore string `json:"notBefore,omitempty"`
+	// Late: it came back well after the slot it reserved (a backlog ahead
+	// of it in the queue, a dispatcher outage). It keeps its slot, which
+	// was counted against the rate, but first passes one more: the
+	// webhook's late deliveries are paced at its rate among themselves, so
+	// a backlog catching up reaches a receiver at most at twice its rate,
+	// not all at once, and a lagging queue cannot starve a webhook by
+	// making every delivery give up its slot and take a later one.
+	Late bool `json:"late,omitempty"`
 }
 
 func (k Key) pk(shards int) string {

@@ -457,3 +457,34 @@ func removeTenantItems(t *testing.T, table, tid string) {
 		}
 	}
 }
+
+// A webhook item that does not decode holds up nothing of its tenant's
+// events: the stream router leaves it out (counted, alarmed) and the
+// tenant's other webhooks get their deliveries at once, where before the
+// record failed and was retried, holding the shard, until it was dropped.
+func TestUnreadableWebhookHoldsUpItsTenantsEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, "asset.created")
+	bad := keyschema.Webhook(tid, "wh_unreadable").Attrs()
+	for k, v := range map[string]types.AttributeValue{"tenantId": sv(tid), "webhookId": sv("wh_unreadable"), "name": sv("bad"), "url": sv("https://example.com"),
+		"events": &types.AttributeValueMemberN{Value: "7"}, "status": sv("active")} {
+		bad[k] = v
+	}
+	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: bad}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = stack.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.Webhook(tid, "wh_unreadable").Attrs()})
+	})
+	key, _ := newKey(t, tid, allPermissions...)
+	createAsset(t, key, nil)
+	waitFor(t, 60*time.Second, "the readable webhook's delivery", func() bool { return len(rv.requests()) == 1 })
+	settled(t, tid)
+	recs := allDeliveries(t, tid)
+	if len(recs) != 1 || recs[0].Status != delivery.Delivered {
+		t.Fatalf("deliveries %+v, want the readable webhook's one, delivered", recs)
+	}
+}

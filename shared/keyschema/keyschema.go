@@ -230,6 +230,12 @@ func Rate(tenantID, scope string, shard int) Key {
 // a tenant's integration API requests, a webhook's test events.
 func RateWebhookSends(webhookID string) string { return "SEND#" + webhookID }
 
+// RateSlowWebhookSends is a slow webhook's schedule (its slots per delivery timeout).
+func RateSlowWebhookSends(webhookID string) string { return "SLOW#" + webhookID }
+
+// RateLateSends paces a webhook's deliveries that came back late for their slots.
+func RateLateSends(webhookID string) string { return "LATE#" + webhookID }
+
 const (
 	RateSlowSends = "SLOWSEND"
 	RateAPI       = "API"

@@ -12,15 +12,18 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/assetevent"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/metrics"
 	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
-// Subscriptions lists a tenant's webhooks (webhook.Store).
+// Subscriptions lists a tenant's webhooks (webhook.Store), leaving out
+// and reporting any whose item does not decode.
 type Subscriptions interface {
-	List(ctx context.Context, tenantID string) ([]webhook.Webhook, error)
+	ListReadable(ctx context.Context, tenantID string) ([]webhook.Webhook, []webhook.Unreadable, error)
 }
 
 // Deliveries records deliveries and queues them (delivery.Enqueuer).
@@ -34,6 +37,13 @@ type Deliveries interface {
 type Arm interface {
 	Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error
 }
+
+// Metrics the router writes: webhook items a batch found that do not
+// decode, and events skipped because a delivery of theirs cannot be recorded.
+const (
+	MetricUnreadableWebhooks = "UnreadableWebhooks"
+	MetricUnroutableEvents   = "UnroutableEvents"
+)
 
 // Router holds what the handler needs.
 type Router struct {
@@ -90,18 +100,31 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		}
 	}
 
-	// Subscriptions, one consistent list per tenant of the batch.
+	// Subscriptions, one consistent list per tenant of the batch. A webhook
+	// whose item does not decode gets nothing (its URL and events are not
+	// known) and holds up nothing: it is counted and alarmed, and the
+	// tenant's other webhooks get their deliveries. For alerts the tenant's
+	// list counts as unreadable: they are kept and retried by the passes.
 	tenants := map[string][]webhook.Webhook{}
 	listErr := map[string]error{}
+	alertErr := map[string]error{}
 	var mu sync.Mutex
+	list := func(t string) {
+		hooks, bad, err := r.Webhooks.ListReadable(ctx, t)
+		for _, b := range bad {
+			reason, _ := alert.Poisoned(b.Err) // in words that carry none of the item's values (its secret is one)
+			metrics.Count(slog.Default(), MetricUnreadableWebhooks, "a webhook item does not decode: it gets no deliveries until it is fixed", "tenantId", t, "webhookId", b.ID, "reason", reason)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		tenants[t], listErr[t], alertErr[t] = hooks, err, err
+		if err == nil && len(bad) > 0 {
+			alertErr[t] = bad[0].Err
+		}
+	}
 	r.each(len(tenantIDs), func(run func(func())) {
 		for _, t := range tenantIDs {
-			run(func() {
-				hooks, err := r.Webhooks.List(ctx, t)
-				mu.Lock()
-				tenants[t], listErr[t] = hooks, err
-				mu.Unlock()
-			})
+			run(func() { list(t) })
 		}
 	})
 
@@ -112,16 +135,17 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	if r.Alerts != nil {
 		hooks := func(t string) ([]webhook.Webhook, error) {
 			mu.Lock()
-			hs, listed, err := tenants[t], seen[t], listErr[t]
-			mu.Unlock()
-			if listed {
-				return hs, err
+			_, listed := tenants[t]
+			if !listed {
+				_, listed = listErr[t]
 			}
-			hs, err = r.Webhooks.List(ctx, t)
-			mu.Lock()
-			tenants[t], listErr[t], seen[t] = hs, err, true
 			mu.Unlock()
-			return hs, err
+			if !listed {
+				list(t)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			return tenants[t], alertErr[t]
 		}
 		// Records of one item stay in order (its index entries follow each
 		// change); different items are armed at once, so a batch of due
@@ -177,6 +201,15 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 
 	var keys []delivery.Key
 	for _, j := range jobs {
+		if reason, ok := alert.Poisoned(j.err); ok {
+			// The event's own fault (its delivery record would exceed
+			// DynamoDB's item limit): a retry fails the same way and would
+			// hold the shard for every tenant on it, so it is skipped,
+			// counted and alarmed.
+			metrics.Count(slog.Default(), MetricUnroutableEvents, "an event cannot be recorded for a webhook; skipped", "tenantId", j.event.TenantID,
+				"webhookId", j.w.ID, "event", j.event.Name, "eventId", ev.Records[j.rec].EventID, "reason", reason)
+			continue
+		}
 		if j.err != nil {
 			fail(j.rec, j.err)
 		}

@@ -3,13 +3,18 @@ package streamrouter
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -18,15 +23,16 @@ import (
 
 // hooks is an in-memory Subscriptions: webhooks by tenant, and tenants whose list fails.
 type hooks struct {
-	byTenant map[string][]webhook.Webhook
-	failing  map[string]bool
+	byTenant   map[string][]webhook.Webhook
+	failing    map[string]bool
+	unreadable map[string][]webhook.Unreadable
 }
 
-func (h hooks) List(_ context.Context, tenantID string) ([]webhook.Webhook, error) {
+func (h hooks) ListReadable(_ context.Context, tenantID string) ([]webhook.Webhook, []webhook.Unreadable, error) {
 	if h.failing[tenantID] {
-		return nil, errors.New("throttled")
+		return nil, nil, errors.New("throttled")
 	}
-	return h.byTenant[tenantID], nil
+	return h.byTenant[tenantID], h.unreadable[tenantID], nil
 }
 
 // queue is an in-memory Deliveries: it records what was prepared and sent.
@@ -34,6 +40,7 @@ type queue struct {
 	mu       sync.Mutex
 	prepared map[string]bool // delivery ids already recorded (a retried batch finds them)
 	failOn   string          // webhook id whose Prepare fails
+	tooBig   string          // webhook id whose delivery record DynamoDB refuses as too large
 	sendErr  error
 	sent     []string // "webhookId event"
 }
@@ -41,6 +48,9 @@ type queue struct {
 func (q *queue) Prepare(_ context.Context, w webhook.Webhook, e delivery.Event) (delivery.Key, bool, error) {
 	if w.ID == q.failOn {
 		return delivery.Key{}, false, errors.New("write failed")
+	}
+	if w.ID == q.tooBig {
+		return delivery.Key{}, false, &smithy.GenericAPIError{Code: "ValidationException", Message: "Item size has exceeded the maximum allowed size"}
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -112,6 +122,37 @@ func TestOneDeliveryPerSubscribedActiveWebhook(t *testing.T) {
 	route(t, h, q, insert("1", "t1", "a1"), insert("2", "t2", "a2"))
 	if len(q.sent) != 0 {
 		t.Fatalf("a retried batch queued %v again", q.sent)
+	}
+}
+
+// A webhook whose item does not decode, and a delivery DynamoDB refuses as
+// too large, fail only themselves: the batch reports no failure (a retry
+// would fail the same way and hold the shard for every tenant), the
+// tenant's other webhooks get their deliveries, and both are counted.
+func TestAnItemsOwnFaultHoldsUpNothing(t *testing.T) {
+	h := hooks{
+		byTenant: map[string][]webhook.Webhook{
+			"t1": {hook("t1", "wh_ok", webhook.Active, "asset.created"), hook("t1", "wh_big", webhook.Active, "asset.created")},
+			"t2": {hook("t2", "wh_t2", webhook.Active, "asset.created")},
+		},
+		unreadable: map[string][]webhook.Unreadable{"t1": {{ID: "wh_bad", Err: &attributevalue.UnmarshalTypeError{Value: "number", Type: reflect.TypeOf("")}}}},
+	}
+	q := &queue{prepared: map[string]bool{}, tooBig: "wh_big"}
+	var logs strings.Builder
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	defer slog.SetDefault(prev)
+	if failed := route(t, h, q, insert("1", "t1", "a1"), insert("2", "t2", "a2")); failed != "" {
+		t.Fatalf("reported %s as failed", failed)
+	}
+	slices.Sort(q.sent)
+	if want := []string{"wh_ok asset.created", "wh_t2 asset.created"}; !slices.Equal(q.sent, want) {
+		t.Fatalf("sent %v, want %v", q.sent, want)
+	}
+	for _, m := range []string{`"UnreadableWebhooks":1`, `"webhookId":"wh_bad"`, `"UnroutableEvents":1`, `"webhookId":"wh_big"`} {
+		if !strings.Contains(logs.String(), m) {
+			t.Fatalf("no %s in the log:\n%s", m, logs.String())
+		}
 	}
 }
 

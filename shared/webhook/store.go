@@ -251,6 +251,48 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
 	return dynamo.ListPrefix[Webhook](ctx, s.DB, "list webhooks", s.Table, keyschema.TenantPK(tenantID), keyschema.WebhookPrefix)
 }
 
+// Unreadable is a webhook item that does not decode: its id (from its key)
+// and the decoder's error.
+type Unreadable struct {
+	ID  string
+	Err error
+}
+
+// ListReadable is List for a fan-out: an item that does not decode is left
+// out and reported, so one corrupt webhook does not keep its tenant's other
+// webhooks from their deliveries.
+func (s *Store) ListReadable(ctx context.Context, tenantID string) (hooks []Webhook, bad []Unreadable, err error) {
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:              aws.String(s.Table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: keyschema.TenantPK(tenantID)},
+			":sk": &types.AttributeValueMemberS{Value: keyschema.WebhookPrefix},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nil, dynamo.Translate("list webhooks", err)
+		}
+		for _, item := range page.Items {
+			var w Webhook
+			if err := attributevalue.UnmarshalMap(item, &w); err != nil {
+				sk, _ := item["SK"].(*types.AttributeValueMemberS)
+				id := ""
+				if sk != nil {
+					id = strings.TrimPrefix(sk.Value, keyschema.WebhookPrefix)
+				}
+				bad = append(bad, Unreadable{ID: id, Err: err})
+				continue
+			}
+			hooks = append(hooks, w)
+		}
+	}
+	return hooks, bad, nil
+}
+
 // Fetched is a webhook read in another store's batch: whether it exists,
 // and what went wrong decoding or opening it. The error is kept, not
 // returned from the batch, so a caller acts on it only if it needs the webhook.
