@@ -42,6 +42,7 @@ type simMsg struct {
 	tenant  string
 	attempt int
 	seq     int
+	slotAt  time.Time // the slot it waits for at the gate (zero: none)
 }
 
 type simQueue []*simMsg
@@ -69,6 +70,7 @@ type simResult struct {
 	aCreated, aDelivered int
 	aFailed, aPending    int
 	aAttempts, deferrals int
+	late                 int // deliveries back more than a second after their slot
 }
 
 // simulate runs one scenario: A's burst (unless quiet), B's steady writes,
@@ -186,14 +188,21 @@ func simulate(withA, gate, fair bool) simResult {
 			ready[pick] = ready[pick][1:]
 			readyN--
 			slow := !slowKnown[m.w.ID].IsZero() && !now.Before(slowKnown[m.w.ID])
+			// As the dispatcher does: one back late for its slot (the slots
+			// were busy when it became visible) keeps it but is paced.
+			if !m.slotAt.IsZero() && m.k.Back(m.slotAt, now) {
+				res.late++
+			}
 			slept = 0
 			wait, _ := g.Pass(context.Background(), &m.k, m.w, m.attempt+1, slow, now)
 			if wait > 0 {
 				res.deferrals++
 				m.visible = now.Add(slept + wait)
+				m.slotAt = m.visible
 				push(m)
 				continue
 			}
+			m.slotAt = time.Time{}
 			start := now.Add(slept)
 			m.attempt++
 			answer := m.tenant == "B"
@@ -303,6 +312,9 @@ onset: for the first seconds, before A's webhooks are known slow, A's attempts t
 and B waits for one to free. Each deferral is a message sent
 again with a delay (an SQS send and receive, and no DynamoDB write when the instance's remembered
 TAT already refuses): the cost of a dead receiver's backlog, which auto-disable (issue 23) cuts.
+Deliveries back more than a second after their slot (every dispatcher slot busy when they became
+visible): %d with the gate and a fair queue, %d with a FIFO queue; each kept its slot and passed
+the late step (paced at its webhook's rate among the late ones), none took a later slot.
 `, simSlots, simWebhooks, simTimeout, simWritesA, simBurst, shared.aCreated, simHealthy, simHorizon,
 		p(alone, 0.5), p(alone, 0.95), p(alone, 1), alone.deferrals,
 		p(shared, 0.5), p(shared, 0.95), p(shared, 1), shared.aSlotSeconds/steady, shared.aMost, shared.aOnset, shared.aAttempts, shared.deferrals,
@@ -311,7 +323,7 @@ TAT already refuses): the cost of a dead receiver's backlog, which auto-disable 
 		ratio50, ratio95,
 		float64(p(fifo, 0.5))/float64(p(alone, 0.5)), float64(p(fifo, 0.95))/float64(p(alone, 0.95)),
 		float64(p(before, 0.5))/float64(p(alone, 0.5)), float64(p(before, 0.95))/float64(p(alone, 0.95)),
-		shared.aCreated, shared.aDelivered, shared.aFailed, shared.aPending)
+		shared.aCreated, shared.aDelivered, shared.aFailed, shared.aPending, shared.late, fifo.late)
 	if shared.aDelivered+shared.aFailed+shared.aPending != shared.aCreated {
 		return fmt.Errorf("A's deliveries do not add up: %+v", shared)
 	}

@@ -110,7 +110,7 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 				if sleep(ctx, early) != nil {
 					return true
 				}
-			case k.back(at, d.Now()):
+			case k.Back(at, d.Now()):
 				d.LateSlots.Add(1)
 			}
 		}

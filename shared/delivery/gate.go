@@ -118,16 +118,16 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 			// time, so it takes every step again when it is back.
 			k.Gate, k.Late = 0, false
 			wait := start.Sub(now)
-			if wait < gateHorizon {
-				// Not beyond the horizon: the limit's item changed under
-				// every write it tried (ratelimit.Table), so ask again soon.
-				return max(wait, time.Second), nil
+			if wait <= 0 {
+				// The limit's item changed under every write tried
+				// (ratelimit.Limiter): a busy limit, not a full one.
+				return time.Second, nil
 			}
 			// Its turn is beyond the horizon: ask again nearer to it, spread
 			// over half a horizon, so a backlog refused together does not
 			// come back together (each asks a few times, not once a second).
 			spread := time.Duration(rand.Int64N(int64(gateHorizon / 2)))
-			return wait + spread, nil
+			return max(wait+spread, time.Second), nil
 		}
 		k.Gate++
 		wait := start.Sub(now)
@@ -150,12 +150,12 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 	return 0, nil
 }
 
-// back notes that k came back at now for the slot it waited for (at). One
+// Back notes that k came back at now for the slot it waited for (at). One
 // back well after it is late: sending now could bunch it with other late
 // ones, and taking a later slot instead would waste this one, so that a
 // queue that lags would starve the webhook. It keeps its slot and passes
-// one more step (Key.Late). back reports whether k is late now.
-func (k *Key) back(at, now time.Time) bool {
+// one more step (Key.Late). Back reports whether k is late now.
+func (k *Key) Back(at, now time.Time) bool {
 	if now.Sub(at) <= lateSlot || k.Gate == 0 || k.Late {
 		return false
 	}

@@ -91,7 +91,9 @@ func Hold(l Limit, until time.Time) time.Time {
 // Limiter takes slots of limits.
 type Limiter interface {
 	// Reserve takes the next slot starting within horizon of now and says
-	// when it starts; ok is false when none does, and start is then when to ask again.
+	// when it starts; ok is false when none does, and start is then when to
+	// ask again: later than now when the next slot is beyond the horizon,
+	// not later when the limit's item changed under every write tried.
 	Reserve(ctx context.Context, key Key, l Limit, horizon time.Duration) (ok bool, start time.Time, err error)
 	// Hold makes every slot of the limit start at until or later.
 	Hold(ctx context.Context, key Key, l Limit, until time.Time) error
@@ -191,8 +193,10 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 		}
 	}
 	// Three refusals in a row: the TAT moves under us as fast as we read it,
-	// which is a busy limit. Ask again shortly rather than spin.
-	return false, now.Add(every), nil
+	// which is a busy limit. The caller asks again shortly rather than spin
+	// here; "again now" tells it apart from a slot beyond the horizon,
+	// whose time to ask again is always later than now.
+	return false, now, nil
 }
 
 // Hold implements Limiter: each shard's TAT is set to Hold(l, until)
