@@ -206,7 +206,7 @@ func TestAlertOfAPoisonedItemIsKeptForRetryAndHoldsUpNothing(t *testing.T) {
 		t.Fatalf("after the pass: documents %v, other tenant %v (want doc_small and one warranty)", got, counts(alertsReceived(t, otherRv)))
 	}
 	if r.Fired != 2 || r.Failed != 1 || r.Unfinished != 0 || watermarkAt(t, p) != isotime.Format(r.To) {
-		t.Fatalf("pass %+v, watermark %s: want 2 fired, 1 failed, the watermark at its end", r, watermarkAt(t, p))
+		t.Fatalf("pass %+v, watermark %s: want 2 fired, 1 failed, the watermark at its end; the tenant's items: %v", r, watermarkAt(t, p), tenantItemKeys(t, stack.IntegrationsTable, tid))
 	}
 	kept := keptForRetry(t, p)
 	if len(kept) != 1 || kept[0].ItemSK != "DOC#doc_huge" || kept[0].Attempts != 1 || !strings.Contains(kept[0].Reason, "DynamoDB refused the write") {
@@ -422,6 +422,25 @@ func TestRouterSkipsARecordWhoseAlertIsPoisoned(t *testing.T) {
 	if err != nil || len(kept) != 1 || kept[0].ItemSK != "DOC#doc_huge" || kept[0].Attempts != 1 {
 		t.Fatalf("kept for a retry: %+v %v", kept, err)
 	}
+}
+
+// tenantItemKeys lists the keys of the items that name the tenant (a
+// failure's evidence: which index entries and records exist).
+func tenantItemKeys(t *testing.T, table, tid string) []string {
+	var keys []string
+	p := dynamodb.NewScanPaginator(stack.DB, &dynamodb.ScanInput{TableName: aws.String(table), ProjectionExpression: aws.String("PK, SK, tenantId")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			return append(keys, "scan: "+err.Error())
+		}
+		for _, it := range page.Items {
+			if str(it["tenantId"]) == tid || strings.Contains(str(it["PK"]), tid) {
+				keys = append(keys, str(it["PK"])+" "+str(it["SK"]))
+			}
+		}
+	}
+	return keys
 }
 
 // removeTenantItems deletes every item of IntegrationsTable that names the
