@@ -197,6 +197,8 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		k.NotBefore = isotime.Format(now.Add(wait))
 		return d.park(ctx, k, receipt, wait, log), nil
 	}
+	// Past the gate: a retry of this delivery is not back for a slot.
+	k.NotBefore, k.Late = "", 0
 	won, err := d.Deliveries.Claim(ctx, k, n, now, lease)
 	if err != nil {
 		return true, err

@@ -81,16 +81,20 @@ func sendKey(w webhook.Webhook, slow bool) ratelimit.Key {
 }
 
 // steps are the limits an attempt of w passes, in order. A late delivery
-// (one back well after the slot it reserved) has one more: see Key.Late.
+// (one back well after the slot it reserved) has more: see Key.Late. Each
+// schedule (normal, slow) has late keys of its own, and a slow one's late
+// deliveries are paced by the tenant's slow share too.
 func (g *Gate) steps(w webhook.Webhook, slow, late bool) []gateStep {
 	s := []gateStep{{sendKey(w, slow), g.sendLimit(w, slow)}}
+	tenantSlow := ratelimit.Limit{Every: g.Timeout / time.Duration(max(g.TenantSlots, 1)), Burst: 1, Shards: 1}
 	if slow {
-		slots := max(g.TenantSlots, 1)
-		s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateSlowSends},
-			ratelimit.Limit{Every: g.Timeout / time.Duration(slots), Burst: 1, Shards: 1}})
+		s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateSlowSends}, tenantSlow})
 	}
 	if late {
-		s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateLateSends(w.ID)}, g.sendLimit(w, slow)})
+		s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateLateSends(w.ID, slow)}, g.sendLimit(w, slow)})
+		if slow {
+			s = append(s, gateStep{ratelimit.Key{TenantID: w.TenantID, Scope: keyschema.RateLateSlowSends}, tenantSlow})
+		}
 	}
 	return s
 }
@@ -102,37 +106,51 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 	if g == nil || g.Limits == nil {
 		return 0, nil
 	}
-	if k.GateFor != n {
-		// Steps passed for an earlier attempt do not count for this one.
-		k.Gate, k.GateFor, k.Late = 0, n, false
+	if k.GateFor != n || k.GateSlow != slow {
+		// Steps passed for an earlier attempt, or under the other schedule
+		// (the slow mark came or went), do not count for this one.
+		k.Gate, k.GateFor, k.GateSlow, k.Late = 0, n, slow, 0
 	}
-	steps := g.steps(w, slow, k.Late)
+	steps := g.steps(w, slow, k.Late > 0)
+	base := len(g.steps(w, slow, false))
+	callerNow := now
+	if k.Late > 1 && k.Gate > base {
+		// Late again (a second stall): its late steps are taken anew, but
+		// only a slot free now, never one ahead that it could be late for again.
+		k.Gate = base
+	}
 	for k.Gate < len(steps) {
 		st := steps[k.Gate]
-		ok, start, err := g.Limits.Reserve(ctx, st.key, st.limit, gateHorizon)
+		horizon := gateHorizon
+		if k.Late > 1 && k.Gate >= base {
+			horizon = 0
+		}
+		ok, start, err := g.Limits.Reserve(ctx, st.key, st.limit, horizon)
 		if err != nil {
 			return 0, err
 		}
+		if !ok && (start.IsZero() || horizon == 0) {
+			// A busy limit (its item changed under every write tried), or a
+			// late-again delivery with no slot free now: ask again in a
+			// second, keeping the slots it holds.
+			return time.Second, nil
+		}
 		if !ok {
-			// Slots an earlier step reserved would be used far from their
-			// time, so it takes every step again when it is back.
-			k.Gate, k.Late = 0, false
-			wait := start.Sub(now)
-			if wait <= 0 {
-				// The limit's item changed under every write tried
-				// (ratelimit.Limiter): a busy limit, not a full one.
-				return time.Second, nil
-			}
-			// Its turn is beyond the horizon: ask again nearer to it, spread
-			// over half a horizon, so a backlog refused together does not
-			// come back together (each asks a few times, not once a second).
+			// Its turn is beyond the horizon. Slots an earlier step
+			// reserved would be used far from their time, so it takes every
+			// step again when it is back: nearer to its turn, spread over
+			// half a horizon, so a backlog refused together does not come
+			// back together (each asks a few times, not once a second).
+			k.Gate, k.Late = 0, 0
 			spread := time.Duration(rand.Int64N(int64(gateHorizon / 2)))
-			return max(wait+spread, time.Second), nil
+			return max(start.Sub(now)+spread, time.Second), nil
 		}
 		k.Gate++
 		wait := start.Sub(now)
 		if wait >= time.Second {
-			return wait, nil
+			// From the caller's now, not from after the waits slept above:
+			// the caller's now plus this is the slot's start (NotBefore).
+			return start.Sub(callerNow), nil
 		}
 		// SQS delays in whole seconds: a slot less than a second away is
 		// waited for here, never taken early.
@@ -154,12 +172,12 @@ func (g *Gate) Pass(ctx context.Context, k *Key, w webhook.Webhook, n int, slow 
 // back well after it is late: sending now could bunch it with other late
 // ones, and taking a later slot instead would waste this one, so that a
 // queue that lags would starve the webhook. It keeps its slot and passes
-// one more step (Key.Late). Back reports whether k is late now.
+// more steps (Key.Late). Back reports whether k is late now.
 func (k *Key) Back(at, now time.Time) bool {
-	if now.Sub(at) <= lateSlot || k.Gate == 0 || k.Late {
+	if now.Sub(at) <= lateSlot || k.Gate == 0 {
 		return false
 	}
-	k.Late = true
+	k.Late = min(k.Late+1, 2)
 	return true
 }
 

@@ -157,7 +157,7 @@ func TestGateLateDeliveriesKeepTheirSlots(t *testing.T) {
 // A delivery refused a slot (its turn beyond the horizon) gives up the
 // steps it passed: coming back much later, it must not use a slot reserved
 // for now. A refusal that is not beyond the horizon (the item changed under
-// every write) asks again soon, not minutes later.
+// every write) asks again soon, not minutes later, keeping the slots it holds.
 func TestGateRefusalStartsOver(t *testing.T) {
 	g := &Gate{SendRate: 50, Timeout: 10 * time.Second, EndpointSlots: 5, TenantSlots: 1}
 	lim := &refusing{Memory: ratelimit.Memory{Now: func() time.Time { return g0 }}}
@@ -169,11 +169,11 @@ func TestGateRefusalStartsOver(t *testing.T) {
 	if err != nil || wait < 5*time.Minute || k.Gate != 0 {
 		t.Fatalf("refused beyond the horizon at the tenant step: wait %v, key %+v, %v; want 5 min or more and no step kept", wait, k, err)
 	}
-	lim = &refusing{Memory: ratelimit.Memory{Now: func() time.Time { return g0 }}, refuse: "SLOWSEND", at: g0}
+	lim = &refusing{Memory: ratelimit.Memory{Now: func() time.Time { return g0 }}, refuse: "SLOWSEND"}
 	g.Limits = lim
 	k = Key{TenantID: "a", WebhookID: w.ID}
-	if wait, _ := g.Pass(context.Background(), &k, w, 1, true, g0); wait != time.Second || k.Gate != 0 {
-		t.Fatalf("refused under contention: wait %v, key %+v; want a second", wait, k)
+	if wait, _ := g.Pass(context.Background(), &k, w, 1, true, g0); wait != time.Second || k.Gate != 1 {
+		t.Fatalf("refused under contention: wait %v, key %+v; want a second, its webhook slot kept", wait, k)
 	}
 }
 

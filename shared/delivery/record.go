@@ -101,14 +101,18 @@ type Key struct {
 	Gate      int    `json:"gate,omitempty"`
 	GateFor   int    `json:"gateFor,omitempty"`
 	NotBefore string `json:"notBefore,omitempty"`
+	// GateSlow: the steps were passed under the slow schedule.
+	GateSlow bool `json:"gateSlow,omitempty"`
 	// Late: it came back well after the slot it reserved (a backlog ahead
-	// of it in the queue, a dispatcher outage). It keeps its slot, which
-	// was counted against the rate, but first passes one more: the
-	// webhook's late deliveries are paced at its rate among themselves, so
-	// a backlog catching up reaches a receiver at most at twice its rate,
-	// not all at once, and a lagging queue cannot starve a webhook by
-	// making every delivery give up its slot and take a later one.
-	Late bool `json:"late,omitempty"`
+	// of it in the queue, a dispatcher outage): 1 once, 2 again. It keeps
+	// its slot, which was counted against the rate, but first passes the
+	// late steps: the webhook's late deliveries are paced at its rate
+	// among themselves (and a slow one's by its tenant's slow share), so a
+	// backlog catching up reaches a receiver at most at twice its rate,
+	// not all at once; and a lagging queue cannot starve a webhook by
+	// making every delivery give up its slot and take a later one. Late
+	// again, it takes a late slot only if one is free now.
+	Late int `json:"late,omitempty"`
 }
 
 func (k Key) pk(shards int) string {

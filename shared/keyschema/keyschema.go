@@ -233,12 +233,20 @@ func RateWebhookSends(webhookID string) string { return "SEND#" + webhookID }
 // RateSlowWebhookSends is a slow webhook's schedule (its slots per delivery timeout).
 func RateSlowWebhookSends(webhookID string) string { return "SLOW#" + webhookID }
 
-// RateLateSends paces a webhook's deliveries that came back late for their slots.
-func RateLateSends(webhookID string) string { return "LATE#" + webhookID }
+// RateLateSends paces a webhook's deliveries that came back late for their
+// slots, per schedule (normal or slow).
+func RateLateSends(webhookID string, slow bool) string {
+	if slow {
+		return "LATESLOW#" + webhookID
+	}
+	return "LATE#" + webhookID
+}
 
 const (
 	RateSlowSends = "SLOWSEND"
-	RateAPI       = "API"
+	// RateLateSlowSends paces a tenant's late deliveries to slow webhooks.
+	RateLateSlowSends = "LATESLOWSEND"
+	RateAPI           = "API"
 )
 
 func RateTestEvents(webhookID string) string { return "TEST#" + webhookID }

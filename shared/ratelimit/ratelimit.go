@@ -92,8 +92,8 @@ func Hold(l Limit, until time.Time) time.Time {
 type Limiter interface {
 	// Reserve takes the next slot starting within horizon of now and says
 	// when it starts; ok is false when none does, and start is then when to
-	// ask again: later than now when the next slot is beyond the horizon,
-	// not later when the limit's item changed under every write tried.
+	// ask again, or zero when the limit's item changed under every write
+	// tried (a busy limit: ask again shortly).
 	Reserve(ctx context.Context, key Key, l Limit, horizon time.Duration) (ok bool, start time.Time, err error)
 	// Hold makes every slot of the limit start at until or later.
 	Hold(ctx context.Context, key Key, l Limit, until time.Time) error
@@ -109,6 +109,9 @@ func Admit(ctx context.Context, lim Limiter, key Key, l Limit, now time.Time) (o
 	ok, start, err := lim.Reserve(ctx, key, l, 0)
 	if err != nil || ok {
 		return ok, 0, err
+	}
+	if start.IsZero() {
+		return false, l.Every, nil // busy: a slot's time
 	}
 	return false, max(start.Sub(now), time.Millisecond), nil
 }
@@ -194,9 +197,8 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 	}
 	// Three refusals in a row: the TAT moves under us as fast as we read it,
 	// which is a busy limit. The caller asks again shortly rather than spin
-	// here; "again now" tells it apart from a slot beyond the horizon,
-	// whose time to ask again is always later than now.
-	return false, now, nil
+	// here; a zero time tells it apart from a slot beyond the horizon.
+	return false, time.Time{}, nil
 }
 
 // Hold implements Limiter: each shard's TAT is set to Hold(l, until)

@@ -5,12 +5,15 @@ package streamrouter
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/assetevent"
@@ -201,7 +204,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 
 	var keys []delivery.Key
 	for _, j := range jobs {
-		if reason, ok := alert.Poisoned(j.err); ok {
+		if reason, ok := alert.Poisoned(j.err); ok && tooLarge(j.err) {
 			// The event's own fault (its delivery record would exceed
 			// DynamoDB's item limit): a retry fails the same way and would
 			// hold the shard for every tenant on it, so it is skipped,
@@ -230,6 +233,14 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{
 		{ItemIdentifier: ev.Records[failed].Change.SequenceNumber},
 	}}, nil
+}
+
+// tooLarge reports whether DynamoDB refused a write for its item's size:
+// that event's own fault. Any other refusal (a bad deploy's expression)
+// would meet every event and fails the record, to be retried.
+func tooLarge(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ValidationException" && strings.Contains(ae.ErrorMessage(), "Item size")
 }
 
 // itemKey names the item a record changed (its table keys).

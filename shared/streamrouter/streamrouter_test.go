@@ -261,3 +261,13 @@ func TestAlertsArmItemsAtOnceAndEachInOrder(t *testing.T) {
 		}
 	}
 }
+
+// Only an item too large is an event's own fault; any other refusal (a bad
+// deploy's expression) would meet every event, so it fails the record.
+func TestOnlyAnOversizedItemIsSkipped(t *testing.T) {
+	big := &smithy.GenericAPIError{Code: "ValidationException", Message: "Item size has exceeded the maximum allowed size"}
+	other := &smithy.GenericAPIError{Code: "ValidationException", Message: "Invalid UpdateExpression: Syntax error"}
+	if !tooLarge(big) || tooLarge(other) || tooLarge(errors.New("throttled")) {
+		t.Fatalf("tooLarge: %v %v", tooLarge(big), tooLarge(other))
+	}
+}
