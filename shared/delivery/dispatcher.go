@@ -190,6 +190,19 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	w := hook.Webhook
 	n := rec.Attempts + 1
 	slow := w.SlowUntil > isotime.Format(now) || now.Sub(cached.slowSeen) < slowFor
+	if until, perr := isotime.Parse(w.HoldUntil); perr == nil && until.After(now) {
+		// Its receiver asked for a pause: no attempt before it ends. A slot
+		// held now was for during the pause, so the steps are taken afresh.
+		k.Gate, k.Late = 0, 0
+		if wait := until.Sub(now); wait >= time.Second {
+			d.Deferred.Add(1)
+			k.NotBefore = isotime.Format(until)
+			return d.park(ctx, k, receipt, wait, log), nil
+		} else if err := sleep(ctx, wait); err != nil {
+			return true, err
+		}
+		now = d.Now()
+	}
 	if wait, err := d.Gate.Pass(ctx, &k, w, n, slow, now); err != nil {
 		return true, err
 	} else if wait > 0 {
@@ -221,8 +234,19 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		if v.Status == Pending {
 			v.RetryIn = max(v.RetryIn, retryAfter)
 		}
-		if err := d.Gate.Hold(ctx, w, slow, d.Now().Add(retryAfter)); err != nil { // from the answer, not the attempt's start
+		until := d.Now().Add(retryAfter) // from the answer, not the attempt's start
+		if err := d.Gate.Hold(ctx, w, slow, until); err != nil {
 			log.Warn("holding a webhook's deliveries for its Retry-After failed", "webhookId", w.ID, "error", err.Error())
+		}
+		// Deliveries that already hold a slot wait too: at once on this
+		// instance, and on others once they read the webhook again.
+		d.hooks.update(w, func(e *cachedHook) {
+			if e.hook.HoldUntil < isotime.Format(until) {
+				e.hook.HoldUntil = isotime.Format(until)
+			}
+		})
+		if err := d.Webhooks.Hold(ctx, w, until); err != nil {
+			log.Warn("recording a receiver's Retry-After failed", "webhookId", w.ID, "error", err.Error())
 		}
 	}
 	if slow && sendErr == nil && status >= 200 && status < 300 && took < d.slowAfter()/2 {

@@ -249,3 +249,58 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		t.Fatalf("%d attempts recorded, want 3: waiting for Retry-After is not an attempt", attempts)
 	}
 }
+
+// A receiver's Retry-After holds the deliveries that already hold a slot
+// too: at rateLimit 1 a burst reserves slots a second apart, and none of
+// them goes out before the pause the first answer asked for is over.
+func TestRetryAfterHoldsDeliveriesWithSlots(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		first := len(at) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	r := call(t, "POST", "/api/integrations/webhooks", token(t, tid, "Owner"),
+		map[string]any{"name": "small ERP", "url": srv.URL, "events": []string{"asset.created"}, "rateLimit": 1})
+	expect(t, r, http.StatusCreated, "")
+	key, _ := newKey(t, tid, allPermissions...)
+	const n = 3
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { createAsset(t, key, nil) })
+	}
+	wg.Wait()
+	waitFor(t, 90*time.Second, "every delivery", func() bool {
+		recs := allDeliveries(t, tid)
+		if len(recs) != n {
+			return false
+		}
+		for _, rec := range recs {
+			if rec.Status != delivery.Delivered {
+				return false
+			}
+		}
+		return true
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != n+1 {
+		t.Fatalf("%d requests, want %d (the 429, its retry, the others)", len(at), n+1)
+	}
+	for _, later := range at[1:] {
+		if early := at[0].Add(5 * time.Second).Sub(later); early > 50*time.Millisecond {
+			t.Fatalf("a delivery came %v before the receiver's Retry-After ended", early)
+		}
+	}
+}

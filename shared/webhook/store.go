@@ -452,6 +452,21 @@ func (s *Store) MarkSlow(ctx context.Context, w Webhook, until, renewAfter time.
 	return err == nil, dynamo.Translate("mark webhook slow", err)
 }
 
+// Hold records the pause w's receiver asked for (Retry-After), unless a
+// later one is recorded already.
+func (s *Store) Hold(ctx context.Context, w Webhook, until time.Time) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(w.TenantID, w.ID),
+		UpdateExpression:          aws.String("SET holdUntil = :until"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND (attribute_not_exists(holdUntil) OR holdUntil < :until)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": &types.AttributeValueMemberS{Value: isotime.Format(until)}},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("hold webhook", err)
+}
+
 // ClearSlow removes w's slow mark (its receiver answers promptly again).
 func (s *Store) ClearSlow(ctx context.Context, w Webhook) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{

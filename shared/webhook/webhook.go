@@ -64,7 +64,10 @@ type Webhook struct {
 	RateLimit int `dynamodbav:"rateLimit,omitempty"`
 	// SlowUntil is set while the receiver answers slowly or not at all: the
 	// dispatcher then gives it a bounded share (delivery.Gate).
-	SlowUntil          string            `dynamodbav:"slowUntil,omitempty"`
+	SlowUntil string `dynamodbav:"slowUntil,omitempty"`
+	// HoldUntil is the end of the pause its receiver last asked for
+	// (Retry-After): deliveries that already hold a slot wait for it too.
+	HoldUntil          string            `dynamodbav:"holdUntil,omitempty"`
 	LastDeliveryAt     string            `dynamodbav:"lastDeliveryAt,omitempty"`
 	LastDeliveryStatus string            `dynamodbav:"lastDeliveryStatus,omitempty"`
 	Sealed             string            `dynamodbav:"sealed"`
