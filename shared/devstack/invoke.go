@@ -43,11 +43,6 @@ func invoke[E, R any](ctx context.Context, fn string, limit time.Duration, h fun
 	case res := <-done:
 		return res.r, res.err
 	case <-ctx.Done():
-		select {
-		case res := <-done: // it finished at the deadline: Lambda would have its answer
-			return res.r, res.err
-		default:
-		}
 		var zero R
 		if parent.Err() != nil {
 			return zero, parent.Err() // the caller gave up (the stack is closing)
