@@ -244,14 +244,7 @@ func TestAlertsOfAPoisonedTenantAreSkippedAndRetried(t *testing.T) {
 	settled(t, broken, healthy)
 	// A webhook item in another shape (events as a number), written after the
 	// tenant's asset changes were routed.
-	bad := keyschema.Webhook(broken, "wh_bad").Attrs()
-	for k, v := range map[string]types.AttributeValue{"tenantId": sv(broken), "webhookId": sv("wh_bad"), "name": sv("bad"), "url": sv("https://example.com"),
-		"events": &types.AttributeValueMemberN{Value: "7"}, "status": sv("active")} {
-		bad[k] = v
-	}
-	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: bad}); err != nil {
-		t.Fatal(err)
-	}
+	putUnreadableWebhook(t, broken, "wh_bad")
 
 	p := newPass(t, "2035-02-28T00:00:00.000Z")
 	r := passAt(t, p, "2035-03-01T12:00:00.000Z")
@@ -424,6 +417,20 @@ func TestRouterSkipsARecordWhoseAlertIsPoisoned(t *testing.T) {
 	}
 }
 
+// putUnreadableWebhook writes a webhook item in another shape (events as a
+// number): it does not decode.
+func putUnreadableWebhook(t *testing.T, tid, id string) {
+	t.Helper()
+	bad := keyschema.Webhook(tid, id).Attrs()
+	for k, v := range map[string]types.AttributeValue{"tenantId": sv(tid), "webhookId": sv(id), "name": sv("bad"), "url": sv("https://example.com"),
+		"events": &types.AttributeValueMemberN{Value: "7"}, "status": sv("active")} {
+		bad[k] = v
+	}
+	if _, err := stack.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: bad}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // tenantItemKeys lists the keys of the items that name the tenant (a
 // failure's evidence: which index entries and records exist).
 func tenantItemKeys(t *testing.T, table, tid string) []string {
@@ -487,14 +494,7 @@ func TestUnreadableWebhookHoldsUpItsTenantsEvents(t *testing.T) {
 	tid := newTenant(t, tenant.Enterprise)
 	rv := newReceiver(t, nil)
 	createWebhook(t, tid, rv.URL, "asset.created")
-	bad := keyschema.Webhook(tid, "wh_unreadable").Attrs()
-	for k, v := range map[string]types.AttributeValue{"tenantId": sv(tid), "webhookId": sv("wh_unreadable"), "name": sv("bad"), "url": sv("https://example.com"),
-		"events": &types.AttributeValueMemberN{Value: "7"}, "status": sv("active")} {
-		bad[k] = v
-	}
-	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: bad}); err != nil {
-		t.Fatal(err)
-	}
+	putUnreadableWebhook(t, tid, "wh_unreadable")
 	t.Cleanup(func() {
 		_, _ = stack.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.Webhook(tid, "wh_unreadable").Attrs()})
 	})

@@ -195,27 +195,33 @@ func TestRateLimitSpacesDeliveries(t *testing.T) {
 	}
 }
 
-// A receiver's 429 with Retry-After is honoured: the retry comes no sooner,
-// and the webhook's other deliveries wait as long, without an attempt.
-func TestRetryAfterIsHonoured(t *testing.T) {
-	t.Parallel()
-	tid := newTenant(t, tenant.Enterprise)
-	var mu sync.Mutex
-	var at []time.Time
-	const pause = 4 * time.Second
+// pausing is a receiver that answers its first request 429 with
+// Retry-After retryAfter and every later one 200, recording when each came.
+func pausing(t *testing.T, retryAfter string) (*httptest.Server, *sync.Mutex, *[]time.Time) {
+	mu, at := &sync.Mutex{}, &[]time.Time{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		at = append(at, time.Now())
-		first := len(at) == 1
+		*at = append(*at, time.Now())
+		first := len(*at) == 1
 		mu.Unlock()
 		if first {
-			w.Header().Set("Retry-After", "4")
+			w.Header().Set("Retry-After", retryAfter)
 			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(srv.Close)
+	return srv, mu, at
+}
+
+// A receiver's 429 with Retry-After is honoured: the retry comes no sooner,
+// and the webhook's other deliveries wait as long, without an attempt.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	const pause = 4 * time.Second
+	srv, mu, at := pausing(t, "4")
 	createWebhook(t, tid, srv.URL, "asset.created")
 	key, _ := newKey(t, tid, allPermissions...)
 	createAsset(t, key, nil)
@@ -232,12 +238,12 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(at) != 3 {
-		t.Fatalf("%d requests, want 3 (the 429, its retry, the other delivery)", len(at))
+	if len(*at) != 3 {
+		t.Fatalf("%d requests, want 3 (the 429, its retry, the other delivery)", len(*at))
 	}
-	for _, later := range at[1:] {
+	for _, later := range (*at)[1:] {
 		// Slots are kept in milliseconds; the receiver's clock is the dispatcher's.
-		if early := at[0].Add(pause).Sub(later); early > 50*time.Millisecond {
+		if early := (*at)[0].Add(pause).Sub(later); early > 50*time.Millisecond {
 			t.Fatalf("a delivery came %v before the receiver's Retry-After ended", early)
 		}
 	}
@@ -256,21 +262,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestRetryAfterHoldsDeliveriesWithSlots(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
-	var mu sync.Mutex
-	var at []time.Time
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		at = append(at, time.Now())
-		first := len(at) == 1
-		mu.Unlock()
-		if first {
-			w.Header().Set("Retry-After", "5")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(srv.Close)
+	srv, mu, at := pausing(t, "5")
 	r := call(t, "POST", "/api/integrations/webhooks", token(t, tid, "Owner"),
 		map[string]any{"name": "small ERP", "url": srv.URL, "events": []string{"asset.created"}, "rateLimit": 1})
 	expect(t, r, http.StatusCreated, "")
@@ -295,11 +287,11 @@ func TestRetryAfterHoldsDeliveriesWithSlots(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(at) != n+1 {
-		t.Fatalf("%d requests, want %d (the 429, its retry, the others)", len(at), n+1)
+	if len(*at) != n+1 {
+		t.Fatalf("%d requests, want %d (the 429, its retry, the others)", len(*at), n+1)
 	}
-	for _, later := range at[1:] {
-		if early := at[0].Add(5 * time.Second).Sub(later); early > 50*time.Millisecond {
+	for _, later := range (*at)[1:] {
+		if early := (*at)[0].Add(5 * time.Second).Sub(later); early > 50*time.Millisecond {
 			t.Fatalf("a delivery came %v before the receiver's Retry-After ended", early)
 		}
 	}

@@ -138,10 +138,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	if r.Alerts != nil {
 		hooks := func(t string) ([]webhook.Webhook, error) {
 			mu.Lock()
-			_, listed := tenants[t]
-			if !listed {
-				_, listed = listErr[t]
-			}
+			_, listed := listErr[t] // list sets it, error or not
 			mu.Unlock()
 			if !listed {
 				list(t)
