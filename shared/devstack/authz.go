@@ -399,6 +399,15 @@ func (l *isolation) middleware(st *middleware.Stack) error {
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			switch op := awsmiddleware.GetOperationName(ctx); awsmiddleware.GetServiceID(ctx) {
 			case "DynamoDB", "DynamoDB Streams":
+				// A caller that gives up (its invocation's deadline, a
+				// cancelled sibling) closes the connection, but moto goes on
+				// with the request: released then, the locks would let a
+				// transaction overlap it, and a cancelled transaction's
+				// rollback would take the other write's stream record with
+				// it. So the call runs to moto's answer, locks held, whatever
+				// the caller's context does (an invocation past its deadline
+				// has answered already: only its abandoned handler waits).
+				ctx = context.WithoutCancel(ctx)
 				if op == "TransactWriteItems" {
 					l.mu.Lock()
 					defer l.mu.Unlock()

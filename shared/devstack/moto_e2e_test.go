@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
 	"strconv"
 	"sync"
@@ -176,6 +177,130 @@ func TestCancelledTransactionChangesNothing(t *testing.T) {
 	}
 	if n := len(streamRecords(t, ctx, arn)); n != streamBefore+2 {
 		t.Errorf("a committed transaction of 2 writes left %d stream records", n-streamBefore)
+	}
+}
+
+// A cancelled transaction takes back only its own stream records. The local
+// stack runs transactions alone, but a request whose caller gave up runs on
+// in moto; should a write overlap a transaction that way, its stream record
+// (the one the stream router would index) must outlive the rollback. The
+// client here bypasses the stack's locks to make such overlaps: writers put
+// items while large transactions fail, over and over, and every put must be
+// on the stream once, numbered without gaps or repeats.
+func TestCancelledTransactionKeepsOverlappingWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	raw := stack.AWS.Copy()
+	raw.APIOptions = nil // no isolation: requests overlap in moto as they would after a caller gave up
+	db := dynamodb.NewFromConfig(raw)
+	table, arn := newStreamTable(t, ctx, db)
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	const writers, each, transactions = 3, 40, 12
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{"PK": s(fmt.Sprintf("w%d", w)), "SK": s(fmt.Sprint(i))}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for n := range transactions {
+			var items []types.TransactWriteItem
+			for i := range 99 {
+				items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(table), Item: map[string]types.AttributeValue{"PK": s(fmt.Sprintf("tx%d", n)), "SK": s(fmt.Sprint(i))}}})
+			}
+			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(table),
+				Key: map[string]types.AttributeValue{"PK": s("absent"), "SK": s("0")}, ConditionExpression: aws.String("attribute_exists(PK)")}})
+			_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+			var cancelled *types.TransactionCanceledException
+			if !errors.As(err, &cancelled) {
+				errs <- fmt.Errorf("transaction %d was not cancelled: %v", n, err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	recs := streamRecords(t, ctx, arn)
+	puts := map[string]int{}
+	for i, r := range recs {
+		pk := r.Dynamodb.Keys["PK"].(*streamtypes.AttributeValueMemberS).Value
+		sk := r.Dynamodb.Keys["SK"].(*streamtypes.AttributeValueMemberS).Value
+		puts[pk+"/"+sk]++
+		if i > 0 {
+			// Numbers beyond int64, as DynamoDB's are.
+			prev, _ := new(big.Int).SetString(aws.ToString(recs[i-1].Dynamodb.SequenceNumber), 10)
+			cur, _ := new(big.Int).SetString(aws.ToString(r.Dynamodb.SequenceNumber), 10)
+			if cur == nil || prev == nil || new(big.Int).Sub(cur, prev).Cmp(big.NewInt(1)) != 0 {
+				t.Errorf("record %d is numbered %v after %v", i, cur, prev)
+			}
+		}
+	}
+	var missing []string
+	for w := range writers {
+		for i := range each {
+			if k := fmt.Sprintf("w%d/%d", w, i); puts[k] != 1 {
+				missing = append(missing, fmt.Sprintf("%s x%d", k, puts[k]))
+			}
+		}
+	}
+	if len(missing) > 0 || len(recs) != writers*each {
+		t.Fatalf("%d stream records for %d puts; not once on the stream: %v", len(recs), writers*each, missing)
+	}
+}
+
+// A Query (moto walks the whole table for one) and a Scan meet writes that
+// add partitions meanwhile without failing: moto's walk of its dict broke
+// off with a 500 when a write grew it. The client makes one attempt, so a
+// 500 is seen rather than retried away.
+func TestReadsDuringWritesDoNotFail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(stack.AWS, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	table, _ := newStreamTable(t, ctx, db)
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	const writers, each, reads = 3, 150, 150
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+2)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{"PK": s(fmt.Sprintf("w%d-%d", w, i)), "SK": s("0")}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range reads {
+			if _, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table), KeyConditionExpression: aws.String("PK = :pk"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("w0-0")}}); err != nil {
+				errs <- fmt.Errorf("query: %w", err)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for range reads / 3 {
+			if _, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)}); err != nil {
+				errs <- fmt.Errorf("scan: %w", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 
