@@ -26,12 +26,12 @@ import (
 type Arming struct {
 	Index    *Index
 	Settings interface {
-		Get(ctx context.Context, tenantID string) (Settings, error)
+		ForAlerts(ctx context.Context, tenantID string) (Settings, error)
 	}
 	Assets      dynamo.API // reads the asset of a maintenance record or document
 	AssetsTable string
 	Firer       *Firer
-	Retries     *Retries // where an alert failing for its item or tenant alone is kept
+	Retries     *Retries // where an alert failing for its item alone is kept
 }
 
 // Change indexes one change of an item (old and cur: its images, nil when
@@ -45,7 +45,7 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 }
 
 // fireDue fires the milestones of item's newly indexed entries that are
-// due now. An entry whose alert fails for its item or tenant alone is kept
+// due now. An entry whose alert fails for its item alone is kept
 // for a retry (Retries) and the others go on; an outage fails the change.
 func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
 	// One item's entries share its tenant: its lead times are read once, and
@@ -56,7 +56,7 @@ func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]type
 			continue
 		}
 		if leads == nil {
-			st, err := a.Settings.Get(ctx, e.TenantID)
+			st, err := a.Settings.ForAlerts(ctx, e.TenantID)
 			if err != nil {
 				return err
 			}

@@ -34,9 +34,7 @@ type Backfill struct {
 	Assets   string
 	Table    string // IntegrationsTable
 	Arming   *Arming
-	Webhooks interface {
-		List(ctx context.Context, tenantID string) ([]webhook.Webhook, error)
-	}
+	Webhooks Subscriptions
 	// State is where the cursor is kept; zero for keyschema.AlertBackfill.
 	State keyschema.Key
 	// PageSize bounds each Scan page (0: DynamoDB's 1 MB pages).
@@ -103,7 +101,7 @@ func (b *Backfill) Step(ctx context.Context, now time.Time, budget time.Duration
 		if l, ok := listed[tenantID]; ok {
 			return l, nil
 		}
-		l, err := b.Webhooks.List(ctx, tenantID)
+		l, err := readable(ctx, b.Webhooks, tenantID)
 		if err == nil {
 			listed[tenantID] = l
 		}

@@ -44,12 +44,10 @@ type Pass struct {
 	Settings *SettingsStore
 	Items    dynamo.API // AssetsTable: each candidate is read to check its date still holds
 	Assets   string     // AssetsTable's name
-	Webhooks interface {
-		List(ctx context.Context, tenantID string) ([]webhook.Webhook, error)
-	}
-	Firer   *Firer
-	Retries *Retries // alerts failing for their item or tenant alone, kept for later passes
-	Now     func() time.Time
+	Webhooks Subscriptions
+	Firer    *Firer
+	Retries  *Retries // alerts failing for their item alone, kept for later passes
+	Now      func() time.Time
 	// Backfill indexes dates written before the index, a stretch of the
 	// table per Handle (nil: none). Run, which tests call as of other times,
 	// leaves it alone: it works as of the real now.
@@ -74,10 +72,9 @@ type Result struct {
 	Stale      int // entries whose item no longer has the date (moved, removed, performed)
 	Fired      int // alerts queued
 	Unreadable int // candidates skipped because their item could not be decoded
-	// Failed candidates were kept for a retry (their item or tenant failed
-	// alone: Unreadable ones among them); FailedTenants could not have their
-	// webhooks read.
-	Failed, FailedTenants int
+	// Failed candidates were kept for a retry (their item failed alone:
+	// Unreadable ones among them).
+	Failed int
 	// Unfinished candidates were left for the next pass (out of time, or an
 	// outage); Watermark is where the next pass starts.
 	Unfinished int
@@ -91,7 +88,7 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 		return err
 	}
 	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "watermark", isotime.Format(r.Watermark), "candidates", r.Candidates,
-		"stale", r.Stale, "unreadable", r.Unreadable, "failed", r.Failed, "failedTenants", r.FailedTenants, "unfinished", r.Unfinished, "fired", r.Fired)
+		"stale", r.Stale, "unreadable", r.Unreadable, "failed", r.Failed, "unfinished", r.Unfinished, "fired", r.Fired)
 	if p.Backfill == nil || r.Unfinished > 0 { // the alerts due come first
 		return nil
 	}
@@ -120,7 +117,7 @@ func backfillBudget(ctx context.Context, now time.Time) time.Duration {
 // time, and moves the watermark to just before the first one not done: a
 // pass that runs out of time (its context's deadline, less passSaveMargin)
 // or meets an outage keeps what it finished, and the next pass goes on from
-// there. A candidate failing for its item or tenant alone is kept for a
+// there. A candidate failing for its item alone is kept for a
 // retry (Retries) and counts as done.
 func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 	to := now.Add(-PassLag)
@@ -211,7 +208,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 		work, stop = context.WithDeadline(ctx, deadline.Add(-passSaveMargin))
 	}
 	defer stop()
-	tenants := map[string]*tenantHooks{}
+	tenants := map[string][]webhook.Webhook{}
 	var failure error
 	for start := 0; start < len(ordered) && failure == nil && work.Err() == nil; start += passChunk {
 		failure = p.chunk(work, ordered[start:min(start+passChunk, len(ordered))], leadsOf, tenants, now, to, &res)
@@ -264,15 +261,9 @@ type candidate struct {
 	done  bool   // fired, stale, not due, or kept for a retry
 }
 
-// tenantHooks is a tenant's webhooks as a pass listed them, or why not.
-type tenantHooks struct {
-	list   []webhook.Webhook
-	reason string // the list failed for this tenant alone
-}
-
 // chunk reads and fires a chunk of candidates, marking each one done that
 // it finishes; it returns an outage (nothing is kept for a retry for it).
-func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) Leads, tenants map[string]*tenantHooks, now, to time.Time, res *Result) error {
+func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) Leads, tenants map[string][]webhook.Webhook, now, to time.Time, res *Result) error {
 	entries := make([]Entry, len(cs))
 	for i, c := range cs {
 		entries[i] = c.Entry
@@ -320,22 +311,19 @@ func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) 
 		}
 		jobs = append(jobs, j)
 	}
-	if err := p.listHooks(ctx, toList, tenants, res); err != nil {
+	if err := p.listHooks(ctx, toList, tenants); err != nil {
 		return err
 	}
 	var fired, failed atomic.Int64
 	err = parallel.Each(ctx, len(jobs), fireConcurrency, func(ctx context.Context, i int) error {
 		j := jobs[i]
 		err := j.err
-		if err == nil && len(j.due) > 0 && tenants[j.c.TenantID].reason != "" {
-			err = poisoned{"the tenant's webhooks cannot be read: " + tenants[j.c.TenantID].reason}
-		}
 		for _, m := range j.due {
 			if err != nil {
 				break
 			}
 			var ok bool
-			if ok, err = p.Firer.Fire(ctx, m, j.data, tenants[j.c.TenantID].list, now); ok {
+			if ok, err = p.Firer.Fire(ctx, m, j.data, tenants[j.c.TenantID], now); ok {
 				fired.Add(1)
 			}
 		}
@@ -388,19 +376,12 @@ func maxTime(a, b time.Time) time.Time {
 const fireConcurrency = 16
 
 // listHooks lists each tenant's webhooks, fireConcurrency tenants at once,
-// into tenants. A tenant whose list fails for it alone (an item that does
-// not decode) is counted and logged, and its alerts are kept for a retry;
-// an outage is returned.
-func (p *Pass) listHooks(ctx context.Context, ids []string, tenants map[string]*tenantHooks, res *Result) error {
-	lists := make([]*tenantHooks, len(ids))
-	err := parallel.Each(ctx, len(ids), fireConcurrency, func(ctx context.Context, i int) error {
-		list, err := p.Webhooks.List(ctx, ids[i])
-		reason, poisoned := Poisoned(err)
-		if poisoned {
-			metrics.Count(slog.Default(), MetricTenantsFailed, "a tenant's webhooks cannot be read; its alerts are kept for a retry", "tenantId", ids[i], "reason", reason)
-			err = nil
-		}
-		lists[i] = &tenantHooks{list: list, reason: reason}
+// into tenants. A webhook whose item does not decode is left out and
+// counted (CountUnreadable): the tenant's other webhooks get its alerts.
+func (p *Pass) listHooks(ctx context.Context, ids []string, tenants map[string][]webhook.Webhook) error {
+	lists := make([][]webhook.Webhook, len(ids))
+	err := parallel.Each(ctx, len(ids), fireConcurrency, func(ctx context.Context, i int) (err error) {
+		lists[i], err = readable(ctx, p.Webhooks, ids[i])
 		return err
 	})
 	if err != nil {
@@ -408,9 +389,6 @@ func (p *Pass) listHooks(ctx context.Context, ids []string, tenants map[string]*
 	}
 	for i, id := range ids {
 		tenants[id] = lists[i]
-		if lists[i].reason != "" {
-			res.FailedTenants++
-		}
 	}
 	return nil
 }

@@ -20,12 +20,11 @@ import (
 // Metrics the alerts write (embedded metric format; template.yaml alarms on each).
 const (
 	MetricItemsFailed      = "AlertItemsFailed"      // an item's alert failed for it alone: kept for a retry
-	MetricTenantsFailed    = "AlertTenantsFailed"    // a tenant's webhooks could not be read: its alerts kept for a retry
 	MetricRetriesAbandoned = "AlertRetriesAbandoned" // a kept alert stayed failing until it was too late to send
 )
 
 // Retry is an alert kept for a later pass: the watched date whose
-// milestones failed to fire for their item or tenant alone. Keeping it lets
+// milestones failed to fire for their item alone. Keeping it lets
 // a pass move its watermark past the date without losing the alert; each
 // pass takes up the ones whose time has come, until they fire, their date
 // no longer holds, or MaxLateness has passed (then it is given up, counted).

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"strconv"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/metrics"
 )
 
 // Settings are a tenant's lead times as stored, with what a pass still owes
@@ -139,16 +141,57 @@ func (s *SettingsStore) put(ctx context.Context, st Settings, was int64) error {
 }
 
 // All reads every tenant's stored settings (tenants without any use the defaults).
+//
+// A tenant whose item does not decode is left out and counted
+// (unreadableSettings): its alerts follow the default lead times until the
+// item is repaired, and every other tenant's pass goes on.
 func (s *SettingsStore) All(ctx context.Context) (map[string]Settings, error) {
-	list, err := dynamo.ListPrefix[Settings](ctx, s.DB, "read alert settings", s.Table, keyschema.AlertSettingsPK, "")
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]Settings, len(list))
-	for _, st := range list {
-		out[st.TenantID] = st
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: keyschema.AlertSettingsPK}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	out := map[string]Settings{}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, dynamo.Translate("read alert settings", err)
+		}
+		for _, item := range page.Items {
+			var st Settings
+			if err := attributevalue.UnmarshalMap(item, &st); err != nil {
+				sk, _ := item["SK"].(*types.AttributeValueMemberS)
+				if sk != nil {
+					unreadableSettings(sk.Value, err)
+				}
+				continue
+			}
+			out[st.TenantID] = st
+		}
 	}
 	return out, nil
+}
+
+// MetricSettingsUnreadable counts tenants' alert settings items that do not
+// decode: their alerts follow the default lead times until repaired.
+const MetricSettingsUnreadable = "AlertSettingsUnreadable"
+
+func unreadableSettings(tenantID string, err error) {
+	reason, _ := Poisoned(err) // in words that carry none of the item's values
+	metrics.Count(slog.Default(), MetricSettingsUnreadable, "a tenant's alert settings do not decode: its alerts follow the default lead times until they are repaired", "tenantId", tenantID, "reason", reason)
+}
+
+// ForAlerts is Get for weighing the tenant's alerts: settings that do not
+// decode are counted and the defaults stand in, so they hold up no stream
+// batch (and with it other tenants' records).
+func (s *SettingsStore) ForAlerts(ctx context.Context, tenantID string) (Settings, error) {
+	st, err := s.Get(ctx, tenantID)
+	if _, ok := Poisoned(err); ok {
+		unreadableSettings(tenantID, err)
+		return Settings{TenantID: tenantID, Leads: DefaultLeads}, nil
+	}
+	return st, err
 }
 
 // Settled removes the catch-ups a pass has read, each unless it changed

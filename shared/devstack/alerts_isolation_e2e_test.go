@@ -226,20 +226,20 @@ func TestAlertOfAPoisonedItemIsKeptForRetryAndHoldsUpNothing(t *testing.T) {
 	}
 }
 
-// A tenant whose webhooks cannot be read (an item that does not decode) is
-// skipped: other tenants' alerts fire, the watermark moves on, and the
-// tenant's alerts are kept and fire once its webhooks read again.
-func TestAlertsOfAPoisonedTenantAreSkippedAndRetried(t *testing.T) {
+// A webhook whose item does not decode gets no alerts and holds up none:
+// its tenant's other webhooks get theirs, from a pass and from the stream
+// router alike (as they get the tenant's ordinary events), nothing is kept
+// for a retry, the pass's watermark moves on, and the item is counted.
+func TestAnUnreadableWebhookHoldsUpNoAlerts(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	broken, healthy := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
-	rvs := map[string]*receiver{}
+	rvs, keys := map[string]*receiver{}, map[string]string{}
 	for _, id := range []string{broken, healthy} {
 		expect(t, call(t, "PATCH", "/api/integrations/alert-settings", token(t, id, "Owner"), map[string]any{"warrantyDays": 1}), 200, "")
 		rvs[id] = newReceiver(t, nil)
 		createWebhook(t, id, rvs[id].URL, "warranty.expiring")
-		key, _ := newKey(t, id, "asset:create")
-		createAsset(t, key, map[string]any{"name": "Crane", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": "2035-03-02T00:00:00.000Z"})
+		keys[id], _ = newKey(t, id, "asset:create")
+		createAsset(t, keys[id], map[string]any{"name": "Crane", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": "2035-03-02T00:00:00.000Z"})
 	}
 	settled(t, broken, healthy)
 	// A webhook item in another shape (events as a number), written after the
@@ -249,23 +249,60 @@ func TestAlertsOfAPoisonedTenantAreSkippedAndRetried(t *testing.T) {
 	p := newPass(t, "2035-02-28T00:00:00.000Z")
 	r := passAt(t, p, "2035-03-01T12:00:00.000Z")
 	settled(t, broken, healthy)
-	if n, m := len(rvs[healthy].requests()), len(rvs[broken].requests()); n != 1 || m != 0 {
-		t.Fatalf("the healthy tenant got %d alerts (want 1), the broken one %d (want 0)", n, m)
+	if n, m := len(rvs[healthy].requests()), len(rvs[broken].requests()); n != 1 || m != 1 {
+		t.Fatalf("from the pass: the healthy tenant got %d alerts, the one with an unreadable webhook %d (want 1 each)", n, m)
 	}
-	if r.FailedTenants != 1 || r.Failed != 1 || watermarkAt(t, p) != isotime.Format(r.To) {
-		t.Fatalf("pass %+v, watermark %s", r, watermarkAt(t, p))
-	}
-	if kept := keptForRetry(t, p); len(kept) != 1 || kept[0].TenantID != broken || !strings.Contains(kept[0].Reason, "webhooks cannot be read") {
-		t.Fatalf("kept for a retry: %+v", kept)
+	if r.Fired != 2 || r.Failed != 0 || watermarkAt(t, p) != isotime.Format(r.To) || len(keptForRetry(t, p)) != 0 {
+		t.Fatalf("pass %+v, watermark %s, kept %d", r, watermarkAt(t, p), len(keptForRetry(t, p)))
 	}
 
-	if _, err := stack.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.Webhook(broken, "wh_bad").Attrs()}); err != nil {
+	// A warranty ending in 12 hours is due at once: the stream router fires it.
+	createAsset(t, keys[broken], map[string]any{"name": "Hoist", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": isoIn(12 * time.Hour)})
+	settled(t, broken)
+	got := alertsReceived(t, rvs[broken])["warranty.expiring"]
+	if len(got) != 2 || got[1]["assetName"] != "Hoist" {
+		t.Fatalf("from the stream router: %v", counts(alertsReceived(t, rvs[broken])))
+	}
+}
+
+// A tenant's alert settings item that does not decode holds up nothing:
+// passes go on for every tenant (they failed whole before), the stream
+// router fires what a change makes due (it failed the batch, and with it
+// other tenants' records), and the tenant's alerts follow the default lead
+// times (30 days for a warranty) until the item is repaired.
+func TestUnreadableAlertSettingsHoldUpNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	odd, ok := newTenant(t, tenant.Enterprise), newTenant(t, tenant.Enterprise)
+	expect(t, call(t, "PATCH", "/api/integrations/alert-settings", token(t, ok, "Owner"), map[string]any{"warrantyDays": 1}), 200, "")
+	bad := keyschema.AlertSettings(odd).Attrs()
+	bad["tenantId"], bad["warrantyDays"] = sv(odd), sv("thirty") // a string where a number belongs
+	if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: bad}); err != nil {
 		t.Fatal(err)
 	}
-	later := passAt(t, p, "2035-03-01T12:20:00.000Z")
-	settled(t, broken, healthy)
-	if n, m := len(rvs[healthy].requests()), len(rvs[broken].requests()); n != 1 || m != 1 || later.Fired != 1 || len(keptForRetry(t, p)) != 0 {
-		t.Fatalf("after the fix: healthy %d, broken %d alerts (want 1 and 1); pass %+v", n, m, later)
+	t.Cleanup(func() { // other tests' passes read every tenant's settings
+		_, _ = stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.AlertSettings(odd).Attrs()})
+	})
+	rvs, keys := map[string]*receiver{}, map[string]string{}
+	for id, warranty := range map[string]string{odd: "2036-03-31T00:00:00.000Z", ok: "2036-03-02T00:00:00.000Z"} {
+		rvs[id] = newReceiver(t, nil)
+		createWebhook(t, id, rvs[id].URL, "warranty.expiring")
+		keys[id], _ = newKey(t, id, "asset:create")
+		createAsset(t, keys[id], map[string]any{"name": "Crane", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": warranty})
+	}
+	settled(t, odd, ok)
+
+	p := newPass(t, "2036-02-28T00:00:00.000Z")
+	r := passAt(t, p, "2036-03-01T12:00:00.000Z")
+	settled(t, odd, ok)
+	if n, m := len(rvs[ok].requests()), len(rvs[odd].requests()); n != 1 || m != 1 || r.Fired != 2 {
+		t.Fatalf("from the pass: %d and %d alerts (want 1 each); pass %+v", n, m, r)
+	}
+
+	createAsset(t, keys[odd], map[string]any{"name": "Hoist", "categoryName": "M", "statusName": "A", "warrantyExpiresAt": isoIn(12 * time.Hour)})
+	settled(t, odd)
+	if got := alertsReceived(t, rvs[odd])["warranty.expiring"]; len(got) != 2 || got[1]["assetName"] != "Hoist" {
+		t.Fatalf("from the stream router: %v", counts(alertsReceived(t, rvs[odd])))
 	}
 }
 

@@ -160,7 +160,7 @@ func AlertMarker(tenantID, assetID, itemSK, event, dueAt string) Key {
 	return Key{tenant(tenantID) + "#ALERT#" + assetID + "#" + itemSK, event + "#" + dueAt}
 }
 
-// AlertRetry is an alert that failed for its item or tenant alone, kept
+// AlertRetry is an alert that failed for its item alone, kept
 // for later passes to try again: ALERTRETRY / <tenantId>#<what>, in one
 // partition a pass reads whole (such alerts are few).
 func AlertRetry(tenantID, what string) Key { return Key{AlertRetryPK, tenantID + "#" + what} }

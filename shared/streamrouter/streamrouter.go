@@ -23,12 +23,6 @@ import (
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
-// Subscriptions lists a tenant's webhooks (webhook.Store), leaving out
-// and reporting any whose item does not decode.
-type Subscriptions interface {
-	ListReadable(ctx context.Context, tenantID string) ([]webhook.Webhook, []webhook.Unreadable, error)
-}
-
 // Deliveries records deliveries and queues them (delivery.Enqueuer).
 type Deliveries interface {
 	Prepare(ctx context.Context, w webhook.Webhook, e delivery.Event) (delivery.Key, bool, error)
@@ -42,15 +36,16 @@ type Arm interface {
 }
 
 // Metrics the router writes: webhook items a batch found that do not
-// decode, and events skipped because a delivery of theirs cannot be recorded.
+// decode (alert.CountUnreadable), and events skipped because a delivery of
+// theirs cannot be recorded.
 const (
-	MetricUnreadableWebhooks = "UnreadableWebhooks"
+	MetricUnreadableWebhooks = alert.MetricUnreadableWebhooks
 	MetricUnroutableEvents   = "UnroutableEvents"
 )
 
 // Router holds what the handler needs.
 type Router struct {
-	Webhooks Subscriptions
+	Webhooks alert.Subscriptions
 	Enqueuer Deliveries
 	Alerts   Arm              // nil: no alerts (unit tests of routing alone)
 	Now      func() time.Time // the clock alerts are weighed by
@@ -106,24 +101,16 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	// Subscriptions, one consistent list per tenant of the batch. A webhook
 	// whose item does not decode gets nothing (its URL and events are not
 	// known) and holds up nothing: it is counted and alarmed, and the
-	// tenant's other webhooks get their deliveries. For alerts the tenant's
-	// list counts as unreadable: they are kept and retried by the passes.
+	// tenant's other webhooks get their events and alerts.
 	tenants := map[string][]webhook.Webhook{}
 	listErr := map[string]error{}
-	alertErr := map[string]error{}
 	var mu sync.Mutex
 	list := func(t string) {
 		hooks, bad, err := r.Webhooks.ListReadable(ctx, t)
-		for _, b := range bad {
-			reason, _ := alert.Poisoned(b.Err) // in words that carry none of the item's values (its secret is one)
-			metrics.Count(slog.Default(), MetricUnreadableWebhooks, "a webhook item does not decode: it gets no deliveries until it is fixed", "tenantId", t, "webhookId", b.ID, "reason", reason)
-		}
+		alert.CountUnreadable(t, bad)
 		mu.Lock()
 		defer mu.Unlock()
-		tenants[t], listErr[t], alertErr[t] = hooks, err, err
-		if err == nil && len(bad) > 0 {
-			alertErr[t] = bad[0].Err
-		}
+		tenants[t], listErr[t] = hooks, err
 	}
 	r.each(len(tenantIDs), func(run func(func())) {
 		for _, t := range tenantIDs {
@@ -132,7 +119,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	})
 
 	// Alerts: the index follows each change, and what a change makes due
-	// fires now (an alert failing for its item or tenant alone is kept for
+	// fires now (an alert failing for its item alone is kept for
 	// the passes to retry, not failed). A tenant not listed above is listed
 	// on demand.
 	if r.Alerts != nil {
@@ -145,7 +132,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			return tenants[t], alertErr[t]
+			return tenants[t], listErr[t]
 		}
 		// Records of one item stay in order (its index entries follow each
 		// change); different items are armed at once, so a batch of due
