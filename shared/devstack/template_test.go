@@ -7,7 +7,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/streamrouter"
 )
 
 func TestLoadTemplateExpandsShortTags(t *testing.T) {
@@ -181,6 +183,11 @@ func TestTemplateIsDeployableAndWatched(t *testing.T) {
 		"AWS/SQS/ApproximateNumberOfMessagesVisible/StreamDLQ",
 		"AWS/ApiGateway/5xx/HttpApi",
 		"UniAssetIntegrations/MissingDeliveryRecords",
+	}
+	// Every metric the functions write when something is skipped or degraded.
+	for _, m := range []string{alert.MetricItemsFailed, alert.MetricRetriesAbandoned, alert.MetricSettingsUnreadable,
+		alert.MetricUnreadableWebhooks, streamrouter.MetricUnroutableEvents} {
+		want = append(want, "UniAssetIntegrations/"+m)
 	}
 	for _, fn := range tmpl.FunctionNames() {
 		want = append(want, "AWS/Lambda/Errors/"+fn, "AWS/Lambda/Throttles/"+fn)
