@@ -13,8 +13,11 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
 
-tools: ## Check moto (importable by python3) and cfn-lint are installed (installs what is missing)
-	@python3 -c 'import moto.server' 2>/dev/null || pip install --quiet 'moto[server]' || { echo "moto is required (pip install 'moto[server]')"; exit 1; }
+# infra/moto/server.py patches this moto release's internals: another needs them checked first.
+MOTO_VERSION := 5.2.1
+
+tools: ## Check moto $(MOTO_VERSION) (importable by python3) and cfn-lint are installed (installs what is missing)
+	@python3 -c 'import moto.server, moto; assert moto.__version__ == "$(MOTO_VERSION)"' 2>/dev/null || pip install --quiet 'moto[server]==$(MOTO_VERSION)' || { echo "moto $(MOTO_VERSION) is required (pip install 'moto[server]==$(MOTO_VERSION)')"; exit 1; }
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
 
 browser: ## Check Chromium, curl and node are installed for the Developer Guide tests (installs them with apt-get)

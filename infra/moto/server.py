@@ -15,12 +15,12 @@ Costs:
   item, stream records included, so a transaction costs time and memory in
   proportion to everything ever written (3.4 s for a 2-item transaction on a
   20,000-item table; a 1,000-create burst grew the server past 12 GiB). Here
-  a transaction backs up only what it can change, the items it names and the
-  length of each table's stream, and a cancelled one puts those back and
-  drops the stream records its own request thread appended. That is all a
-  cancellation has to undo, and unlike restoring a whole copy (or cutting the
-  stream back to its length) it cannot undo another request's write, should
-  one overlap it.
+  a transaction backs up only what it can change, the items it names, and
+  notes the stream records it appends; a cancelled one puts the items back
+  and drops those records. That is all a cancellation has to undo, and
+  unlike restoring a whole copy (or cutting the stream back to its length)
+  it cannot undo another request's write to another item, should one overlap
+  it (a write to an item it names would still be undone).
 - moto's ReceiveMessage checks each message's retention by computing all of
   the queue's attributes, message counts included, so a receive costs the
   square of the queue's length. The check reads the one setting it needs.
@@ -61,6 +61,7 @@ import sys
 import threading
 import types
 
+import moto
 import moto.dynamodb.models as dynamodb_models
 from moto import backends
 from moto.core.utils import unix_time
@@ -69,6 +70,13 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.sqs.models import Queue, SQSBackend
 from moto.server import main
+
+# The patches below replace this release's internals (all_items, the
+# transaction's backup, the received set...): another release needs them
+# checked against its code first (make tools installs this one).
+PATCHED_RELEASE = "5.2.1"
+if moto.__version__ != PATCHED_RELEASE:
+    sys.exit(f"infra/moto/server.py patches moto {PATCHED_RELEASE}; this is moto {moto.__version__} (make tools installs {PATCHED_RELEASE})")
 
 sys.setswitchinterval(0.0005)
 _modules = tuple(backends.list_of_moto_modules())
@@ -87,31 +95,45 @@ def _serialized(add, lock=_stream_lock):
     return locked
 
 
-def _appended_by_thread(add):
+# The stream records of the transaction this request thread is applying, by
+# shard, so a cancellation drops exactly its own.
+_transaction = threading.local()
+
+
+def _noted(add):
     @functools.wraps(add)
-    def tagged(self, old, new):
+    def noted(self, old, new):
         add(self, old, new)
-        if self.items:
-            self.items[-1].thread = threading.get_ident()
-    return tagged
+        appended = getattr(_transaction, "appended", None)
+        if appended is not None and self.items:
+            appended.setdefault(id(self), []).append(self.items[-1])
+    return noted
 
 
-StreamShard.add = _serialized(_appended_by_thread(StreamShard.add))
+StreamShard.add = _serialized(_noted(StreamShard.add))
 
 
-def _drop_own_records(shard, length):
-    """Drops the records this request thread appended to shard since it was
-    length long. Another request's record appended meanwhile (the local stack
-    runs transactions alone, so only a request its caller abandoned can
-    overlap one) is kept and renumbered to stay contiguous: moto finds a
-    record by its place. A reader that had it at its old number finds other
-    content there and replays, which the local stack's poller does."""
-    me = threading.get_ident()
+def _drop_records(shard, own):
+    """Drops a cancelled transaction's own stream records (own, in the order
+    appended). Another request's record appended meanwhile (the local stack
+    runs transactions alone, so only a request going around it can overlap
+    one) is kept, and the records after the first dropped are renumbered to
+    stay contiguous: moto finds a record by its place. A reader that had one
+    at its old number finds other content there and replays, which the local
+    stack's poller does."""
     with _stream_lock:
-        kept = [r for r in shard.items[length:] if getattr(r, "thread", None) != me]
+        # The first one's place is its number's, or below if another
+        # cancellation dropped records before it since.
+        first = min(int(own[0].record["dynamodb"]["SequenceNumber"]) - shard.starting_sequence_number, len(shard.items) - 1)
+        while first >= 0 and shard.items[first] is not own[0]:
+            first -= 1
+        if first < 0:
+            return
+        ids = {id(r) for r in own}
+        kept = [r for r in shard.items[first:] if id(r) not in ids]
         for i, r in enumerate(kept):
-            r.record["dynamodb"]["SequenceNumber"] = str(shard.starting_sequence_number + length + i)
-        shard.items[length:] = kept
+            r.record["dynamodb"]["SequenceNumber"] = str(shard.starting_sequence_number + first + i)
+        shard.items[first:] = kept
     if kept:
         logging.getLogger(__name__).warning("a cancelled transaction overlapped %d stream record(s) of other requests; kept", len(kept))
 
@@ -168,7 +190,8 @@ def _backed_up(transact):
             else:
                 item = table.items[hash_key].get(range_key) if had_hash else None
             saved.append((table, hash_key, range_key, had_hash, copy.deepcopy(item)))
-        streams = {id(t): (t.stream_shard, len(t.stream_shard.items)) for t, *_ in saved if t.stream_shard is not None}
+        shards = {id(t.stream_shard): t.stream_shard for t, *_ in saved if t.stream_shard is not None}
+        _transaction.appended = appended = {}
         try:
             return transact(self, transact_items)
         except Exception:
@@ -184,9 +207,12 @@ def _backed_up(transact):
                     table.items[hash_key].pop(range_key, None)
                     if not had_hash and not table.items[hash_key]:
                         del table.items[hash_key]
-            for shard, length in streams.values():
-                _drop_own_records(shard, length)
+            for key, shard in shards.items():
+                if appended.get(key):
+                    _drop_records(shard, appended[key])
             raise
+        finally:
+            _transaction.appended = None
     return run
 
 

@@ -301,7 +301,7 @@ func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) 
 				// another type) must not hold up every other tenant's alerts.
 				j.err = unreadable(j.err)
 				res.Unreadable++
-			} else if tenants[c.TenantID] == nil && !slices.Contains(toList, c.TenantID) {
+			} else if _, listed := tenants[c.TenantID]; !listed && !slices.Contains(toList, c.TenantID) {
 				toList = append(toList, c.TenantID)
 			}
 		}

@@ -9,11 +9,11 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Poisoned reports whether err is one item's or one tenant's own fault —
+// Poisoned reports whether err is one item's own fault —
 // trying the same call again fails the same way — and says why in words
 // that carry no value of the item: DynamoDB refused a write as invalid (a
 // delivery record over the 400 KB item limit), or an item (the alert's, its
-// asset's, a webhook's) does not decode. Anything else (throttling, a
+// asset's, a webhook's, a tenant's settings) does not decode. Anything else (throttling, a
 // network or service error, a cancelled context) is an outage of ours that
 // every item would meet: the caller fails and is retried whole.
 func Poisoned(err error) (reason string, ok bool) {
@@ -43,7 +43,15 @@ func Poisoned(err error) (reason string, ok bool) {
 	return "", false
 }
 
-// poisoned is a failure known to be an item's or a tenant's alone.
+// undecodable reports whether err is an item's failure to decode (and not,
+// say, a refusal of the request, which would be ours).
+func undecodable(err error) bool {
+	var typ *attributevalue.UnmarshalTypeError
+	var dec *attributevalue.UnmarshalError
+	return errors.As(err, &typ) || errors.As(err, &dec)
+}
+
+// poisoned is a failure known to be an item's alone.
 type poisoned struct{ reason string }
 
 func (p poisoned) Error() string { return p.reason }

@@ -187,7 +187,7 @@ func unreadableSettings(tenantID string, err error) {
 // batch (and with it other tenants' records).
 func (s *SettingsStore) ForAlerts(ctx context.Context, tenantID string) (Settings, error) {
 	st, err := s.Get(ctx, tenantID)
-	if _, ok := Poisoned(err); ok {
+	if undecodable(err) {
 		unreadableSettings(tenantID, err)
 		return Settings{TenantID: tenantID, Leads: DefaultLeads}, nil
 	}

@@ -6,7 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 func TestSettingsChangeRecordsCatchUpsWhenALeadGrows(t *testing.T) {
@@ -54,5 +59,35 @@ func TestSettingsChangeRecordsCatchUpsWhenALeadGrows(t *testing.T) {
 	all, err := s.All(ctx)
 	if err != nil || len(all) != 1 || all["t1"].WarrantyDays != 60 {
 		t.Fatalf("all: %+v %v", all, err)
+	}
+}
+
+// A tenant's settings item that does not decode is left out of All (the
+// others are read) and read as the defaults for its alerts, while Get, for
+// the owner's view and changes, still reports it.
+func TestUndecodableSettingsFallBackToTheDefaultsForAlerts(t *testing.T) {
+	ctx := context.Background()
+	db := dynamotest.New("t")
+	s := &SettingsStore{DB: db, Table: "t"}
+	if _, err := s.Change(ctx, "good", "owner", now, func(l *Leads) { l.WarrantyDays = 1 }); err != nil {
+		t.Fatal(err)
+	}
+	bad := keyschema.AlertSettings("odd").Attrs()
+	bad["tenantId"], bad["warrantyDays"] = &types.AttributeValueMemberS{Value: "odd"}, &types.AttributeValueMemberS{Value: "thirty"}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("t"), Item: bad}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.All(ctx)
+	if _, odd := all["odd"]; err != nil || len(all) != 1 || all["good"].WarrantyDays != 1 || odd {
+		t.Fatalf("All: %+v %v", all, err)
+	}
+	if st, err := s.ForAlerts(ctx, "odd"); err != nil || st.Leads != DefaultLeads {
+		t.Fatalf("ForAlerts: %+v %v", st, err)
+	}
+	if _, err := s.Get(ctx, "odd"); err == nil {
+		t.Fatal("Get read an item that does not decode")
+	}
+	if st, err := s.ForAlerts(ctx, "good"); err != nil || st.WarrantyDays != 1 {
+		t.Fatalf("ForAlerts of a readable tenant: %+v %v", st, err)
 	}
 }

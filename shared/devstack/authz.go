@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -383,6 +384,10 @@ func isolationFor(endpoint string) *isolation {
 	return isolations[endpoint]
 }
 
+// motoAnswerLimit bounds how long a call whose caller gave up holds the
+// locks waiting for moto's answer.
+const motoAnswerLimit = 2 * time.Minute
+
 // paramsKey carries an operation's input from Initialize to Finalize.
 type paramsKey struct{}
 
@@ -399,15 +404,6 @@ func (l *isolation) middleware(st *middleware.Stack) error {
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			switch op := awsmiddleware.GetOperationName(ctx); awsmiddleware.GetServiceID(ctx) {
 			case "DynamoDB", "DynamoDB Streams":
-				// A caller that gives up (its invocation's deadline, a
-				// cancelled sibling) closes the connection, but moto goes on
-				// with the request: released then, the locks would let a
-				// transaction overlap it, and a cancelled transaction's
-				// rollback would take the other write's stream record with
-				// it. So the call runs to moto's answer, locks held, whatever
-				// the caller's context does (an invocation past its deadline
-				// has answered already: only its abandoned handler waits).
-				ctx = context.WithoutCancel(ctx)
 				if op == "TransactWriteItems" {
 					l.mu.Lock()
 					defer l.mu.Unlock()
@@ -419,6 +415,20 @@ func (l *isolation) middleware(st *middleware.Stack) error {
 						defer l.items[i].Unlock()
 					}
 				}
+				// A caller that gives up (its invocation's deadline, a
+				// cancelled sibling) closes the connection, but moto goes on
+				// with the request: released then, the locks would let a
+				// transaction overlap it, and a cancelled transaction's
+				// rollback would take the other write's stream record with
+				// it. So a call sent runs to moto's answer, locks held (for
+				// at most motoAnswerLimit, should moto hang); one whose
+				// caller left while it waited for the locks is not sent.
+				if err := ctx.Err(); err != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+				}
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), motoAnswerLimit)
+				defer cancel()
 			case "SQS":
 				switch op {
 				case "DeleteMessage", "DeleteMessageBatch":

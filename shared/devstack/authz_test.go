@@ -16,11 +16,14 @@ import (
 )
 
 // emulator stands in for moto: a transaction goes on after its caller hangs
-// up, until the test releases it.
+// up, until the test releases it; it notes any other request that arrives
+// meanwhile.
 type emulator struct {
-	release chan struct{}
-	started chan struct{}
-	busy    atomic.Bool // a transaction is being applied
+	release    chan struct{}
+	started    chan struct{}
+	busy       atomic.Bool  // a transaction is being applied
+	overlapped atomic.Bool  // another request arrived while it was
+	others     atomic.Int32 // other requests that arrived
 }
 
 func (e *emulator) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -29,6 +32,10 @@ func (e *emulator) RoundTrip(req *http.Request) (*http.Response, error) {
 			Body: io.NopCloser(strings.NewReader("{}")), Request: req}, nil
 	}
 	if !strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".TransactWriteItems") {
+		e.others.Add(1)
+		if e.busy.Load() {
+			e.overlapped.Store(true)
+		}
 		return answer()
 	}
 	e.busy.Store(true)
@@ -47,34 +54,73 @@ func (e *emulator) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+func newEmulated() (*emulator, *dynamodb.Client) {
+	em := &emulator{release: make(chan struct{}), started: make(chan struct{})}
+	iso := &isolation{}
+	return em, dynamodb.New(dynamodb.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://emulator.local"), HTTPClient: &http.Client{Transport: em},
+		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1, APIOptions: []func(*middleware.Stack) error{iso.middleware},
+	})
+}
+
+func check(db *dynamodb.Client, ctx context.Context) error {
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String("t"), Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "a"}}, ConditionExpression: aws.String("attribute_exists(PK)"),
+	}}}})
+	return err
+}
+
+func put(db *dynamodb.Client, ctx context.Context) error {
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("t"), Item: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "b"}}})
+	return err
+}
+
 // A DynamoDB call whose caller gives up keeps the stack's locks until the
 // emulator has answered it: released when the caller left, they would let
 // another write overlap a transaction still being applied (and a cancelled
 // transaction's rollback take that write's stream record with it).
 func TestAbandonedCallHoldsTheLocksUntilAnswered(t *testing.T) {
-	em := &emulator{release: make(chan struct{}), started: make(chan struct{})}
-	iso := &isolation{}
-	db := dynamodb.New(dynamodb.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://emulator.local"), HTTPClient: &http.Client{Transport: em},
-		Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1, APIOptions: []func(*middleware.Stack) error{iso.middleware},
-	})
+	em, db := newEmulated()
 	ctx, cancel := context.WithCancel(context.Background())
 	returned := make(chan bool, 1) // whether the emulator was still applying it
 	go func() {
-		_, _ = db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String("t"), Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "a"}}, ConditionExpression: aws.String("attribute_exists(PK)"),
-		}}}})
+		_ = check(db, ctx)
 		returned <- em.busy.Load()
 	}()
 	<-em.started
 	cancel()
+	next := make(chan error, 1)
+	go func() { next <- put(db, context.Background()) }()
 	select {
 	case busy := <-returned:
 		t.Fatalf("the call returned when its caller gave up, the emulator still applying it (%v): the locks were free too soon", busy)
-	case <-time.After(200 * time.Millisecond): // long enough for a call that follows its context to return
+	case <-time.After(200 * time.Millisecond): // long enough for a call that follows its context to return, and the next to go
 	}
 	close(em.release)
 	if busy := <-returned; busy {
 		t.Fatal("the call returned before the emulator answered")
+	}
+	if err := <-next; err != nil || em.overlapped.Load() {
+		t.Fatalf("the next call (%v) reached the emulator while it applied the transaction: %v", err, em.overlapped.Load())
+	}
+}
+
+// A call whose caller gives up while it waits for the locks is not sent.
+func TestCallAbandonedWhileWaitingIsNotSent(t *testing.T) {
+	em, db := newEmulated()
+	first := make(chan error, 1)
+	go func() { first <- check(db, context.Background()) }()
+	<-em.started // the transaction holds the locks
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan error, 1)
+	go func() { waiting <- put(db, ctx) }()
+	time.Sleep(200 * time.Millisecond) // time to reach the locks; were it slower, the SDK would refuse it unsent, and the test pass regardless
+	cancel()
+	close(em.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waiting; err == nil || em.others.Load() != 0 {
+		t.Fatalf("a call whose caller left was sent (%d requests), answered %v", em.others.Load(), err)
 	}
 }

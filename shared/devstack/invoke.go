@@ -21,7 +21,9 @@ func (e *TimedOut) Error() string {
 // invoke runs h as Lambda runs a function with Timeout limit: its context's
 // deadline is the limit, and at the deadline the invocation fails with
 // *TimedOut without waiting for h. Lambda freezes the runtime there; here h
-// may go on until it sees its context end, but what it returns is dropped.
+// may go on until it sees its context end (a DynamoDB call already sent
+// runs to moto's answer: the isolation middleware), but what it returns is
+// dropped.
 // A limit of 0 runs h without one (gateways built by hand).
 func invoke[E, R any](ctx context.Context, fn string, limit time.Duration, h func(context.Context, E) (R, error), ev E) (R, error) {
 	if limit <= 0 {

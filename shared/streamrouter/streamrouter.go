@@ -35,13 +35,10 @@ type Arm interface {
 	Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error
 }
 
-// Metrics the router writes: webhook items a batch found that do not
-// decode (alert.CountUnreadable), and events skipped because a delivery of
-// theirs cannot be recorded.
-const (
-	MetricUnreadableWebhooks = alert.MetricUnreadableWebhooks
-	MetricUnroutableEvents   = "UnroutableEvents"
-)
+// MetricUnroutableEvents counts events skipped because a delivery of theirs
+// cannot be recorded (webhook items that do not decode are counted by
+// alert.CountUnreadable).
+const MetricUnroutableEvents = "UnroutableEvents"
 
 // Router holds what the handler needs.
 type Router struct {
