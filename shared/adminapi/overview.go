@@ -14,7 +14,7 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request, u User) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := a.Webhooks.List(r.Context(), u.TenantID)
+	hooks, err := a.readableWebhooks(r, u.TenantID)
 	if err != nil {
 		return err
 	}

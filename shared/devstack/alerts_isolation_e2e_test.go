@@ -543,4 +543,18 @@ func TestUnreadableWebhookHoldsUpItsTenantsEvents(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status != delivery.Delivered {
 		t.Fatalf("deliveries %+v, want the readable webhook's one, delivered", recs)
 	}
+
+	// Nor does it hide the others from their owner (the list and the
+	// overview answered 500).
+	owner := token(t, tid, "Owner")
+	list := call(t, "GET", "/api/integrations/webhooks", owner, nil)
+	expect(t, list, 200, "")
+	if hooks := list.json(t)["webhooks"].([]any); len(hooks) != 1 {
+		t.Fatalf("the owner's list: %s", list.Body)
+	}
+	overview := call(t, "GET", "/api/integrations/overview", owner, nil)
+	expect(t, overview, 200, "")
+	if total := overview.json(t)["webhooks"].(map[string]any)["total"]; total != 1.0 {
+		t.Fatalf("overview: %s", overview.Body)
+	}
 }

@@ -168,12 +168,12 @@ func (s *Store) ensureCount(ctx context.Context, tenantID string) (existed bool,
 	if out.Item != nil {
 		return true, nil
 	}
-	hooks, err := s.List(ctx, tenantID)
+	hooks, bad, err := s.ListReadable(ctx, tenantID) // an item that does not decode is a webhook too
 	if err != nil {
 		return false, err
 	}
 	item := countKey(tenantID)
-	item["webhookCount"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(hooks))}
+	item["webhookCount"] = &types.AttributeValueMemberN{Value: strconv.Itoa(len(hooks) + len(bad))}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")})
 	if dynamo.ConditionFailed(err) {
 		return false, nil // another request made it meanwhile
@@ -246,11 +246,6 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 	return dynamo.Translate("update webhook", err)
 }
 
-// List returns the tenant's webhooks (sealed fields not opened), oldest first.
-func (s *Store) List(ctx context.Context, tenantID string) ([]Webhook, error) {
-	return dynamo.ListPrefix[Webhook](ctx, s.DB, "list webhooks", s.Table, keyschema.TenantPK(tenantID), keyschema.WebhookPrefix)
-}
-
 // Unreadable is a webhook item that does not decode: its id (from its key)
 // and the decoder's error.
 type Unreadable struct {
@@ -258,9 +253,10 @@ type Unreadable struct {
 	Err error
 }
 
-// ListReadable is List for a fan-out: an item that does not decode is left
-// out and reported, so one corrupt webhook does not keep its tenant's other
-// webhooks from their deliveries.
+// ListReadable returns the tenant's webhooks (sealed fields not opened),
+// oldest first. An item that does not decode is left out and reported, so
+// one corrupt webhook keeps its tenant's other webhooks from nothing: their
+// deliveries, their alerts, their owner's view of them.
 func (s *Store) ListReadable(ctx context.Context, tenantID string) (hooks []Webhook, bad []Unreadable, err error) {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
 		TableName:              aws.String(s.Table),
