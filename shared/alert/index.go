@@ -188,11 +188,7 @@ func (x *Index) query(ctx context.Context, in *dynamodb.QueryInput) ([]Entry, er
 		if err != nil {
 			return nil, dynamo.Translate("read due dates", err)
 		}
-		var es []Entry
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &es); err != nil {
-			return nil, err
-		}
-		out = append(out, es...)
+		out = append(out, decodeEach[Entry](page.Items, "a due-date index entry")...)
 	}
 	return out, nil
 }

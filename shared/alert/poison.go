@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/uniasset/integrations/shared/metrics"
 )
 
 // Poisoned reports whether err is one item's own fault —
@@ -49,6 +53,31 @@ func undecodable(err error) bool {
 	var typ *attributevalue.UnmarshalTypeError
 	var dec *attributevalue.UnmarshalError
 	return errors.As(err, &typ) || errors.As(err, &dec)
+}
+
+// decodeEach decodes each item, leaving out one that does not decode
+// (logged with its key, never its values, and counted as
+// MetricItemsFailed): our own records (an index entry, a kept alert) in
+// another shape, after a faulty release, must not stop every tenant's
+// passes.
+func decodeEach[T any](items []map[string]types.AttributeValue, what string) []T {
+	out := make([]T, 0, len(items))
+	for _, item := range items {
+		var v T
+		if err := attributevalue.UnmarshalMap(item, &v); err != nil {
+			reason, _ := Poisoned(err)
+			pk, _ := item["PK"].(*types.AttributeValueMemberS)
+			sk, _ := item["SK"].(*types.AttributeValueMemberS)
+			var k [2]string
+			if pk != nil && sk != nil {
+				k = [2]string{pk.Value, sk.Value}
+			}
+			metrics.Count(slog.Default(), MetricItemsFailed, what+" does not decode; skipped", "pk", k[0], "sk", k[1], "reason", reason)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // poisoned is a failure known to be an item's alone.

@@ -226,7 +226,8 @@ func TestAlertOfAPoisonedItemIsKeptForRetryAndHoldsUpNothing(t *testing.T) {
 	}
 }
 
-// A webhook whose item does not decode gets no alerts and holds up none:
+// A webhook whose item does not decode gets no alerts and holds up none
+// (nor does an index entry that does not decode):
 // its tenant's other webhooks get theirs, from a pass and from the stream
 // router alike (as they get the tenant's ordinary events), nothing is kept
 // for a retry, the pass's watermark moves on, and the item is counted.
@@ -243,8 +244,17 @@ func TestAnUnreadableWebhookHoldsUpNoAlerts(t *testing.T) {
 	}
 	settled(t, broken, healthy)
 	// A webhook item in another shape (events as a number), written after the
-	// tenant's asset changes were routed.
+	// tenant's asset changes were routed; and an index entry of that day in
+	// another shape (a faulty release's), which is skipped, not fatal.
 	putUnreadableWebhook(t, broken, "wh_bad")
+	entry := keyschema.Key{PK: keyschema.DuePK("warranty", "2035-03-02", 0), SK: keyschema.DueSK("2035-03-02T01:00:00.000Z", "TENANT#"+broken+"#ASSET#asset_odd", "ASSET")}.Attrs()
+	entry["dueAt"] = &types.AttributeValueMemberBOOL{Value: true}
+	if _, err := stack.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: entry}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // other tests' passes may read that day
+		_, _ = stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: map[string]types.AttributeValue{"PK": entry["PK"], "SK": entry["SK"]}})
+	})
 
 	p := newPass(t, "2035-02-28T00:00:00.000Z")
 	r := passAt(t, p, "2035-03-01T12:00:00.000Z")
