@@ -279,7 +279,10 @@ func TestAnUnreadableWebhookHoldsUpNoAlerts(t *testing.T) {
 // passes go on for every tenant (they failed whole before), the stream
 // router fires what a change makes due (it failed the batch, and with it
 // other tenants' records), and the tenant's alerts follow the default lead
-// times (30 days for a warranty) until the item is repaired.
+// times (30 days for a warranty) until the item is repaired. Its dates are
+// in 2037, a year no other test's are in: a pass fires every alert of its
+// window, whichever test wrote it (and TestAlertPassOutOfTimeSavesItsProgress
+// waits for its own to fire by its pass).
 func TestUnreadableAlertSettingsHoldUpNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -294,7 +297,7 @@ func TestUnreadableAlertSettingsHoldUpNothing(t *testing.T) {
 		_, _ = stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.IntegrationsTable), Key: keyschema.AlertSettings(odd).Attrs()})
 	})
 	rvs, keys := map[string]*receiver{}, map[string]string{}
-	for id, warranty := range map[string]string{odd: "2036-03-31T00:00:00.000Z", ok: "2036-03-02T00:00:00.000Z"} {
+	for id, warranty := range map[string]string{odd: "2037-03-31T00:00:00.000Z", ok: "2037-03-02T00:00:00.000Z"} {
 		rvs[id] = newReceiver(t, nil)
 		createWebhook(t, id, rvs[id].URL, "warranty.expiring")
 		keys[id], _ = newKey(t, id, "asset:create")
@@ -302,8 +305,8 @@ func TestUnreadableAlertSettingsHoldUpNothing(t *testing.T) {
 	}
 	settled(t, odd, ok)
 
-	p := newPass(t, "2036-02-28T00:00:00.000Z")
-	r := passAt(t, p, "2036-03-01T12:00:00.000Z")
+	p := newPass(t, "2037-02-28T00:00:00.000Z")
+	r := passAt(t, p, "2037-03-01T12:00:00.000Z")
 	settled(t, odd, ok)
 	if n, m := len(rvs[ok].requests()), len(rvs[odd].requests()); n != 1 || m != 1 || r.Fired != 2 {
 		t.Fatalf("from the pass: %d and %d alerts (want 1 each); pass %+v", n, m, r)
