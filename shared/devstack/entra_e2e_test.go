@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -119,7 +120,11 @@ func open(t *testing.T, u string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 3 { // an answer, not a redirect: its body says why (for a failure's message)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		return resp.StatusCode, string(body)
+	}
 	return resp.StatusCode, resp.Header.Get("Location")
 }
 
