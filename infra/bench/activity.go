@@ -181,7 +181,7 @@ func seedLogs(ctx context.Context, stack *devstack.Stack, tenantID string, from,
 			RequestBody:    `{"assetId":"asset_1","latitude":52.52,"longitude":13.405}`, ResponseBody: `{"assetId":"asset_1"}`}
 		api, _ := attributevalue.MarshalMap(e)
 		api["PK"] = &types.AttributeValueMemberS{Value: keyschema.APILogPK(tenantID, 0)}
-		api["GSI1PK"] = &types.AttributeValueMemberS{Value: keyschema.APIKeyCallsPK(tenantID, e.APIKeyID, 0)}
+		api[keyschema.ByResourcePK] = &types.AttributeValueMemberS{Value: keyschema.APIKeyCallsPK(tenantID, e.APIKeyID, 0)}
 		api["SK"] = &types.AttributeValueMemberS{Value: id}
 		items <- api
 		d := delivery.Record{TenantID: tenantID, DeliveryID: "msg_" + id, WebhookID: "wh_bench", WebhookName: "ERP", Event: "geo_position.updated",

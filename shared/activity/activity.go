@@ -36,7 +36,7 @@ import (
 )
 
 // Index is the GSI that finds one API key's calls or one webhook's deliveries.
-const Index = "ByResource"
+const Index = keyschema.ByResource
 
 // Sources of rows.
 const (

@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"hash/fnv"
 	"slices"
 	"time"
 
@@ -38,11 +37,7 @@ const IndexShards = 8
 // dayOf is the UTC day of an isotime date.
 func dayOf(at string) string { return at[:len("2006-01-02")] }
 
-func (x *Index) shard(e Entry) int {
-	h := fnv.New32a()
-	h.Write([]byte(e.ID()))
-	return int(h.Sum32() % uint32(max(x.Shards, 1)))
-}
+func (x *Index) shard(e Entry) int { return keyschema.Shard(e.ID(), x.Shards) }
 
 func (x *Index) key(e Entry) keyschema.Key {
 	return keyschema.Key{PK: keyschema.DuePK(string(e.Kind.Group()), dayOf(e.DueAt), x.shard(e)), SK: keyschema.DueSK(e.DueAt, e.ItemPK, e.ItemSK)}
@@ -111,7 +106,7 @@ func (x *Index) Item(e Entry) (map[string]types.AttributeValue, error) {
 	for k, v := range x.key(e).Attrs() {
 		item[k] = v
 	}
-	item["GSI1PK"] = &types.AttributeValueMemberS{Value: keyschema.TenantDuePK(e.TenantID, string(e.Kind.Group()), x.shard(e))}
+	item[keyschema.ByResourcePK] = &types.AttributeValueMemberS{Value: keyschema.TenantDuePK(e.TenantID, string(e.Kind.Group()), x.shard(e))}
 	return item, nil
 }
 
@@ -137,15 +132,12 @@ func (x *Index) Between(ctx context.Context, w Window) ([]Entry, error) {
 func (x *Index) TenantBetween(ctx context.Context, tenantID string, w Window) ([]Entry, error) {
 	var ins []*dynamodb.QueryInput
 	for shard := range max(x.Shards, 1) {
-		in := x.dates(w, "GSI1PK", keyschema.TenantDuePK(tenantID, string(w.Group), shard))
-		in.IndexName, in.ConsistentRead = aws.String(byResource), nil
+		in := x.dates(w, keyschema.ByResourcePK, keyschema.TenantDuePK(tenantID, string(w.Group), shard))
+		in.IndexName, in.ConsistentRead = aws.String(keyschema.ByResource), nil
 		ins = append(ins, in)
 	}
 	return x.queryAll(ctx, ins)
 }
-
-// byResource is IntegrationsTable's global secondary index on GSI1PK.
-const byResource = "ByResource"
 
 // betweenConcurrency bounds the queries one read has in flight.
 const betweenConcurrency = 8

@@ -66,7 +66,7 @@ func (w *Writer) Write(ctx context.Context, e Entry, at time.Time) error {
 	}
 	shard := rand.IntN(max(w.Shards, 1))
 	item["PK"], _ = attributevalue.Marshal(keyschema.APILogPK(e.TenantID, shard))
-	item["GSI1PK"], _ = attributevalue.Marshal(keyschema.APIKeyCallsPK(e.TenantID, e.APIKeyID, shard))
+	item[keyschema.ByResourcePK], _ = attributevalue.Marshal(keyschema.APIKeyCallsPK(e.TenantID, e.APIKeyID, shard))
 	item["SK"], _ = attributevalue.Marshal(e.ID)
 	_, err = w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table), Item: item})
 	return dynamo.Translate("write api log", err)

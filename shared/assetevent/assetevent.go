@@ -137,7 +137,7 @@ func incident(assetID, id string, item map[string]types.AttributeValue) map[stri
 	if out == nil {
 		out = map[string]any{}
 	}
-	for _, k := range []string{"PK", "SK", "entity", "tenantId", "GSI1PK", "GSI1SK"} {
+	for _, k := range []string{"PK", "SK", "entity", "tenantId", keyschema.ByResourcePK, keyschema.ByResourceSK} {
 		delete(out, k)
 	}
 	out["incidentId"], out["assetId"] = id, assetID

@@ -15,12 +15,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // API is the subset of *dynamodb.Client the stores call; tests may count calls through it.
@@ -262,7 +262,7 @@ func ShardPKs(shards int, pk func(shard int) string) []string {
 func NewestAcrossShards(ctx context.Context, db API, q ShardQuery) ([]map[string]types.AttributeValue, error) {
 	key := "PK"
 	if q.Index != "" {
-		key = "GSI1PK"
+		key = keyschema.ByResourcePK
 	}
 	results := make([][]map[string]types.AttributeValue, len(q.PKs))
 	errs := make([]error, len(q.PKs))

@@ -14,11 +14,11 @@ package entra
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"hash/fnv"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -192,11 +192,7 @@ type Account struct {
 const AccountShards = 8
 
 // shardOf is the account's write shard.
-func shardOf(entraID string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(entraID))
-	return int(h.Sum32() % AccountShards)
-}
+func shardOf(entraID string) int { return keyschema.Shard(entraID, AccountShards) }
 
 // digest names a set of account ids: what an Owner approves is exactly the
 // set the digest was made from.

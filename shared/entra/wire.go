@@ -14,10 +14,11 @@ import (
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // Index is IntegrationsTable's ByResource GSI.
-const Index = "ByResource"
+const Index = keyschema.ByResource
 
 // SyncTimeout is EntraSyncFunction's timeout in template.yaml; a sync's
 // lease outlasts it by a minute, so a sync that died frees the tenant soon.

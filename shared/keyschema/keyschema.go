@@ -4,6 +4,7 @@
 package keyschema
 
 import (
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,28 @@ func (k Key) Attrs() map[string]types.AttributeValue {
 }
 
 func tenant(tenantID string) string { return "TENANT#" + tenantID }
+
+// ByResource is IntegrationsTable's global secondary index: partition key
+// ByResourcePK, sort key SK. The partitions spelled "ByResource index" below
+// are its.
+const ByResource = "ByResource"
+
+// ByResourcePK is the attribute an item sets to appear in the ByResource
+// index; ByResourceSK is the sort attribute items of AssetsTable's main app
+// carry in theirs (the stream passes over both).
+const (
+	ByResourcePK = "GSI1PK"
+	ByResourceSK = "GSI1SK"
+)
+
+// Shard is the write shard (0..shards-1) of an item named by id: a stable
+// hash, so a reader finds the item in the shard its writer chose. Every
+// sharded key uses it; changing it would strand items already written.
+func Shard(id string, shards int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % uint32(max(shards, 1)))
+}
 
 // ---- AssetsTable ----
 

@@ -50,6 +50,6 @@ func Item(e Entry, at time.Time) (map[string]types.AttributeValue, error) {
 	}
 	item["PK"] = &types.AttributeValueMemberS{Value: keyschema.SystemPK(e.TenantID)}
 	item["SK"] = &types.AttributeValueMemberS{Value: e.ID}
-	item["GSI1PK"] = &types.AttributeValueMemberS{Value: keyschema.ResourceSystemPK(e.TenantID, e.ResourceType, e.ResourceID)}
+	item[keyschema.ByResourcePK] = &types.AttributeValueMemberS{Value: keyschema.ResourceSystemPK(e.TenantID, e.ResourceType, e.ResourceID)}
 	return item, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
 // Contract checks that db behaves as DynamoDB does for everything Table
@@ -41,7 +42,7 @@ func Contract(t *testing.T, db dynamo.API, table, prefix string) {
 		return out
 	}
 	for _, sk := range []string{"A#3", "A#1", "B#1", "A#2", "C#1"} {
-		if err := put(pk, sk, item{"GSI1PK": s(prefix + "#R"), "n": s(sk)}, ""); err != nil {
+		if err := put(pk, sk, item{keyschema.ByResourcePK: s(prefix + "#R"), "n": s(sk)}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,11 +20,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/keyschema"
 )
 
-// Index is the one secondary index the table has: ByResource, keyed by
-// GSI1PK and SK, projecting everything.
-const Index = "ByResource"
+// Index is the one secondary index the table has: keyschema.ByResource,
+// keyed by keyschema.ByResourcePK and SK, projecting everything.
+const Index = keyschema.ByResource
 
 // Table holds every table's items by partition and sort key.
 type Table struct {
@@ -179,7 +181,7 @@ func (t *Table) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dyn
 	switch aws.ToString(in.IndexName) {
 	case "":
 	case Index:
-		keyAttr = "GSI1PK"
+		keyAttr = keyschema.ByResourcePK
 		if aws.ToBool(in.ConsistentRead) {
 			return nil, errors.New("dynamotest: consistent reads are not supported on global secondary indexes")
 		}
