@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"slices"
 	"time"
 
@@ -57,11 +56,7 @@ type marker struct {
 // held is the marker a refused put met: from the refusal when it carries
 // the item, else read.
 func (f *Firer) held(ctx context.Context, k keyschema.Key, refusal error) (marker, error) {
-	item := map[string]types.AttributeValue(nil)
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(refusal, &ccf) {
-		item = ccf.Item
-	}
+	item, _ := dynamo.Refused(refusal)
 	if item == nil {
 		out, err := f.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(f.Table), Key: k.Attrs(), ConsistentRead: aws.Bool(true)})
 		if err != nil {

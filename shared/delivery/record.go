@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -280,10 +279,9 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if held, refused := dynamo.Refused(err); refused {
 		var r Record
-		if ccf.Item != nil && attributevalue.UnmarshalMap(ccf.Item, &r) == nil {
+		if held != nil && attributevalue.UnmarshalMap(held, &r) == nil {
 			return r.Status == Pending, nil
 		}
 		return false, nil

@@ -44,6 +44,18 @@ func ConditionFailed(err error) bool {
 	return cancelledFor(err, "ConditionalCheckFailed")
 }
 
+// Refused reports whether err is a single write's refused condition, with
+// the item as it stood when the write asked for it
+// (ReturnValuesOnConditionCheckFailure ALL_OLD; nil when it did not, or
+// when there was no item).
+func Refused(err error) (item map[string]types.AttributeValue, ok bool) {
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return nil, false
+	}
+	return ccf.Item, true
+}
+
 // cancelledFor reports whether err is a cancelled transaction with an item
 // cancelled for reason code.
 func cancelledFor(err error, code string) bool {

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -156,6 +157,30 @@ func TestGetTogetherRefusesKeysItCannotTellApart(t *testing.T) {
 	} {
 		if err := GetTogether(context.Background(), &unprocessed{}, "read", reads...); err == nil || strings.Contains(err.Error(), "busy") {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// Refused tells a single write's refused condition, however wrapped, with
+// the item it met, from anything else (a transaction's cancellation too).
+func TestRefusedCarriesTheItemItMet(t *testing.T) {
+	met := map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "7"}}
+	cases := []struct {
+		name    string
+		err     error
+		refused bool
+		item    bool
+	}{
+		{"none", nil, false, false},
+		{"with the item", &types.ConditionalCheckFailedException{Item: met}, true, true},
+		{"wrapped, no item asked for", fmt.Errorf("put: %w", &types.ConditionalCheckFailedException{}), true, false},
+		{"a cancelled transaction", &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{{Code: aws.String("ConditionalCheckFailed")}}}, false, false},
+		{"throttled", errors.New("throttled"), false, false},
+	}
+	for _, c := range cases {
+		item, ok := Refused(c.err)
+		if ok != c.refused || (item != nil) != c.item {
+			t.Errorf("%s: Refused = %v, %v", c.name, item, ok)
 		}
 	}
 }

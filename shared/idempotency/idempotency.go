@@ -18,7 +18,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"time"
 
@@ -148,9 +147,8 @@ func (s *Store) Begin(ctx context.Context, tenantID, key, fingerprint string, no
 		return nil, nil, dynamo.Translate("claim idempotency key", err)
 	}
 	var existing record
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) && ccf.Item != nil {
-		err = attributevalue.UnmarshalMap(ccf.Item, &existing)
+	if held, _ := dynamo.Refused(err); held != nil {
+		err = attributevalue.UnmarshalMap(held, &existing)
 	} else {
 		existing, err = s.get(ctx, k)
 	}
@@ -220,12 +218,12 @@ func (s *Store) takeOver(ctx context.Context, k map[string]types.AttributeValue,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var held record
-	var ccf *types.ConditionalCheckFailedException
+	refusedItem, _ := dynamo.Refused(err)
 	switch {
 	case err == nil:
 		err = attributevalue.UnmarshalMap(out.Attributes, &held)
-	case errors.As(err, &ccf) && ccf.Item != nil:
-		if uerr := attributevalue.UnmarshalMap(ccf.Item, &held); uerr != nil || held.Token != tok {
+	case refusedItem != nil:
+		if uerr := attributevalue.UnmarshalMap(refusedItem, &held); uerr != nil || held.Token != tok {
 			return nil, nil, errInProgress // another retry took it over first
 		}
 		err = nil // our own update, whose answer was lost and whose SDK retry met it

@@ -17,7 +17,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -182,14 +181,14 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 			}
 		}
 		out, err := t.DB.UpdateItem(ctx, in)
-		var ccf *types.ConditionalCheckFailedException
+		held, refused := dynamo.Refused(err)
 		switch {
 		case err == nil:
 			got := tatOf(out.Attributes)
 			t.remember(k, got)
 			return true, later(now, got.Add(-every-tolerance)), nil
-		case errors.As(err, &ccf):
-			tat = tatOf(ccf.Item) // the TAT as it is: the next try takes the update that fits it
+		case refused:
+			tat = tatOf(held) // the TAT as it is: the next try takes the update that fits it
 			t.remember(k, tat)
 		default:
 			return false, time.Time{}, dynamo.Translate("take a rate-limit slot", err)
