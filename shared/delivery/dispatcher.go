@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/metrics"
 	"github.com/uniasset/integrations/shared/redact"
@@ -317,7 +318,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 			log.Error("recording webhook health failed", "webhookId", w.ID, "error", err.Error())
 			break
 		}
-		time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		dynamo.BackOff(ctx, try+2) // 80–160 ms, then 160–320 ms; no longer than the invocation
 	}
 	return keep, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +102,7 @@ func (s *Store) Create(ctx context.Context, w Webhook) error {
 		case err == nil:
 			return nil
 		case dynamo.Conflicted(err) && try < countTries-1:
-			backOff(ctx, try) // another create or delete of this tenant held the count
+			dynamo.BackOff(ctx, try) // another create or delete of this tenant held the count
 		case len(failed) == 2 && failed[1]:
 			return apierror.New(apierror.Conflict, "webhook %q already exists", w.ID)
 		case len(failed) == 2 && failed[0]:
@@ -125,16 +124,6 @@ func (s *Store) Create(ctx context.Context, w Webhook) error {
 // lost to a concurrent change of the count is tried again, and a missing
 // count is made once.
 const countTries = 5
-
-// backOff waits a little longer after each lost try, with jitter, so racing
-// requests spread out.
-func backOff(ctx context.Context, try int) {
-	d := time.Duration(10<<try)*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
 
 // countKey is the item holding how many webhooks a tenant has. Its sort key
 // does not begin with "WEBHOOK#", so listing webhooks never returns it.
@@ -338,7 +327,7 @@ func (s *Store) Delete(ctx context.Context, tenantID, id string) error {
 		case err == nil:
 			return nil
 		case dynamo.Conflicted(err) && try < countTries-1:
-			backOff(ctx, try)
+			dynamo.BackOff(ctx, try)
 		case len(failed) == 2 && failed[0]:
 			return apierror.New(apierror.NotFound, "no webhook %q", id)
 		case len(failed) == 2 && failed[1]:
