@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -21,6 +20,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/metrics"
+	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -67,25 +67,20 @@ type Dispatcher struct {
 // Handle is the Lambda handler for an SQS batch. Messages whose next attempt
 // is scheduled are reported as failures, so SQS keeps them (hidden until then).
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	var (
-		mu       sync.Mutex
-		failures []events.SQSBatchItemFailure
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, max(d.Concurrency, 1))
-	)
-	for _, m := range ev.Records {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if keep := d.process(ctx, m); keep {
-				mu.Lock()
-				failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-				mu.Unlock()
-			}
-		}()
+	keep := make([]bool, len(ev.Records))
+	for i := range keep {
+		keep[i] = true // a message not reached (the invocation's end) stays in the queue
 	}
-	wg.Wait()
+	_ = parallel.Each(ctx, len(ev.Records), max(d.Concurrency, 1), func(ctx context.Context, i int) error {
+		keep[i] = d.process(ctx, ev.Records[i])
+		return nil // a message's trouble is its own: kept, not the batch's
+	})
+	var failures []events.SQSBatchItemFailure
+	for i, m := range ev.Records {
+		if keep[i] {
+			failures = append(failures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
 	return events.SQSEventResponse{BatchItemFailures: failures}, nil
 }
 

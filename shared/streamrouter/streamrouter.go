@@ -109,11 +109,12 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		defer mu.Unlock()
 		tenants[t], listErr[t] = hooks, err
 	}
-	r.each(len(tenantIDs), func(run func(func())) {
-		for _, t := range tenantIDs {
-			run(func() { list(t) })
-		}
-	})
+	if err := parallel.Each(ctx, len(tenantIDs), max(r.Concurrency, 1), func(_ context.Context, i int) error {
+		list(tenantIDs[i]) // a failure is the tenant's listErr, not the batch's
+		return nil
+	}); err != nil {
+		return events.DynamoDBEventResponse{}, err // the invocation ended: tenants not listed would look subscribed to nothing
+	}
 
 	// Alerts: the index follows each change, and what a change makes due
 	// fires now (an alert failing for its item alone is kept for
@@ -143,7 +144,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			}
 			byItem[k] = append(byItem[k], i)
 		}
-		_ = parallel.Each(ctx, len(items), max(r.Concurrency, 1), func(ctx context.Context, n int) error {
+		if err := parallel.Each(ctx, len(items), max(r.Concurrency, 1), func(ctx context.Context, n int) error {
 			for _, i := range byItem[items[n]] {
 				old, cur, err := assetevent.Images(ev.Records[i])
 				if err != nil {
@@ -157,7 +158,9 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 				}
 			}
 			return nil
-		})
+		}); err != nil {
+			return events.DynamoDBEventResponse{}, err // the invocation ended: items not reached were not armed
+		}
 	}
 
 	var jobs []*job
@@ -174,14 +177,14 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			}
 		}
 	}
-	r.each(len(jobs), func(run func(func())) {
-		for _, j := range jobs {
-			if j.rec >= failed {
-				continue
-			}
-			run(func() { j.key, j.send, j.err = r.Enqueuer.Prepare(ctx, j.w, j.event) })
+	if err := parallel.Each(ctx, len(jobs), max(r.Concurrency, 1), func(ctx context.Context, i int) error {
+		if j := jobs[i]; j.rec < failed { // failed no longer moves while they run
+			j.key, j.send, j.err = r.Enqueuer.Prepare(ctx, j.w, j.event)
 		}
-	})
+		return nil // each job's error is its own (j.err)
+	}); err != nil {
+		return events.DynamoDBEventResponse{}, err // the invocation ended: jobs not reached were not recorded
+	}
 
 	var keys []delivery.Key
 	for _, j := range jobs {
@@ -227,22 +230,4 @@ func tooLarge(err error) bool {
 // itemKey names the item a record changed (its table keys).
 func itemKey(rec events.DynamoDBEventRecord) string {
 	return rec.Change.Keys["PK"].String() + "\x00" + rec.Change.Keys["SK"].String()
-}
-
-// each runs the functions given to run, at most Concurrency at a time, and
-// waits for all of them.
-func (r *Router) each(n int, body func(run func(func()))) {
-	if n == 0 {
-		return
-	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(r.Concurrency, 1))
-	body(func(f func()) {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			f()
-		})
-	})
-	wg.Wait()
 }

@@ -271,3 +271,16 @@ func TestOnlyAnOversizedItemIsSkipped(t *testing.T) {
 		t.Fatalf("tooLarge: %v %v", tooLarge(big), tooLarge(other))
 	}
 }
+
+// A batch whose invocation has ended reports an error, never success: the
+// tenants and deliveries it did not reach must be routed by the retry.
+func TestAnEndedInvocationRoutesNothingAsDone(t *testing.T) {
+	h := hooks{byTenant: map[string][]webhook.Webhook{"t1": {hook("t1", "wh_1", webhook.Active, "asset.created")}}}
+	q := &queue{prepared: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := &Router{Webhooks: h, Enqueuer: q, Concurrency: 2}
+	if resp, err := r.Handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{insert("1", "t1", "a")}}); err == nil {
+		t.Fatalf("an ended invocation answered %+v, nil: its records would count as routed", resp)
+	}
+}
