@@ -22,6 +22,7 @@ import (
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/ratelimit"
@@ -77,7 +78,7 @@ type Queue interface {
 }
 
 // New wires the API from its dependencies.
-func New(cfg config.AdminAPI, db entra.DB, sealer *appkey.Sealer, queue Queue, ms *entra.Microsoft) *API {
+func New(cfg config.AdminAPI, db dynamo.API, sealer *appkey.Sealer, queue Queue, ms *entra.Microsoft) *API {
 	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index}
 	return &API{
 		Entra: Entra{

@@ -50,6 +50,13 @@ func TestMain(m *testing.M) {
 	server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.Gateway}}
 	server.Start()
 	code := m.Run()
+	if code != 0 && s.Moto != nil && s.Moto.Log != "" {
+		// moto's log goes with the stack's temporary directory: what it
+		// logged (a request it failed, a traceback) is evidence of a failure.
+		if out, err := os.ReadFile(s.Moto.Log); err == nil {
+			fmt.Fprintf(os.Stderr, "---- moto's log (%d bytes; the last 20,000) ----\n%s\n", len(out), out[max(0, len(out)-20_000):])
+		}
+	}
 	server.Close()
 	stop()
 	os.Exit(code)

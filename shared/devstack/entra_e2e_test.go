@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/graph/graphfake"
@@ -770,7 +771,7 @@ func TestEntraSettingsChangesKeepEachOther(t *testing.T) {
 }
 
 // failingWrites is the table with every BatchWriteItem refused.
-type failingWrites struct{ entra.DB }
+type failingWrites struct{ dynamo.API }
 
 func (failingWrites) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	return nil, errors.New("injected: the table refused the write")
@@ -840,7 +841,7 @@ func TestEntraLeaseIsFreedWhenASyncEnds(t *testing.T) {
 }
 
 // noAccountReads is the table refusing every Query of the synced accounts.
-type noAccountReads struct{ entra.DB }
+type noAccountReads struct{ dynamo.API }
 
 func (db noAccountReads) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	for _, v := range in.ExpressionAttributeValues {
@@ -848,7 +849,7 @@ func (db noAccountReads) Query(ctx context.Context, in *dynamodb.QueryInput, opt
 			return nil, errors.New("injected: the accounts were read")
 		}
 	}
-	return db.DB.Query(ctx, in, opts...)
+	return db.API.Query(ctx, in, opts...)
 }
 
 // A sync of a directory unchanged since the last full write reads no
@@ -866,7 +867,7 @@ func TestEntraUnchangedDirectoryReadsNoAccounts(t *testing.T) {
 		t.Fatalf("first sync: %+v", out)
 	}
 	real := stack.EntraSync.Syncer
-	with := func(db entra.DB) *entra.Syncer {
+	with := func(db dynamo.API) *entra.Syncer {
 		s := *real
 		s.Store = &entra.Store{DB: db, Table: real.Store.Table, Index: real.Store.Index}
 		return &s

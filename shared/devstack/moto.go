@@ -18,6 +18,7 @@ import (
 // Moto is a moto_server child process.
 type Moto struct {
 	Endpoint string
+	Log      string // where its output goes ("" when discarded)
 	cmd      *exec.Cmd
 }
 
@@ -56,7 +57,7 @@ func StartMoto(ctx context.Context, root string, port int, logPath string) (*Mot
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &Moto{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
+	m := &Moto{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Log: logPath, cmd: cmd}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/moto-api/", nil)

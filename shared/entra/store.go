@@ -23,17 +23,10 @@ import (
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
-// DB is what the store calls: the stores' usual subset plus batched writes
-// (a first sync of a large directory writes thousands of accounts).
-type DB interface {
-	dynamo.API
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
-}
-
 // Store keeps connections, consent requests, groups and accounts in
 // IntegrationsTable.
 type Store struct {
-	DB    DB
+	DB    dynamo.API // batched writes too: a first sync of a large directory writes thousands of accounts
 	Table string
 	// Index is the table's ByResource GSI, where connected tenants are listed.
 	Index string

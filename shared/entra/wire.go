@@ -13,6 +13,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/keyschema"
 )
@@ -58,7 +59,7 @@ func BuildFunction(ctx context.Context, cfg config.EntraSync, awsCfg aws.Config)
 }
 
 // NewFunction is the function over the given clients (the benchmark counts their calls).
-func NewFunction(cfg config.EntraSync, db DB, queue SQSAPI, ms *Microsoft) *Function {
+func NewFunction(cfg config.EntraSync, db dynamo.API, queue SQSAPI, ms *Microsoft) *Function {
 	store := &Store{DB: db, Table: cfg.IntegrationsTable, Index: Index}
 	return &Function{
 		Syncer: &Syncer{Store: store, Microsoft: ms, Now: time.Now, LeaseFor: SyncTimeout + time.Minute, GroupReads: 4},

@@ -273,6 +273,36 @@ func (t *Table) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ..
 	return &dynamodb.DeleteItemOutput{}, nil
 }
 
+// BatchWriteItem puts and deletes unconditionally, up to 25 at a time, as
+// DynamoDB does; it leaves nothing unprocessed (DynamoDB may, under load:
+// callers resend UnprocessedItems, which this never exercises).
+func (t *Table) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	n := 0
+	for _, writes := range in.RequestItems {
+		n += len(writes)
+	}
+	if n == 0 || n > 25 {
+		return nil, fmt.Errorf("dynamotest: ValidationException: %d writes in a batch (1 to 25)", n)
+	}
+	for table, writes := range in.RequestItems {
+		for _, w := range writes {
+			var err error
+			switch {
+			case w.PutRequest != nil:
+				_, err = t.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: w.PutRequest.Item})
+			case w.DeleteRequest != nil:
+				_, err = t.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: w.DeleteRequest.Key})
+			default:
+				err = errors.New("dynamotest: ValidationException: a write request with neither put nor delete")
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &dynamodb.BatchWriteItemOutput{}, nil
+}
+
 // TransactWriteItems is not modelled.
 func (t *Table) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return nil, ErrUnsupported

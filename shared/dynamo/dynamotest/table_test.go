@@ -49,3 +49,20 @@ func TestInvalidCallsFail(t *testing.T) {
 		t.Error("a query without :pk accepted")
 	}
 }
+
+// A batch of writes holds 1 to 25, as DynamoDB's does (moto takes more, so
+// this is Table's alone, outside the contract).
+func TestBatchWritesHoldAtMost25(t *testing.T) {
+	db := New("t")
+	var writes []types.WriteRequest
+	for i := range 26 {
+		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "p"}, "SK": &types.AttributeValueMemberS{Value: string(rune('a' + i))}}}})
+	}
+	for n, ok := range map[int]bool{0: false, 25: true, 26: false} {
+		_, err := db.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{"t": writes[:n]}})
+		if (err == nil) != ok {
+			t.Errorf("a batch of %d: %v", n, err)
+		}
+	}
+}
