@@ -14,10 +14,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/hkdf"
+
+	"github.com/uniasset/integrations/shared/awsclient"
 )
 
 // version prefixes every sealed value so the scheme can change without ambiguity.
@@ -39,19 +39,13 @@ func New(material string) (*Sealer, error) {
 	return &Sealer{key: key}, nil
 }
 
-// SecretsAPI is the one Secrets Manager call the sealer needs, so tests can
-// give it a fake, as dynamo.API and delivery.SQSAPI do for theirs.
-type SecretsAPI interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
 // Load reads the key material from Secrets Manager.
-func Load(ctx context.Context, sm SecretsAPI, secretID string) (*Sealer, error) {
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
+func Load(ctx context.Context, sm awsclient.Secrets, secretID string) (*Sealer, error) {
+	material, err := awsclient.ReadSecret(ctx, sm, secretID)
 	if err != nil {
-		return nil, fmt.Errorf("appkey: reading %s: %w", secretID, err)
+		return nil, fmt.Errorf("appkey: %w", err)
 	}
-	return New(aws.ToString(out.SecretString))
+	return New(material)
 }
 
 // Seal encrypts plaintext bound to context (for example "webhook:<tenant>:<id>").

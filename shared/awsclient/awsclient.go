@@ -3,10 +3,12 @@ package awsclient
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // Load reads the standard SDK environment, with the retry policy every
@@ -20,4 +22,19 @@ func Load(ctx context.Context, opts ...func(*awsconfig.LoadOptions) error) (aws.
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3 })
 		}),
 	}, opts...)...)
+}
+
+// Secrets is the one Secrets Manager call the functions make (at cold
+// start), so tests can give it a fake, as dynamo.API does for DynamoDB.
+type Secrets interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// ReadSecret reads a secret's string: the one place Secrets Manager is read.
+func ReadSecret(ctx context.Context, sm Secrets, secretID string) (string, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		return "", fmt.Errorf("reading secret %s: %w", secretID, err)
+	}
+	return aws.ToString(out.SecretString), nil
 }

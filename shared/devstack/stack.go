@@ -236,12 +236,11 @@ func (s *Stack) startMicrosoft(ctx context.Context, overrides map[string]string,
 	if overrides[config.EntraClientID.Name] == "" {
 		overrides[config.EntraClientID.Name] = LocalEntraClientID
 	}
-	sm := secretsmanager.NewFromConfig(s.AWS)
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.Resources["EntraClientSecret"].ARN)})
+	secret, err := awsclient.ReadSecret(ctx, secretsmanager.NewFromConfig(s.AWS), s.Resources["EntraClientSecret"].ARN)
 	if err != nil {
-		return fmt.Errorf("fake Microsoft: reading EntraClientSecret: %w", err)
+		return fmt.Errorf("fake Microsoft: %w", err)
 	}
-	s.Microsoft.ClientSecret = aws.ToString(out.SecretString)
+	s.Microsoft.ClientSecret = secret
 	return nil
 }
 

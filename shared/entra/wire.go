@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/uniasset/integrations/shared/appkey"
+	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/graph"
@@ -41,12 +41,12 @@ func NewMicrosoft(cfg config.Entra, secret string) *Microsoft {
 
 // LoadMicrosoft reads the app's client secret from Secrets Manager (once, at
 // cold start) and returns the app.
-func LoadMicrosoft(ctx context.Context, sm appkey.SecretsAPI, cfg config.Entra) (*Microsoft, error) {
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.ClientSecretARN)})
+func LoadMicrosoft(ctx context.Context, sm awsclient.Secrets, cfg config.Entra) (*Microsoft, error) {
+	secret, err := awsclient.ReadSecret(ctx, sm, cfg.ClientSecretARN)
 	if err != nil {
-		return nil, fmt.Errorf("entra: reading the client secret: %w", err)
+		return nil, fmt.Errorf("entra: the client secret: %w", err)
 	}
-	return NewMicrosoft(cfg, aws.ToString(out.SecretString)), nil
+	return NewMicrosoft(cfg, secret), nil
 }
 
 // BuildFunction wires EntraSyncFunction; its main and the local stack both call it.
