@@ -2,8 +2,11 @@ package entra
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -92,20 +95,39 @@ func (s *Store) PutState(ctx context.Context, stateHash string, req consentReque
 	return dynamo.Translate("put consent state", err)
 }
 
-// TakeState deletes a consent request and returns it: a state works once.
+// TakeState takes a consent request and returns it: a state works once.
 // ok is false for one never issued, already used, or expired.
+//
+// The take is an update that marks the request with a token of this call,
+// not a delete: should its answer be lost and the SDK send it again, the
+// retry meets its own mark and returns the request (a delete's retry would
+// find nothing, and the admin's genuine callback would read as a used
+// state); any other callback meets another mark and is refused. The taken
+// request is then deleted (its TTL removes it should that fail).
 func (s *Store) TakeState(ctx context.Context, stateHash string, now time.Time) (req consentRequest, ok bool, err error) {
-	out, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.Table), Key: keyschema.EntraState(stateHash).Attrs(), ReturnValues: types.ReturnValueAllOld,
+	token := make([]byte, 16)
+	if _, err := rand.Read(token); err != nil {
+		return req, false, err
+	}
+	k := keyschema.EntraState(stateHash)
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: k.Attrs(),
+		UpdateExpression:          aws.String("SET takenBy = :token"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND (attribute_not_exists(takenBy) OR takenBy = :token)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":token": sv(hex.EncodeToString(token))},
+		ReturnValues:              types.ReturnValueAllNew,
 	})
+	if dynamo.ConditionFailed(err) {
+		return req, false, nil // never issued, or taken by another callback
+	}
 	if err != nil {
 		return req, false, dynamo.Translate("take consent state", err)
 	}
-	if out.Attributes == nil {
-		return req, false, nil
-	}
 	if err := attributevalue.UnmarshalMap(out.Attributes, &req); err != nil {
 		return req, false, err
+	}
+	if _, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: k.Attrs()}); err != nil {
+		slog.Warn("entra connect: a taken consent state could not be deleted; its TTL removes it", "error", err.Error())
 	}
 	return req, now.Unix() < req.ExpiresAt, nil
 }
