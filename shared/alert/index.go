@@ -173,14 +173,5 @@ func (x *Index) queryAll(ctx context.Context, ins []*dynamodb.QueryInput) ([]Ent
 
 // query reads every page of a query of entries.
 func (x *Index) query(ctx context.Context, in *dynamodb.QueryInput) ([]Entry, error) {
-	p := dynamodb.NewQueryPaginator(x.DB, in)
-	var out []Entry
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, dynamo.Translate("read due dates", err)
-		}
-		out = append(out, decodeEach[Entry](page.Items, "a due-date index entry")...)
-	}
-	return out, nil
+	return queryDecoded[Entry](ctx, x.DB, in, "read due dates", "a due-date index entry")
 }

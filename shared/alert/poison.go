@@ -1,15 +1,18 @@
 package alert
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/metrics"
 )
 
@@ -78,6 +81,20 @@ func decodeEach[T any](items []map[string]types.AttributeValue, what string) []T
 		out = append(out, v)
 	}
 	return out
+}
+
+// queryDecoded reads every page of a query, decoding each item (decodeEach).
+func queryDecoded[T any](ctx context.Context, db dynamo.API, in *dynamodb.QueryInput, op, what string) ([]T, error) {
+	p := dynamodb.NewQueryPaginator(db, in)
+	var out []T
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, dynamo.Translate(op, err)
+		}
+		out = append(out, decodeEach[T](page.Items, what)...)
+	}
+	return out, nil
 }
 
 // poisoned is a failure known to be an item's alone.

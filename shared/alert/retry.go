@@ -98,21 +98,12 @@ func (r *Retries) Keep(ctx context.Context, e Entry, prior int, reason string, n
 
 // All lists the kept alerts.
 func (r *Retries) All(ctx context.Context) ([]Retry, error) {
-	p := dynamodb.NewQueryPaginator(r.DB, &dynamodb.QueryInput{
+	return queryDecoded[Retry](ctx, r.DB, &dynamodb.QueryInput{
 		TableName:                 aws.String(r.Table),
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: r.pk()}},
 		ConsistentRead:            aws.Bool(true),
-	})
-	var out []Retry
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, dynamo.Translate("read alerts kept for a retry", err)
-		}
-		out = append(out, decodeEach[Retry](page.Items, "an alert kept for a retry")...)
-	}
-	return out, nil
+	}, "read alerts kept for a retry", "an alert kept for a retry")
 }
 
 // Due reports whether the kept alert's next attempt has come by now.
