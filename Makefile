@@ -34,8 +34,8 @@ run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unl
 test: tools browser ## Run every test (unit and end to end against moto) with the race detector
 	$(GO) test -race -count=1 -timeout 25m ./...
 
-unit: ## Unit tests only: every package but the local stack's, no moto, seconds
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /shared/devstack)
+unit: ## Unit tests only: every package but the end-to-end tests (shared/e2e), no moto, seconds
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /shared/e2e)
 
 lint: tools ## gofmt, go vet and cfn-lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

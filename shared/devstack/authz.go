@@ -1,27 +1,18 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
-	"hash/fnv"
-	"io"
-	"net/http"
 	"reflect"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // catalog knows what IAM needs to name a request's resource: table, index,
@@ -300,205 +291,4 @@ func authorize(principal string, policy Policy, cat *catalog) func(*middleware.S
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	}
-}
-
-// isolation gives moto the isolation DynamoDB's transactions have: moto
-// applies a TransactWriteItems item by item and, when one condition fails,
-// puts back a copy of the whole table taken when it began, undoing whatever
-// other requests wrote meanwhile (and reusing stream sequence numbers). So a
-// transaction runs alone, and every other DynamoDB and DynamoDB Streams call
-// of the process shares the lock. Lock per endpoint: stacks of one process
-// on one server share it. Each attempt takes it, not the SDK's retry waits.
-//
-// moto's SQS has a gap of the same kind: ChangeMessageVisibility looks a
-// receipt handle up by walking the queue's message list while a concurrent
-// delete removes from it, so it can skip the message and answer
-// ReceiptHandleIsInvalid (a retry then waits out the 6-minute visibility
-// timeout). Deletes therefore run alone against visibility changes.
-//
-// Nor are moto's conditional writes atomic: it checks a condition and then
-// applies the write in separate steps, so two conditional updates of one
-// item can both pass (two copies of a delivery message both won attempt 1's
-// claim, and the receiver got two POSTs). So every item write also takes the
-// lock of the item it writes (striped by table and key): writes to one item
-// never overlap, as in DynamoDB. Reads take none.
-type isolation struct {
-	mu, sqs sync.RWMutex
-	items   [256]sync.Mutex
-}
-
-// tableKeys remembers each table's key attributes (by table name), for the
-// item locks.
-var tableKeys sync.Map
-
-// itemLocks returns the stripes of the items a write touches, sorted and
-// distinct (so locking them in order cannot deadlock); none for other calls.
-func (l *isolation) itemLocks(params any) []int {
-	var stripes []int
-	add := func(table string, item map[string]ddbtypes.AttributeValue) {
-		keys := []string{"PK", "SK"}
-		if k, ok := tableKeys.Load(table); ok {
-			keys = k.([]string)
-		}
-		h := fnv.New32a()
-		h.Write([]byte(table))
-		for _, k := range keys {
-			h.Write([]byte("\x00" + attrString(item[k])))
-		}
-		stripes = append(stripes, int(h.Sum32()%uint32(len(l.items))))
-	}
-	switch in := params.(type) {
-	case *dynamodb.PutItemInput:
-		add(deref(in.TableName), in.Item)
-	case *dynamodb.UpdateItemInput:
-		add(deref(in.TableName), in.Key)
-	case *dynamodb.DeleteItemInput:
-		add(deref(in.TableName), in.Key)
-	case *dynamodb.BatchWriteItemInput:
-		for table, writes := range in.RequestItems {
-			for _, w := range writes {
-				if w.PutRequest != nil {
-					add(table, w.PutRequest.Item)
-				}
-				if w.DeleteRequest != nil {
-					add(table, w.DeleteRequest.Key)
-				}
-			}
-		}
-	}
-	slices.Sort(stripes)
-	return slices.Compact(stripes)
-}
-
-var (
-	isolationsMu sync.Mutex
-	isolations   = map[string]*isolation{}
-)
-
-func isolationFor(endpoint string) *isolation {
-	isolationsMu.Lock()
-	defer isolationsMu.Unlock()
-	if isolations[endpoint] == nil {
-		isolations[endpoint] = &isolation{}
-	}
-	return isolations[endpoint]
-}
-
-// motoAnswerLimit bounds how long a call whose caller gave up holds the
-// locks waiting for moto's answer.
-const motoAnswerLimit = 2 * time.Minute
-
-// paramsKey carries an operation's input from Initialize to Finalize.
-type paramsKey struct{}
-
-func params(ctx context.Context) any { return middleware.GetStackValue(ctx, paramsKey{}) }
-
-func (l *isolation) middleware(st *middleware.Stack) error {
-	if err := st.Initialize.Add(middleware.InitializeMiddlewareFunc("LocalIsolationParams",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			return next.HandleInitialize(middleware.WithStackValue(ctx, paramsKey{}, in.Parameters), in)
-		}), middleware.After); err != nil {
-		return err
-	}
-	return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("LocalTransactionIsolation",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			switch op := awsmiddleware.GetOperationName(ctx); awsmiddleware.GetServiceID(ctx) {
-			case "DynamoDB", "DynamoDB Streams":
-				if op == "TransactWriteItems" {
-					l.mu.Lock()
-					defer l.mu.Unlock()
-				} else {
-					l.mu.RLock()
-					defer l.mu.RUnlock()
-					for _, i := range l.itemLocks(params(ctx)) {
-						l.items[i].Lock()
-						defer l.items[i].Unlock()
-					}
-				}
-				// A caller that gives up (its invocation's deadline, a
-				// cancelled sibling) closes the connection, but moto goes on
-				// with the request: released then, the locks would let a
-				// transaction overlap it, and a cancelled transaction's
-				// rollback would take the other write's stream record with
-				// it. So a call sent runs to moto's answer, locks held (for
-				// at most motoAnswerLimit, should moto hang); one whose
-				// caller left while it waited for the locks is not sent.
-				if err := ctx.Err(); err != nil {
-					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
-				}
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), motoAnswerLimit)
-				defer cancel()
-			case "SQS":
-				switch op {
-				case "DeleteMessage", "DeleteMessageBatch":
-					l.sqs.Lock()
-					defer l.sqs.Unlock()
-				case "ChangeMessageVisibility", "ChangeMessageVisibilityBatch":
-					l.sqs.RLock()
-					defer l.sqs.RUnlock()
-				}
-			}
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
-}
-
-// motoDenials makes moto's IAM refusals legible. moto answers them in the
-// IAM query protocol's XML even for JSON services, which the SDK cannot
-// decode ("deserialization failed"); this turns such a 403 into the API
-// error it means (AccessDenied, InvalidClientTokenId, ...), with its message.
-// It sits next to the transport, under the operation's deserializer.
-func motoDenials(st *middleware.Stack) error {
-	return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("MotoDenials",
-		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-			out, md, err := next.HandleDeserialize(ctx, in)
-			resp, ok := out.RawResponse.(*smithyhttp.Response)
-			if err != nil || !ok || resp.StatusCode != http.StatusForbidden {
-				return out, md, err
-			}
-			body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-			if rerr != nil {
-				return out, md, err
-			}
-			var e struct {
-				Code    string `xml:"Errors>Error>Code"`
-				Message string `xml:"Errors>Error>Message"`
-			}
-			if xml.Unmarshal(body, &e) != nil || e.Code == "" {
-				resp.Body = io.NopCloser(bytes.NewReader(body))
-				return out, md, err
-			}
-			return out, md, &smithy.GenericAPIError{Code: e.Code, Message: e.Message + " (moto's IAM check)", Fault: smithy.FaultClient}
-		}), middleware.After)
-}
-
-// Calls counts the AWS API calls one principal makes, by "Service.Operation"
-// (every attempt the SDK makes counts once: retries are calls too).
-type Calls struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-// Snapshot returns the counts so far.
-func (c *Calls) Snapshot() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.n))
-	for k, v := range c.n {
-		out[k] = v
-	}
-	return out
-}
-
-func (c *Calls) middleware(st *middleware.Stack) error {
-	return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("LocalCallCounter",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			c.mu.Lock()
-			if c.n == nil {
-				c.n = map[string]int{}
-			}
-			c.n[awsmiddleware.GetServiceID(ctx)+"."+awsmiddleware.GetOperationName(ctx)]++
-			c.mu.Unlock()
-			return next.HandleFinalize(ctx, in)
-		}), middleware.After)
 }

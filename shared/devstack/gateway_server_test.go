@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // holding a connection (and a handler) open for ever.
 func TestGatewayServerCutsOffSlowBodies(t *testing.T) {
 	t.Parallel()
-	srv := devstack.GatewayServer("127.0.0.1:0", stack.Gateway)
+	// A handler that reads the body, as the gateway's does.
+	srv := devstack.GatewayServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
 	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 30*time.Second || srv.WriteTimeout != 35*time.Second || srv.IdleTimeout != 60*time.Second {
 		t.Fatalf("timeouts: header %v, read %v, write %v, idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
 	}

@@ -54,7 +54,7 @@ func invoke[E, R any](ctx context.Context, fn string, limit time.Duration, h fun
 	}
 }
 
-// timed is h with fn's Timeout applied to every call (pollers and schedules).
-func timed[E, R any](fn string, limit time.Duration, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+// Timed is h with fn's Timeout applied to every call (pollers and schedules).
+func Timed[E, R any](fn string, limit time.Duration, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
 	return func(ctx context.Context, ev E) (R, error) { return invoke(ctx, fn, limit, h, ev) }
 }

@@ -129,7 +129,7 @@ func TestStreamBatchTimedOutIsRetried(t *testing.T) {
 		}
 		return events.DynamoDBEventResponse{}, nil
 	}
-	handle := timed("StreamRouterFunction", 200*time.Millisecond, h)
+	handle := Timed("StreamRouterFunction", 200*time.Millisecond, h)
 	if !deliverStreamBatch(context.Background(), StreamSource{Function: "StreamRouterFunction", Retries: -1}, recs, handle) || calls.Load() != 2 {
 		t.Fatalf("retried: %d calls, want 2 (a timed-out batch is not handled)", calls.Load())
 	}

@@ -203,28 +203,3 @@ func TestCatalogRequests(t *testing.T) {
 		t.Errorf("SendMessageBatch asks %+v", sq)
 	}
 }
-
-// Writes to one item share a lock (moto's conditional writes are not atomic);
-// reads and other items do not wait on it.
-func TestItemLocks(t *testing.T) {
-	var l isolation
-	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
-	item := map[string]ddbtypes.AttributeValue{"PK": s("TENANT#a#DELIVERY#1"), "SK": s("x#msg_1"), "status": s("pending")}
-	key := map[string]ddbtypes.AttributeValue{"PK": s("TENANT#a#DELIVERY#1"), "SK": s("x#msg_1")}
-	put := l.itemLocks(&dynamodb.PutItemInput{TableName: aws.String("T"), Item: item})
-	upd := l.itemLocks(&dynamodb.UpdateItemInput{TableName: aws.String("T"), Key: key})
-	if len(put) != 1 || !slices.Equal(put, upd) {
-		t.Fatalf("a put and an update of one item take different locks: %v %v", put, upd)
-	}
-	if got := l.itemLocks(&dynamodb.GetItemInput{TableName: aws.String("T"), Key: key}); len(got) != 0 {
-		t.Fatalf("a read takes item locks: %v", got)
-	}
-	distinct := map[int]bool{}
-	for i := range 50 {
-		k := map[string]ddbtypes.AttributeValue{"PK": s("TENANT#a#DELIVERY#1"), "SK": s("x#msg_" + string(rune('A'+i)))}
-		distinct[l.itemLocks(&dynamodb.DeleteItemInput{TableName: aws.String("T"), Key: k})[0]] = true
-	}
-	if len(distinct) < 30 {
-		t.Fatalf("50 items of one partition share %d locks: items, not partitions, must be striped", len(distinct))
-	}
-}

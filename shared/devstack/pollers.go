@@ -371,9 +371,9 @@ func toEventValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
 	}
 }
 
-// pollQueue stands in for Lambda's SQS event source mapping: batches of up to
+// PollQueue stands in for Lambda's SQS event source mapping: batches of up to
 // ten, and every message the handler did not report as failed is deleted.
-func pollQueue(ctx context.Context, awsCfg aws.Config, queueURL, queueARN string, handle QueueHandler) {
+func PollQueue(ctx context.Context, awsCfg aws.Config, queueURL, queueARN string, handle QueueHandler) {
 	q := sqs.NewFromConfig(awsCfg)
 	for ctx.Err() == nil {
 		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{

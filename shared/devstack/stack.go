@@ -375,7 +375,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, timed("StreamRouterFunction", s.Template.Timeout("StreamRouterFunction"), router.Handle)); err != nil {
+	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, Timed("StreamRouterFunction", s.Template.Timeout("StreamRouterFunction"), router.Handle)); err != nil {
 		return fmt.Errorf("stream poller: %w", err)
 	}
 	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config.Dispatcher, s.Principals["DispatcherFunction"].AWS); err != nil {
@@ -386,7 +386,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 		s.polling.Add(1)
 		go func() {
 			defer s.polling.Done()
-			pollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, timed("DispatcherFunction", s.Template.Timeout("DispatcherFunction"), s.Dispatcher.Handle))
+			PollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, Timed("DispatcherFunction", s.Template.Timeout("DispatcherFunction"), s.Dispatcher.Handle))
 		}()
 	}
 	if s.EntraSync, err = entra.BuildFunction(ctx, s.Config.EntraSync, s.Principals["EntraSyncFunction"].AWS); err != nil {
@@ -396,7 +396,7 @@ func (s *Stack) startPollers(ctx context.Context) error {
 	s.polling.Add(1)
 	go func() {
 		defer s.polling.Done()
-		pollQueue(pollCtx, s.Principals["EntraSyncFunction"].AWS, jobs.URL, jobs.ARN, timed("EntraSyncFunction", s.Template.Timeout("EntraSyncFunction"), s.EntraSync.HandleSQS))
+		PollQueue(pollCtx, s.Principals["EntraSyncFunction"].AWS, jobs.URL, jobs.ARN, Timed("EntraSyncFunction", s.Template.Timeout("EntraSyncFunction"), s.EntraSync.HandleSQS))
 	}()
 	return nil
 }
@@ -410,7 +410,7 @@ func (s *Stack) schedule(fn string, every time.Duration, tick func(context.Conte
 	defer s.polling.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	run := timed(fn, s.Template.Timeout(fn), func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, tick(ctx) })
+	run := Timed(fn, s.Template.Timeout(fn), func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, tick(ctx) })
 	for {
 		if _, err := run(s.pollCtx, struct{}{}); err != nil && s.pollCtx.Err() == nil {
 			slog.Error("scheduled run failed; the next tick tries again", "error", err.Error())

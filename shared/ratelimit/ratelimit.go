@@ -149,11 +149,15 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 	shard := rand.IntN(max(l.Shards, 1))
 	k := key.item(shard)
 	every, tolerance := l.shard()
-	now := time.UnixMilli(t.now().UnixMilli()) // the item keeps milliseconds
 	t.mu.Lock()
 	tat := t.hint[k]
 	t.mu.Unlock()
 	for range 3 {
+		// The clock is read for each try: a refused write may have taken
+		// seconds (a slow or retried call), and weighed against the time
+		// before it, the TAT others have moved since would look like a burst
+		// used up (a tenant far under its limit answered 429).
+		now := time.UnixMilli(t.now().UnixMilli()) // the item keeps milliseconds
 		d := Decide(l, tat, now, horizon)
 		if !d.OK {
 			return false, d.Start, nil

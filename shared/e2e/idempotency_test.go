@@ -1,4 +1,4 @@
-package devstack_test
+package e2e
 
 import (
 	"context"
@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
-	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,17 +15,73 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/uniasset/integrations/shared/adminapi"
 	"github.com/uniasset/integrations/shared/apierror"
-	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/dynamo"
-	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/idempotency"
-	"github.com/uniasset/integrations/shared/integrationapi"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
+
+func TestIdempotencyKey(t *testing.T) {
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, allPermissions...)
+	body := map[string]any{"name": "Sensor 1", "categoryName": "IoT", "statusName": "ACTIVE"}
+
+	first := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "dev-42-reading-1")
+	expect(t, first, 201, "")
+	retry := call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "dev-42-reading-1")
+	expect(t, retry, 201, "")
+	if string(retry.Body) != string(first.Body) || retry.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry was not a replay:\n%s\n%s", first.Body, retry.Body)
+	}
+	changed := map[string]any{"name": "Sensor 2", "categoryName": "IoT", "statusName": "ACTIVE"}
+	expect(t, call(t, "POST", "/api/integrations/assets/create", key, changed, "Idempotency-Key", "dev-42-reading-1"), 409, "IDEMPOTENCY_CONFLICT")
+	expect(t, call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", strings.Repeat("k", 256)), 400, "VALIDATION_ERROR")
+	expect(t, call(t, "POST", "/api/integrations/assets/create", key, body, "Idempotency-Key", "has space"), 400, "VALIDATION_ERROR")
+	if n := tenantAssetCount(t, tid); n != 1 {
+		t.Fatalf("want 1 asset, found %d", n)
+	}
+
+	// A failed request is not stored: after fixing what failed, the same key runs.
+	bad := map[string]any{"assetId": "asset_missing", "title": "t"}
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, bad, "Idempotency-Key", "m-1"), 404, "NOT_FOUND")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance", key, bad, "Idempotency-Key", "m-1"), 404, "NOT_FOUND")
+
+	// Eight devices' worth of concurrent retries of one request make one asset.
+	burst := map[string]any{"name": "Burst", "categoryName": "IoT", "statusName": "ACTIVE"}
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	bodies := make([]string, 8)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := call(t, "POST", "/api/integrations/assets/create", key, burst, "Idempotency-Key", "burst-1")
+			statuses[i], bodies[i] = r.Status, string(r.Body)
+		}()
+	}
+	wg.Wait()
+	var assetBody string
+	for i, s := range statuses {
+		switch s {
+		case 201:
+			if assetBody != "" && bodies[i] != assetBody {
+				t.Fatalf("two different successes for one key:\n%s\n%s", assetBody, bodies[i])
+			}
+			assetBody = bodies[i]
+		case 409:
+			if !strings.Contains(bodies[i], "IDEMPOTENCY_IN_PROGRESS") {
+				t.Fatalf("unexpected 409: %s", bodies[i])
+			}
+		default:
+			t.Fatalf("status %d: %s", s, bodies[i])
+		}
+	}
+	if n := tenantAssetCount(t, tid); n != 2 {
+		t.Fatalf("want 2 assets after the burst, found %d", n)
+	}
+}
 
 func TestIdempotencyLeaseAndExpiry(t *testing.T) {
 	ctx := context.Background()
@@ -74,11 +127,6 @@ func codeOf(err error) string {
 	}
 	e, _ := apierror.From(err)
 	return string(e.Code)
-}
-
-// examplePath fills a route pattern's wildcards with a sample value.
-func examplePath(pattern string) string {
-	return regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(pattern, "key_00000000000000000000000000")
 }
 
 // loseResponse puts a key's record back to what a run that wrote and then
@@ -274,82 +322,6 @@ func TestAWriteUnderATakenOverClaimChangesNothing(t *testing.T) {
 	again, _, err := store.Begin(ctx, tid, "taken-over", "fp", t0.Add(2*idempotency.Lease+2*time.Second))
 	if err != nil || again == nil || again.Applied != id {
 		t.Fatalf("a later takeover must learn the write happened: %+v %v", again, err)
-	}
-}
-
-func TestLastUsedAtWrittenAtMostOncePerInterval(t *testing.T) {
-	tid := newTenant(t, tenant.Enterprise)
-	key, id := newKey(t, tid, allPermissions...)
-	store := &apikey.Store{DB: stack.DB, Table: stack.IntegrationsTable}
-	createAsset(t, key, nil)
-	k1, _, err := store.Get(context.Background(), tid, id)
-	if err != nil || k1.LastUsedAt == "" {
-		t.Fatalf("lastUsedAt not written on first use: %+v %v", k1, err)
-	}
-	time.Sleep(5 * time.Millisecond)
-	createAsset(t, key, nil)
-	k2, _, _ := store.Get(context.Background(), tid, id)
-	if k2.LastUsedAt != k1.LastUsedAt {
-		t.Fatalf("lastUsedAt rewritten within the interval: %s -> %s", k1.LastUsedAt, k2.LastUsedAt)
-	}
-}
-
-// The template routes each path to the function whose router serves it, and
-// nothing a router serves is missing from the template.
-func TestTemplateRoutesMatchRouters(t *testing.T) {
-	served := map[string][]httpapi.Route{
-		"IntegrationApiFunction": integrationapi.Routes,
-		"AdminApiFunction":       adminapi.Routes,
-	}
-	templated := map[string][]httpapi.Route{}
-	defaults := 0
-	for _, r := range stack.Template.Routes() {
-		if r.Path == "" {
-			defaults++
-			if r.Function != "IntegrationApiFunction" {
-				t.Errorf("$default goes to %s; the integration function answers unknown routes", r.Function)
-			}
-			continue
-		}
-		templated[r.Function] = append(templated[r.Function], httpapi.Route{Method: r.Method, Pattern: r.Path})
-		// Every admin route but Microsoft's consent redirect, which a browser
-		// brings without a token (its state is the credential).
-		want := r.Function == "AdminApiFunction" && r.Path != "/api/integrations/entra/callback"
-		if r.JWT != want {
-			t.Errorf("%s %s: JWT authorizer = %v, want %v", r.Method, r.Path, r.JWT, want)
-		}
-	}
-	if defaults != 1 {
-		t.Errorf("%d $default routes", defaults)
-	}
-	less := func(a, b httpapi.Route) int {
-		if a.Pattern != b.Pattern {
-			if a.Pattern < b.Pattern {
-				return -1
-			}
-			return 1
-		}
-		if a.Method < b.Method {
-			return -1
-		}
-		return 0
-	}
-	for fn, routes := range served {
-		want, got := slices.Clone(routes), templated[fn]
-		slices.SortFunc(want, less)
-		slices.SortFunc(got, less)
-		if !slices.Equal(want, got) {
-			t.Errorf("%s: router serves %v, template routes %v", fn, want, got)
-		}
-		// And the router really answers each of them (no 404/405 from the router itself).
-		h := stack.Handlers[fn]
-		for _, r := range routes {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(r.Method, "http://x"+examplePath(r.Pattern), nil))
-			if rec.Code == http.StatusMethodNotAllowed || strings.Contains(rec.Body.String(), "no route for") {
-				t.Errorf("%s does not serve %s %s: %d %s", fn, r.Method, r.Pattern, rec.Code, rec.Body)
-			}
-		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package devstack_test
+package e2e
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func TestQueueBatchTimedOutLeavesEveryMessage(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		devstack.PollQueue(pollCtx, stack.AWS, aws.ToString(out.QueueUrl), "arn:aws:sqs:local:000000000000:timeout-test", devstack.TimedQueue("TestFunction", 300*time.Millisecond, h))
+		devstack.PollQueue(pollCtx, stack.AWS, aws.ToString(out.QueueUrl), "arn:aws:sqs:local:000000000000:timeout-test", devstack.Timed("TestFunction", 300*time.Millisecond, h))
 	}()
 	defer func() { stop(); <-done }()
 	select {

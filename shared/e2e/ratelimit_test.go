@@ -1,4 +1,4 @@
-package devstack_test
+package e2e
 
 import (
 	"context"
@@ -303,6 +303,35 @@ func TestRateLimitTableE2E(t *testing.T) {
 			if gap := starts[i].Sub(starts[i-1]); gap < time.Second-2*time.Millisecond {
 				t.Fatalf("reservations %d and %d %v apart, want one interval (1s): two took one slot", i-1, i, gap)
 			}
+		}
+	})
+
+	// A write that took seconds (moto stalled; on AWS, a throttled call's
+	// retries) is weighed at the time it is tried again, not at the time
+	// the request began: others moved the TAT meanwhile, by as little as
+	// their own requests, and against the old time that looked like the
+	// burst used up (one request of TestBurstDeliversExactly, 100 writes at
+	// 6 a second against 100 a second, was answered 429).
+	t.Run("slow", func(t *testing.T) {
+		l := ratelimit.PerSecond(100, 200) // the API's default: a burst of 1.99 s
+		key := ratelimit.Key{TenantID: tid, Scope: "SLOW"}
+		began := time.Now()
+		if ok, _, err := ratelimit.Admit(ctx, table(), key, l, time.Now()); err != nil || !ok {
+			t.Fatalf("another request, now: %v %v", ok, err)
+		}
+		var reads atomic.Int32
+		slow := table()
+		slow.Now = func() time.Time { // 3 s before the other request, then the time it is
+			if reads.Add(1) == 1 {
+				return began.Add(-3 * time.Second)
+			}
+			return time.Now()
+		}
+		if ok, wait, err := ratelimit.Admit(ctx, slow, key, l, time.Now()); err != nil || !ok {
+			t.Fatalf("a request whose first write was slow, against a limit at rest: admitted %v, retry after %v, %v", ok, wait, err)
+		}
+		if reads.Load() < 2 {
+			t.Fatalf("the clock was read %d time(s): the test did not make the first write stale", reads.Load())
 		}
 	})
 
