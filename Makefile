@@ -3,15 +3,17 @@ SHELL := /bin/bash
 GO ?= go
 PORT ?= 3000
 ENV ?= default
-FUNCTIONS := integration-api admin-api stream-router dispatcher expiry-alerts entra-sync
-# Lambda build settings (sam build calls the build-<LogicalId> targets below).
+# Every function's main: functions/<dir>, dir being its logical id without
+# "Function", in kebab case (shared/lambdas lists them; a test holds both).
+FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard functions/*/main.go))))
+# Lambda build settings (sam build calls build-<LogicalId>, the rule below).
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
 .PHONY: help run test unit lint build bench fuzz deploy clean tools browser
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
 
 # infra/moto/server.py patches this moto release's internals: another needs them checked first.
 MOTO_VERSION := 5.2.1
@@ -49,23 +51,9 @@ build: ## Build every Lambda's bootstrap into bin/<function>/ (linux/arm64)
 	  ls -l bin/$$f/bootstrap | awk '{printf "%-40s %6.1f MiB\n", $$9, $$5/1048576}'; \
 	done
 
-build-IntegrationApiFunction: ## (sam build) IntegrationApiFunction into $(ARTIFACTS_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/integration-api
-
-build-AdminApiFunction: ## (sam build) AdminApiFunction into $(ARTIFACTS_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/admin-api
-
-build-StreamRouterFunction: ## (sam build) StreamRouterFunction into $(ARTIFACTS_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stream-router
-
-build-DispatcherFunction: ## (sam build) DispatcherFunction into $(ARTIFACTS_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
-
-build-ExpiryAlertsFunction: ## (sam build) ExpiryAlertsFunction into $(ARTIFACTS_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/expiry-alerts
-
-build-EntraSyncFunction: ## (sam build) EntraSyncFunction into $(ARTIFACTS_DIR)
-	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/entra-sync
+build-%: ## (sam build) a function, by logical id (build-DispatcherFunction), into $(ARTIFACTS_DIR)
+	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap \
+	  ./functions/$$(echo '$*' | sed -E 's/Function$$//; s/([a-z0-9])([A-Z])/\1-\2/g' | tr A-Z a-z)
 
 # Fuzz targets, package:Target. Their seed corpora run in `make test`.
 FUZZ_TARGETS := shared/httpapi:FuzzDecodeStrict shared/redact:FuzzRedact shared/safehttp:FuzzRefused \

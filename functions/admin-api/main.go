@@ -5,7 +5,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/uniasset/integrations/shared/adminapi"
-	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/boot"
 )
 
-func main() { lambda.Start(httpapi.LambdaMain(adminapi.Build)) }
+func main() { lambda.Start(boot.HTTP(adminapi.Build)) }

@@ -8,4 +8,4 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 )
 
-func main() { lambda.Start(boot.Build(delivery.BuildDispatcher).Handle) }
+func main() { lambda.Start(boot.Build(delivery.Build).Handle) }

@@ -9,4 +9,4 @@ import (
 	"github.com/uniasset/integrations/shared/entra"
 )
 
-func main() { lambda.Start(boot.Build(entra.BuildFunction).Handle) }
+func main() { lambda.Start(boot.Build(entra.Build).Handle) }

@@ -9,4 +9,4 @@ import (
 	"github.com/uniasset/integrations/shared/boot"
 )
 
-func main() { lambda.Start(boot.Build(alert.BuildPass).Handle) }
+func main() { lambda.Start(boot.Build(alert.Build).Handle) }

@@ -5,8 +5,8 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/boot"
 	"github.com/uniasset/integrations/shared/integrationapi"
 )
 
-func main() { lambda.Start(httpapi.LambdaMain(integrationapi.Build)) }
+func main() { lambda.Start(boot.HTTP(integrationapi.Build)) }

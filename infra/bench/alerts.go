@@ -20,12 +20,12 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/uniasset/integrations/shared/alert"
-	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/sealing"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -54,7 +54,7 @@ func alertPass(doc *bytes.Buffer) error {
 	index := &alert.Index{Table: cfg.IntegrationsTable, Shards: alert.IndexShards}
 
 	// One webhook per tenant, subscribed to the seven alerts.
-	sealer, _ := appkey.New(strings.Repeat("k", 64))
+	sealer, _ := sealing.New(strings.Repeat("k", 64))
 	var hooks []map[string]types.AttributeValue
 	for t := range alertTenants {
 		w := webhook.Webhook{TenantID: alertTenant(t), ID: fmt.Sprintf("wh_bench%03d", t), Name: "alerts", URL: "https://hooks.example.com/alerts",

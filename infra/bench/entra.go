@@ -15,8 +15,8 @@ import (
 
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/entra"
-	"github.com/uniasset/integrations/shared/graph"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
+	"github.com/uniasset/integrations/shared/msgraph"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -41,16 +41,16 @@ func entraSync(doc *bytes.Buffer) error {
 	fake := stack.Microsoft
 	fake.SetPageSize(999)
 
-	dir := &graphfake.Directory{Org: graph.Organization{ID: "5e0c9a1b-2d3f-4a5b-8c6d-7e8f9a0b1c2d", DisplayName: "Bench", VerifiedDomains: []graph.Domain{{Name: "bench.example", IsDefault: true}}}}
+	dir := &msgraphfake.Directory{Org: msgraph.Organization{ID: "5e0c9a1b-2d3f-4a5b-8c6d-7e8f9a0b1c2d", DisplayName: "Bench", VerifiedDomains: []msgraph.Domain{{Name: "bench.example", IsDefault: true}}}}
 	mappings := map[string]tenant.Role{}
 	for g := range entraGroups {
 		id := fmt.Sprintf("20000000-0000-4000-8000-%012d", g)
-		dir.Groups = append(dir.Groups, graphfake.Group{Group: graph.Group{ID: id, DisplayName: fmt.Sprintf("Group %03d", g)}, Security: true})
+		dir.Groups = append(dir.Groups, msgraphfake.Group{Group: msgraph.Group{ID: id, DisplayName: fmt.Sprintf("Group %03d", g)}, Security: true})
 		mappings[id] = entra.Roles[g%len(entra.Roles)]
 	}
 	for i := range entraUsers {
 		id := fmt.Sprintf("30000000-0000-4000-8000-%012d", i)
-		dir.Users = append(dir.Users, graph.User{ID: id, DisplayName: fmt.Sprintf("User %05d", i), Mail: fmt.Sprintf("u%05d@bench.example", i),
+		dir.Users = append(dir.Users, msgraph.User{ID: id, DisplayName: fmt.Sprintf("User %05d", i), Mail: fmt.Sprintf("u%05d@bench.example", i),
 			UserPrincipalName: fmt.Sprintf("u%05d@bench.example", i), AccountEnabled: i%50 != 0})
 		for _, g := range []int{i % entraGroups, (i*7 + 3) % entraGroups} {
 			dir.Groups[g].Members = append(dir.Groups[g].Members, id)

@@ -21,12 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/sealing"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -109,7 +109,7 @@ func deliveryThroughput(doc *bytes.Buffer) error {
 	wg.Wait()
 	plain := float64(n) / time.Since(start).Seconds()
 
-	sealer, _ := appkey.New(strings.Repeat("k", 64))
+	sealer, _ := sealing.New(strings.Repeat("k", 64))
 	hooks := &webhook.Store{Sealer: sealer}
 	secret, _ := webhook.NewSecret()
 	w := webhook.Webhook{TenantID: "t1", ID: "wh_1", Name: "bench", URL: srv.URL, Events: []string{"asset.created"}, Status: webhook.Active,

@@ -31,9 +31,9 @@ import (
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/dynamo"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 )
 
 func main() {
@@ -108,10 +108,13 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("PORT must be a number, got %q", port)
 	}
 	opts := devstack.Options{Root: dir, Endpoint: os.Getenv("AWS_ENDPOINT_URL"), MotoPort: 4566,
-		MotoLog: filepath.Join(dir, ".local", "moto.log"), Overrides: map[string]string{}, AlertsEvery: alertsEvery,
-		// The template's 15-minute Entra schedule; the fake Microsoft serves
-		// pages of 10 so its demo directory (30 users) takes several.
-		EntraEvery: 15 * time.Minute, MicrosoftPageSize: 10}
+		MotoLog: filepath.Join(dir, ".local", "moto.log"), Overrides: map[string]string{},
+		// Alerts more often than the template's 15 minutes, to see them; the
+		// template's 15-minute Entra schedule.
+		Schedules: map[string]time.Duration{"ExpiryAlertsFunction": alertsEvery, "EntraSyncFunction": 15 * time.Minute},
+		// The fake Microsoft serves pages of 10 so its demo directory (30
+		// users) takes several.
+		MicrosoftPageSize: 10}
 	if err := os.MkdirAll(filepath.Join(dir, ".local"), 0o700); err != nil {
 		return err
 	}
@@ -156,7 +159,7 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("\nTry: curl -s http://127.0.0.1:%s/api/integrations/api-keys -H \"Authorization: Bearer $(go run ./infra/local token --tenant demo-enterprise)\"\n", port)
 	if stack.Microsoft != nil {
-		fmt.Printf("Fake Microsoft (login and Graph, demo directory %s, contoso.example): %s\n", graphfake.DemoTenantID, stack.MicrosoftURL)
+		fmt.Printf("Fake Microsoft (login and Graph, demo directory %s, contoso.example): %s\n", msgraphfake.DemoTenantID, stack.MicrosoftURL)
 		fmt.Println("  Connect Entra ID: README.md, \"Microsoft Entra ID locally\".")
 	}
 	fmt.Println("Ctrl-C stops everything.")

@@ -10,20 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/uniasset/integrations/shared/activity"
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
-	"github.com/uniasset/integrations/shared/appkey"
-	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
-	"github.com/uniasset/integrations/shared/dynamo"
-	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
@@ -54,54 +45,6 @@ type API struct {
 	Now        func() time.Time
 	// PublicURL and Region say where clients reach the API (see baseURL).
 	PublicURL, Region string
-}
-
-// Build is the function's wiring, shared by its Lambda main and the local
-// stack. It reads the sealing key once, at cold start.
-func Build(ctx context.Context, cfg config.AdminAPI, awsCfg aws.Config) (http.Handler, error) {
-	db := dynamodb.NewFromConfig(awsCfg)
-	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretARN)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := entra.LoadMicrosoft(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.Entra)
-	if err != nil {
-		return nil, err
-	}
-	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg), ms).Handler(), nil
-}
-
-// Queue is the SQS calls the admin API makes: test events and sync jobs.
-type Queue interface {
-	delivery.SQSAPI
-	entra.SQSAPI
-}
-
-// New wires the API from its dependencies.
-func New(cfg config.AdminAPI, db dynamo.API, sealer *appkey.Sealer, queue Queue, ms *entra.Microsoft) *API {
-	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index}
-	return &API{
-		Entra: Entra{
-			Store:     store,
-			Consent:   &entra.Consent{Store: store, Microsoft: ms, TTL: consentTTL, Now: time.Now},
-			Jobs:      &entra.Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
-			ReturnURL: cfg.EntraReturnURL,
-		},
-		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
-		Keys: &apikey.Service{
-			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
-		},
-		Webhooks:  &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
-		Enqueuer:  delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL),
-		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
-		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
-		Alerts:    &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
-		Limiter:   &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
-		TestEvents: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.TestEventsPerMinute, 1)),
-			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
-		Now:       time.Now,
-		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
-	}
 }
 
 // Routes lists what this function serves; template.yaml routes the same (a test checks).

@@ -242,41 +242,8 @@ func (a *API) listEntraGroups(w http.ResponseWriter, r *http.Request, u User) er
 	return nil
 }
 
-// mappingsInput is PUT /entra/mappings: the whole set.
-type mappingsInput struct {
-	Mappings []struct {
-		GroupID string      `json:"groupId"`
-		Role    tenant.Role `json:"role"`
-	} `json:"mappings"`
-}
-
-func (in *mappingsInput) Validate() error {
-	var p validate.Problems
-	if in.Mappings == nil {
-		p.Add("mappings", "is required (an empty list removes every mapping)")
-	}
-	if len(in.Mappings) > entra.MaxMappings {
-		p.Add("mappings", "at most "+strconv.Itoa(entra.MaxMappings)+" groups can be mapped")
-		return p.Err()
-	}
-	seen := map[string]bool{}
-	for i, m := range in.Mappings {
-		f := "mappings[" + strconv.Itoa(i) + "]"
-		if !entra.ValidGUID(m.GroupID) {
-			p.Add(f+".groupId", "must be a group's object id (a GUID)")
-		} else if seen[strings.ToLower(m.GroupID)] {
-			p.Add(f+".groupId", "is mapped twice")
-		}
-		seen[strings.ToLower(m.GroupID)] = true
-		if !slices.Contains(entra.Roles, m.Role) {
-			p.Add(f+".role", "must be Owner, Admin, Member or Viewer")
-		}
-	}
-	return p.Err()
-}
-
 func (a *API) putEntraMappings(w http.ResponseWriter, r *http.Request, u User) error {
-	var in mappingsInput
+	var in entra.MappingsInput
 	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
 		return err
 	}
@@ -313,46 +280,8 @@ func (a *API) putEntraMappings(w http.ResponseWriter, r *http.Request, u User) e
 	return nil
 }
 
-// settingsInput is PATCH /entra/settings: any of the options.
-type settingsInput struct {
-	AutoProvision   *bool `json:"autoProvision"`
-	DeprovisionSync *bool `json:"deprovisionSync"`
-	Threshold       *struct {
-		Percent *whole `json:"percent"`
-		Count   *whole `json:"count"`
-	} `json:"deprovisionThreshold"`
-}
-
-// whole is a whole number written as any JSON number with no fraction.
-type whole int
-
-func (n *whole) UnmarshalJSON(b []byte) error {
-	v, err := parseWhole(b, "must be a whole number")
-	*n = whole(v)
-	return err
-}
-
-func (in *settingsInput) Validate() error {
-	var p validate.Problems
-	if in.AutoProvision == nil && in.DeprovisionSync == nil && in.Threshold == nil {
-		p.Add("body", "give at least one of autoProvision, deprovisionSync, deprovisionThreshold")
-	}
-	if t := in.Threshold; t != nil {
-		if t.Percent == nil && t.Count == nil {
-			p.Add("deprovisionThreshold", "give percent, count or both")
-		}
-		if t.Percent != nil && (*t.Percent < 0 || *t.Percent > 100) {
-			p.Add("deprovisionThreshold.percent", "must be a whole number from 0 to 100")
-		}
-		if t.Count != nil && (*t.Count < 0 || *t.Count > entra.MaxThresholdCount) {
-			p.Add("deprovisionThreshold.count", "must be a whole number from 0 to "+strconv.Itoa(entra.MaxThresholdCount))
-		}
-	}
-	return p.Err()
-}
-
 func (a *API) patchEntraSettings(w http.ResponseWriter, r *http.Request, u User) error {
-	var in settingsInput
+	var in entra.SettingsInput
 	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
 		return err
 	}
@@ -363,7 +292,7 @@ func (a *API) patchEntraSettings(w http.ResponseWriter, r *http.Request, u User)
 		if err != nil {
 			return err
 		}
-		st := in.apply(c.SettingsOrDefault())
+		st := in.Apply(c.SettingsOrDefault())
 		err = a.Entra.Store.SetSettings(r.Context(), u.TenantID, c.MicrosoftTenantID, c.SettingsVersion, st)
 		if errors.Is(err, entra.ErrSettingsChanged) && try < 4 {
 			continue
@@ -377,25 +306,6 @@ func (a *API) patchEntraSettings(w http.ResponseWriter, r *http.Request, u User)
 		httpapi.WriteJSON(w, http.StatusOK, st)
 		return nil
 	}
-}
-
-// apply is st with the given options changed.
-func (in *settingsInput) apply(st entra.Settings) entra.Settings {
-	if in.AutoProvision != nil {
-		st.AutoProvision = *in.AutoProvision
-	}
-	if in.DeprovisionSync != nil {
-		st.DeprovisionSync = *in.DeprovisionSync
-	}
-	if t := in.Threshold; t != nil {
-		if t.Percent != nil {
-			st.Threshold.Percent = int(*t.Percent)
-		}
-		if t.Count != nil {
-			st.Threshold.Count = int(*t.Count)
-		}
-	}
-	return st
 }
 
 // syncEntra is "sync now": a job on the queue, run within seconds.
@@ -436,21 +346,8 @@ func (a *API) listEntraUsers(w http.ResponseWriter, r *http.Request, u User) err
 	return nil
 }
 
-// approvalInput is POST /entra/approvals: the held set the Owner reviewed.
-type approvalInput struct {
-	Digest string `json:"digest"`
-}
-
-func (in *approvalInput) Validate() error {
-	var p validate.Problems
-	if len(in.Digest) != 16 || strings.Trim(in.Digest, "0123456789abcdef") != "" {
-		p.Add("digest", "must be the held removals' digest, as GET /api/integrations/entra shows it")
-	}
-	return p.Err()
-}
-
 func (a *API) approveEntraRemovals(w http.ResponseWriter, r *http.Request, u User) error {
-	var in approvalInput
+	var in entra.ApprovalInput
 	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
 		return err
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
-// BuildPass wires ExpiryAlertsFunction; its main and the local stack both
+// Build wires ExpiryAlertsFunction; its main and the local stack both
 // call it. It never opens a sealed secret: the dispatcher signs.
-func BuildPass(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass, error) {
+func Build(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass, error) {
 	return NewPass(cfg, dynamodb.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil
 }
 

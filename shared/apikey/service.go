@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
-	"github.com/uniasset/integrations/shared/validate"
 )
 
 // Service issues and verifies keys.
@@ -40,34 +38,6 @@ func (s *Service) now() time.Time {
 type Principal struct {
 	Key     Key
 	Profile tenant.Profile
-}
-
-// NewKeyInput is what an owner submits to create a key.
-type NewKeyInput struct {
-	Name        string       `json:"name"`
-	Permissions []Permission `json:"permissions"`
-}
-
-// Validate checks the name and permissions; an empty permission list is allowed
-// (the spec: such a key authenticates but may not write anything).
-func (in NewKeyInput) Validate() error {
-	var p validate.Problems
-	p.Text("name", in.Name, validate.Line, maxNameLength, true)
-	if in.Permissions == nil {
-		p.Add("permissions", "is required (may be an empty array)")
-	}
-	seen := map[Permission]bool{}
-	for i, perm := range in.Permissions {
-		field := fmt.Sprintf("permissions[%d]", i)
-		switch {
-		case !perm.Known():
-			p.Add(field, fmt.Sprintf("unknown permission %q", perm))
-		case seen[perm]:
-			p.Add(field, fmt.Sprintf("duplicate permission %q", perm))
-		}
-		seen[perm] = true
-	}
-	return p.Err()
 }
 
 // Issue creates a key and returns its record and the full key string, which

@@ -6,12 +6,14 @@ package boot
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/httpapi"
 )
 
 // Load fills cfg from the environment and returns the AWS settings, or exits.
@@ -50,4 +52,14 @@ func Must(err error) {
 // SetupLogging makes the default logger structured JSON at the given level.
 func SetupLogging(level slog.Level) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+}
+
+// HTTP is the body of an HTTP function's main: read the function's
+// configuration, build its handler once, at cold start, and adapt it to
+// API Gateway's events for lambda.Start.
+func HTTP[C any, P interface {
+	*C
+	config.Function
+}](build func(context.Context, C, aws.Config) (http.Handler, error)) httpapi.LambdaHandler {
+	return httpapi.Lambda(Build[C, P](build))
 }

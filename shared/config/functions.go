@@ -169,13 +169,3 @@ func (c *EntraSync) read(r *reader) {
 	c.IntegrationsTable = r.text(IntegrationsTable)
 	c.Entra.read(r)
 }
-
-// Functions maps each function of template.yaml to a fresh config of its type.
-var Functions = map[string]func() Function{
-	"IntegrationApiFunction": func() Function { return &IntegrationAPI{} },
-	"AdminApiFunction":       func() Function { return &AdminAPI{} },
-	"StreamRouterFunction":   func() Function { return &StreamRouter{} },
-	"DispatcherFunction":     func() Function { return &Dispatcher{} },
-	"ExpiryAlertsFunction":   func() Function { return &ExpiryAlerts{} },
-	"EntraSyncFunction":      func() Function { return &EntraSync{} },
-}

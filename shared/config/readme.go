@@ -7,16 +7,18 @@ import (
 )
 
 // Table is the README's settings table, made from Vars and what each
-// function's config reads; a test keeps README.md equal to it.
-func Table() string {
+// function's config reads (functions: a fresh config of each, by logical
+// id, as the function registry lists them); a test keeps README.md equal
+// to it.
+func Table(functions map[string]func() Function) string {
 	readers := map[*Var][]string{}
-	names := make([]string, 0, len(Functions))
-	for fn := range Functions {
+	names := make([]string, 0, len(functions))
+	for fn := range functions {
 		names = append(names, fn)
 	}
 	slices.Sort(names)
 	for _, fn := range names {
-		for _, v := range Uses(Functions[fn]()) {
+		for _, v := range Uses(functions[fn]()) {
 			readers[v] = append(readers[v], strings.TrimSuffix(fn, "Function"))
 		}
 	}

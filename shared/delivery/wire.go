@@ -9,16 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/sealing"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
-// BuildDispatcher wires DispatcherFunction; its main and the local stack both call it.
-func BuildDispatcher(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Dispatcher, error) {
-	sealer, err := appkey.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretARN)
+// Build wires DispatcherFunction; its main and the local stack both call it.
+func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Dispatcher, error) {
+	sealer, err := sealing.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretARN)
 	if err != nil {
 		return nil, err
 	}

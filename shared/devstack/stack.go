@@ -20,16 +20,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/uniasset/integrations/shared/adminapi"
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/entra"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
 	"github.com/uniasset/integrations/shared/httpapi"
-	"github.com/uniasset/integrations/shared/integrationapi"
-	"github.com/uniasset/integrations/shared/streamrouter"
+	"github.com/uniasset/integrations/shared/lambdas"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -49,12 +47,11 @@ type Options struct {
 	Prefix    string            // resource name prefix
 	KeyPath   string            // local JWT signing key; default <Root>/.local/jwt.key
 	Overrides map[string]string // function environment overrides
-	// AlertsEvery runs an expiry alerts pass this often, as the template's
-	// schedule does (0: never; tests run passes themselves, as of chosen times).
-	AlertsEvery time.Duration
-	// EntraEvery fans out the Entra sync this often, as the template's
-	// schedule does (0: never; "sync now" and tests queue jobs themselves).
-	EntraEvery time.Duration
+	// Schedules runs a function's scheduled event this often, by logical id,
+	// as EventBridge Scheduler runs the template's (a function not listed
+	// runs none: tests make alert passes themselves, as of chosen times, and
+	// queue Entra syncs themselves).
+	Schedules map[string]time.Duration
 	// MicrosoftPageSize is the fake Microsoft's page size (0: Graph's 100).
 	MicrosoftPageSize int
 }
@@ -90,8 +87,13 @@ type Stack struct {
 	}
 	AssetsTable, IntegrationsTable string           // physical names
 	DB                             *dynamodb.Client // admin's
-	// Handlers are the HTTP functions' handlers, by logical id, built by the
-	// same Build their Lambda's main passes to httpapi.LambdaMain.
+	// Configs is each function's configuration, by logical id (Config is
+	// the same, typed).
+	Configs map[string]config.Function
+	// Wired is each function's entry points, built by the registry's Build,
+	// the same its Lambda's main calls.
+	Wired map[string]lambdas.Handlers
+	// Handlers are the HTTP functions' handlers, by logical id.
 	Handlers map[string]http.Handler
 	Issuer   *Issuer
 	Gateway  http.Handler
@@ -103,7 +105,7 @@ type Stack struct {
 	EntraSync *entra.Function
 	// Microsoft is the fake Microsoft (login and Graph) the Entra code talks
 	// to, at MicrosoftURL, unless ENTRA_LOGIN_URL was overridden.
-	Microsoft    *graphfake.Server
+	Microsoft    *msgraphfake.Server
 	MicrosoftURL string
 	stopFake     func()
 
@@ -185,12 +187,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Issuer, err = LoadIssuer(o.KeyPath); err != nil {
 		return fail(err)
 	}
-	s.Handlers = map[string]http.Handler{}
-	if s.Handlers["IntegrationApiFunction"], err = integrationapi.Build(ctx, s.Config.IntegrationAPI, s.Principals["IntegrationApiFunction"].AWS); err != nil {
-		return fail(fmt.Errorf("IntegrationApiFunction: %w", err))
-	}
-	if s.Handlers["AdminApiFunction"], err = adminapi.Build(ctx, s.Config.AdminAPI, s.Principals["AdminApiFunction"].AWS); err != nil {
-		return fail(fmt.Errorf("AdminApiFunction: %w", err))
+	if err := s.build(ctx); err != nil {
+		return fail(err)
 	}
 	handlers := map[string]httpapi.LambdaHandler{}
 	for fn, h := range s.Handlers {
@@ -199,19 +197,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.Gateway, err = NewGateway(s.Template.Routes(), handlers, s.Issuer); err != nil {
 		return fail(err)
 	}
-	if err := s.startPollers(ctx); err != nil {
+	if err := s.startPollers(o.Schedules); err != nil {
 		return fail(err)
-	}
-	if s.Alerts, err = alert.BuildPass(ctx, s.Config.ExpiryAlerts, s.Principals["ExpiryAlertsFunction"].AWS); err != nil {
-		return fail(fmt.Errorf("ExpiryAlertsFunction: %w", err))
-	}
-	if o.AlertsEvery > 0 {
-		s.polling.Add(1)
-		go s.schedule("ExpiryAlertsFunction", o.AlertsEvery, func(ctx context.Context) error { return s.Alerts.Handle(ctx, nil) })
-	}
-	if o.EntraEvery > 0 {
-		s.polling.Add(1)
-		go s.schedule("EntraSyncFunction", o.EntraEvery, func(ctx context.Context) error { _, err := s.EntraSync.FanOut(ctx); return err })
 	}
 	return s, nil
 }
@@ -221,12 +208,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // functions at it with the local app's client id. Its client secret is
 // EntraClientSecret's value, read once the secret exists (see Start).
 func (s *Stack) startMicrosoft(ctx context.Context, overrides map[string]string, pageSize int) error {
-	s.Microsoft = graphfake.New()
+	s.Microsoft = msgraphfake.New()
 	if pageSize > 0 {
 		s.Microsoft.PageSize = pageSize
 	}
 	s.Microsoft.ClientID = LocalEntraClientID
-	s.Microsoft.Admin = graphfake.Demo()
+	s.Microsoft.Admin = msgraphfake.Demo()
 	var err error
 	if s.MicrosoftURL, s.stopFake, err = s.Microsoft.Listen("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("fake Microsoft: %w", err)
@@ -335,69 +322,123 @@ func roleName(prefix, name string) string {
 // function fails here.
 func (s *Stack) configure(overrides map[string]string) error {
 	s.Env = map[string]map[string]string{}
-	configs := map[string]config.Function{
-		"IntegrationApiFunction": &s.Config.IntegrationAPI,
-		"AdminApiFunction":       &s.Config.AdminAPI,
-		"StreamRouterFunction":   &s.Config.StreamRouter,
-		"DispatcherFunction":     &s.Config.Dispatcher,
-		"ExpiryAlertsFunction":   &s.Config.ExpiryAlerts,
-		"EntraSyncFunction":      &s.Config.EntraSync,
-	}
-	for fn := range config.Functions {
-		if configs[fn] == nil {
-			return fmt.Errorf("the local stack does not run %s (config.Functions names it)", fn)
-		}
-	}
-	for fn := range configs {
-		env, err := s.Template.Environment(fn, s.Resources, overrides)
+	s.Configs = map[string]config.Function{}
+	for _, f := range lambdas.All {
+		env, err := s.Template.Environment(f.ID, s.Resources, overrides)
 		if err != nil {
 			return err
 		}
-		if err := config.Parse(config.Map(env), configs[fn]); err != nil {
-			return fmt.Errorf("%s: %w", fn, err)
+		cfg := f.Config()
+		if err := config.Parse(config.Map(env), cfg); err != nil {
+			return fmt.Errorf("%s: %w", f.ID, err)
 		}
-		s.Env[fn] = env
+		s.Env[f.ID], s.Configs[f.ID] = env, cfg
+		switch c := cfg.(type) { // the typed view tests use
+		case *config.IntegrationAPI:
+			s.Config.IntegrationAPI = *c
+		case *config.AdminAPI:
+			s.Config.AdminAPI = *c
+		case *config.StreamRouter:
+			s.Config.StreamRouter = *c
+		case *config.Dispatcher:
+			s.Config.Dispatcher = *c
+		case *config.ExpiryAlerts:
+			s.Config.ExpiryAlerts = *c
+		case *config.EntraSync:
+			s.Config.EntraSync = *c
+		}
 	}
 	s.AssetsTable, s.IntegrationsTable = s.Resources["AssetsTable"].Name, s.Resources["IntegrationsTable"].Name
 	return nil
 }
 
+// build wires every function of the registry as its Lambda's main does,
+// each with its own credentials and configuration.
+func (s *Stack) build(ctx context.Context) error {
+	s.Handlers, s.Wired = map[string]http.Handler{}, map[string]lambdas.Handlers{}
+	for _, f := range lambdas.All {
+		h, err := f.Build(ctx, s.Configs[f.ID], s.Principals[f.ID].AWS)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.ID, err)
+		}
+		s.Wired[f.ID] = h
+		if h.HTTP != nil {
+			s.Handlers[f.ID] = h.HTTP
+		}
+		switch w := h.Wired.(type) { // the typed view tests use
+		case *delivery.Dispatcher:
+			s.Dispatcher = w
+		case *alert.Pass:
+			s.Alerts = w
+		case *entra.Function:
+			s.EntraSync = w
+		}
+	}
+	return nil
+}
+
 // startPollers drives the event-driven functions as Lambda's event source
-// mappings would, each with its function's own credentials.
-func (s *Stack) startPollers(ctx context.Context) error {
+// mappings and EventBridge Scheduler would: every DynamoDB and SQS event of
+// every function in the template, and the schedules asked for, each
+// invocation within the function's Timeout and with its own credentials.
+func (s *Stack) startPollers(schedules map[string]time.Duration) error {
 	s.pollCtx, s.stopPolling = context.WithCancel(context.Background())
 	pollCtx := s.pollCtx
-	router, err := streamrouter.Build(ctx, s.Config.StreamRouter, s.Principals["StreamRouterFunction"].AWS)
-	if err != nil {
-		return err
+	for _, f := range lambdas.All {
+		h, creds, limit := s.Wired[f.ID], s.Principals[f.ID].AWS, s.Template.Timeout(f.ID)
+		for _, ev := range s.Template.Events(f.ID) {
+			switch ev.Type {
+			case "HttpApi": // the gateway's
+				if h.HTTP == nil {
+					return fmt.Errorf("%s has HttpApi events and no HTTP handler", f.ID)
+				}
+			case "DynamoDB":
+				if h.Stream == nil {
+					return fmt.Errorf("%s has a DynamoDB event and no stream handler", f.ID)
+				}
+				if s.stream != nil {
+					return fmt.Errorf("%s: the local stack polls one stream", f.ID)
+				}
+				src, err := s.Template.StreamSource(f.ID, s.Resources)
+				if err != nil {
+					return err
+				}
+				if s.stream, err = PollStream(pollCtx, creds, src, Timed(f.ID, limit, h.Stream)); err != nil {
+					return fmt.Errorf("%s: stream poller: %w", f.ID, err)
+				}
+			case "SQS":
+				if h.Queue == nil {
+					return fmt.Errorf("%s has an SQS event and no queue handler", f.ID)
+				}
+				queue, err := s.Template.EventQueue(ev, s.Resources)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.ID, err)
+				}
+				for range queuePollers(ev) {
+					s.polling.Add(1)
+					go func() {
+						defer s.polling.Done()
+						PollQueue(pollCtx, creds, queue.URL, queue.ARN, Timed(f.ID, limit, h.Queue))
+					}()
+				}
+			case "ScheduleV2":
+				if h.Schedule == nil {
+					return fmt.Errorf("%s has a schedule and no scheduled handler", f.ID)
+				}
+				if every := schedules[f.ID]; every > 0 {
+					s.polling.Add(1)
+					go s.schedule(f.ID, every, h.Schedule)
+				}
+			default:
+				return fmt.Errorf("%s: the local stack does not run %s events", f.ID, ev.Type)
+			}
+		}
 	}
-	src, err := s.Template.StreamSource("StreamRouterFunction", s.Resources)
-	if err != nil {
-		return err
+	for fn := range schedules {
+		if !slices.ContainsFunc(s.Template.Events(fn), func(e Event) bool { return e.Type == "ScheduleV2" }) {
+			return fmt.Errorf("a schedule was asked for %s, which has none in the template", fn)
+		}
 	}
-	if s.stream, err = PollStream(pollCtx, s.Principals["StreamRouterFunction"].AWS, src, Timed("StreamRouterFunction", s.Template.Timeout("StreamRouterFunction"), router.Handle)); err != nil {
-		return fmt.Errorf("stream poller: %w", err)
-	}
-	if s.Dispatcher, err = delivery.BuildDispatcher(ctx, s.Config.Dispatcher, s.Principals["DispatcherFunction"].AWS); err != nil {
-		return err
-	}
-	queue := s.Resources["DeliveryQueue"]
-	for range queuePollers {
-		s.polling.Add(1)
-		go func() {
-			defer s.polling.Done()
-			PollQueue(pollCtx, s.Principals["DispatcherFunction"].AWS, queue.URL, queue.ARN, Timed("DispatcherFunction", s.Template.Timeout("DispatcherFunction"), s.Dispatcher.Handle))
-		}()
-	}
-	if s.EntraSync, err = entra.BuildFunction(ctx, s.Config.EntraSync, s.Principals["EntraSyncFunction"].AWS); err != nil {
-		return fmt.Errorf("EntraSyncFunction: %w", err)
-	}
-	jobs := s.Resources["EntraSyncQueue"]
-	s.polling.Add(1)
-	go func() {
-		defer s.polling.Done()
-		PollQueue(pollCtx, s.Principals["EntraSyncFunction"].AWS, jobs.URL, jobs.ARN, Timed("EntraSyncFunction", s.Template.Timeout("EntraSyncFunction"), s.EntraSync.HandleSQS))
-	}()
 	return nil
 }
 
@@ -428,8 +469,16 @@ func (s *Stack) schedule(fn string, every time.Duration, tick func(context.Conte
 // exist then, a test knows everything that will ever be sent for them.
 func (s *Stack) StreamCaughtUp(ctx context.Context) error { return s.stream.CaughtUp(ctx) }
 
-// queuePollers is how many batches are dispatched at once (Lambda would scale out).
-const queuePollers = 4
+// queuePollers is how many batches of an SQS event are handled at once:
+// Lambda scales out up to the event's MaximumConcurrency; here at most 4
+// (moto's one core would not go faster), and 1 without the setting.
+func queuePollers(ev Event) int {
+	scaling, _ := ev.Properties["ScalingConfig"].(map[string]any)
+	if n, ok := scaling["MaximumConcurrency"].(int); ok && n > 1 {
+		return min(n, 4)
+	}
+	return 1
+}
 
 // Close stops the pollers, then moto if this stack started it.
 func (s *Stack) Close() {

@@ -7,6 +7,7 @@ package devstack
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,4 +138,40 @@ func (t *Template) Routes() []Route {
 		}
 	}
 	return out
+}
+
+// Event is one entry of a function's Events: its type (HttpApi, DynamoDB,
+// SQS, ScheduleV2) and properties.
+type Event struct {
+	Name       string
+	Type       string
+	Properties map[string]any
+}
+
+// Events lists fn's events, by name.
+func (t *Template) Events(fn string) []Event {
+	evs, _ := t.Resources[fn].Properties["Events"].(map[string]any)
+	var out []Event
+	for name, e := range evs {
+		ev, _ := e.(map[string]any)
+		typ, _ := ev["Type"].(string)
+		props, _ := ev["Properties"].(map[string]any)
+		out = append(out, Event{Name: name, Type: typ, Properties: props})
+	}
+	slices.SortFunc(out, func(a, b Event) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// EventQueue is the queue an SQS event reads.
+func (t *Template) EventQueue(ev Event, res Resources) (Physical, error) {
+	arn, err := t.resolve(ev.Properties["Queue"], res)
+	if err != nil {
+		return Physical{}, fmt.Errorf("event %s: %w", ev.Name, err)
+	}
+	for _, p := range res {
+		if p.ARN == arn && p.URL != "" {
+			return p, nil
+		}
+	}
+	return Physical{}, fmt.Errorf("event %s reads %s, which is no queue of the stack", ev.Name, arn)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/lambdas"
 	"github.com/uniasset/integrations/shared/streamrouter"
 )
 
@@ -50,13 +51,13 @@ func TestEachFunctionGetsWhatItsConfigReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, r := range tmpl.Resources {
-		if r.Type == "AWS::Serverless::Function" && config.Functions[name] == nil {
-			t.Errorf("%s has no config type in config.Functions", name)
+		if r.Type == "AWS::Serverless::Function" && lambdas.Configs()[name] == nil {
+			t.Errorf("%s is not in the function registry (lambdas.All)", name)
 		}
 	}
-	for fn, fresh := range config.Functions {
+	for fn, fresh := range lambdas.Configs() {
 		if tmpl.Resources[fn].Type != "AWS::Serverless::Function" {
-			t.Errorf("config.Functions names %s, which the template does not define", fn)
+			t.Errorf("the function registry names %s, which the template does not define", fn)
 			continue
 		}
 		given := map[string]bool{}

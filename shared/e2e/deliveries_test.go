@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/adminapi"
-	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/entra"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/sealing"
 	"github.com/uniasset/integrations/shared/streamrouter"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -441,7 +441,7 @@ func TestDuplicateMessagesSendOnce(t *testing.T) {
 func adminAPI(t *testing.T) *adminapi.API {
 	t.Helper()
 	cfg := stack.Principals["AdminApiFunction"].AWS
-	sealer, err := appkey.Load(context.Background(), secretsmanager.NewFromConfig(cfg), stack.Config.AdminAPI.AppKeySecretARN)
+	sealer, err := sealing.Load(context.Background(), secretsmanager.NewFromConfig(cfg), stack.Config.AdminAPI.AppKeySecretARN)
 	if err != nil {
 		t.Fatal(err)
 	}

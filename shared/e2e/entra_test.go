@@ -19,8 +19,8 @@ import (
 
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/entra"
-	"github.com/uniasset/integrations/shared/graph"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
+	"github.com/uniasset/integrations/shared/msgraph"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -32,28 +32,32 @@ var msSeq atomic.Int64
 // directory is a fake Microsoft tenant of its own for one test: users u0..
 // un-1 (enabled), and groups named as given, each with no members yet.
 type directory struct {
-	*graphfake.Directory
+	*msgraphfake.Directory
 }
 
 func newDirectory(t *testing.T, users int, groups ...string) *directory {
 	t.Helper()
 	n := msSeq.Add(1) + time.Now().UnixNano()%100000*1000
-	d := &graphfake.Directory{Org: graph.Organization{
+	d := &msgraphfake.Directory{Org: msgraph.Organization{
 		ID: fmt.Sprintf("%08x-0000-4000-8000-%012d", n%0xffffffff, n), DisplayName: t.Name(),
-		VerifiedDomains: []graph.Domain{{Name: fmt.Sprintf("d%d.example", n), IsDefault: true}},
+		VerifiedDomains: []msgraph.Domain{{Name: fmt.Sprintf("d%d.example", n), IsDefault: true}},
 	}}
 	for i := range users {
-		d.Users = append(d.Users, graph.User{ID: uid(d, i), DisplayName: fmt.Sprintf("User %d", i), Mail: fmt.Sprintf("u%d@d%d.example", i, n),
+		d.Users = append(d.Users, msgraph.User{ID: uid(d, i), DisplayName: fmt.Sprintf("User %d", i), Mail: fmt.Sprintf("u%d@d%d.example", i, n),
 			UserPrincipalName: fmt.Sprintf("u%d@d%d.example", i, n), AccountEnabled: true})
 	}
 	for i, g := range groups {
-		d.Groups = append(d.Groups, graphfake.Group{Group: graph.Group{ID: gid(d, i), DisplayName: g}, Security: true})
+		d.Groups = append(d.Groups, msgraphfake.Group{Group: msgraph.Group{ID: gid(d, i), DisplayName: g}, Security: true})
 	}
 	return &directory{d}
 }
 
-func uid(d *graphfake.Directory, i int) string { return d.Org.ID[:24] + fmt.Sprintf("%012d", 100000+i) }
-func gid(d *graphfake.Directory, i int) string { return d.Org.ID[:24] + fmt.Sprintf("%012d", 900000+i) }
+func uid(d *msgraphfake.Directory, i int) string {
+	return d.Org.ID[:24] + fmt.Sprintf("%012d", 100000+i)
+}
+func gid(d *msgraphfake.Directory, i int) string {
+	return d.Org.ID[:24] + fmt.Sprintf("%012d", 900000+i)
+}
 
 func (d *directory) user(i int) string  { return uid(d.Directory, i) }
 func (d *directory) group(i int) string { return gid(d.Directory, i) }
@@ -338,8 +342,8 @@ func TestEntraConnectFlow(t *testing.T) {
 	// (Each holds an admin role: the role is checked first.)
 	stack.Microsoft.Change(func() {
 		d.Users[1].UserType, d.Users[2].AccountEnabled = "Guest", false
-		d.Roles = map[string][]string{d.user(0): {graph.RoleGlobalAdministrator}, d.user(1): {graph.RoleGlobalAdministrator},
-			d.user(2): {graph.RolePrivilegedRoleAdministrator}}
+		d.Roles = map[string][]string{d.user(0): {msgraph.RoleGlobalAdministrator}, d.user(1): {msgraph.RoleGlobalAdministrator},
+			d.user(2): {msgraph.RolePrivilegedRoleAdministrator}}
 	})
 	for _, who := range []string{d.user(1), d.user(2)} {
 		if status, outcome := callback(t, consentVia(t, tid, d, who, false, func(u string) string { return u })); status != http.StatusBadRequest || outcome != entra.OutcomeNotMember {
@@ -467,7 +471,7 @@ func TestEntraProvisioning(t *testing.T) {
 	d.members(1, d.user(0), d.user(2), d.group(2))
 	stack.Microsoft.Change(func() {
 		d.Users[2].AccountEnabled = false
-		d.Users = slices.DeleteFunc(d.Users, func(u graph.User) bool { return u.ID == d.user(4) })
+		d.Users = slices.DeleteFunc(d.Users, func(u msgraph.User) bool { return u.ID == d.user(4) })
 	})
 	out = syncNow(t, tid)
 	got = accounts(t, tid)

@@ -91,7 +91,7 @@ func TestMissingPermissionFailsTheFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := delivery.BuildDispatcher(ctx, stack.Config.Dispatcher, p.AWS)
+	d, err := delivery.Build(ctx, stack.Config.Dispatcher, p.AWS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestLongRetryLeavesTheInFlightSet(t *testing.T) {
 	}
 	cfg := stack.Config.Dispatcher
 	cfg.RetryHoldMax, cfg.RetrySchedule = time.Second, []time.Duration{3 * time.Second}
-	d, err := delivery.BuildDispatcher(ctx, cfg, stack.Principals["DispatcherFunction"].AWS)
+	d, err := delivery.Build(ctx, cfg, stack.Principals["DispatcherFunction"].AWS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,6 +335,38 @@ func TestRateLimitTableE2E(t *testing.T) {
 		}
 	})
 
+	// Clients sharing one instance, as a function's requests do, are never
+	// refused while the burst has room: 320 admits against a burst of 400.
+	// A refused write (another took the slot at rest first) goes on as the
+	// relative update, which concurrent writers never refuse each other
+	// (weighing each try at a fresh time instead sent refused writes back to
+	// the absolute one: 63 of these 320 were refused as a busy limit).
+	t.Run("contended", func(t *testing.T) {
+		l := ratelimit.Limit{Every: 10 * time.Millisecond, Burst: 400, Shards: 1}
+		key := ratelimit.Key{TenantID: tid, Scope: "CONTENDED"}
+		shared := table()
+		var refused atomic.Int32
+		var wg sync.WaitGroup
+		for c := range 8 {
+			wg.Go(func() {
+				for i := range 40 {
+					time.Sleep(time.Duration((c*7+i*13)%50) * time.Millisecond) // arrivals spread as a client's are
+					ok, _, err := ratelimit.Admit(ctx, shared, key, l, time.Now())
+					if err != nil {
+						t.Error(err)
+					}
+					if !ok {
+						refused.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n := refused.Load(); n != 0 {
+			t.Fatalf("%d of 320 admits refused with room in the burst", n)
+		}
+	})
+
 	t.Run("hold", func(t *testing.T) {
 		l := ratelimit.PerSecond(1000, 1) // 4 shards: the hold must reach every one
 		key := ratelimit.Key{TenantID: tid, Scope: "HOLD"}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/entra"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -120,9 +120,9 @@ func TestEntraCallbackEndsWithinTimeoutWhenMicrosoftFails(t *testing.T) {
 	}
 	tid := newTenant(t, tenant.Enterprise)
 	d := newDirectory(t, 2)
-	ms := stack.Microsoft
-	defer ms.Hang()
-	defer ms.ThrottleFor(0, 1)
+	microsoft := stack.Microsoft
+	defer microsoft.Hang()
+	defer microsoft.ThrottleFor(0, 1)
 	for _, c := range []struct {
 		name  string
 		step  func(*testing.T) string // the browser's way to the callback, Microsoft still well
@@ -130,21 +130,21 @@ func TestEntraCallbackEndsWithinTimeoutWhenMicrosoftFails(t *testing.T) {
 		hit   func() int // requests that met the fault
 	}{
 		{"token endpoint hangs at the sign-in", func(t *testing.T) string { return signIn(t, tid, d, "", false, func(u string) string { return u }) },
-			func() { ms.Hang(graphfake.TokenEndpoint) }, ms.Hung},
+			func() { microsoft.Hang(msgraphfake.TokenEndpoint) }, microsoft.Hung},
 		{"token endpoint hangs at the consent", func(t *testing.T) string { return consent(t, tid, d, false) },
-			func() { ms.Hang(graphfake.TokenEndpoint) }, ms.Hung},
+			func() { microsoft.Hang(msgraphfake.TokenEndpoint) }, microsoft.Hung},
 		{"Graph hangs", func(t *testing.T) string { return consent(t, tid, d, false) },
-			func() { ms.Hang(graphfake.GraphAPI) }, ms.Hung},
+			func() { microsoft.Hang(msgraphfake.GraphAPI) }, microsoft.Hung},
 		{"Graph answers 429 with Retry-After 30", func(t *testing.T) string { return consent(t, tid, d, false) },
-			func() { ms.ThrottleFor(1000, 30) }, ms.Reads},
+			func() { microsoft.ThrottleFor(1000, 30) }, microsoft.Reads},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			loc := c.step(t)
 			before, entries := c.hit(), len(systemEntries(t, tid))
 			c.fault()
 			status, body, took := getWithin(t, loc, 3*limit)
-			ms.Hang()
-			ms.ThrottleFor(0, 1)
+			microsoft.Hang()
+			microsoft.ThrottleFor(0, 1)
 			t.Logf("%d %v after %v", status, body, took.Round(10*time.Millisecond))
 			if c.hit() == before {
 				t.Fatal("the callback never met the fault")

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/uniasset/integrations/shared/dynamo"
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
 
@@ -165,8 +165,8 @@ type connectStep struct {
 }
 
 // fail ends the connect with outcome and a System entry saying why.
-func (s *connectStep) fail(ctx context.Context, outcome, msg, ms string) (Completion, error) {
-	entry := systemlog.Entry{TenantID: s.req.TenantID, Event: "entra.connect_failed", ResourceType: ResourceType, ResourceID: ms,
+func (s *connectStep) fail(ctx context.Context, outcome, msg, microsoftTenantID string) (Completion, error) {
+	entry := systemlog.Entry{TenantID: s.req.TenantID, Event: "entra.connect_failed", ResourceType: ResourceType, ResourceID: microsoftTenantID,
 		Status: outcome, Details: msg + " (started by " + s.req.Subject + ")"}
 	if err := s.Store.Note(ctx, entry, s.Now()); err != nil {
 		return Completion{}, err
@@ -186,7 +186,7 @@ func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, er
 	id, err := app.Redeem(mctx, s.Microsoft.Tokens.Base, s.req.SignInTenant, s.req.RedirectURI, code, s.req.Verifier, s.req.Nonce, s.Now())
 	var re *oauth2.RetrieveError
 	switch {
-	case errors.Is(err, graph.ErrIdentity):
+	case errors.Is(err, msgraph.ErrIdentity):
 		return s.fail(ctx, OutcomeSignInFailed, err.Error(), "")
 	case errors.As(err, &re) && re.ErrorCode == "invalid_client":
 		// The app's own secret: the operator's to fix, not the admin's.
@@ -212,50 +212,50 @@ func (s *connectStep) signedIn(ctx context.Context, code string) (Completion, er
 	if err := s.Store.PutState(ctx, hashState(state), next, s.Now().Add(s.TTL)); err != nil {
 		return Completion{}, err
 	}
-	q := url.Values{"client_id": {app.ClientID}, "scope": {graph.Scope}, "redirect_uri": {s.req.RedirectURI}, "state": {state}}
+	q := url.Values{"client_id": {app.ClientID}, "scope": {msgraph.Scope}, "redirect_uri": {s.req.RedirectURI}, "state": {state}}
 	return Completion{TenantID: s.req.TenantID, Next: strings.TrimSuffix(app.LoginURL, "/") + "/" + id.TenantID + "/v2.0/adminconsent?" + q.Encode()}, nil
 }
 
 // consented checks the admin consent's redirect against the tenant the
 // sign-in proved, proves the consent and the user, and connects.
 func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, error) {
-	ms := s.req.MicrosoftTenantID
+	microsoftTenantID := s.req.MicrosoftTenantID
 	if !strings.EqualFold(q.Get("admin_consent"), "true") {
-		return s.fail(ctx, OutcomeRefused, "Microsoft did not report admin consent", ms)
+		return s.fail(ctx, OutcomeRefused, "Microsoft did not report admin consent", microsoftTenantID)
 	}
-	if !strings.EqualFold(q.Get("tenant"), ms) {
-		return s.fail(ctx, OutcomeTenantChanged, "the consent names another Microsoft tenant than the one "+s.req.Username+" signed in to", ms)
+	if !strings.EqualFold(q.Get("tenant"), microsoftTenantID) {
+		return s.fail(ctx, OutcomeTenantChanged, "the consent names another Microsoft tenant than the one "+s.req.Username+" signed in to", microsoftTenantID)
 	}
 	mctx, cancel := microsoftBudget(ctx)
 	defer cancel()
 	// The proof is a token issued now: a cached one predates this consent.
-	client, err := s.Microsoft.FreshClient(mctx, ms)
-	var org graph.Organization
+	client, err := s.Microsoft.FreshClient(mctx, microsoftTenantID)
+	var org msgraph.Organization
 	if err == nil {
 		org, err = client.Organization(mctx)
 	}
-	var user graph.User
-	var ge *graph.Error
+	var user msgraph.User
+	var ge *msgraph.Error
 	if err == nil {
 		user, err = client.User(mctx, s.req.ObjectID)
 		if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
-			return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not a user of that directory", ms)
+			return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not a user of that directory", microsoftTenantID)
 		}
 	}
 	switch {
 	case err != nil:
-		s.Microsoft.Tokens.Forget(ms)
+		s.Microsoft.Tokens.Forget(microsoftTenantID)
 		if u := classify(err); u.Status == ReauthRequired {
 			slog.Warn("entra connect: the tenant could not be proven", "tenant", s.req.TenantID, "reason", u.Reason)
-			return s.fail(ctx, OutcomeNotConsented, "Microsoft gives the app no access to that tenant: "+u.Reason, ms)
+			return s.fail(ctx, OutcomeNotConsented, "Microsoft gives the app no access to that tenant: "+u.Reason, microsoftTenantID)
 		}
-		return s.unavailable(ctx, mctx, "the tenant could not be proven", err, ms)
-	case !strings.EqualFold(org.ID, ms):
-		return s.fail(ctx, OutcomeTenantChanged, "the tenant Microsoft issued the token for is not the one signed in to", ms)
+		return s.unavailable(ctx, mctx, "the tenant could not be proven", err, microsoftTenantID)
+	case !strings.EqualFold(org.ID, microsoftTenantID):
+		return s.fail(ctx, OutcomeTenantChanged, "the tenant Microsoft issued the token for is not the one signed in to", microsoftTenantID)
 	case user.UserType != "Member" || !user.AccountEnabled:
-		return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not an enabled member of that directory (a guest or disabled account cannot connect it)", ms)
+		return s.fail(ctx, OutcomeNotMember, s.req.Username+" is not an enabled member of that directory (a guest or disabled account cannot connect it)", microsoftTenantID)
 	}
-	org.ID = ms
+	org.ID = microsoftTenantID
 	err = s.Store.Connect(ctx, s.req.TenantID, s.req.Subject, s.req.Username, org, s.Now())
 	for try := 0; errors.Is(err, ErrRaced) && try < 3; try++ {
 		// Two connects finishing at once (a double click, two tabs): the
@@ -264,11 +264,11 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 	}
 	switch {
 	case errors.Is(err, ErrClaimed):
-		return s.fail(ctx, OutcomeClaimed, "that Microsoft tenant is connected to another UniAsset account", ms)
+		return s.fail(ctx, OutcomeClaimed, "that Microsoft tenant is connected to another UniAsset account", microsoftTenantID)
 	case errors.Is(err, ErrOtherTenant):
-		return s.fail(ctx, OutcomeOtherTenant, "this account is connected to another Microsoft tenant; disconnect it first", ms)
+		return s.fail(ctx, OutcomeOtherTenant, "this account is connected to another Microsoft tenant; disconnect it first", microsoftTenantID)
 	case errors.Is(err, ErrRaced):
-		return s.fail(ctx, OutcomeChanged, "the connection kept changing while this connect finished; connect again", ms)
+		return s.fail(ctx, OutcomeChanged, "the connection kept changing while this connect finished; connect again", microsoftTenantID)
 	case err != nil:
 		return Completion{}, err
 	}
@@ -278,8 +278,8 @@ func (s *connectStep) consented(ctx context.Context, q url.Values) (Completion, 
 // unavailable ends the connect as microsoft_unavailable: Microsoft failed,
 // or did not answer within the budget mctx had (ctx, the invocation's,
 // still has time to write the System entry).
-func (s *connectStep) unavailable(ctx, mctx context.Context, what string, err error, ms string) (Completion, error) {
-	var ge *graph.Error
+func (s *connectStep) unavailable(ctx, mctx context.Context, what string, err error, microsoftTenantID string) (Completion, error) {
+	var ge *msgraph.Error
 	reason := classify(err).Reason
 	switch {
 	case mctx.Err() != nil:
@@ -288,7 +288,7 @@ func (s *connectStep) unavailable(ctx, mctx context.Context, what string, err er
 		reason = fmt.Sprintf("Microsoft Graph answered %d %s", ge.Status, ge.Code)
 	}
 	slog.Warn("entra connect: "+what, "tenant", s.req.TenantID, "reason", reason)
-	return s.fail(ctx, OutcomeUnavailable, reason+"; nothing was connected: start the connect again", ms)
+	return s.fail(ctx, OutcomeUnavailable, reason+"; nothing was connected: start the connect again", microsoftTenantID)
 }
 
 // printable keeps text from a redirect fit for the Activity Log: control

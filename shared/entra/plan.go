@@ -8,20 +8,20 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
 // Member is a user found among the transitive members of the mapped
 // groups: the highest role of its groups, and those groups.
 type Member struct {
-	User   graph.User
+	User   msgraph.User
 	Role   tenant.Role
 	Groups []string // mapped group ids, sorted
 }
 
 // Members folds each mapped group's users into one Member per user.
-func Members(mappings map[string]tenant.Role, byGroup map[string][]graph.User) map[string]*Member {
+func Members(mappings map[string]tenant.Role, byGroup map[string][]msgraph.User) map[string]*Member {
 	out := map[string]*Member{}
 	for gid, users := range byGroup {
 		role := mappings[gid]
@@ -52,9 +52,9 @@ func Members(mappings map[string]tenant.Role, byGroup map[string][]graph.User) m
 // whose fingerprint is the Applied one of the last full write (nothing held
 // or approved since) has nothing to do, and need not read 50,000 accounts
 // to find that out.
-func Fingerprint(msTenant string, s Settings, mappings map[string]tenant.Role, groups []Group, members map[string]*Member) string {
+func Fingerprint(microsoftTenantID string, s Settings, mappings map[string]tenant.Role, groups []Group, members map[string]*Member) string {
 	type member struct {
-		U graph.User
+		U msgraph.User
 		R tenant.Role
 		G []string
 	}
@@ -64,7 +64,7 @@ func Fingerprint(msTenant string, s Settings, mappings map[string]tenant.Role, g
 		M map[string]tenant.Role // encoding/json writes map keys sorted
 		G []Group
 		U []member
-	}{T: msTenant, S: s, M: mappings, G: slices.SortedFunc(slices.Values(groups), func(a, b Group) int { return strings.Compare(a.ID, b.ID) })}
+	}{T: microsoftTenantID, S: s, M: mappings, G: slices.SortedFunc(slices.Values(groups), func(a, b Group) int { return strings.Compare(a.ID, b.ID) })}
 	for _, id := range slices.Sorted(maps.Keys(members)) {
 		m := members[id]
 		in.U = append(in.U, member{m.User, m.Role, m.Groups})
@@ -94,12 +94,12 @@ type Plan struct {
 // accounts the sync created for this Microsoft tenant, the settings, and
 // the held set an Owner approved ("" for none). Accounts of another
 // Microsoft tenant (a connection since replaced) are never touched.
-func Compute(msTenant string, s Settings, members map[string]*Member, accounts map[string]Account, approved, now string) Plan {
+func Compute(microsoftTenantID string, s Settings, members map[string]*Member, accounts map[string]Account, approved, now string) Plan {
 	var p Plan
 	write := func(a Account) { a.ChangedAt = now; p.Writes = append(p.Writes, a) }
 	base, removals, heldNow := 0, []string{}, []string{}
 	for _, a := range accounts {
-		if a.MicrosoftTenantID != msTenant || a.Status != Active {
+		if a.MicrosoftTenantID != microsoftTenantID || a.Status != Active {
 			continue
 		}
 		base++
@@ -113,11 +113,11 @@ func Compute(msTenant string, s Settings, members map[string]*Member, accounts m
 		}
 		p.Result.Users++
 		a, exists := accounts[id]
-		if exists && a.MicrosoftTenantID != msTenant {
+		if exists && a.MicrosoftTenantID != microsoftTenantID {
 			continue
 		}
 		want := Account{
-			EntraID: id, MicrosoftTenantID: msTenant, DisplayName: m.User.DisplayName, Email: emailOf(m.User),
+			EntraID: id, MicrosoftTenantID: microsoftTenantID, DisplayName: m.User.DisplayName, Email: emailOf(m.User),
 			UserPrincipalName: m.User.UserPrincipalName, Role: m.Role, Status: Active, Groups: m.Groups,
 			ProvisionedAt: a.ProvisionedAt,
 		}
@@ -141,7 +141,7 @@ func Compute(msTenant string, s Settings, members map[string]*Member, accounts m
 		}
 	}
 	for id, a := range accounts {
-		if a.MicrosoftTenantID != msTenant || a.Status != Active {
+		if a.MicrosoftTenantID != microsoftTenantID || a.Status != Active {
 			continue
 		}
 		if m, ok := members[id]; ok && m.User.AccountEnabled {
@@ -206,7 +206,7 @@ func Compute(msTenant string, s Settings, members map[string]*Member, accounts m
 }
 
 // emailOf is the user's mail, or its sign-in name when it has no mailbox.
-func emailOf(u graph.User) string {
+func emailOf(u msgraph.User) string {
 	if u.Mail != "" {
 		return u.Mail
 	}

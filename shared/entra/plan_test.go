@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
-const ms = "ms-tenant"
+const microsoftTenantID = "microsoftTenantID-tenant"
 
 func synced(n int) map[string]Account {
 	out := map[string]Account{}
 	for i := range n {
 		id := fmt.Sprintf("u%02d", i)
-		out[id] = Account{EntraID: id, MicrosoftTenantID: ms, Role: tenant.Member, Status: Active, Groups: []string{"g"}}
+		out[id] = Account{EntraID: id, MicrosoftTenantID: microsoftTenantID, Role: tenant.Member, Status: Active, Groups: []string{"g"}}
 	}
 	return out
 }
@@ -22,7 +22,7 @@ func synced(n int) map[string]Account {
 func membersOf(ids ...string) map[string]*Member {
 	out := map[string]*Member{}
 	for _, id := range ids {
-		out[id] = &Member{User: graph.User{ID: id, AccountEnabled: true}, Role: tenant.Member, Groups: []string{"g"}}
+		out[id] = &Member{User: msgraph.User{ID: id, AccountEnabled: true}, Role: tenant.Member, Groups: []string{"g"}}
 	}
 	return out
 }
@@ -49,7 +49,7 @@ func TestThresholdNeedsBothBounds(t *testing.T) {
 		{10, 5, false},   // 50%, not more than 5
 		{10, 6, true},
 	} {
-		p := Compute(ms, DefaultSettings, membersOf(ids(c.removed, c.synced)...), synced(c.synced), "", "now")
+		p := Compute(microsoftTenantID, DefaultSettings, membersOf(ids(c.removed, c.synced)...), synced(c.synced), "", "now")
 		if (p.Held != nil) != c.held || (c.held && (p.Result.Deprovisioned != 0 || len(p.Held) != c.removed)) || (!c.held && p.Result.Deprovisioned != c.removed) {
 			t.Errorf("%d of %d: %+v held %v", c.removed, c.synced, p.Result, p.Held)
 		}
@@ -66,11 +66,11 @@ func TestApprovalAppliesOnlyTheSetItNames(t *testing.T) {
 		accounts[id] = a
 	}
 	members := membersOf(ids(7, 10)...) // u07 came back
-	p := Compute(ms, DefaultSettings, members, accounts, digest(ids(0, 8)), "now")
+	p := Compute(microsoftTenantID, DefaultSettings, members, accounts, digest(ids(0, 8)), "now")
 	if p.Result.Deprovisioned != 7 || p.Held != nil || !p.ApprovalUsed || p.Result.Updated != 1 {
 		t.Fatalf("approved: %+v held %v", p.Result, p.Held)
 	}
-	p = Compute(ms, DefaultSettings, members, accounts, digest(ids(0, 3)), "now")
+	p = Compute(microsoftTenantID, DefaultSettings, members, accounts, digest(ids(0, 3)), "now")
 	if p.Result.Deprovisioned != 0 || len(p.Held) != 7 || !p.ApprovalUsed {
 		t.Fatalf("stale approval: %+v held %v", p.Result, p.Held)
 	}
@@ -79,7 +79,7 @@ func TestApprovalAppliesOnlyTheSetItNames(t *testing.T) {
 // Accounts of another Microsoft tenant, and members not enabled, are
 // neither provisioned nor counted; the highest role wins.
 func TestMembersAndOtherTenants(t *testing.T) {
-	m := Members(map[string]tenant.Role{"a": tenant.Viewer, "b": tenant.Admin, "c": tenant.Member}, map[string][]graph.User{
+	m := Members(map[string]tenant.Role{"a": tenant.Viewer, "b": tenant.Admin, "c": tenant.Member}, map[string][]msgraph.User{
 		"a": {{ID: "x", AccountEnabled: true}, {ID: "off"}},
 		"b": {{ID: "x", AccountEnabled: true}},
 		"c": {{ID: "x", AccountEnabled: true}, {ID: "old", AccountEnabled: true}},
@@ -88,7 +88,7 @@ func TestMembersAndOtherTenants(t *testing.T) {
 		t.Fatalf("x: %+v", x)
 	}
 	accounts := map[string]Account{"old": {EntraID: "old", MicrosoftTenantID: "another", Status: Active, Role: tenant.Viewer}}
-	p := Compute(ms, DefaultSettings, m, accounts, "", "now")
+	p := Compute(microsoftTenantID, DefaultSettings, m, accounts, "", "now")
 	if p.Result.Provisioned != 1 || p.Result.Users != 2 || len(p.Writes) != 1 || p.Writes[0].EntraID != "x" {
 		t.Fatalf("plan: %+v %v", p.Result, p.Writes)
 	}
@@ -100,8 +100,8 @@ func TestFingerprint(t *testing.T) {
 	s := DefaultSettings
 	m := map[string]tenant.Role{"g": tenant.Member}
 	groups := []Group{{ID: "g", DisplayName: "G"}, {ID: "h", DisplayName: "H"}}
-	base := Fingerprint(ms, s, m, groups, membersOf("u1", "u2"))
-	if got := Fingerprint(ms, s, m, []Group{groups[1], groups[0]}, membersOf("u2", "u1")); got != base {
+	base := Fingerprint(microsoftTenantID, s, m, groups, membersOf("u1", "u2"))
+	if got := Fingerprint(microsoftTenantID, s, m, []Group{groups[1], groups[0]}, membersOf("u2", "u1")); got != base {
 		t.Fatal("the order of reads changed the fingerprint")
 	}
 	renamed := membersOf("u1", "u2")
@@ -110,11 +110,11 @@ func TestFingerprint(t *testing.T) {
 	other.Threshold.Count++
 	for name, fp := range map[string]string{
 		"another tenant":  Fingerprint("other", s, m, groups, membersOf("u1", "u2")),
-		"another setting": Fingerprint(ms, other, m, groups, membersOf("u1", "u2")),
-		"another mapping": Fingerprint(ms, s, map[string]tenant.Role{"g": tenant.Admin}, groups, membersOf("u1", "u2")),
-		"a group renamed": Fingerprint(ms, s, m, []Group{{ID: "g", DisplayName: "G2"}, groups[1]}, membersOf("u1", "u2")),
-		"a member less":   Fingerprint(ms, s, m, groups, membersOf("u1")),
-		"a mail changed":  Fingerprint(ms, s, m, groups, renamed),
+		"another setting": Fingerprint(microsoftTenantID, other, m, groups, membersOf("u1", "u2")),
+		"another mapping": Fingerprint(microsoftTenantID, s, map[string]tenant.Role{"g": tenant.Admin}, groups, membersOf("u1", "u2")),
+		"a group renamed": Fingerprint(microsoftTenantID, s, m, []Group{{ID: "g", DisplayName: "G2"}, groups[1]}, membersOf("u1", "u2")),
+		"a member less":   Fingerprint(microsoftTenantID, s, m, groups, membersOf("u1")),
+		"a mail changed":  Fingerprint(microsoftTenantID, s, m, groups, renamed),
 	} {
 		if fp == base {
 			t.Errorf("%s: the same fingerprint", name)

@@ -18,9 +18,9 @@ import (
 
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/dynamo"
-	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/msgraph"
 	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -148,7 +148,7 @@ var ErrOtherTenant = errors.New("entra: connected to another Microsoft tenant")
 // reauth_required) keeps mappings and settings; a different one needs the
 // old one disconnected first, and starts from no mappings. consentedBy is
 // the Microsoft account that signed in and consented.
-func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy string, org graph.Organization, now time.Time) error {
+func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy string, org msgraph.Organization, now time.Time) error {
 	old, err := s.Get(ctx, tenantID)
 	if err != nil {
 		return err
@@ -158,11 +158,11 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 	}
 	claim := keyschema.EntraClaim(org.ID)
 	conn := keyschema.EntraConnection(tenantID)
-	update := "SET tenantId = :t, microsoftTenantId = :ms, #domain = :domain, organizationName = :org, #status = :connected, " +
+	update := "SET tenantId = :t, microsoftTenantId = :microsoftTenant, #domain = :domain, organizationName = :org, #status = :connected, " +
 		"statusReason = :none, connectedAt = :now, connectedBy = :by, consentedBy = :consent, GSI1PK = :scheduled"
 	cond := "attribute_not_exists(microsoftTenantId)"
 	vals := map[string]types.AttributeValue{
-		":t": sv(tenantID), ":ms": sv(org.ID), ":domain": sv(org.DefaultDomain()), ":org": sv(org.DisplayName),
+		":t": sv(tenantID), ":microsoftTenant": sv(org.ID), ":domain": sv(org.DefaultDomain()), ":org": sv(org.DisplayName),
 		":connected": sv(string(Connected)), ":none": sv(""), ":now": sv(isotime.Format(now)), ":by": sv(subject), ":consent": sv(consentedBy),
 		":scheduled": sv(keyschema.EntraScheduled),
 	}
@@ -233,9 +233,9 @@ func (s *Store) Disconnect(ctx context.Context, tenantID, subject string, now ti
 			// A sync running now loses its lease: it writes nothing more, and
 			// a reconnect may sync at once.
 			UpdateExpression:          aws.String("SET #status = :off, statusReason = :why REMOVE GSI1PK, approvedDigest, leaseUntil, leaseId"),
-			ConditionExpression:       aws.String("microsoftTenantId = :ms AND #status <> :off"),
+			ConditionExpression:       aws.String("microsoftTenantId = :microsoftTenant AND #status <> :off"),
 			ExpressionAttributeNames:  map[string]string{"#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":off": sv(string(Disconnected)), ":ms": sv(c.MicrosoftTenantID), ":why": sv("disconnected by " + subject)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":off": sv(string(Disconnected)), ":microsoftTenant": sv(c.MicrosoftTenantID), ":why": sv("disconnected by " + subject)},
 		}},
 		{Delete: &types.Delete{
 			TableName: aws.String(s.Table), Key: claim.Attrs(),
@@ -250,12 +250,12 @@ func (s *Store) Disconnect(ctx context.Context, tenantID, subject string, now ti
 	return dynamo.Translate("disconnect entra", err)
 }
 
-// update applies one UpdateItem to a connection of Microsoft tenant ms.
-func (s *Store) update(ctx context.Context, op, tenantID, ms, expr string, vals map[string]types.AttributeValue) error {
-	vals[":ms"] = sv(ms)
+// update applies one UpdateItem to a connection of Microsoft tenant microsoftTenantID.
+func (s *Store) update(ctx context.Context, op, tenantID, microsoftTenantID, expr string, vals map[string]types.AttributeValue) error {
+	vals[":microsoftTenant"] = sv(microsoftTenantID)
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
-		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("microsoftTenantId = :ms"),
+		UpdateExpression: aws.String(expr), ConditionExpression: aws.String("microsoftTenantId = :microsoftTenant"),
 		ExpressionAttributeValues: vals,
 	})
 	if dynamo.ConditionFailed(err) {
@@ -264,30 +264,30 @@ func (s *Store) update(ctx context.Context, op, tenantID, ms, expr string, vals 
 	return dynamo.Translate(op, err)
 }
 
-// SetMappings replaces the group mappings of the connection to ms.
-func (s *Store) SetMappings(ctx context.Context, tenantID, ms string, m map[string]tenant.Role) error {
+// SetMappings replaces the group mappings of the connection to microsoftTenantID.
+func (s *Store) SetMappings(ctx context.Context, tenantID, microsoftTenantID string, m map[string]tenant.Role) error {
 	av, err := attributevalue.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, "set entra mappings", tenantID, ms, "SET mappings = :m", map[string]types.AttributeValue{":m": av})
+	return s.update(ctx, "set entra mappings", tenantID, microsoftTenantID, "SET mappings = :m", map[string]types.AttributeValue{":m": av})
 }
 
 // ErrSettingsChanged: the settings changed since they were read.
 var ErrSettingsChanged = errors.New("entra: the settings changed meanwhile")
 
-// SetSettings replaces the settings of the connection to ms if they are
+// SetSettings replaces the settings of the connection to microsoftTenantID if they are
 // still at version (the connection's SettingsVersion when read; 0: never
 // set), so two changes at once cannot lose one.
-func (s *Store) SetSettings(ctx context.Context, tenantID, ms string, version int, st Settings) error {
+func (s *Store) SetSettings(ctx context.Context, tenantID, microsoftTenantID string, version int, st Settings) error {
 	av, err := attributevalue.Marshal(st)
 	if err != nil {
 		return err
 	}
-	cond := "microsoftTenantId = :ms AND attribute_not_exists(settingsVersion)"
-	vals := map[string]types.AttributeValue{":s": av, ":ms": sv(ms), ":next": nv(version + 1)}
+	cond := "microsoftTenantId = :microsoftTenant AND attribute_not_exists(settingsVersion)"
+	vals := map[string]types.AttributeValue{":s": av, ":microsoftTenant": sv(microsoftTenantID), ":next": nv(version + 1)}
 	if version > 0 {
-		cond, vals[":v"] = "microsoftTenantId = :ms AND settingsVersion = :v", nv(version)
+		cond, vals[":v"] = "microsoftTenantId = :microsoftTenant AND settingsVersion = :v", nv(version)
 	}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
@@ -532,7 +532,7 @@ func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, e
 	remove := " REMOVE leaseUntil, leaseId"
 	vals := map[string]types.AttributeValue{
 		":status": sv(string(f.Status)), ":reason": sv(f.Reason), ":now": sv(isotime.Format(now)), ":res": res,
-		":stale": &types.AttributeValueMemberBOOL{Value: f.GroupsStale}, ":id": sv(f.LeaseID), ":ms": sv(f.MicrosoftTenantID),
+		":stale": &types.AttributeValueMemberBOOL{Value: f.GroupsStale}, ":id": sv(f.LeaseID), ":microsoftTenant": sv(f.MicrosoftTenantID),
 		":off": sv(string(Disconnected)),
 	}
 	if !f.GroupsStale {
@@ -562,7 +562,7 @@ func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, e
 		{Update: &types.Update{
 			TableName: aws.String(s.Table), Key: keyschema.EntraConnection(f.TenantID).Attrs(),
 			UpdateExpression:          aws.String(set + remove),
-			ConditionExpression:       aws.String("leaseId = :id AND microsoftTenantId = :ms AND #status <> :off"),
+			ConditionExpression:       aws.String("leaseId = :id AND microsoftTenantId = :microsoftTenant AND #status <> :off"),
 			ExpressionAttributeNames:  map[string]string{"#status": "status"},
 			ExpressionAttributeValues: vals,
 		}},

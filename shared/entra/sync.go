@@ -13,35 +13,35 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/msgraph"
 	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
 
 // Microsoft reaches Microsoft's login and Graph as the app.
 type Microsoft struct {
-	Tokens   *graph.Tokens
+	Tokens   *msgraph.Tokens
 	GraphURL string // https://graph.microsoft.com/v1.0, or a fake's
-	// Retries and MaxWait tune graph.Client (0: its defaults).
+	// Retries and MaxWait tune msgraph.Client (0: its defaults).
 	Retries int
 	MaxWait time.Duration
 	Sleep   func(ctx context.Context, d time.Duration) error
 }
 
-// Client reads the directory of Microsoft tenant ms.
-func (m *Microsoft) Client(ms string) *graph.Client {
-	return &graph.Client{HTTP: m.Tokens.HTTPClient(ms), BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}
+// Client reads the directory of Microsoft tenant microsoftTenantID.
+func (m *Microsoft) Client(microsoftTenantID string) *msgraph.Client {
+	return &msgraph.Client{HTTP: m.Tokens.HTTPClient(microsoftTenantID), BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}
 }
 
-// FreshClient reads the directory of Microsoft tenant ms with a token
+// FreshClient reads the directory of Microsoft tenant microsoftTenantID with a token
 // asked for now, within ctx.
-func (m *Microsoft) FreshClient(ctx context.Context, ms string) (*graph.Client, error) {
-	hc, err := m.Tokens.Fresh(ctx, ms)
+func (m *Microsoft) FreshClient(ctx context.Context, microsoftTenantID string) (*msgraph.Client, error) {
+	hc, err := m.Tokens.Fresh(ctx, microsoftTenantID)
 	if err != nil {
 		return nil, err
 	}
-	return &graph.Client{HTTP: hc, BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}, nil
+	return &msgraph.Client{HTTP: hc, BaseURL: m.GraphURL, Retries: m.Retries, MaxWait: m.MaxWait, Sleep: m.Sleep}, nil
 }
 
 // Configured reports whether the app has a client id: without one no
@@ -63,18 +63,18 @@ func (u *Unreadable) Unwrap() error { return u.Err }
 // classify turns a failed Microsoft call into the status it means.
 func classify(err error) *Unreadable {
 	var re *oauth2.RetrieveError
-	var ge *graph.Error
+	var ge *msgraph.Error
 	switch {
 	case errors.As(err, &re) && re.ErrorCode == "invalid_client":
 		// The app's own secret was refused: nothing an Owner can fix.
 		return &Unreadable{Failing, "Microsoft refused the UniAsset app's credentials (invalid_client); the operator must update the app's client secret", err}
-	case graph.NoConsent(err):
+	case msgraph.NoConsent(err):
 		code := "refused"
 		if errors.As(err, &re) && re.ErrorCode != "" {
 			code = re.ErrorCode
 		}
 		return &Unreadable{ReauthRequired, "Microsoft refused a token for the tenant (" + code + "): the app's consent was withdrawn or never given; an Owner must connect again", err}
-	case graph.Unauthorized(err):
+	case msgraph.Unauthorized(err):
 		errors.As(err, &ge)
 		return &Unreadable{ReauthRequired, fmt.Sprintf("Microsoft Graph refused the app's token (%d %s): consent or permissions were withdrawn; an Owner must connect again", ge.Status, ge.Code), err}
 	case errors.As(err, &ge):
@@ -107,7 +107,7 @@ type Syncer struct {
 // every mapped group that exists.
 type Directory struct {
 	Groups  []Group
-	ByGroup map[string][]graph.User
+	ByGroup map[string][]msgraph.User
 }
 
 // Read reads the directory of connection c: every page of the security
@@ -115,7 +115,7 @@ type Directory struct {
 // failure is an *Unreadable, and nothing read so far is used.
 func (s *Syncer) Read(ctx context.Context, c Connection) (Directory, error) {
 	d, err := s.read(ctx, c)
-	if graph.Unauthorized(err) {
+	if msgraph.Unauthorized(err) {
 		// A cached token Graph refuses (revoked before it expired): one more
 		// try with a fresh one before the Owner is told to reconnect.
 		s.Microsoft.Tokens.Forget(c.MicrosoftTenantID)
@@ -133,7 +133,7 @@ func (s *Syncer) read(ctx context.Context, c Connection) (Directory, error) {
 	if err != nil {
 		return Directory{}, err
 	}
-	d := Directory{ByGroup: map[string][]graph.User{}}
+	d := Directory{ByGroup: map[string][]msgraph.User{}}
 	exists := map[string]bool{}
 	for _, g := range gs {
 		d.Groups = append(d.Groups, Group{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description})
@@ -148,7 +148,7 @@ func (s *Syncer) read(ctx context.Context, c Connection) (Directory, error) {
 		}
 	}
 	slices.Sort(mapped)
-	users := make([][]graph.User, len(mapped))
+	users := make([][]msgraph.User, len(mapped))
 	err = parallel.Each(ctx, len(mapped), max(s.GroupReads, 1), func(ctx context.Context, i int) (err error) {
 		users[i], err = client.TransitiveUsers(ctx, mapped[i])
 		return err

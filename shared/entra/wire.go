@@ -14,8 +14,8 @@ import (
 	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/dynamo"
-	"github.com/uniasset/integrations/shared/graph"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/msgraph"
 )
 
 // Index is IntegrationsTable's ByResource GSI.
@@ -31,8 +31,8 @@ const graphTimeout = 30 * time.Second
 // NewMicrosoft is the app as cfg and its secret describe it.
 func NewMicrosoft(cfg config.Entra, secret string) *Microsoft {
 	return &Microsoft{
-		Tokens: &graph.Tokens{
-			App:  graph.App{ClientID: cfg.ClientID, ClientSecret: secret, LoginURL: cfg.LoginURL},
+		Tokens: &msgraph.Tokens{
+			App:  msgraph.App{ClientID: cfg.ClientID, ClientSecret: secret, LoginURL: cfg.LoginURL},
 			Base: &http.Client{Timeout: graphTimeout},
 		},
 		GraphURL: cfg.GraphURL,
@@ -49,20 +49,20 @@ func LoadMicrosoft(ctx context.Context, sm awsclient.Secrets, cfg config.Entra) 
 	return NewMicrosoft(cfg, secret), nil
 }
 
-// BuildFunction wires EntraSyncFunction; its main and the local stack both call it.
-func BuildFunction(ctx context.Context, cfg config.EntraSync, awsCfg aws.Config) (*Function, error) {
-	ms, err := LoadMicrosoft(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.Entra)
+// Build wires EntraSyncFunction; its main and the local stack both call it.
+func Build(ctx context.Context, cfg config.EntraSync, awsCfg aws.Config) (*Function, error) {
+	microsoft, err := LoadMicrosoft(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.Entra)
 	if err != nil {
 		return nil, err
 	}
-	return NewFunction(cfg, dynamodb.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg), ms), nil
+	return NewFunction(cfg, dynamodb.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg), microsoft), nil
 }
 
 // NewFunction is the function over the given clients (the benchmark counts their calls).
-func NewFunction(cfg config.EntraSync, db dynamo.API, queue SQSAPI, ms *Microsoft) *Function {
+func NewFunction(cfg config.EntraSync, db dynamo.API, queue SQSAPI, microsoft *Microsoft) *Function {
 	store := &Store{DB: db, Table: cfg.IntegrationsTable, Index: Index}
 	return &Function{
-		Syncer: &Syncer{Store: store, Microsoft: ms, Now: time.Now, LeaseFor: SyncTimeout + time.Minute, GroupReads: 4},
+		Syncer: &Syncer{Store: store, Microsoft: microsoft, Now: time.Now, LeaseFor: SyncTimeout + time.Minute, GroupReads: 4},
 		Jobs:   &Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
 	}
 }

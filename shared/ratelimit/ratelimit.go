@@ -149,16 +149,26 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 	shard := rand.IntN(max(l.Shards, 1))
 	k := key.item(shard)
 	every, tolerance := l.shard()
+	clock := func() time.Time { return time.UnixMilli(t.now().UnixMilli()) } // the item keeps milliseconds
+	now := clock()
 	t.mu.Lock()
 	tat := t.hint[k]
 	t.mu.Unlock()
-	for range 3 {
-		// The clock is read for each try: a refused write may have taken
-		// seconds (a slow or retried call), and weighed against the time
-		// before it, the TAT others have moved since would look like a burst
-		// used up (a tenant far under its limit answered 429).
-		now := time.UnixMilli(t.now().UnixMilli()) // the item keeps milliseconds
+	for try := range 3 {
 		d := Decide(l, tat, now, horizon)
+		if !d.OK && try > 0 {
+			// The refused write may have taken seconds (a slow or retried
+			// call): weighed against the time before it, the TAT others
+			// moved meanwhile looks like a burst used up, and a tenant far
+			// under its limit was answered 429. Weigh it at the time it is
+			// now. (Only then: while the slot is free, the time of the
+			// first try keeps a refused write on the relative update
+			// below, which concurrent writers never refuse each other.)
+			if fresh := clock(); fresh.After(now) {
+				now = fresh
+				d = Decide(l, tat, now, horizon)
+			}
+		}
 		if !d.OK {
 			return false, d.Start, nil
 		}

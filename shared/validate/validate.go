@@ -5,6 +5,8 @@ package validate
 
 import (
 	"fmt"
+	"math/big"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -110,4 +112,28 @@ func assigned(r rune) bool {
 // noncharacter reports the 66 code points Unicode keeps out of interchange.
 func noncharacter(r rune) bool {
 	return (r >= 0xFDD0 && r <= 0xFDEF) || r&0xFFFE == 0xFFFE
+}
+
+// Whole reads a JSON number whose exact value is whole (14, 14.0,
+// 1.4e1), at most 1e9 either side of zero; anything else — a fraction, one
+// that would round to whole as a float (0.99999999999999999, 1e-400), a
+// string, boolean or null — is a VALIDATION_ERROR with issue.
+func Whole(b []byte, issue string) (int, error) {
+	bad := apierror.Invalid(apierror.FieldError{Field: "body", Issue: issue})
+	s := string(b)
+	if s == "" || len(s) > 64 || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return 0, bad
+	}
+	// Bound the exponent before big.Rat expands it: 1e999999999 is a short
+	// way to ask for a very large number.
+	if _, exp, ok := strings.Cut(strings.ToLower(s), "e"); ok {
+		if e, err := strconv.Atoi(exp); err != nil || e < -64 || e > 64 {
+			return 0, bad
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || !r.IsInt() || r.Num().CmpAbs(big.NewInt(1e9)) > 0 {
+		return 0, bad
+	}
+	return int(r.Num().Int64()), nil
 }

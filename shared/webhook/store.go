@@ -16,10 +16,10 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/apierror"
-	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/sealing"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
 
@@ -27,7 +27,7 @@ import (
 type Store struct {
 	DB     dynamo.API
 	Table  string
-	Sealer *appkey.Sealer
+	Sealer *sealing.Sealer
 	Now    func() time.Time // the clock; nil is time.Now
 }
 

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/apierror"
-	"github.com/uniasset/integrations/shared/appkey"
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/sealing"
 )
 
 // conflicting answers each transaction with the next outcome in line, as
@@ -36,7 +36,7 @@ func conflict() error {
 }
 
 func TestCountedWritesRetryConflicts(t *testing.T) {
-	sealer, err := appkey.New("0123456789abcdef0123456789abcdef")
+	sealer, err := sealing.New("0123456789abcdef0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}

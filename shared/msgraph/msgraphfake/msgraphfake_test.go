@@ -1,4 +1,4 @@
-package graphfake
+package msgraphfake
 
 import (
 	"net/http"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 )
 
 // What Graph refuses, the fake refuses the same way: no token, an unknown
@@ -50,8 +50,8 @@ func TestRefusals(t *testing.T) {
 func TestTokenEndpointRefusals(t *testing.T) {
 	s := New()
 	s.ClientID, s.ClientSecret = "app", "secret"
-	s.Consent(&Directory{Org: graph.Organization{ID: "tid"}})
-	ok := url.Values{"grant_type": {"client_credentials"}, "client_id": {"app"}, "client_secret": {"secret"}, "scope": {graph.Scope}}
+	s.Consent(&Directory{Org: msgraph.Organization{ID: "tid"}})
+	ok := url.Values{"grant_type": {"client_credentials"}, "client_id": {"app"}, "client_secret": {"secret"}, "scope": {msgraph.Scope}}
 	with := func(k, v string) url.Values {
 		f := url.Values{}
 		for key, vals := range ok {
@@ -98,8 +98,8 @@ func TestDemoDirectory(t *testing.T) {
 			t.Fatalf("group %s missing", g)
 		}
 		for _, u := range users {
-			if u.(graph.User).AccountEnabled {
-				reach[u.(graph.User).ID] = true
+			if u.(msgraph.User).AccountEnabled {
+				reach[u.(msgraph.User).ID] = true
 			}
 		}
 	}

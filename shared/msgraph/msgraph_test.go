@@ -1,4 +1,4 @@
-package graph_test
+package msgraph_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uniasset/integrations/shared/graph"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
+	"github.com/uniasset/integrations/shared/msgraph"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 )
 
 // bearer adds a fixed token, as oauth2.Transport adds the tenant's.
@@ -25,33 +25,33 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // demo is a directory with nested groups, a disabled user, a group that is
 // not a security group and more groups than a page holds.
-func demo() *graphfake.Directory {
-	d := &graphfake.Directory{Org: graph.Organization{ID: "tid-1", DisplayName: "Contoso",
-		VerifiedDomains: []graph.Domain{{Name: "contoso.onmicrosoft.com", IsInitial: true}, {Name: "contoso.com", IsDefault: true}}}}
+func demo() *msgraphfake.Directory {
+	d := &msgraphfake.Directory{Org: msgraph.Organization{ID: "tid-1", DisplayName: "Contoso",
+		VerifiedDomains: []msgraph.Domain{{Name: "contoso.onmicrosoft.com", IsInitial: true}, {Name: "contoso.com", IsDefault: true}}}}
 	for i := range 5 {
-		d.Users = append(d.Users, graph.User{ID: fmt.Sprintf("u%d", i), DisplayName: fmt.Sprintf("User %d", i),
+		d.Users = append(d.Users, msgraph.User{ID: fmt.Sprintf("u%d", i), DisplayName: fmt.Sprintf("User %d", i),
 			Mail: fmt.Sprintf("u%d@contoso.com", i), UserPrincipalName: fmt.Sprintf("u%d@contoso.com", i), AccountEnabled: i != 4})
 	}
-	g := func(id string, security bool, members ...string) graphfake.Group {
-		return graphfake.Group{Group: graph.Group{ID: id, DisplayName: "Group " + id}, Security: security, Members: members}
+	g := func(id string, security bool, members ...string) msgraphfake.Group {
+		return msgraphfake.Group{Group: msgraph.Group{ID: id, DisplayName: "Group " + id}, Security: security, Members: members}
 	}
-	d.Groups = []graphfake.Group{
+	d.Groups = []msgraphfake.Group{
 		g("admins", true, "u0", "nested"), g("nested", true, "u1", "u4", "deeper"), g("deeper", true, "u2", "u1", "admins"),
 		g("mail", false, "u3"), g("empty", true), g("viewers", true, "u3"),
 	}
 	return d
 }
 
-func setup(t *testing.T) (*graph.Client, *graphfake.Server, *[]time.Duration) {
+func setup(t *testing.T) (*msgraph.Client, *msgraphfake.Server, *[]time.Duration) {
 	t.Helper()
-	fake := graphfake.New()
+	fake := msgraphfake.New()
 	fake.PageSize = 2
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	fake.BaseURL = srv.URL + "/v1.0"
 	fake.Grant("token-1", demo())
 	var waits []time.Duration
-	c := &graph.Client{HTTP: &http.Client{Transport: bearer("token-1")}, BaseURL: srv.URL + "/v1.0",
+	c := &msgraph.Client{HTTP: &http.Client{Transport: bearer("token-1")}, BaseURL: srv.URL + "/v1.0",
 		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
 	return c, fake, &waits
 }
@@ -90,7 +90,7 @@ func TestReadsEveryPage(t *testing.T) {
 	if users, err := c.TransitiveUsers(ctx, "empty"); err != nil || len(users) != 0 {
 		t.Fatalf("an empty group: %v %v", users, err)
 	}
-	var gerr *graph.Error
+	var gerr *msgraph.Error
 	if _, err := c.TransitiveUsers(ctx, "gone"); !errors.As(err, &gerr) || gerr.Status != 404 || gerr.Code != "Request_ResourceNotFound" {
 		t.Fatalf("an unknown group: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestThrottlingIsWaitedOut(t *testing.T) {
 		t.Fatalf("waits %v, want Retry-After's 1 s three times", *waits)
 	}
 	fake.Throttle(100)
-	var gerr *graph.Error
+	var gerr *msgraph.Error
 	if _, err := c.SecurityGroups(context.Background()); !errors.As(err, &gerr) || gerr.Status != 429 {
 		t.Fatalf("throttled past the retries: %v", err)
 	}
@@ -125,8 +125,8 @@ func TestARevokedTokenIsUnauthorized(t *testing.T) {
 	c, fake, waits := setup(t)
 	fake.Revoke()
 	_, err := c.SecurityGroups(context.Background())
-	var gerr *graph.Error
-	if !graph.Unauthorized(err) || !errors.As(err, &gerr) || gerr.Code != "InvalidAuthenticationToken" || len(*waits) != 0 {
+	var gerr *msgraph.Error
+	if !msgraph.Unauthorized(err) || !errors.As(err, &gerr) || gerr.Code != "InvalidAuthenticationToken" || len(*waits) != 0 {
 		t.Fatalf("revoked: %v (waits %v)", err, *waits)
 	}
 }
@@ -143,14 +143,14 @@ func TestHostileAnswers(t *testing.T) {
 		fmt.Fprint(w, `{"value":[{"id":"g1"}],"@odata.nextLink":"https://evil.example/v1.0/groups?$skiptoken=1"}`)
 	}))
 	defer srv.Close()
-	c := &graph.Client{HTTP: &http.Client{Transport: bearer("t")}, BaseURL: srv.URL + "/v1.0"}
+	c := &msgraph.Client{HTTP: &http.Client{Transport: bearer("t")}, BaseURL: srv.URL + "/v1.0"}
 	if _, err := c.SecurityGroups(context.Background()); err == nil {
 		t.Fatal("followed a next link to another host")
 	}
 	c.BaseURL = srv.URL + "/v1.0?slow=1&"
 	var waits []time.Duration
 	c.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
-	var gerr *graph.Error
+	var gerr *msgraph.Error
 	if _, err := c.Organization(context.Background()); !errors.As(err, &gerr) || gerr.Status != 429 || len(waits) != 0 {
 		t.Fatalf("a Retry-After of an hour: %v (waited %v)", err, waits)
 	}
@@ -164,7 +164,7 @@ func TestRetryAfterPastTheDeadlineFailsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := c.Organization(ctx)
-	var ge *graph.Error
+	var ge *msgraph.Error
 	if !errors.As(err, &ge) || ge.Status != http.StatusTooManyRequests || len(*waits) != 0 {
 		t.Fatalf("err %v, waits %v; want the 429 and no wait", err, *waits)
 	}

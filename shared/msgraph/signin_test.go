@@ -1,4 +1,4 @@
-package graph_test
+package msgraph_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 )
 
 // The sign-in against the fake: the code comes back to the reply URL and
@@ -86,8 +86,8 @@ func TestRedeemChecksTheIDToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	root = srv.URL
-	app := graph.App{ClientID: "app-1", ClientSecret: "s", LoginURL: srv.URL}
-	redeem := func() (graph.Identity, error) {
+	app := msgraph.App{ClientID: "app-1", ClientSecret: "s", LoginURL: srv.URL}
+	redeem := func() (msgraph.Identity, error) {
 		return app.Redeem(context.Background(), nil, "organizations", "https://app.example/cb", "code", "v", "n-1", time.Now())
 	}
 	idToken = enc(good())
@@ -95,7 +95,7 @@ func TestRedeemChecksTheIDToken(t *testing.T) {
 		t.Fatalf("a good token (no roles): %+v %v", id, err)
 	}
 	for roles, can := range map[string]bool{
-		graph.RoleGlobalAdministrator: true, strings.ToUpper(graph.RolePrivilegedRoleAdministrator): true,
+		msgraph.RoleGlobalAdministrator: true, strings.ToUpper(msgraph.RolePrivilegedRoleAdministrator): true,
 		"9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": false, // Application Administrator: cannot grant Graph app roles
 	} {
 		idToken = with("wids", []string{"b79fbf4d-3ef9-4689-8143-76b194e85509", roles})
@@ -120,7 +120,7 @@ func TestRedeemChecksTheIDToken(t *testing.T) {
 		"aud of a number": with("aud", 1),
 	} {
 		idToken = tok
-		if _, err := redeem(); !errors.Is(err, graph.ErrIdentity) {
+		if _, err := redeem(); !errors.Is(err, msgraph.ErrIdentity) {
 			t.Errorf("%s: %v, want ErrIdentity", name, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package graphfake
+package msgraphfake
 
 import (
 	"crypto/rand"

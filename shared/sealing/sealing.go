@@ -1,8 +1,8 @@
-// Package appkey seals secrets at rest (webhook signing secrets and custom
+// Package sealing seals secrets at rest (webhook signing secrets and custom
 // headers, later Entra credentials) with XChaCha20-Poly1305 under a key held in
 // Secrets Manager (AppKeySecret). Each ciphertext is bound to the item it
 // belongs to by associated data, so a sealed value copied to another row fails to open.
-package appkey
+package sealing
 
 import (
 	"context"
@@ -30,9 +30,11 @@ type Sealer struct{ key []byte }
 // secret may be any string (Secrets Manager generates printable characters).
 func New(material string) (*Sealer, error) {
 	if len(material) < 32 {
-		return nil, errors.New("appkey: key material must be at least 32 characters")
+		return nil, errors.New("sealing: key material must be at least 32 characters")
 	}
 	key := make([]byte, chacha20poly1305.KeySize)
+	// The HKDF info keeps the package's first name ("appkey"): it is part of
+	// the derived key, so changing it would leave every sealed value unreadable.
 	if _, err := io.ReadFull(hkdf.New(sha256.New, []byte(material), nil, []byte("uniasset-integrations appkey v1")), key); err != nil {
 		return nil, err
 	}
@@ -43,7 +45,7 @@ func New(material string) (*Sealer, error) {
 func Load(ctx context.Context, sm awsclient.Secrets, secretID string) (*Sealer, error) {
 	material, err := awsclient.ReadSecret(ctx, sm, secretID)
 	if err != nil {
-		return nil, fmt.Errorf("appkey: %w", err)
+		return nil, fmt.Errorf("sealing: %w", err)
 	}
 	return New(material)
 }
@@ -63,7 +65,7 @@ func (s *Sealer) Seal(plaintext []byte, context string) (string, error) {
 }
 
 // ErrOpen means the value was not sealed by this key for this context.
-var ErrOpen = errors.New("appkey: cannot open sealed value")
+var ErrOpen = errors.New("sealing: cannot open sealed value")
 
 // Open decrypts a value sealed with the same key and context.
 func (s *Sealer) Open(sealed, context string) ([]byte, error) {

@@ -1,4 +1,4 @@
-package graph_test
+package msgraph_test
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uniasset/integrations/shared/graph"
-	"github.com/uniasset/integrations/shared/graph/graphfake"
+	"github.com/uniasset/integrations/shared/msgraph"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 )
 
-func loginSetup(t *testing.T) (*graphfake.Server, *graph.Tokens, string) {
+func loginSetup(t *testing.T) (*msgraphfake.Server, *msgraph.Tokens, string) {
 	t.Helper()
-	fake := graphfake.New()
+	fake := msgraphfake.New()
 	fake.ClientID, fake.ClientSecret = "app-1", "secret-1"
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	fake.BaseURL = srv.URL + "/v1.0"
-	return fake, &graph.Tokens{App: graph.App{ClientID: "app-1", ClientSecret: "secret-1", LoginURL: srv.URL}}, srv.URL + "/v1.0"
+	return fake, &msgraph.Tokens{App: msgraph.App{ClientID: "app-1", ClientSecret: "secret-1", LoginURL: srv.URL}}, srv.URL + "/v1.0"
 }
 
 // A consented tenant's directory is read with a client-credentials token,
@@ -27,13 +27,13 @@ func loginSetup(t *testing.T) (*graphfake.Server, *graph.Tokens, string) {
 func TestClientCredentialsTokenPerTenant(t *testing.T) {
 	fake, tokens, base := loginSetup(t)
 	fake.Consent(demo())
-	c := &graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
+	c := &msgraph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
 	for range 3 {
 		if org, err := c.Organization(context.Background()); err != nil || org.ID != "tid-1" {
 			t.Fatalf("organization: %+v %v", org, err)
 		}
 	}
-	c2 := &graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
+	c2 := &msgraph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
 	if _, err := c2.SecurityGroups(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,25 +47,25 @@ func TestClientCredentialsTokenPerTenant(t *testing.T) {
 func TestRefusedTokens(t *testing.T) {
 	fake, tokens, base := loginSetup(t)
 	ctx := context.Background()
-	if _, err := (&graph.Client{HTTP: tokens.HTTPClient("tid-never"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
+	if _, err := (&msgraph.Client{HTTP: tokens.HTTPClient("tid-never"), BaseURL: base}).Organization(ctx); !msgraph.NoConsent(err) {
 		t.Fatalf("a tenant that never consented: %v", err)
 	}
 	fake.Consent(demo())
-	c := &graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
+	c := &msgraph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}
 	if _, err := c.Organization(ctx); err != nil {
 		t.Fatal(err)
 	}
 	fake.Withdraw("tid-1")
-	if _, err := c.Organization(ctx); !graph.Unauthorized(err) {
+	if _, err := c.Organization(ctx); !msgraph.Unauthorized(err) {
 		t.Fatalf("a token issued before consent was withdrawn: %v", err)
 	}
 	tokens.Forget("tid-1")
-	if _, err := (&graph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
+	if _, err := (&msgraph.Client{HTTP: tokens.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !msgraph.NoConsent(err) {
 		t.Fatalf("a new token after consent was withdrawn: %v", err)
 	}
 	fake.Consent(demo())
-	wrong := &graph.Tokens{App: graph.App{ClientID: "app-1", ClientSecret: "old-secret", LoginURL: tokens.App.LoginURL}}
-	if _, err := (&graph.Client{HTTP: wrong.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !graph.NoConsent(err) {
+	wrong := &msgraph.Tokens{App: msgraph.App{ClientID: "app-1", ClientSecret: "old-secret", LoginURL: tokens.App.LoginURL}}
+	if _, err := (&msgraph.Client{HTTP: wrong.HTTPClient("tid-1"), BaseURL: base}).Organization(ctx); !msgraph.NoConsent(err) {
 		t.Fatalf("a wrong client secret: %v", err)
 	}
 }
@@ -76,7 +76,7 @@ func TestRefusedTokens(t *testing.T) {
 func TestFreshTokenWithinTheCallersDeadline(t *testing.T) {
 	fake, tokens, base := loginSetup(t)
 	fake.Consent(demo())
-	fake.Hang(graphfake.TokenEndpoint)
+	fake.Hang(msgraphfake.TokenEndpoint)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -89,7 +89,7 @@ func TestFreshTokenWithinTheCallersDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range []*http.Client{hc, tokens.HTTPClient("tid-1")} {
-		if _, err := (&graph.Client{HTTP: h, BaseURL: base}).Organization(context.Background()); err != nil {
+		if _, err := (&msgraph.Client{HTTP: h, BaseURL: base}).Organization(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,7 +5,7 @@
 // @odata.nextLink, $select for only the fields used, 429/503/504 retried
 // after Retry-After, and errors read by their code. (The generated Graph SDK
 // is far larger than these few calls, and a Lambda pays for its size.)
-package graph
+package msgraph
 
 import (
 	"context"

@@ -4,7 +4,7 @@
 // {"error":{"code","message"}}, 401 InvalidAuthenticationToken for a token
 // it does not accept — with faults to inject: throttling (429 with
 // Retry-After), revoked tokens, failing pages, and endpoints that hang.
-package graphfake
+package msgraphfake
 
 import (
 	"encoding/json"
@@ -17,21 +17,21 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 )
 
 // Group is a group of the fake directory; Members are user or group ids.
 type Group struct {
-	graph.Group
+	msgraph.Group
 	Security bool
 	Members  []string
 }
 
 // Directory is one Microsoft tenant's directory.
 type Directory struct {
-	Org    graph.Organization
+	Org    msgraph.Organization
 	Groups []Group
-	Users  []graph.User
+	Users  []msgraph.User
 	// Roles are the directory roles (template ids) each user holds, which
 	// ID tokens carry in wids; nil: the first user is a Global
 	// Administrator, nobody else holds one.
@@ -42,7 +42,7 @@ type Directory struct {
 func (d *Directory) rolesOf(user string) []string {
 	if d.Roles == nil {
 		if len(d.Users) > 0 && d.Users[0].ID == user {
-			return []string{graph.RoleGlobalAdministrator}
+			return []string{msgraph.RoleGlobalAdministrator}
 		}
 		return nil
 	}
@@ -196,7 +196,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenantID string) 
 		fail(http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
 	case f.Get("grant_type") == "authorization_code":
 		s.redeem(w, r, f, tenantID, fail)
-	case f.Get("scope") != graph.Scope:
+	case f.Get("scope") != msgraph.Scope:
 		fail(http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
 	default:
 		s.mu.Lock()
@@ -420,7 +420,7 @@ func (d *Directory) transitiveUsers(id string) ([]any, bool) {
 	for _, g := range d.Groups {
 		groups[g.ID] = g
 	}
-	users := map[string]graph.User{}
+	users := map[string]msgraph.User{}
 	for _, u := range d.Users {
 		users[u.ID] = u
 	}
@@ -450,7 +450,7 @@ func (d *Directory) transitiveUsers(id string) ([]any, bool) {
 
 // user is one user by object id; a user without a userType is a Member
 // (Graph always reports one).
-func (d *Directory) user(id string) (graph.User, bool) {
+func (d *Directory) user(id string) (msgraph.User, bool) {
 	for _, u := range d.Users {
 		if strings.EqualFold(u.ID, id) {
 			if u.UserType == "" {
@@ -459,7 +459,7 @@ func (d *Directory) user(id string) (graph.User, bool) {
 			return u, true
 		}
 	}
-	return graph.User{}, false
+	return msgraph.User{}, false
 }
 
 // selected is it as JSON with only the fields of a $select ("" keeps all).

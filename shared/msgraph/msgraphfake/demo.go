@@ -1,4 +1,4 @@
-package graphfake
+package msgraphfake
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/uniasset/integrations/shared/graph"
+	"github.com/uniasset/integrations/shared/msgraph"
 )
 
 // Listen serves s on addr ("127.0.0.1:0" for a free port) until stop is
@@ -34,9 +34,9 @@ const DemoTenantID = "7d1f3c2a-5b8e-4f60-9a1d-2c3b4e5f6a7b"
 // a disabled user, a group that is not a security group, and more users
 // than one page of 10 holds (make run serves pages of 10).
 func Demo() *Directory {
-	d := &Directory{Org: graph.Organization{
+	d := &Directory{Org: msgraph.Organization{
 		ID: DemoTenantID, DisplayName: "Contoso Ltd",
-		VerifiedDomains: []graph.Domain{
+		VerifiedDomains: []msgraph.Domain{
 			{Name: "contoso.onmicrosoft.com", IsInitial: true},
 			{Name: "contoso.example", IsDefault: true},
 		},
@@ -44,12 +44,12 @@ func Demo() *Directory {
 	user := func(n int, name string, enabled bool) string {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
 		upn := fmt.Sprintf("%s@contoso.example", name)
-		d.Users = append(d.Users, graph.User{ID: id, DisplayName: name, Mail: upn, UserPrincipalName: upn, AccountEnabled: enabled})
+		d.Users = append(d.Users, msgraph.User{ID: id, DisplayName: name, Mail: upn, UserPrincipalName: upn, AccountEnabled: enabled})
 		return id
 	}
 	group := func(n int, name string, security bool, members ...string) string {
 		id := fmt.Sprintf("10000000-0000-4000-8000-%012d", n)
-		d.Groups = append(d.Groups, Group{Group: graph.Group{ID: id, DisplayName: name, Description: name + " (demo)"}, Security: security, Members: members})
+		d.Groups = append(d.Groups, Group{Group: msgraph.Group{ID: id, DisplayName: name, Description: name + " (demo)"}, Security: security, Members: members})
 		return id
 	}
 	alice, bob, carol := user(1, "alice.owner", true), user(2, "bob.admin", true), user(3, "carol.itops", true)

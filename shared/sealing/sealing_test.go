@@ -1,4 +1,4 @@
-package appkey
+package sealing
 
 import (
 	"context"

@@ -1,0 +1,73 @@
+package adminapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/uniasset/integrations/shared/activity"
+	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/apikey"
+	"github.com/uniasset/integrations/shared/config"
+	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/entra"
+	"github.com/uniasset/integrations/shared/ratelimit"
+	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/sealing"
+	"github.com/uniasset/integrations/shared/tenant"
+	"github.com/uniasset/integrations/shared/webhook"
+)
+
+// Build is the function's wiring, shared by its Lambda main and the local
+// stack. It reads the sealing key once, at cold start.
+func Build(ctx context.Context, cfg config.AdminAPI, awsCfg aws.Config) (http.Handler, error) {
+	db := dynamodb.NewFromConfig(awsCfg)
+	sealer, err := sealing.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.AppKeySecretARN)
+	if err != nil {
+		return nil, err
+	}
+	microsoft, err := entra.LoadMicrosoft(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.Entra)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg), microsoft).Handler(), nil
+}
+
+// Queue is the SQS calls the admin API makes: test events and sync jobs.
+type Queue interface {
+	delivery.SQSAPI
+	entra.SQSAPI
+}
+
+// New wires the API from its dependencies.
+func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue, microsoft *entra.Microsoft) *API {
+	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index}
+	return &API{
+		Entra: Entra{
+			Store:     store,
+			Consent:   &entra.Consent{Store: store, Microsoft: microsoft, TTL: consentTTL, Now: time.Now},
+			Jobs:      &entra.Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
+			ReturnURL: cfg.EntraReturnURL,
+		},
+		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
+		Keys: &apikey.Service{
+			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
+		},
+		Webhooks:  &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Enqueuer:  delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL),
+		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
+		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
+		Alerts:    &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
+		Limiter:   &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
+		TestEvents: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.TestEventsPerMinute, 1)),
+			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
+		Now:       time.Now,
+		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
+	}
+}
