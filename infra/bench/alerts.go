@@ -256,7 +256,7 @@ func seedAlertItems(ctx context.Context, stack *devstack.Stack, index *alert.Ind
 		}
 		assets = append(assets, items...)
 		for _, it := range items {
-			for _, e := range alert.Entries(alert.ImageOf(it)) {
+			for _, e := range alert.Entries(asset.DatesOf(it)) {
 				e.IndexedAt = indexed
 				item, err := index.Item(e)
 				if err != nil {

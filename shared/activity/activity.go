@@ -22,7 +22,6 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -149,24 +148,24 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	}
 	var rows []Row
 	for _, it := range apiItems {
-		var e apilog.Entry
-		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+		e, shard, err := apilog.EntryFromItem(it)
+		if err != nil {
 			return Page{}, err
 		}
-		rows = append(rows, apiRow(it, e))
+		rows = append(rows, apiRow(shard, e))
 		next.API = dynamo.SK(it)
 	}
 	for _, it := range webItems {
-		var d delivery.Record
-		if err := attributevalue.UnmarshalMap(it, &d); err != nil {
+		d, err := delivery.RecordFromItem(it)
+		if err != nil {
 			return Page{}, err
 		}
 		rows = append(rows, webRow(d))
 		next.Web = d.SK
 	}
 	for _, it := range sysItems {
-		var e systemlog.Entry
-		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+		e, err := systemlog.EntryFromItem(it)
+		if err != nil {
 			return Page{}, err
 		}
 		rows = append(rows, sysRow(e))
@@ -222,12 +221,7 @@ func sortNewestFirst(rows []Row) {
 }
 
 // Row ids say which log and where: "api-<shard>-<ulid>", "whk-<base64url(SK)>" and "sys-<ulid>".
-func apiRow(item map[string]types.AttributeValue, e apilog.Entry) Row {
-	pk, _ := item["PK"].(*types.AttributeValueMemberS)
-	shard := ""
-	if pk != nil {
-		shard = pk.Value[strings.LastIndex(pk.Value, "#")+1:]
-	}
+func apiRow(shard string, e apilog.Entry) Row {
 	return Row{
 		ID: "api-" + shard + "-" + e.ID, Timestamp: e.Timestamp, Source: SourceAPI, Event: e.Method + " " + e.Endpoint,
 		Resource: e.APIKeyName, ResourceID: e.APIKeyID, Status: strconv.Itoa(e.Status), Details: e.SourceIP,
@@ -309,25 +303,25 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 		return Detail{}, notFound
 	}
 	if strings.HasPrefix(id, "sys-") {
-		var e systemlog.Entry
-		if err := attributevalue.UnmarshalMap(out.Item, &e); err != nil {
+		e, err := systemlog.EntryFromItem(out.Item)
+		if err != nil {
 			return Detail{}, err
 		}
 		return Detail{Row: sysRow(e), Data: map[string]any{"resourceType": e.ResourceType}}, nil
 	}
 	if strings.HasPrefix(id, "api-") {
-		var e apilog.Entry
-		if err := attributevalue.UnmarshalMap(out.Item, &e); err != nil {
+		e, shard, err := apilog.EntryFromItem(out.Item)
+		if err != nil {
 			return Detail{}, err
 		}
 		return Detail{
-			Row:      apiRow(out.Item, e),
+			Row:      apiRow(shard, e),
 			Request:  map[string]any{"method": e.Method, "path": e.Endpoint, "headers": e.RequestHeaders, "body": jsonOrText(e.RequestBody), "idempotencyKey": e.IdempotencyKey, "userAgent": e.UserAgent},
 			Response: map[string]any{"status": e.Status, "errorCode": e.ErrorCode, "body": jsonOrText(e.ResponseBody), "durationMs": e.DurationMs, "replayed": e.Replayed, "requestId": e.RequestID},
 		}, nil
 	}
-	var d delivery.Record
-	if err := attributevalue.UnmarshalMap(out.Item, &d); err != nil {
+	d, err := delivery.RecordFromItem(out.Item)
+	if err != nil {
 		return Detail{}, err
 	}
 	return Detail{

@@ -182,20 +182,9 @@ func DaysRemaining(dueAt string, now time.Time) int {
 	return int(due.Truncate(day).Sub(now.UTC().Truncate(day)) / day)
 }
 
-// Image is the part of an AssetsTable item the index looks at, read from a
-// table item or a stream image.
-type Image struct {
-	PK, SK            string
-	Type              string // asset: "document" makes expiresAt count
-	ExpiresAt         string // asset (document type) or linked document
-	WarrantyExpiresAt string // asset
-	DueAt             string // maintenance record
-	PerformedAt       string // maintenance record: set means nothing is due
-}
-
 // Entries are the watched dates of an item (none for an item of another
 // kind, or one without the dates).
-func Entries(img Image) []Entry {
+func Entries(img asset.Dates) []Entry {
 	tenantID, assetID, ok := keyschema.ParseAssetPK(img.PK)
 	if !ok {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/keyschema"
 )
 
@@ -20,20 +21,20 @@ func TestEntriesOfEachItem(t *testing.T) {
 	pk := keyschema.AssetPK("t1", "a1")
 	cases := []struct {
 		name string
-		img  Image
+		img  asset.Dates
 		want []Kind
 	}{
-		{"asset without dates", Image{PK: pk, SK: "ASSET"}, nil},
-		{"warranty", Image{PK: pk, SK: "ASSET", WarrantyExpiresAt: at(day)}, []Kind{WarrantyKind}},
-		{"document asset with warranty", Image{PK: pk, SK: "ASSET", Type: "document", ExpiresAt: at(day), WarrantyExpiresAt: at(day)}, []Kind{DocumentAssetKind, WarrantyKind}},
-		{"document asset typed with a capital", Image{PK: pk, SK: "ASSET", Type: "Document", ExpiresAt: at(day)}, []Kind{DocumentAssetKind}},
-		{"expiresAt on a non-document asset", Image{PK: pk, SK: "ASSET", Type: "vehicle", ExpiresAt: at(day)}, nil},
-		{"maintenance due", Image{PK: pk, SK: "MAINT#m1", DueAt: at(day)}, []Kind{MaintenanceKind}},
-		{"maintenance performed", Image{PK: pk, SK: "MAINT#m1", DueAt: at(day), PerformedAt: at(-day)}, nil},
-		{"linked document", Image{PK: pk, SK: "DOC#d1", ExpiresAt: at(day)}, []Kind{DocumentKind}},
-		{"incident", Image{PK: pk, SK: "INCIDENT#i1", ExpiresAt: at(day)}, nil},
-		{"not an asset partition", Image{PK: "TENANT#t1", SK: "ASSET", WarrantyExpiresAt: at(day)}, nil},
-		{"unreadable date", Image{PK: pk, SK: "DOC#d1", ExpiresAt: "soon"}, nil},
+		{"asset without dates", asset.Dates{PK: pk, SK: "ASSET"}, nil},
+		{"warranty", asset.Dates{PK: pk, SK: "ASSET", WarrantyExpiresAt: at(day)}, []Kind{WarrantyKind}},
+		{"document asset with warranty", asset.Dates{PK: pk, SK: "ASSET", Type: "document", ExpiresAt: at(day), WarrantyExpiresAt: at(day)}, []Kind{DocumentAssetKind, WarrantyKind}},
+		{"document asset typed with a capital", asset.Dates{PK: pk, SK: "ASSET", Type: "Document", ExpiresAt: at(day)}, []Kind{DocumentAssetKind}},
+		{"expiresAt on a non-document asset", asset.Dates{PK: pk, SK: "ASSET", Type: "vehicle", ExpiresAt: at(day)}, nil},
+		{"maintenance due", asset.Dates{PK: pk, SK: "MAINT#m1", DueAt: at(day)}, []Kind{MaintenanceKind}},
+		{"maintenance performed", asset.Dates{PK: pk, SK: "MAINT#m1", DueAt: at(day), PerformedAt: at(-day)}, nil},
+		{"linked document", asset.Dates{PK: pk, SK: "DOC#d1", ExpiresAt: at(day)}, []Kind{DocumentKind}},
+		{"incident", asset.Dates{PK: pk, SK: "INCIDENT#i1", ExpiresAt: at(day)}, nil},
+		{"not an asset partition", asset.Dates{PK: "TENANT#t1", SK: "ASSET", WarrantyExpiresAt: at(day)}, nil},
+		{"unreadable date", asset.Dates{PK: pk, SK: "DOC#d1", ExpiresAt: "soon"}, nil},
 	}
 	for _, c := range cases {
 		var got []Kind

@@ -4,11 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -28,16 +26,15 @@ type Arming struct {
 	Settings interface {
 		ForAlerts(ctx context.Context, tenantID string) (Settings, error)
 	}
-	Assets      dynamo.API // reads the asset of a maintenance record or document
-	AssetsTable string
-	Firer       *Firer
-	Retries     *Retries // where an alert failing for its item alone is kept
+	Assets  *asset.Items // the asset of a maintenance record or document
+	Firer   *Firer
+	Retries *Retries // where an alert failing for its item alone is kept
 }
 
 // Change indexes one change of an item (old and cur: its images, nil when
 // absent) and fires what became due. hooks lists a tenant's webhooks.
 func (a *Arming) Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
-	removed, added := Changes(Entries(ImageOf(old)), Entries(ImageOf(cur)))
+	removed, added := Changes(Entries(asset.DatesOf(old)), Entries(asset.DatesOf(cur)))
 	if err := a.Index.Apply(ctx, removed, added, now); err != nil {
 		return err
 	}
@@ -86,16 +83,14 @@ func (a *Arming) fireEntry(ctx context.Context, e Entry, leads Leads, cur map[st
 	}
 	assetItem := cur
 	if e.ItemSK != keyschema.AssetSK {
-		out, err := a.Assets.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(a.AssetsTable), Key: keyschema.Asset(e.TenantID, e.AssetID).Attrs(), ConsistentRead: aws.Bool(true),
-		})
+		item, err := a.Assets.Asset(ctx, e.TenantID, e.AssetID)
 		if err != nil {
-			return dynamo.Translate("read asset of an alert", err)
+			return err
 		}
-		if out.Item == nil {
+		if item == nil {
 			return nil // the asset is gone: nothing to tell about it
 		}
-		assetItem = out.Item
+		assetItem = item
 	}
 	data, err := NewData(e, cur, assetItem, now)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -30,22 +31,15 @@ import (
 // passes it is at worst indexed from its older image too: a pass checks each
 // entry against the item as it is then, so a stale entry fires nothing.
 type Backfill struct {
-	DB       ScanAPI // AssetsTable (scan) and IntegrationsTable (its state)
-	Assets   string
-	Table    string // IntegrationsTable
+	DB       dynamo.API     // IntegrationsTable: its state
+	Items    *asset.Scanner // what it scans
+	Table    string         // IntegrationsTable
 	Arming   *Arming
 	Webhooks Subscriptions
 	// State is where the cursor is kept; zero for keyschema.AlertBackfill.
 	State keyschema.Key
 	// PageSize bounds each Scan page (0: DynamoDB's 1 MB pages).
 	PageSize int32
-}
-
-// ScanAPI is the DynamoDB client with Scan, which only the backfill uses
-// (dynamo.API leaves it out on purpose: nothing else may scan).
-type ScanAPI interface {
-	dynamo.API
-	Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
 // backfillState is the stored progress.
@@ -109,28 +103,24 @@ func (b *Backfill) Step(ctx context.Context, now time.Time, budget time.Duration
 	}
 	deadline := time.Now().Add(budget)
 	for {
-		in := &dynamodb.ScanInput{TableName: aws.String(b.Assets), ExclusiveStartKey: st.Cursor}
-		if b.PageSize > 0 {
-			in.Limit = aws.Int32(b.PageSize)
-		}
-		page, err := b.DB.Scan(ctx, in)
+		items, next, err := b.Items.Page(ctx, st.Cursor, b.PageSize)
 		if err != nil {
-			return res, dynamo.Translate("scan assets for alert dates", err)
+			return res, err
 		}
 		indexed := 0
-		for _, item := range page.Items {
+		for _, item := range items {
 			n, err := b.item(ctx, item, now, hooks)
 			if err != nil {
 				return res, err
 			}
 			indexed += n
 		}
-		res.Scanned += len(page.Items)
+		res.Scanned += len(items)
 		res.Indexed += indexed
-		st.Scanned += int64(len(page.Items))
+		st.Scanned += int64(len(items))
 		st.Indexed += int64(indexed)
-		st.Cursor = page.LastEvaluatedKey
-		st.Done = len(page.LastEvaluatedKey) == 0
+		st.Cursor = next
+		st.Done = next == nil
 		if err := b.save(ctx, st); err != nil {
 			return res, err
 		}
@@ -149,7 +139,7 @@ func (b *Backfill) Step(ctx context.Context, now time.Time, budget time.Duration
 // what of them is due; it reports how many it indexed.
 func (b *Backfill) item(ctx context.Context, item map[string]types.AttributeValue, now time.Time, hooks func(string) ([]webhook.Webhook, error)) (int, error) {
 	var added []Entry
-	for _, e := range Entries(ImageOf(item)) {
+	for _, e := range Entries(asset.DatesOf(item)) {
 		e.IndexedAt = isotime.Format(now)
 		ok, err := b.Arming.Index.AddNew(ctx, e)
 		if err != nil {

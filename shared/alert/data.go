@@ -9,23 +9,6 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 )
 
-// ImageOf reads the watched fields of an AssetsTable item (a table read or a
-// stream image). A field of another type than a string (the main app wrote a
-// number, say) counts as absent: nothing is watched rather than a guess.
-func ImageOf(item map[string]types.AttributeValue) Image {
-	s := func(name string) string {
-		v, _ := item[name].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		return v.Value
-	}
-	return Image{
-		PK: s("PK"), SK: s("SK"), Type: s("type"), ExpiresAt: s("expiresAt"),
-		WarrantyExpiresAt: s("warrantyExpiresAt"), DueAt: s("dueAt"), PerformedAt: s("performedAt"),
-	}
-}
-
 // Data is an alert's data: which asset, the date and the days left until it
 // (negative once passed), and the item the date belongs to — the maintenance
 // record, the linked document, or the asset itself (document assets and

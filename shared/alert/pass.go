@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -42,8 +43,7 @@ const FirstPass = time.Hour
 type Pass struct {
 	Index    *Index
 	Settings *SettingsStore
-	Items    dynamo.API // AssetsTable: each candidate is read to check its date still holds
-	Assets   string     // AssetsTable's name
+	Items    *asset.Items // each candidate is read to check its date still holds
 	Webhooks Subscriptions
 	Firer    *Firer
 	Retries  *Retries // alerts failing for their item alone, kept for later passes
@@ -280,7 +280,7 @@ func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) 
 		item, assetItem := items[keyOf(c.ItemPK, c.ItemSK)], items[keyOf(c.ItemPK, keyschema.AssetSK)]
 		j := firing{c: c}
 		switch {
-		case item == nil || assetItem == nil || !slices.ContainsFunc(Entries(ImageOf(item)), c.Same):
+		case item == nil || assetItem == nil || !slices.ContainsFunc(Entries(asset.DatesOf(item)), c.Same):
 			res.Stale++ // moved, removed or performed since: nothing to fire
 		default:
 			for _, m := range Milestones(c.Entry, leadsOf(c.TenantID)) {
@@ -408,17 +408,12 @@ func (p *Pass) read(ctx context.Context, es []Entry) (map[string]map[string]type
 			}
 		}
 	}
-	for start := 0; start < len(keys); start += 100 {
-		var reads []dynamo.Read
-		for _, k := range keys[start:min(start+100, len(keys))] {
-			reads = append(reads, dynamo.Read{Table: p.Assets, Key: k.Attrs(), Found: func(item map[string]types.AttributeValue) error {
-				out[keyOf(k.PK, k.SK)] = item
-				return nil
-			}})
-		}
-		if err := dynamo.GetTogether(ctx, p.Items, "read alert items", reads...); err != nil {
-			return nil, err
-		}
+	items, err := p.Items.Many(ctx, "read alert items", keys)
+	if err != nil {
+		return nil, err
+	}
+	for k, item := range items {
+		out[keyOf(k.PK, k.SK)] = item
 	}
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -62,12 +63,12 @@ func TestAPassListsEachTenantOnce(t *testing.T) {
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("t"), Item: item}); err != nil {
 			t.Fatal(err)
 		}
-		if err := index.Apply(ctx, nil, Entries(ImageOf(item)), due.Add(-60*day)); err != nil {
+		if err := index.Apply(ctx, nil, Entries(asset.DatesOf(item)), due.Add(-60*day)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	subs := &subscriptions{calls: map[string]int{}}
-	p := &Pass{Index: index, Settings: &SettingsStore{DB: watermarkless{db}, Table: "t"}, Items: db, Assets: "t", Webhooks: subs,
+	p := &Pass{Index: index, Settings: &SettingsStore{DB: watermarkless{db}, Table: "t"}, Items: &asset.Items{DB: db, Table: "t"}, Webhooks: subs,
 		Firer: &Firer{DB: db, Table: "t"}, Retries: &Retries{DB: db, Table: "t"}, Now: time.Now}
 	// Warranties warn 30 days ahead: a pass over the day before and after
 	// the first warning meets every one.

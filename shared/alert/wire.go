@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -21,18 +22,19 @@ func Build(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass
 
 // NewPass is a pass over the given clients (the benchmark counts their
 // calls), with the backfill of dates written before the index.
-func NewPass(cfg config.ExpiryAlerts, db ScanAPI, queue delivery.SQSAPI) *Pass {
+func NewPass(cfg config.ExpiryAlerts, db asset.ScanAPI, queue delivery.SQSAPI) *Pass {
 	index := &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards}
 	settings := &SettingsStore{DB: db, Table: cfg.IntegrationsTable}
 	hooks := &webhook.Store{DB: db, Table: cfg.IntegrationsTable}
 	firer := &Firer{DB: db, Table: cfg.IntegrationsTable, Concurrency: prepareConcurrency,
 		Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)}
 	retries := &Retries{DB: db, Table: cfg.IntegrationsTable}
+	items := &asset.Items{DB: db, Table: cfg.AssetsTable}
 	return &Pass{
-		Index: index, Settings: settings, Items: db, Assets: cfg.AssetsTable, Webhooks: hooks, Firer: firer, Retries: retries, Now: time.Now,
+		Index: index, Settings: settings, Items: items, Webhooks: hooks, Firer: firer, Retries: retries, Now: time.Now,
 		Backfill: &Backfill{
-			DB: db, Assets: cfg.AssetsTable, Table: cfg.IntegrationsTable, Webhooks: hooks,
-			Arming: &Arming{Index: index, Settings: settings, Assets: db, AssetsTable: cfg.AssetsTable, Firer: firer, Retries: retries},
+			DB: db, Items: &asset.Scanner{DB: db, Table: cfg.AssetsTable}, Table: cfg.IntegrationsTable, Webhooks: hooks,
+			Arming: &Arming{Index: index, Settings: settings, Assets: items, Firer: firer, Retries: retries},
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/dynamo"
@@ -81,4 +82,16 @@ func truncate(s string) string {
 		cut--
 	}
 	return s[:cut] + "…[truncated]"
+}
+
+// EntryFromItem decodes a stored entry, with the write shard it sits in
+// (the last part of its partition key).
+func EntryFromItem(item map[string]types.AttributeValue) (e Entry, shard string, err error) {
+	if err := attributevalue.UnmarshalMap(item, &e); err != nil {
+		return Entry{}, "", err
+	}
+	if pk, ok := item["PK"].(*types.AttributeValueMemberS); ok {
+		shard = pk.Value[strings.LastIndex(pk.Value, "#")+1:]
+	}
+	return e, shard, nil
 }

@@ -1,6 +1,7 @@
 package asset
 
 import (
+	"reflect"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -140,4 +141,24 @@ func MaintenanceFromItem(av map[string]types.AttributeValue) (Maintenance, error
 	var m Maintenance
 	err := attributevalue.UnmarshalMap(av, &m)
 	return m, err
+}
+
+// ChangedFields names the fields of an asset that differ between a and b,
+// as asset.updated's changedFields lists them.
+func ChangedFields(a, b Asset) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		x, y any
+	}{
+		{"assetName", a.AssetName, b.AssetName}, {"categoryName", a.CategoryName, b.CategoryName},
+		{"statusName", a.StatusName, b.StatusName}, {"description", a.Description, b.Description},
+		{"serialNumber", a.SerialNumber, b.SerialNumber}, {"externalId", a.ExternalID, b.ExternalID},
+		{"type", a.Type, b.Type}, {"expiresAt", a.ExpiresAt, b.ExpiresAt}, {"warrantyExpiresAt", a.WarrantyExpiresAt, b.WarrantyExpiresAt},
+	} {
+		if !reflect.DeepEqual(f.x, f.y) {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }

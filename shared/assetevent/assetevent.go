@@ -4,13 +4,11 @@ package assetevent
 
 import (
 	"fmt"
-	"maps"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/asset"
@@ -73,7 +71,7 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 			out = append(out, mk("geo_position.updated", cur.UpdatedAt, positioned{AssetID: cur.AssetID, AssetName: cur.AssetName, ExternalID: cur.ExternalID, GeoPosition: *cur.GeoPosition, PreviousGeoPosition: prev.GeoPosition}))
 		}
 		if fieldsChanged(prev, cur) {
-			out = append(out, mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: changed(prev, cur)}))
+			out = append(out, mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: asset.ChangedFields(prev, cur)}))
 		}
 		return out, nil
 	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && r.EventName == "INSERT":
@@ -83,7 +81,7 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 		}
 		return []delivery.Event{mk("maintenance.created", m.CreatedAt, m)}, nil
 	case strings.HasPrefix(sk, keyschema.IncidentPrefix) && r.EventName == "INSERT":
-		return []delivery.Event{mk("incident.created", "", incident(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), newImage))}, nil
+		return []delivery.Event{mk("incident.created", "", asset.IncidentFromItem(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), newImage))}, nil
 	}
 	return nil, nil
 }
@@ -109,40 +107,7 @@ type updated struct {
 	ChangedFields []string `json:"changedFields"`
 }
 
-func changed(a, b asset.Asset) []string {
-	var out []string
-	for _, f := range []struct {
-		name string
-		x, y any
-	}{
-		{"assetName", a.AssetName, b.AssetName}, {"categoryName", a.CategoryName, b.CategoryName},
-		{"statusName", a.StatusName, b.StatusName}, {"description", a.Description, b.Description},
-		{"serialNumber", a.SerialNumber, b.SerialNumber}, {"externalId", a.ExternalID, b.ExternalID},
-		{"type", a.Type, b.Type}, {"expiresAt", a.ExpiresAt, b.ExpiresAt}, {"warrantyExpiresAt", a.WarrantyExpiresAt, b.WarrantyExpiresAt},
-	} {
-		if !reflect.DeepEqual(f.x, f.y) {
-			out = append(out, f.name)
-		}
-	}
-	return out
-}
-
-func fieldsChanged(a, b asset.Asset) bool { return len(changed(a, b)) > 0 }
-
-// incident passes the main app's incident attributes through, without table keys.
-func incident(assetID, id string, item map[string]types.AttributeValue) map[string]any {
-	var m map[string]any
-	_ = attributevalue.UnmarshalMap(item, &m)
-	out := maps.Clone(m)
-	if out == nil {
-		out = map[string]any{}
-	}
-	for _, k := range []string{"PK", "SK", "entity", "tenantId", keyschema.ByResourcePK, keyschema.ByResourceSK} {
-		delete(out, k)
-	}
-	out["incidentId"], out["assetId"] = id, assetID
-	return out
-}
+func fieldsChanged(a, b asset.Asset) bool { return len(asset.ChangedFields(a, b)) > 0 }
 
 // convertImage turns the Lambda event's attribute values into the SDK's, so
 // the same decoders read stream images and table items.

@@ -299,3 +299,10 @@ func (s *Store) Recent(ctx context.Context, tenantID string, limit int) ([]Recor
 	var out []Record
 	return out, attributevalue.UnmarshalListOfMaps(items, &out)
 }
+
+// RecordFromItem decodes a stored delivery record.
+func RecordFromItem(item map[string]types.AttributeValue) (Record, error) {
+	var r Record
+	err := attributevalue.UnmarshalMap(item, &r)
+	return r, err
+}

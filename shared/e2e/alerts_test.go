@@ -555,7 +555,7 @@ func TestBackfillIndexesDatesWrittenBeforeTheIndex(t *testing.T) {
 		if err != nil || out.Item == nil {
 			t.Fatalf("item %v: %v", k, err)
 		}
-		es := alert.Entries(alert.ImageOf(out.Item))
+		es := alert.Entries(asset.DatesOf(out.Item))
 		if len(es) != 1 {
 			t.Fatalf("item %v has %d watched dates", k, len(es))
 		}

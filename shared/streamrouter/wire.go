@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -25,9 +26,9 @@ func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Rout
 		Alerts: &alert.Arming{
 			Index:    &alert.Index{DB: db, Table: cfg.IntegrationsTable, Shards: alert.IndexShards},
 			Settings: &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
-			Assets:   db, AssetsTable: cfg.AssetsTable,
-			Firer:   &alert.Firer{DB: db, Table: cfg.IntegrationsTable, Deliveries: enqueuer, Concurrency: cfg.RouterConcurrency},
-			Retries: &alert.Retries{DB: db, Table: cfg.IntegrationsTable},
+			Assets:   &asset.Items{DB: db, Table: cfg.AssetsTable},
+			Firer:    &alert.Firer{DB: db, Table: cfg.IntegrationsTable, Deliveries: enqueuer, Concurrency: cfg.RouterConcurrency},
+			Retries:  &alert.Retries{DB: db, Table: cfg.IntegrationsTable},
 		},
 		Now:         time.Now,
 		Concurrency: cfg.RouterConcurrency,

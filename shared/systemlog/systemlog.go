@@ -53,3 +53,10 @@ func Item(e Entry, at time.Time) (map[string]types.AttributeValue, error) {
 	item[keyschema.ByResourcePK] = &types.AttributeValueMemberS{Value: keyschema.ResourceSystemPK(e.TenantID, e.ResourceType, e.ResourceID)}
 	return item, nil
 }
+
+// EntryFromItem decodes a stored entry.
+func EntryFromItem(item map[string]types.AttributeValue) (Entry, error) {
+	var e Entry
+	err := attributevalue.UnmarshalMap(item, &e)
+	return e, err
+}
