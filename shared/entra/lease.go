@@ -170,7 +170,8 @@ func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, e
 func (s *Store) Scheduled(ctx context.Context, f func(tenantIDs []string) error) error {
 	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{
 		TableName: aws.String(s.Table), IndexName: aws.String(s.Index),
-		KeyConditionExpression:    aws.String("GSI1PK = :p"),
+		KeyConditionExpression:    aws.String("#byResource = :p"),
+		ExpressionAttributeNames:  map[string]string{"#byResource": keyschema.ByResourcePK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": sv(keyschema.EntraScheduled)},
 		ProjectionExpression:      aws.String("tenantId"),
 	})

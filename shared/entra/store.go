@@ -80,7 +80,7 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 	claim := keyschema.EntraClaim(org.ID)
 	conn := keyschema.EntraConnection(tenantID)
 	update := "SET tenantId = :t, microsoftTenantId = :microsoftTenant, #domain = :domain, organizationName = :org, #status = :connected, " +
-		"statusReason = :none, connectedAt = :now, connectedBy = :by, consentedBy = :consent, GSI1PK = :scheduled"
+		"statusReason = :none, connectedAt = :now, connectedBy = :by, consentedBy = :consent, #byResource = :scheduled"
 	cond := "attribute_not_exists(microsoftTenantId)"
 	vals := map[string]types.AttributeValue{
 		":t": sv(tenantID), ":microsoftTenant": sv(org.ID), ":domain": sv(org.DefaultDomain()), ":org": sv(org.DisplayName),
@@ -113,7 +113,7 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 		{Update: &types.Update{
 			TableName: aws.String(s.Table), Key: conn.Attrs(), UpdateExpression: aws.String(update),
 			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  map[string]string{"#status": "status", "#domain": "domain"},
+			ExpressionAttributeNames:  map[string]string{"#status": "status", "#domain": "domain", "#byResource": keyschema.ByResourcePK},
 			ExpressionAttributeValues: vals,
 		}},
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry}},
@@ -153,9 +153,9 @@ func (s *Store) Disconnect(ctx context.Context, tenantID, subject string, now ti
 			TableName: aws.String(s.Table), Key: keyschema.EntraConnection(tenantID).Attrs(),
 			// A sync running now loses its lease: it writes nothing more, and
 			// a reconnect may sync at once.
-			UpdateExpression:          aws.String("SET #status = :off, statusReason = :why REMOVE GSI1PK, approvedDigest, leaseUntil, leaseId"),
+			UpdateExpression:          aws.String("SET #status = :off, statusReason = :why REMOVE #byResource, approvedDigest, leaseUntil, leaseId"),
 			ConditionExpression:       aws.String("microsoftTenantId = :microsoftTenant AND #status <> :off"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status"},
+			ExpressionAttributeNames:  map[string]string{"#status": "status", "#byResource": keyschema.ByResourcePK},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":off": sv(string(Disconnected)), ":microsoftTenant": sv(c.MicrosoftTenantID), ":why": sv("disconnected by " + subject)},
 		}},
 		{Delete: &types.Delete{
