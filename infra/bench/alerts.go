@@ -99,8 +99,8 @@ func alertPass(doc *bytes.Buffer) error {
 		db := &counting{API: dynamodb.NewFromConfig(stack.Principals["ExpiryAlertsFunction"].AWS), calls: map[string]int{}}
 		queue := &countingSQS{SQSAPI: sqs.NewFromConfig(stack.Principals["ExpiryAlertsFunction"].AWS)}
 		pass := alert.NewPass(cfg, db, queue)
-		pass.Watermark = keyschema.Key{PK: "ALERTJOB", SK: fmt.Sprintf("BENCH%d", i)}
-		wm := pass.Watermark.Attrs()
+		pass.Watermark.Key = keyschema.Key{PK: "ALERTJOB", SK: fmt.Sprintf("BENCH%d", i)}
+		wm := pass.Watermark.Key.Attrs()
 		wm["at"] = &types.AttributeValueMemberS{Value: isotime.Format(p.from)}
 		if _, err := stack.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &cfg.IntegrationsTable, Item: wm}); err != nil {
 			return err

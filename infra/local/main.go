@@ -198,8 +198,8 @@ func runAlerts(w http.ResponseWriter, r *http.Request, stack *devstack.Stack) {
 		// now: the schedule's stays where real time has it, so seeing next
 		// month's alerts today does not silence this month's.
 		simulated := *stack.Alerts
-		simulated.Watermark = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "SIMULATED"}
-		item := simulated.Watermark.Attrs()
+		simulated.Watermark.Key = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "SIMULATED"}
+		item := simulated.Watermark.Key.Attrs()
 		item["at"] = &types.AttributeValueMemberS{Value: isotime.Format(now.Add(-alert.PassLag))}
 		_, err = stack.DB.PutItem(r.Context(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: item,
 			ConditionExpression: aws.String("attribute_not_exists(PK)")})

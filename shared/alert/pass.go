@@ -7,17 +7,13 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/asset"
-	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/metrics"
@@ -52,17 +48,8 @@ type Pass struct {
 	// table per Handle (nil: none). Run, which tests call as of other times,
 	// leaves it alone: it works as of the real now.
 	Backfill *Backfill
-	// Watermark is where the pass keeps how far it has looked; zero for
-	// keyschema.AlertWatermark (tests running passes as of other times use
-	// their own).
-	Watermark keyschema.Key
-}
-
-func (p *Pass) watermarkKey() keyschema.Key {
-	if p.Watermark == (keyschema.Key{}) {
-		return keyschema.AlertWatermark()
-	}
-	return p.Watermark
+	// Watermark is how far the passes have looked.
+	Watermark Watermark
 }
 
 // Result says what a pass did.
@@ -121,7 +108,7 @@ func backfillBudget(ctx context.Context, now time.Time) time.Duration {
 // retry (Retries) and counts as done.
 func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 	to := now.Add(-PassLag)
-	from, err := p.watermark(ctx, to)
+	from, err := p.Watermark.From(ctx, to)
 	if err != nil {
 		return Result{}, err
 	}
@@ -236,7 +223,7 @@ func (p *Pass) Run(ctx context.Context, now time.Time) (Result, error) {
 		}
 	}
 	if mark.After(from) {
-		if err := p.advance(save, mark); err != nil {
+		if err := p.Watermark.Advance(save, mark); err != nil {
 			return res, err
 		}
 	}
@@ -416,44 +403,4 @@ func (p *Pass) read(ctx context.Context, es []Entry) (map[string]map[string]type
 		out[keyOf(k.PK, k.SK)] = item
 	}
 	return out, nil
-}
-
-// watermark is where the last pass stopped, no earlier than MaxLateness
-// before to (FirstPass before it when no pass has run).
-func (p *Pass) watermark(ctx context.Context, to time.Time) (time.Time, error) {
-	out, err := p.Settings.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(p.Settings.Table), Key: p.watermarkKey().Attrs(), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return time.Time{}, dynamo.Translate("read alert watermark", err)
-	}
-	from := to.Add(-FirstPass)
-	if v, ok := out.Item["at"].(*types.AttributeValueMemberS); ok {
-		if at, err := isotime.Parse(v.Value); err == nil {
-			from = at
-		}
-	}
-	if from.Before(to.Add(-MaxLateness)) {
-		from = to.Add(-MaxLateness)
-	}
-	return from, nil
-}
-
-// advance moves the watermark to to, never back (a slower pass that
-// started earlier must not undo a later one).
-func (p *Pass) advance(ctx context.Context, to time.Time) error {
-	_, err := p.Settings.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(p.Settings.Table), Key: p.watermarkKey().Attrs(),
-		UpdateExpression:         aws.String("SET #at = :to, passes = if_not_exists(passes, :zero) + :one"),
-		ConditionExpression:      aws.String("attribute_not_exists(#at) OR #at < :to"),
-		ExpressionAttributeNames: map[string]string{"#at": "at"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":to": &types.AttributeValueMemberS{Value: isotime.Format(to)}, ":zero": &types.AttributeValueMemberN{Value: "0"},
-			":one": &types.AttributeValueMemberN{Value: strconv.Itoa(1)},
-		},
-	})
-	if dynamo.ConditionFailed(err) {
-		return nil
-	}
-	return dynamo.Translate("advance alert watermark", err)
 }

@@ -68,7 +68,7 @@ func TestAPassListsEachTenantOnce(t *testing.T) {
 		}
 	}
 	subs := &subscriptions{calls: map[string]int{}}
-	p := &Pass{Index: index, Settings: &SettingsStore{DB: watermarkless{db}, Table: "t"}, Items: &asset.Items{DB: db, Table: "t"}, Webhooks: subs,
+	p := &Pass{Index: index, Settings: &SettingsStore{DB: db, Table: "t"}, Watermark: Watermark{DB: watermarkless{db}, Table: "t"}, Items: &asset.Items{DB: db, Table: "t"}, Webhooks: subs,
 		Firer: &Firer{DB: db, Table: "t"}, Retries: &Retries{DB: db, Table: "t"}, Now: time.Now}
 	// Warranties warn 30 days ahead: a pass over the day before and after
 	// the first warning meets every one.

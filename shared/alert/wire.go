@@ -32,6 +32,7 @@ func NewPass(cfg config.ExpiryAlerts, db asset.ScanAPI, queue delivery.SQSAPI) *
 	items := &asset.Items{DB: db, Table: cfg.AssetsTable}
 	return &Pass{
 		Index: index, Settings: settings, Items: items, Webhooks: hooks, Firer: firer, Retries: retries, Now: time.Now,
+		Watermark: Watermark{DB: db, Table: cfg.IntegrationsTable},
 		Backfill: &Backfill{
 			DB: db, Items: &asset.Scanner{DB: db, Table: cfg.AssetsTable}, Table: cfg.IntegrationsTable, Webhooks: hooks,
 			Arming: &Arming{Index: index, Settings: settings, Assets: items, Firer: firer, Retries: retries},

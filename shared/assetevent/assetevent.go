@@ -17,38 +17,54 @@ import (
 	"github.com/uniasset/integrations/shared/keyschema"
 )
 
-// FromRecord returns the events one stream record stands for (none for items
-// that are not events, such as externalId claims, or for removals).
+// Change is one stream record, decoded once: the change, its item's keys,
+// when it happened, and the item before and after as table items (nil where
+// the record has none). The router hands it to events and alerts alike.
+type Change struct {
+	EventID, EventName string
+	PK, SK             string
+	At                 time.Time
+	Old, New           map[string]types.AttributeValue
+}
+
+// ChangeOf decodes a stream record. Its images fail to decode only when
+// they hold a type the stream never sends.
+func ChangeOf(r events.DynamoDBEventRecord) (Change, error) {
+	c := Change{EventID: r.EventID, EventName: r.EventName, PK: r.Change.Keys["PK"].String(), SK: r.Change.Keys["SK"].String(),
+		At: r.Change.ApproximateCreationDateTime.Time}
+	if c.At.IsZero() {
+		c.At = time.Now()
+	}
+	var err error
+	if c.Old, err = convertImage(r.Change.OldImage); err != nil {
+		return Change{}, err
+	}
+	if c.New, err = convertImage(r.Change.NewImage); err != nil {
+		return Change{}, err
+	}
+	return c, nil
+}
+
+// Events returns the events one change stands for (none for items that
+// are not events, such as externalId claims, or for removals).
 //
 //   - asset inserted: asset.created
 //   - asset modified: asset.assigned if the user or department changed,
 //     geo_position.updated if the position changed, asset.updated if any other
 //     field changed (a position report alone is not an asset.updated)
 //   - maintenance inserted: maintenance.created; incident inserted: incident.created
-func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
-	keys := r.Change.Keys
-	pk, sk := keys["PK"].String(), keys["SK"].String()
+func Events(c Change) ([]delivery.Event, error) {
+	pk, sk := c.PK, c.SK
 	tenantID, assetID, ok := keyschema.ParseAssetPK(pk)
-	if !ok || r.EventName == "REMOVE" {
+	if !ok || c.EventName == "REMOVE" {
 		return nil, nil
 	}
-	newImage, err := convertImage(r.Change.NewImage)
-	if err != nil {
-		return nil, err
-	}
-	oldImage, err := convertImage(r.Change.OldImage)
-	if err != nil {
-		return nil, err
-	}
-	at := r.Change.ApproximateCreationDateTime.Time
-	if at.IsZero() {
-		at = time.Now()
-	}
+	newImage, oldImage, at := c.New, c.Old, c.At
 	mk := func(name string, when string, data any) delivery.Event {
 		if when == "" {
 			when = isotime.Format(at)
 		}
-		return delivery.Event{SourceID: r.EventID, Name: name, TenantID: tenantID, Time: when, Data: data}
+		return delivery.Event{SourceID: c.EventID, Name: name, TenantID: tenantID, Time: when, Data: data}
 	}
 	switch {
 	case sk == keyschema.AssetSK:
@@ -56,7 +72,7 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.EventName == "INSERT" {
+		if c.EventName == "INSERT" {
 			return []delivery.Event{mk("asset.created", cur.CreatedAt, cur)}, nil
 		}
 		prev, err := asset.FromItem(oldImage)
@@ -74,13 +90,13 @@ func FromRecord(r events.DynamoDBEventRecord) ([]delivery.Event, error) {
 			out = append(out, mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: asset.ChangedFields(prev, cur)}))
 		}
 		return out, nil
-	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && r.EventName == "INSERT":
+	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && c.EventName == "INSERT":
 		m, err := asset.MaintenanceFromItem(newImage)
 		if err != nil {
 			return nil, err
 		}
 		return []delivery.Event{mk("maintenance.created", m.CreatedAt, m)}, nil
-	case strings.HasPrefix(sk, keyschema.IncidentPrefix) && r.EventName == "INSERT":
+	case strings.HasPrefix(sk, keyschema.IncidentPrefix) && c.EventName == "INSERT":
 		return []delivery.Event{mk("incident.created", "", asset.IncidentFromItem(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), newImage))}, nil
 	}
 	return nil, nil
@@ -111,16 +127,6 @@ func fieldsChanged(a, b asset.Asset) bool { return len(asset.ChangedFields(a, b)
 
 // convertImage turns the Lambda event's attribute values into the SDK's, so
 // the same decoders read stream images and table items.
-// Images are a stream record's old and new images as table items (nil
-// where the record has none).
-func Images(r events.DynamoDBEventRecord) (old, cur map[string]types.AttributeValue, err error) {
-	if old, err = convertImage(r.Change.OldImage); err != nil {
-		return nil, nil, err
-	}
-	cur, err = convertImage(r.Change.NewImage)
-	return old, cur, err
-}
-
 func convertImage(img map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
 	if img == nil {
 		return nil, nil

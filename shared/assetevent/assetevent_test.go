@@ -30,7 +30,11 @@ func record(name, sk string, old, cur map[string]events.DynamoDBAttributeValue) 
 
 func names(t *testing.T, r events.DynamoDBEventRecord) []string {
 	t.Helper()
-	evs, err := FromRecord(r)
+	c, err := ChangeOf(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := Events(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,7 @@ func names(t *testing.T, r events.DynamoDBEventRecord) []string {
 	return out
 }
 
-func TestFromRecord(t *testing.T) {
+func TestEvents(t *testing.T) {
 	geo := events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{
 		"latitude": events.NewNumberAttribute("1"), "longitude": events.NewNumberAttribute("2"), "recordedAt": s("2026-01-02T00:00:00.000Z"),
 	})

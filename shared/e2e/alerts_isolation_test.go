@@ -173,7 +173,7 @@ func keptForRetry(t *testing.T, p *alert.Pass) []alert.Retry {
 // watermarkAt reads where a test's passes have looked up to.
 func watermarkAt(t *testing.T, p *alert.Pass) string {
 	t.Helper()
-	out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable), Key: p.Watermark.Attrs(), ConsistentRead: aws.Bool(true)})
+	out, err := stack.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable), Key: p.Watermark.Key.Attrs(), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}

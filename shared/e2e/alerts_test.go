@@ -174,9 +174,9 @@ func TestAlertsOfDatesWrittenAlreadyDue(t *testing.T) {
 func newPass(t *testing.T, from string) *alert.Pass {
 	t.Helper()
 	p := *stack.Alerts
-	p.Watermark = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "TEST#" + t.Name()}
+	p.Watermark.Key = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "TEST#" + t.Name()}
 	p.Retries = &alert.Retries{DB: p.Retries.DB, Table: p.Retries.Table, PK: keyschema.AlertRetryPK + "#TEST#" + t.Name()}
-	item := p.Watermark.Attrs()
+	item := p.Watermark.Key.Attrs()
 	item["at"] = &types.AttributeValueMemberS{Value: from}
 	if _, err := stack.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: item}); err != nil {
 		t.Fatal(err)

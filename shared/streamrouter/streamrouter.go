@@ -77,10 +77,19 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		}
 	}
 	perRecord := make([][]delivery.Event, len(ev.Records))
+	changes := make([]*assetevent.Change, len(ev.Records)) // nil: its images do not decode
 	var tenantIDs []string
 	seen := map[string]bool{}
 	for i, rec := range ev.Records {
-		evts, err := assetevent.FromRecord(rec)
+		// Each record is decoded once, for its events and its alerts.
+		c, err := assetevent.ChangeOf(rec)
+		if err == nil {
+			changes[i] = &c
+		}
+		var evts []delivery.Event
+		if err == nil {
+			evts, err = assetevent.Events(c)
+		}
 		if err != nil {
 			// An image we cannot read will not become readable on retry: log it and move on.
 			slog.Error("undecodable stream record skipped", "eventId", rec.EventID, "error", err.Error())
@@ -146,11 +155,11 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		}
 		if err := parallel.Each(ctx, len(items), max(r.Concurrency, 1), func(ctx context.Context, n int) error {
 			for _, i := range byItem[items[n]] {
-				old, cur, err := assetevent.Images(ev.Records[i])
-				if err != nil {
+				c := changes[i]
+				if c == nil {
 					continue // undecodable, as above: skipped
 				}
-				if err := r.Alerts.Change(ctx, old, cur, r.Now(), hooks); err != nil {
+				if err := r.Alerts.Change(ctx, c.Old, c.New, r.Now(), hooks); err != nil {
 					mu.Lock()
 					fail(i, err)
 					mu.Unlock()
