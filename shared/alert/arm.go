@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -33,8 +31,8 @@ type Arming struct {
 
 // Change indexes one change of an item (old and cur: its images, nil when
 // absent) and fires what became due. hooks lists a tenant's webhooks.
-func (a *Arming) Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
-	removed, added := Changes(Entries(asset.DatesOf(old)), Entries(asset.DatesOf(cur)))
+func (a *Arming) Change(ctx context.Context, old, cur *asset.Item, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
+	removed, added := Changes(Entries(old.WatchedDates()), Entries(cur.WatchedDates()))
 	if err := a.Index.Apply(ctx, removed, added, now); err != nil {
 		return err
 	}
@@ -44,7 +42,7 @@ func (a *Arming) Change(ctx context.Context, old, cur map[string]types.Attribute
 // fireDue fires the milestones of item's newly indexed entries that are
 // due now. An entry whose alert fails for its item alone is kept
 // for a retry (Retries) and the others go on; an outage fails the change.
-func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
+func (a *Arming) fireDue(ctx context.Context, added []Entry, cur *asset.Item, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
 	// One item's entries share its tenant: its lead times are read once, and
 	// only for a date that could have a milestone due under the longest lead.
 	var leads *Leads
@@ -71,7 +69,7 @@ func (a *Arming) fireDue(ctx context.Context, added []Entry, cur map[string]type
 }
 
 // fireEntry fires e's milestones that are due now (cur: e's item).
-func (a *Arming) fireEntry(ctx context.Context, e Entry, leads Leads, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
+func (a *Arming) fireEntry(ctx context.Context, e Entry, leads Leads, cur *asset.Item, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
 	var due []Milestone
 	for _, m := range Milestones(e, leads) {
 		if m.Due(now) {
@@ -90,7 +88,7 @@ func (a *Arming) fireEntry(ctx context.Context, e Entry, leads Leads, cur map[st
 		if item == nil {
 			return nil // the asset is gone: nothing to tell about it
 		}
-		assetItem = item
+		assetItem = asset.Decode(item)
 	}
 	data, err := NewData(e, cur, assetItem, now)
 	if err != nil {

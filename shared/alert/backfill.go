@@ -139,7 +139,8 @@ func (b *Backfill) Step(ctx context.Context, now time.Time, budget time.Duration
 // what of them is due; it reports how many it indexed.
 func (b *Backfill) item(ctx context.Context, item map[string]types.AttributeValue, now time.Time, hooks func(string) ([]webhook.Webhook, error)) (int, error) {
 	var added []Entry
-	for _, e := range Entries(asset.DatesOf(item)) {
+	decoded := asset.Decode(item)
+	for _, e := range Entries(decoded.WatchedDates()) {
 		e.IndexedAt = isotime.Format(now)
 		ok, err := b.Arming.Index.AddNew(ctx, e)
 		if err != nil {
@@ -152,7 +153,7 @@ func (b *Backfill) item(ctx context.Context, item map[string]types.AttributeValu
 	if len(added) == 0 {
 		return 0, nil
 	}
-	return len(added), b.Arming.fireDue(ctx, added, item, now, hooks)
+	return len(added), b.Arming.fireDue(ctx, added, decoded, now, hooks)
 }
 
 func (b *Backfill) save(ctx context.Context, st backfillState) error {

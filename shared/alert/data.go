@@ -1,10 +1,9 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/asset"
 )
@@ -26,27 +25,33 @@ type Data struct {
 
 // NewData builds the data of an alert about entry e from its item and the
 // item of its asset (the same item for assets' own dates), as of now.
-func NewData(e Entry, item, assetItem map[string]types.AttributeValue, now time.Time) (Data, error) {
-	a, err := asset.FromItem(assetItem)
-	if err != nil {
-		return Data{}, fmt.Errorf("asset of an alert: %w", err)
+func NewData(e Entry, item, assetItem *asset.Item, now time.Time) (Data, error) {
+	if assetItem == nil || assetItem.Asset == nil {
+		return Data{}, fmt.Errorf("asset of an alert: %w", errOf(assetItem))
 	}
+	a := *assetItem.Asset
 	d := Data{AssetID: a.AssetID, AssetName: a.AssetName, ExternalID: a.ExternalID, DueDate: e.DueAt, DaysRemaining: DaysRemaining(e.DueAt, now)}
 	switch e.Kind {
 	case MaintenanceKind:
-		m, err := asset.MaintenanceFromItem(item)
-		if err != nil {
-			return Data{}, err
+		if item == nil || item.Maintenance == nil {
+			return Data{}, errOf(item)
 		}
-		d.Maintenance = &m
+		d.Maintenance = item.Maintenance
 	case DocumentKind:
-		doc, err := asset.DocumentFromItem(item)
-		if err != nil {
-			return Data{}, err
+		if item == nil || item.Document == nil {
+			return Data{}, errOf(item)
 		}
-		d.Document = &doc
+		d.Document = item.Document
 	default:
 		d.Asset = &a
 	}
 	return d, nil
+}
+
+// errOf is why an item has no typed value of the kind asked for.
+func errOf(it *asset.Item) error {
+	if it == nil || it.Err == nil {
+		return errors.New("the item is not of the kind its entry says")
+	}
+	return it.Err
 }

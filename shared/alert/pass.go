@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -267,7 +265,7 @@ func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) 
 		item, assetItem := items[keyOf(c.ItemPK, c.ItemSK)], items[keyOf(c.ItemPK, keyschema.AssetSK)]
 		j := firing{c: c}
 		switch {
-		case item == nil || assetItem == nil || !slices.ContainsFunc(Entries(asset.DatesOf(item)), c.Same):
+		case item == nil || assetItem == nil || !slices.ContainsFunc(Entries(item.Dates), c.Same):
 			res.Stale++ // moved, removed or performed since: nothing to fire
 		default:
 			for _, m := range Milestones(c.Entry, leadsOf(c.TenantID)) {
@@ -383,8 +381,8 @@ func (p *Pass) listHooks(ctx context.Context, ids []string, tenants map[string][
 func keyOf(pk, sk string) string { return pk + "\x00" + sk }
 
 // read fetches the candidates' items and their assets, 100 keys a batch.
-func (p *Pass) read(ctx context.Context, es []Entry) (map[string]map[string]types.AttributeValue, error) {
-	out := map[string]map[string]types.AttributeValue{}
+func (p *Pass) read(ctx context.Context, es []Entry) (map[string]*asset.Item, error) {
+	out := map[string]*asset.Item{}
 	var keys []keyschema.Key
 	seen := map[string]bool{}
 	for _, e := range es {
@@ -400,7 +398,7 @@ func (p *Pass) read(ctx context.Context, es []Entry) (map[string]map[string]type
 		return nil, err
 	}
 	for k, item := range items {
-		out[keyOf(k.PK, k.SK)] = item
+		out[keyOf(k.PK, k.SK)] = asset.Decode(item)
 	}
 	return out, nil
 }

@@ -75,3 +75,34 @@ func TestItemsReads(t *testing.T) {
 		t.Fatalf("%d items, %v", len(got), err)
 	}
 }
+
+// An item is decoded once to its dates and the typed value of its kind; a
+// value that does not decode is nil with its reason, the dates still read.
+func TestDecode(t *testing.T) {
+	if Decode(nil) != nil || Decode(nil).WatchedDates() != (Dates{}) {
+		t.Fatal("no item decodes to nil, with no dates")
+	}
+	a := keyschema.Asset("t1", "a1").Attrs()
+	a["assetId"], a["assetName"], a["warrantyExpiresAt"] = s("a1"), s("Crane"), s("2030-01-01T00:00:00.000Z")
+	if it := Decode(a); it.Asset == nil || it.Asset.AssetName != "Crane" || it.Dates.WarrantyExpiresAt == "" || it.Err != nil {
+		t.Fatalf("asset: %+v", it)
+	}
+	a["assetName"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}} // the main app wrote a map
+	if it := Decode(a); it.Asset != nil || it.Err == nil || it.Dates.WarrantyExpiresAt == "" {
+		t.Fatalf("an undecodable asset: %+v", it)
+	}
+	m := keyschema.Maintenance("t1", "a1", "m1").Attrs()
+	m["maintenanceId"], m["dueAt"] = s("m1"), s("2030-01-01T00:00:00.000Z")
+	if it := Decode(m); it.Maintenance == nil || it.Maintenance.MaintenanceID != "m1" || it.Asset != nil {
+		t.Fatalf("maintenance: %+v", it)
+	}
+	d := keyschema.Document("t1", "a1", "d1").Attrs()
+	d["documentId"] = s("d1")
+	if it := Decode(d); it.Document == nil || it.Document.DocumentID != "d1" {
+		t.Fatalf("document: %+v", it)
+	}
+	i := keyschema.Key{PK: keyschema.AssetPK("t1", "a1"), SK: keyschema.IncidentPrefix + "i1"}.Attrs()
+	if it := Decode(i); it.Incident["incidentId"] != "i1" || it.Incident["assetId"] != "a1" {
+		t.Fatalf("incident: %+v", it)
+	}
+}

@@ -18,13 +18,14 @@ import (
 )
 
 // Change is one stream record, decoded once: the change, its item's keys,
-// when it happened, and the item before and after as table items (nil where
-// the record has none). The router hands it to events and alerts alike.
+// when it happened, and the item before and after (nil where the record has
+// none), each decoded by asset.Decode. The router hands it to events and
+// alerts alike.
 type Change struct {
 	EventID, EventName string
 	PK, SK             string
 	At                 time.Time
-	Old, New           map[string]types.AttributeValue
+	Old, New           *asset.Item
 }
 
 // ChangeOf decodes a stream record. Its images fail to decode only when
@@ -35,13 +36,15 @@ func ChangeOf(r events.DynamoDBEventRecord) (Change, error) {
 	if c.At.IsZero() {
 		c.At = time.Now()
 	}
-	var err error
-	if c.Old, err = convertImage(r.Change.OldImage); err != nil {
+	old, err := convertImage(r.Change.OldImage)
+	if err != nil {
 		return Change{}, err
 	}
-	if c.New, err = convertImage(r.Change.NewImage); err != nil {
+	cur, err := convertImage(r.Change.NewImage)
+	if err != nil {
 		return Change{}, err
 	}
+	c.Old, c.New = asset.Decode(old), asset.Decode(cur)
 	return c, nil
 }
 
@@ -59,7 +62,7 @@ func Events(c Change) ([]delivery.Event, error) {
 	if !ok || c.EventName == "REMOVE" {
 		return nil, nil
 	}
-	newImage, oldImage, at := c.New, c.Old, c.At
+	at := c.At
 	mk := func(name string, when string, data any) delivery.Event {
 		if when == "" {
 			when = isotime.Format(at)
@@ -68,14 +71,14 @@ func Events(c Change) ([]delivery.Event, error) {
 	}
 	switch {
 	case sk == keyschema.AssetSK:
-		cur, err := asset.FromItem(newImage)
+		cur, err := typed(c.New, func(it *asset.Item) *asset.Asset { return it.Asset })
 		if err != nil {
 			return nil, err
 		}
 		if c.EventName == "INSERT" {
 			return []delivery.Event{mk("asset.created", cur.CreatedAt, cur)}, nil
 		}
-		prev, err := asset.FromItem(oldImage)
+		prev, err := typed(c.Old, func(it *asset.Item) *asset.Asset { return it.Asset })
 		if err != nil {
 			return nil, err
 		}
@@ -91,15 +94,32 @@ func Events(c Change) ([]delivery.Event, error) {
 		}
 		return out, nil
 	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && c.EventName == "INSERT":
-		m, err := asset.MaintenanceFromItem(newImage)
+		m, err := typed(c.New, func(it *asset.Item) *asset.Maintenance { return it.Maintenance })
 		if err != nil {
 			return nil, err
 		}
 		return []delivery.Event{mk("maintenance.created", m.CreatedAt, m)}, nil
 	case strings.HasPrefix(sk, keyschema.IncidentPrefix) && c.EventName == "INSERT":
-		return []delivery.Event{mk("incident.created", "", asset.IncidentFromItem(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), newImage))}, nil
+		data := map[string]any{"incidentId": strings.TrimPrefix(sk, keyschema.IncidentPrefix), "assetId": assetID}
+		if c.New != nil {
+			data = c.New.Incident
+		}
+		return []delivery.Event{mk("incident.created", "", data)}, nil
 	}
 	return nil, nil
+}
+
+// typed is the typed value of a decoded item (the zero value for no item),
+// or why it did not decode.
+func typed[T any](it *asset.Item, value func(*asset.Item) *T) (T, error) {
+	var zero T
+	if it == nil {
+		return zero, nil
+	}
+	if v := value(it); v != nil {
+		return *v, nil
+	}
+	return zero, it.Err
 }
 
 // assigned is asset.assigned's data: the asset and what its assignment was.

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/assetevent"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/metrics"
@@ -32,7 +32,7 @@ type Deliveries interface {
 // Arm keeps the due-date index in line with each change and fires alerts
 // already due (alert.Arming).
 type Arm interface {
-	Change(ctx context.Context, old, cur map[string]types.AttributeValue, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error
+	Change(ctx context.Context, old, cur *asset.Item, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error
 }
 
 // MetricUnroutableEvents counts events skipped because a delivery of theirs

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +14,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -207,8 +208,8 @@ type arming struct {
 	seen       map[string]bool
 }
 
-func (a *arming) Change(ctx context.Context, _, cur map[string]types.AttributeValue, _ time.Time, _ func(string) ([]webhook.Webhook, error)) error {
-	pk, v := cur["PK"].(*types.AttributeValueMemberS).Value, cur["version"].(*types.AttributeValueMemberN).Value
+func (a *arming) Change(ctx context.Context, _, cur *asset.Item, _ time.Time, _ func(string) ([]webhook.Webhook, error)) error {
+	pk, v := cur.Dates.PK, strconv.FormatInt(cur.Asset.Version, 10)
 	a.mu.Lock()
 	if !a.seen[pk] {
 		a.seen[pk] = true
