@@ -79,7 +79,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	at := isotime.Format(a.Now())
 	hook := webhook.Webhook{
 		TenantID: u.TenantID, ID: webhook.NewID(), Name: in.Name, URL: in.URL, Events: in.Events,
-		Status: webhook.Active, CreatedAt: at, CreatedBy: u.Subject, UpdatedAt: at,
+		Status: in.Status, CreatedAt: at, CreatedBy: u.Subject, UpdatedAt: at,
 		Secret: secret, Headers: in.Headers,
 	}
 	if in.Description != nil {

@@ -227,3 +227,42 @@ func allDeliveries(t *testing.T, tenantID string) []delivery.Record {
 	}
 	return recs
 }
+
+// A webhook created paused (Appspace's "Status: Inactive" at creation) gets
+// nothing queued until it is resumed, while an active one of the same
+// tenant gets the same event; a status other than active or paused is
+// refused with its field named, and nothing is created.
+func TestWebhookCreatedPaused(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	body := func(url, status string) map[string]any {
+		return map[string]any{"name": "Staged sink", "url": url, "events": []string{"asset.created"}, "status": status}
+	}
+	for _, bad := range []any{"disabled", "PAUSED", 1, true} {
+		b := body("http://127.0.0.1:9/x", "")
+		b["status"] = bad
+		expect(t, call(t, "POST", "/api/integrations/webhooks", owner, b), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	if n := len(call(t, "GET", "/api/integrations/webhooks", owner, nil).json(t)["webhooks"].([]any)); n != 0 {
+		t.Fatalf("a refused create left %d webhooks", n)
+	}
+	staged, live := newReceiver(t, nil), newReceiver(t, nil)
+	r := call(t, "POST", "/api/integrations/webhooks", owner, body(staged.URL, "paused"))
+	expect(t, r, http.StatusCreated, "")
+	created := r.json(t)
+	if created["status"] != "paused" || created["health"] != "paused" || created["secret"] == nil {
+		t.Fatalf("created paused: %s", r.Body)
+	}
+	id := created["id"].(string)
+	createWebhook(t, tid, live.URL, "asset.created")
+	key, _ := newKey(t, tid, "asset:create")
+	createAsset(t, key, nil)
+	settled(t, tid)
+	if len(live.requests()) != 1 || len(staged.requests()) != 0 {
+		t.Fatalf("active got %d, paused got %d (want 1 and 0)", len(live.requests()), len(staged.requests()))
+	}
+	expect(t, call(t, "POST", "/api/integrations/webhooks/"+id+"/resume", owner, nil), http.StatusOK, "")
+	createAsset(t, key, nil)
+	waitFor(t, 15*time.Second, "the resumed webhook's delivery", func() bool { return len(staged.requests()) == 1 })
+}

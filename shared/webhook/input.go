@@ -49,6 +49,10 @@ type CreateInput struct {
 	Description *string           `json:"description"`
 	Headers     map[string]string `json:"headers"`
 	RateLimit   *int              `json:"rateLimit"`
+	// Status is "active" (the default) or "paused": a webhook created paused
+	// gets nothing queued until it is resumed, so an Owner can set up the
+	// receiver first. Only /pause and /resume change it later.
+	Status string `json:"status"`
 }
 
 // UpdateInput is the body of PATCH /webhooks/{id}: only the fields given change.
@@ -152,6 +156,13 @@ func (in *CreateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 	}
 	in.Headers = c.headers(in.Headers)
 	c.rate(in.RateLimit)
+	switch in.Status {
+	case "":
+		in.Status = Active
+	case Active, Paused:
+	default:
+		c.Add("status", "must be active or paused")
+	}
 	return c.Err()
 }
 

@@ -1,9 +1,11 @@
 package webhook
 
 import (
+	"context"
 	"testing"
 
 	"github.com/uniasset/integrations/shared/apierror"
+	"github.com/uniasset/integrations/shared/safehttp"
 )
 
 // Custom header values are sent to the receiver as they are: nothing that
@@ -25,6 +27,25 @@ func TestHeaderValuesRefuseInvisibleAndControlCharacters(t *testing.T) {
 		e, _ := apierror.From(c.Err())
 		if got := c.Err() == nil; got != ok {
 			t.Errorf("%q: accepted=%v, want %v (%v)", value, got, ok, e)
+		}
+	}
+}
+
+// A webhook is created active unless the body asks for paused; no other
+// status is accepted.
+func TestCreateStatus(t *testing.T) {
+	p := safehttp.Policy{AllowPrivate: true}
+	for given, want := range map[string]string{"": Active, "active": Active, "paused": Paused} {
+		in := CreateInput{Name: "n", URL: "http://127.0.0.1:9/hook", Events: []string{"asset.created"}, Status: given}
+		if err := in.Validate(context.Background(), p); err != nil || in.Status != want {
+			t.Errorf("%q: %v, status %q", given, err, in.Status)
+		}
+	}
+	for _, bad := range []string{"disabled", "Paused", " paused"} {
+		in := CreateInput{Name: "n", URL: "http://127.0.0.1:9/hook", Events: []string{"asset.created"}, Status: bad}
+		e, ok := apierror.From(in.Validate(context.Background(), p))
+		if !ok || len(e.Fields) != 1 || e.Fields[0].Field != "status" {
+			t.Errorf("%q: %+v", bad, e)
 		}
 	}
 }
