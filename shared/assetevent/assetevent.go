@@ -44,6 +44,13 @@ func ChangeOf(r events.DynamoDBEventRecord) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
+	for _, img := range []map[string]types.AttributeValue{old, cur} {
+		for _, k := range []string{"PK", "SK"} { // images carry the keys; a record's say which item for sure
+			if _, ok := img[k]; img != nil && !ok {
+				img[k] = &types.AttributeValueMemberS{Value: map[string]string{"PK": c.PK, "SK": c.SK}[k]}
+			}
+		}
+	}
 	c.Old, c.New = asset.Decode(old), asset.Decode(cur)
 	return c, nil
 }
@@ -55,11 +62,15 @@ func ChangeOf(r events.DynamoDBEventRecord) (Change, error) {
 //   - asset modified: asset.assigned if the user or department changed,
 //     geo_position.updated if the position changed, asset.updated if any other
 //     field changed (a position report alone is not an asset.updated)
-//   - maintenance inserted: maintenance.created; incident inserted: incident.created
+//   - asset removed (by any writer): asset.deleted, with the asset as it was
+//   - maintenance inserted: maintenance.created; maintenance modified so that
+//     performedAt is set where it was not: maintenance.completed (a record
+//     inserted already performed is reported by maintenance.created alone)
+//   - incident inserted: incident.created
 func Events(c Change) ([]delivery.Event, error) {
 	pk, sk := c.PK, c.SK
 	tenantID, assetID, ok := keyschema.ParseAssetPK(pk)
-	if !ok || c.EventName == "REMOVE" {
+	if !ok {
 		return nil, nil
 	}
 	at := c.At
@@ -70,6 +81,15 @@ func Events(c Change) ([]delivery.Event, error) {
 		return delivery.Event{SourceID: c.EventID, Name: name, TenantID: tenantID, Time: when, Data: data}
 	}
 	switch {
+	case c.EventName == "REMOVE":
+		if sk != keyschema.AssetSK || c.Old == nil {
+			return nil, nil
+		}
+		prev, err := typed(c.Old, func(it *asset.Item) *asset.Asset { return it.Asset })
+		if err != nil {
+			return nil, err
+		}
+		return []delivery.Event{mk("asset.deleted", "", prev)}, nil
 	case sk == keyschema.AssetSK:
 		cur, err := typed(c.New, func(it *asset.Item) *asset.Asset { return it.Asset })
 		if err != nil {
@@ -99,6 +119,19 @@ func Events(c Change) ([]delivery.Event, error) {
 			return nil, err
 		}
 		return []delivery.Event{mk("maintenance.created", m.CreatedAt, m)}, nil
+	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && c.EventName == "MODIFY":
+		m, err := typed(c.New, func(it *asset.Item) *asset.Maintenance { return it.Maintenance })
+		if err != nil {
+			return nil, err
+		}
+		prev, err := typed(c.Old, func(it *asset.Item) *asset.Maintenance { return it.Maintenance })
+		if err != nil {
+			return nil, err
+		}
+		if m.PerformedAt != nil && prev.PerformedAt == nil {
+			return []delivery.Event{mk("maintenance.completed", "", m)}, nil
+		}
+		return nil, nil
 	case strings.HasPrefix(sk, keyschema.IncidentPrefix) && c.EventName == "INSERT":
 		data := map[string]any{"incidentId": strings.TrimPrefix(sk, keyschema.IncidentPrefix), "assetId": assetID}
 		if c.New != nil {

@@ -48,6 +48,15 @@ func names(t *testing.T, r events.DynamoDBEventRecord) []string {
 	return out
 }
 
+// maint is a maintenance record's image, with changes.
+func maint(with map[string]events.DynamoDBAttributeValue) map[string]events.DynamoDBAttributeValue {
+	m := map[string]events.DynamoDBAttributeValue{"maintenanceId": s("m1"), "assetId": s("a1"), "title": s("Oil"), "status": s("scheduled"), "createdAt": s("2026-01-01T00:00:00.000Z")}
+	for k, v := range with {
+		m[k] = v
+	}
+	return m
+}
+
 func TestEvents(t *testing.T) {
 	geo := events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{
 		"latitude": events.NewNumberAttribute("1"), "longitude": events.NewNumberAttribute("2"), "recordedAt": s("2026-01-02T00:00:00.000Z"),
@@ -65,7 +74,12 @@ func TestEvents(t *testing.T) {
 		{"version bump only", record("MODIFY", "ASSET", assetImage(nil), assetImage(map[string]events.DynamoDBAttributeValue{"version": events.NewNumberAttribute("2")})), ""},
 		{"maintenance", record("INSERT", "MAINT#m1", nil, map[string]events.DynamoDBAttributeValue{"maintenanceId": s("m1"), "assetId": s("a1"), "title": s("Oil"), "status": s("scheduled"), "createdAt": s("2026-01-01T00:00:00.000Z")}), "maintenance.created"},
 		{"incident", record("INSERT", "INCIDENT#i1", nil, map[string]events.DynamoDBAttributeValue{"title": s("Dent")}), "incident.created"},
-		{"removal", record("REMOVE", "ASSET", assetImage(nil), nil), ""},
+		{"removal", record("REMOVE", "ASSET", assetImage(nil), nil), "asset.deleted"},
+		{"maintenance removed", record("REMOVE", "MAINT#m1", maint(nil), nil), ""},
+		{"maintenance performed", record("MODIFY", "MAINT#m1", maint(nil), maint(map[string]events.DynamoDBAttributeValue{"performedAt": s("2026-01-03T00:00:00.000Z")})), "maintenance.completed"},
+		{"maintenance retitled", record("MODIFY", "MAINT#m1", maint(nil), maint(map[string]events.DynamoDBAttributeValue{"title": s("Oil and filter")})), ""},
+		{"performed again", record("MODIFY", "MAINT#m1", maint(map[string]events.DynamoDBAttributeValue{"performedAt": s("2026-01-02T00:00:00.000Z")}),
+			maint(map[string]events.DynamoDBAttributeValue{"performedAt": s("2026-01-03T00:00:00.000Z")})), ""},
 		{"externalId claim", events.DynamoDBEventRecord{EventID: "e1", EventName: "INSERT", Change: events.DynamoDBStreamRecord{Keys: map[string]events.DynamoDBAttributeValue{"PK": s(keyschema.ExternalID("t1", "X").PK), "SK": s(keyschema.ExternalID("t1", "X").SK)}}}, ""},
 	}
 	for _, c := range cases {

@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -265,4 +268,41 @@ func TestWebhookCreatedPaused(t *testing.T) {
 	expect(t, call(t, "POST", "/api/integrations/webhooks/"+id+"/resume", owner, nil), http.StatusOK, "")
 	createAsset(t, key, nil)
 	waitFor(t, 15*time.Second, "the resumed webhook's delivery", func() bool { return len(staged.requests()) == 1 })
+}
+
+// Beyond the spec's thirteen: an asset item removed by any writer (here
+// straight from the table, as the main app would) is asset.deleted with
+// the asset as it was; a maintenance record completed through the API is
+// maintenance.completed, once (a later edit of the completed record is
+// not another). Each delivery is checked against the OpenAPI document.
+func TestDeletionAndCompletionEvents(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	rv := newReceiver(t, nil)
+	createWebhook(t, tid, rv.URL, "asset.deleted", "maintenance.completed")
+	key, _ := newKey(t, tid, allPermissions...)
+	id := createAsset(t, key, map[string]any{"name": "Old forklift", "categoryName": "Vehicles", "statusName": "ACTIVE"})["assetId"].(string)
+	r := call(t, "POST", "/api/integrations/assets/maintenance", key, map[string]any{"assetId": id, "title": "Final check"})
+	expect(t, r, 201, "")
+	mnt := r.json(t)["maintenanceId"].(string)
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance/update", key, map[string]any{"assetId": id, "maintenanceId": mnt, "performedAt": isoIn(-time.Hour)}), 200, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/maintenance/update", key, map[string]any{"assetId": id, "maintenanceId": mnt, "title": "Final check (signed)"}), 200, "")
+	settled(t, tid)
+	if _, err := stack.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(stack.AssetsTable), Key: keyschema.Asset(tid, id).Attrs()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "two deliveries", func() bool { return len(rv.requests()) >= 2 })
+	settled(t, tid)
+	got := map[string]map[string]any{}
+	for _, req := range rv.requests() {
+		var body map[string]any
+		if err := json.Unmarshal(req.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		got[req.Header.Get("X-UniAsset-Event")] = body["data"].(map[string]any)
+	}
+	if len(rv.requests()) != 2 || got["asset.deleted"]["assetId"] != id || got["asset.deleted"]["assetName"] != "Old forklift" ||
+		got["maintenance.completed"]["maintenanceId"] != mnt || got["maintenance.completed"]["performedAt"] == nil {
+		t.Fatalf("%d deliveries: %v", len(rv.requests()), got)
+	}
 }

@@ -28,6 +28,10 @@ var Events = []struct{ Name, Description string }{
 	{"document_asset.expired", "A document-type asset has expired"},
 	{"warranty.expiring", "An asset warranty is near expiration"},
 	{"incident.created", "A new incident is recorded"},
+	// Beyond the spec's thirteen (issue 23): what deletions and completed
+	// work look like to a receiver.
+	{"asset.deleted", "An asset is deleted"},
+	{"maintenance.completed", "A maintenance record is completed"},
 }
 
 // KnownEvent reports whether name is in the catalogue.
