@@ -76,6 +76,9 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if err != nil {
 		return err
 	}
+	if in.Secret != nil {
+		secret = *in.Secret
+	}
 	at := isotime.Format(a.Now())
 	hook := webhook.Webhook{
 		TenantID: u.TenantID, ID: webhook.NewID(), Name: in.Name, URL: in.URL, Events: in.Events,

@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -304,5 +306,49 @@ func TestDeletionAndCompletionEvents(t *testing.T) {
 	if len(rv.requests()) != 2 || got["asset.deleted"]["assetId"] != id || got["asset.deleted"]["assetName"] != "Old forklift" ||
 		got["maintenance.completed"]["maintenanceId"] != mnt || got["maintenance.completed"]["performedAt"] == nil {
 		t.Fatalf("%d deliveries: %v", len(rv.requests()), got)
+	}
+}
+
+// A webhook created with the caller's own secret signs with it: the spec's
+// X-UniAsset-Signature and a Standard Webhooks library holding that secret
+// both verify the delivery. A secret in another form is refused.
+func TestWebhookWithTheCallersSecret(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	raw := make([]byte, 40)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	mine := "whsec_" + base64.StdEncoding.EncodeToString(raw)
+	body := func(secret string) map[string]any {
+		return map[string]any{"name": "Migrated sink", "url": "http://127.0.0.1:9/x", "events": []string{"asset.created"}, "secret": secret}
+	}
+	for _, bad := range []string{"whsec_" + base64.StdEncoding.EncodeToString(raw[:16]), "shh", base64.StdEncoding.EncodeToString(raw)} {
+		expect(t, call(t, "POST", "/api/integrations/webhooks", owner, body(bad)), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	rv := newReceiver(t, nil)
+	b := body(mine)
+	b["url"] = rv.URL
+	r := call(t, "POST", "/api/integrations/webhooks", owner, b)
+	expect(t, r, http.StatusCreated, "")
+	if r.json(t)["secret"] != mine {
+		t.Fatalf("the 201 shows another secret: %s", r.Body)
+	}
+	key, _ := newKey(t, tid, "asset:create")
+	createAsset(t, key, nil)
+	waitFor(t, 15*time.Second, "the delivery", func() bool { return len(rv.requests()) == 1 })
+	got := rv.requests()[0]
+	mac := hmac.New(sha256.New, []byte(mine))
+	mac.Write(got.Body)
+	if got.Header.Get("X-UniAsset-Signature") != hex.EncodeToString(mac.Sum(nil)) {
+		t.Fatal("X-UniAsset-Signature does not verify with the caller's secret")
+	}
+	wh, err := standardwebhooks.NewWebhook(mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(got.Body, got.Header); err != nil {
+		t.Fatalf("Standard Webhooks verification with the caller's secret: %v", err)
 	}
 }

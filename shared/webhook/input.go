@@ -53,6 +53,10 @@ type CreateInput struct {
 	// gets nothing queued until it is resumed, so an Owner can set up the
 	// receiver first. Only /pause and /resume change it later.
 	Status string `json:"status"`
+	// Secret is the signing secret the caller chose (a receiver moving
+	// from another provider keeps its own): whsec_ and the base64 of 24 to
+	// 64 random bytes. Without it one is made.
+	Secret *string `json:"secret"`
 }
 
 // UpdateInput is the body of PATCH /webhooks/{id}: only the fields given change.
@@ -156,6 +160,9 @@ func (in *CreateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 	}
 	in.Headers = c.headers(in.Headers)
 	c.rate(in.RateLimit)
+	if in.Secret != nil && !ValidSecret(*in.Secret) {
+		c.Add("secret", "must be whsec_ followed by the base64 of 24 to 64 random bytes")
+	}
 	switch in.Status {
 	case "":
 		in.Status = Active

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/uniasset/integrations/shared/apierror"
@@ -46,6 +48,30 @@ func TestCreateStatus(t *testing.T) {
 		e, ok := apierror.From(in.Validate(context.Background(), p))
 		if !ok || len(e.Fields) != 1 || e.Fields[0].Field != "status" {
 			t.Errorf("%q: %+v", bad, e)
+		}
+	}
+}
+
+// A caller's own secret is taken in the Standard Webhooks form only.
+func TestCreateSecret(t *testing.T) {
+	p := safehttp.Policy{AllowPrivate: true}
+	ok24 := "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 24))
+	ok64 := "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 64))
+	for secret, valid := range map[string]bool{
+		ok24: true, ok64: true,
+		"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 23)):    false, // too short
+		"whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65)):    false, // too long
+		strings.TrimPrefix(ok24, "whsec_"):                                false, // no prefix
+		"whsec_" + base64.RawStdEncoding.EncodeToString(make([]byte, 25)): false, // unpadded
+		ok24 + "\n":                false,
+		"whsec_not base64 at all!": false,
+		"":                         false,
+	} {
+		s := secret
+		in := CreateInput{Name: "n", URL: "http://127.0.0.1:9/hook", Events: []string{"asset.created"}, Secret: &s}
+		err := in.Validate(context.Background(), p)
+		if e, _ := apierror.From(err); (err == nil) != valid || (!valid && (len(e.Fields) != 1 || e.Fields[0].Field != "secret")) {
+			t.Errorf("%q: %v, want valid=%v", secret, err, valid)
 		}
 	}
 }

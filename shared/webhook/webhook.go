@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uniasset/integrations/shared/isotime"
@@ -134,6 +135,17 @@ func (w Webhook) View() View {
 	}
 	v.Slow = w.SlowUntil > isotime.Format(time.Now())
 	return v
+}
+
+// ValidSecret reports whether s is a signing secret as Standard Webhooks
+// writes one: whsec_ and the standard base64 (padded) of 24 to 64 bytes.
+func ValidSecret(s string) bool {
+	rest, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return false
+	}
+	key, err := base64.StdEncoding.Strict().DecodeString(rest)
+	return err == nil && len(key) >= 24 && len(key) <= 64 && base64.StdEncoding.EncodeToString(key) == rest
 }
 
 // NewSecret returns a signing secret in the Standard Webhooks form: "whsec_" +
