@@ -81,14 +81,13 @@ func (a *Arming) fireEntry(ctx context.Context, e Entry, leads Leads, cur *asset
 	}
 	assetItem := cur
 	if e.ItemSK != keyschema.AssetSK {
-		item, err := a.Assets.Asset(ctx, e.TenantID, e.AssetID)
-		if err != nil {
+		var err error
+		if assetItem, err = a.Assets.Asset(ctx, e.TenantID, e.AssetID); err != nil {
 			return err
 		}
-		if item == nil {
+		if assetItem == nil {
 			return nil // the asset is gone: nothing to tell about it
 		}
-		assetItem = asset.Decode(item)
 	}
 	data, err := NewData(e, cur, assetItem, now)
 	if err != nil {

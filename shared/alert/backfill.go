@@ -137,10 +137,9 @@ func (b *Backfill) Step(ctx context.Context, now time.Time, budget time.Duration
 
 // item indexes one scanned item's dates that the index lacks and fires
 // what of them is due; it reports how many it indexed.
-func (b *Backfill) item(ctx context.Context, item map[string]types.AttributeValue, now time.Time, hooks func(string) ([]webhook.Webhook, error)) (int, error) {
+func (b *Backfill) item(ctx context.Context, item *asset.Item, now time.Time, hooks func(string) ([]webhook.Webhook, error)) (int, error) {
 	var added []Entry
-	decoded := asset.Decode(item)
-	for _, e := range Entries(decoded.WatchedDates()) {
+	for _, e := range Entries(item.WatchedDates()) {
 		e.IndexedAt = isotime.Format(now)
 		ok, err := b.Arming.Index.AddNew(ctx, e)
 		if err != nil {
@@ -153,7 +152,7 @@ func (b *Backfill) item(ctx context.Context, item map[string]types.AttributeValu
 	if len(added) == 0 {
 		return 0, nil
 	}
-	return len(added), b.Arming.fireDue(ctx, added, decoded, now, hooks)
+	return len(added), b.Arming.fireDue(ctx, added, item, now, hooks)
 }
 
 func (b *Backfill) save(ctx context.Context, st backfillState) error {

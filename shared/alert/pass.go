@@ -262,7 +262,7 @@ func (p *Pass) chunk(ctx context.Context, cs []*candidate, leadsOf func(string) 
 	var jobs []firing
 	var toList []string
 	for _, c := range cs {
-		item, assetItem := items[keyOf(c.ItemPK, c.ItemSK)], items[keyOf(c.ItemPK, keyschema.AssetSK)]
+		item, assetItem := items[keyschema.Key{PK: c.ItemPK, SK: c.ItemSK}], items[keyschema.Key{PK: c.ItemPK, SK: keyschema.AssetSK}]
 		j := firing{c: c}
 		switch {
 		case item == nil || assetItem == nil || !slices.ContainsFunc(Entries(item.Dates), c.Same):
@@ -378,27 +378,18 @@ func (p *Pass) listHooks(ctx context.Context, ids []string, tenants map[string][
 	return nil
 }
 
-func keyOf(pk, sk string) string { return pk + "\x00" + sk }
-
-// read fetches the candidates' items and their assets, 100 keys a batch.
-func (p *Pass) read(ctx context.Context, es []Entry) (map[string]*asset.Item, error) {
-	out := map[string]*asset.Item{}
+// read fetches the candidates' items and their assets, decoded, 100 keys a
+// batch.
+func (p *Pass) read(ctx context.Context, es []Entry) (map[keyschema.Key]*asset.Item, error) {
 	var keys []keyschema.Key
-	seen := map[string]bool{}
+	seen := map[keyschema.Key]bool{}
 	for _, e := range es {
 		for _, k := range []keyschema.Key{{PK: e.ItemPK, SK: e.ItemSK}, {PK: e.ItemPK, SK: keyschema.AssetSK}} {
-			if !seen[keyOf(k.PK, k.SK)] {
-				seen[keyOf(k.PK, k.SK)] = true
+			if !seen[k] {
+				seen[k] = true
 				keys = append(keys, k)
 			}
 		}
 	}
-	items, err := p.Items.Many(ctx, "read alert items", keys)
-	if err != nil {
-		return nil, err
-	}
-	for k, item := range items {
-		out[keyOf(k.PK, k.SK)] = asset.Decode(item)
-	}
-	return out, nil
+	return p.Items.Many(ctx, "read alert items", keys)
 }

@@ -39,7 +39,7 @@ func Decode(raw map[string]types.AttributeValue) *Item {
 		it.Document, it.Err = ptrUnless(d, err), err
 	case strings.HasPrefix(sk, keyschema.IncidentPrefix):
 		_, assetID, _ := keyschema.ParseAssetPK(it.Dates.PK)
-		it.Incident = IncidentFromItem(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), raw)
+		it.Incident = incidentFromItem(assetID, strings.TrimPrefix(sk, keyschema.IncidentPrefix), raw)
 	}
 	return it
 }

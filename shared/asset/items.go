@@ -35,27 +35,27 @@ type ScanAPI interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
-// Asset reads an asset's item, consistently; nil when there is none.
-func (r *Items) Asset(ctx context.Context, tenantID, assetID string) (map[string]types.AttributeValue, error) {
+// Asset reads an asset's item, consistently, decoded; nil when there is none.
+func (r *Items) Asset(ctx context.Context, tenantID, assetID string) (*Item, error) {
 	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(r.Table), Key: keyschema.Asset(tenantID, assetID).Attrs(), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, dynamo.Translate("read an asset", err)
 	}
-	return out.Item, nil
+	return Decode(out.Item), nil
 }
 
-// Many reads the items of keys (each once), consistently, a BatchGetItem
-// of up to 100 at a time; an item that does not exist is absent from the
-// answer.
-func (r *Items) Many(ctx context.Context, op string, keys []keyschema.Key) (map[keyschema.Key]map[string]types.AttributeValue, error) {
-	out := map[keyschema.Key]map[string]types.AttributeValue{}
+// Many reads the items of keys (each once), consistently, decoded, a
+// BatchGetItem of up to 100 at a time; an item that does not exist is
+// absent from the answer.
+func (r *Items) Many(ctx context.Context, op string, keys []keyschema.Key) (map[keyschema.Key]*Item, error) {
+	out := map[keyschema.Key]*Item{}
 	for start := 0; start < len(keys); start += 100 {
 		var reads []dynamo.Read
 		for _, k := range keys[start:min(start+100, len(keys))] {
 			reads = append(reads, dynamo.Read{Table: r.Table, Key: k.Attrs(), Found: func(item map[string]types.AttributeValue) error {
-				out[k] = item
+				out[k] = Decode(item)
 				return nil
 			}})
 		}
@@ -67,8 +67,8 @@ func (r *Items) Many(ctx context.Context, op string, keys []keyschema.Key) (map[
 }
 
 // Page is one page of a scan of the table from cursor (nil: its start), of
-// at most limit items (0: DynamoDB's 1 MB); next is nil at the end.
-func (r *Scanner) Page(ctx context.Context, cursor map[string]types.AttributeValue, limit int32) (items []map[string]types.AttributeValue, next map[string]types.AttributeValue, err error) {
+// at most limit items (0: DynamoDB's 1 MB), decoded; next is nil at the end.
+func (r *Scanner) Page(ctx context.Context, cursor map[string]types.AttributeValue, limit int32) (items []*Item, next map[string]types.AttributeValue, err error) {
 	in := &dynamodb.ScanInput{TableName: aws.String(r.Table), ExclusiveStartKey: cursor}
 	if limit > 0 {
 		in.Limit = aws.Int32(limit)
@@ -80,7 +80,10 @@ func (r *Scanner) Page(ctx context.Context, cursor map[string]types.AttributeVal
 	if len(page.LastEvaluatedKey) > 0 {
 		next = page.LastEvaluatedKey
 	}
-	return page.Items, next, nil
+	for _, it := range page.Items {
+		items = append(items, Decode(it))
+	}
+	return items, next, nil
 }
 
 // Dates are an item's keys and the dates alerts watch, read as stored: an
@@ -111,10 +114,10 @@ func DatesOf(item map[string]types.AttributeValue) Dates {
 	}
 }
 
-// IncidentFromItem is an incident as incident.created carries it: the main
+// incidentFromItem is an incident as incident.created carries it: the main
 // app's attributes passed through, without the table's keys and
 // bookkeeping, with its ids.
-func IncidentFromItem(assetID, incidentID string, item map[string]types.AttributeValue) map[string]any {
+func incidentFromItem(assetID, incidentID string, item map[string]types.AttributeValue) map[string]any {
 	var m map[string]any
 	_ = attributevalue.UnmarshalMap(item, &m)
 	out := maps.Clone(m)

@@ -30,7 +30,7 @@ func TestDatesOf(t *testing.T) {
 func TestIncidentFromItem(t *testing.T) {
 	item := keyschema.Key{PK: "TENANT#t1#ASSET#a1", SK: "INCIDENT#i1"}.Attrs()
 	item["entity"], item["tenantId"], item["severity"], item[keyschema.ByResourcePK] = s("incident"), s("t1"), s("high"), s("x")
-	got := IncidentFromItem("a1", "i1", item)
+	got := incidentFromItem("a1", "i1", item)
 	if fmt.Sprint(got) != fmt.Sprint(map[string]any{"assetId": "a1", "incidentId": "i1", "severity": "high"}) {
 		t.Fatalf("%v", got)
 	}

@@ -44,11 +44,10 @@ func ChangeOf(r events.DynamoDBEventRecord) (Change, error) {
 	if err != nil {
 		return Change{}, err
 	}
+	// The record's keys say which item it is (images carry them too).
 	for _, img := range []map[string]types.AttributeValue{old, cur} {
-		for _, k := range []string{"PK", "SK"} { // images carry the keys; a record's say which item for sure
-			if _, ok := img[k]; img != nil && !ok {
-				img[k] = &types.AttributeValueMemberS{Value: map[string]string{"PK": c.PK, "SK": c.SK}[k]}
-			}
+		if img != nil {
+			img["PK"], img["SK"] = &types.AttributeValueMemberS{Value: c.PK}, &types.AttributeValueMemberS{Value: c.SK}
 		}
 	}
 	c.Old, c.New = asset.Decode(old), asset.Decode(cur)
