@@ -43,6 +43,14 @@ Gaps:
   shard are serialized here.
 - (the transaction backup above) moto's restore of a whole copy undid other
   requests' writes; the local stack also runs transactions alone.
+- moto ignores TransactWriteItems' ClientRequestToken, which the SDK fills
+  in once per call and sends again with each retry: on DynamoDB a retry of a
+  transaction whose answer was lost returns success without applying it
+  again. On moto the retry applied again, and a create's own put refused
+  itself (a webhook create answered 409 "already exists" after a dropped
+  connection). Here a token that committed in the last 10 minutes answers
+  success again for the same items, and IdempotentParameterMismatch for
+  others, as DynamoDB does.
 - moto's SQS keeps the set of received messages unguarded: ReceiveMessage
   iterates it while other requests add and remove (RuntimeError "Set changed
   size during iteration"), and two requests can both find a message in it
@@ -56,18 +64,24 @@ Usage: python3 infra/moto/server.py [moto_server's arguments]
 """
 import copy
 import functools
+import hashlib
+import json
 import logging
 import sys
 import threading
+import time
 import types
 
 import moto
 import moto.dynamodb.models as dynamodb_models
 from moto import backends
+from moto.core.responses import ActionResult
 from moto.core.utils import unix_time
+from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue, SQSBackend
 from moto.server import main
 
@@ -271,6 +285,42 @@ def _received(queue):
 Queue.pending_messages = property(_received)
 Queue.pending_message_groups = property(
     lambda queue: {m.group_id for m in tuple(_received(queue)) if m.group_id is not None})
+
+class _IdempotentParameterMismatch(DynamodbException):
+    def __init__(self):
+        super().__init__("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                         "The request uses the same client token as a previous, but non-identical request.")
+
+
+_TOKEN_TTL = 600  # seconds: DynamoDB keeps a transaction's token this long
+_tokens = {}  # client token -> (digest of the transaction's items, when it committed)
+_tokens_lock = threading.Lock()
+
+
+def _idempotent(handler):
+    @functools.wraps(handler)
+    def run(self):
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return handler(self)
+        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        now = time.time()
+        with _tokens_lock:
+            for t in [t for t, (_, at) in _tokens.items() if now - at > _TOKEN_TTL]:
+                del _tokens[t]
+            seen = _tokens.get(token)
+        if seen is not None:
+            if seen[0] != digest:
+                raise _IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = handler(self)
+        with _tokens_lock:
+            _tokens[token] = (digest, now)
+        return result
+    return run
+
+
+DynamoHandler.transact_write_items = _idempotent(DynamoHandler.transact_write_items)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
 )
 
@@ -309,4 +310,39 @@ func TestReadsDuringWritesDoNotFail(t *testing.T) {
 func TestInMemoryTableKeepsMotosContract(t *testing.T) {
 	t.Parallel()
 	dynamotest.Contract(t, stack.DB, stack.IntegrationsTable, "contract-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+}
+
+// A transaction sent again with its ClientRequestToken (the SDK fills one
+// in per call and resends it with each retry) is not applied again, as on
+// DynamoDB: a create whose answer was lost and that the SDK retried
+// succeeds, where moto applied it twice and its own put refused itself.
+// The same token with other items is refused.
+func TestRetriedTransactionIsNotAppliedAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(stack.AWS)
+	table, arn := newStreamTable(t, ctx, db)
+	put := func(token, sk string) error {
+		_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String(token), TransactItems: []types.TransactWriteItem{{Put: &types.Put{
+			TableName: aws.String(table), ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			Item: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "p"}, "SK": &types.AttributeValueMemberS{Value: sk}},
+		}}}})
+		return err
+	}
+	token := fmt.Sprintf("retry-%d", seq.Add(1))
+	for try := range 2 {
+		if err := put(token, "created-once"); err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+	}
+	if n := len(streamRecords(t, ctx, arn)); n != 1 {
+		t.Fatalf("the transaction was applied %d times", n)
+	}
+	var mismatch *types.IdempotentParameterMismatchException
+	if err := put(token, "another"); !errors.As(err, &mismatch) {
+		t.Fatalf("the same token with other items: %v", err)
+	}
+	if err := put(fmt.Sprintf("retry-%d", seq.Add(1)), "created-once"); !dynamo.ConditionFailed(err) {
+		t.Fatalf("a new call putting the item again must be refused: %v", err)
+	}
 }
