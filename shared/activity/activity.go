@@ -256,6 +256,19 @@ func webRow(d delivery.Record) Row {
 	}
 }
 
+// DeliveryKey reads a delivery's row id (whk-…) as the key of its record
+// in the tenant's partitions; any other id is not found.
+func DeliveryKey(tenantID, id string) (delivery.Key, error) {
+	rest, ok := strings.CutPrefix(id, "whk-")
+	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	sk := string(raw)
+	hash := strings.LastIndex(sk, "#")
+	if !ok || err != nil || hash < 0 || len(sk) > 200 {
+		return delivery.Key{}, apierror.New(apierror.NotFound, "no delivery %q", id)
+	}
+	return delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk}, nil
+}
+
 // Detail is one row expanded: the full redacted payload and headers.
 type Detail struct {
 	Row
@@ -284,14 +297,11 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 		}
 		key = itemKey(keyschema.SystemPK(tenantID), ulid)
 	case strings.HasPrefix(id, "whk-"):
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(id, "whk-"))
-		sk := string(raw)
-		hash := strings.LastIndex(sk, "#")
-		if err != nil || hash < 0 || len(sk) > 200 {
-			return Detail{}, notFound
+		k, err := DeliveryKey(tenantID, id)
+		if err != nil {
+			return Detail{}, err
 		}
-		k := delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk}
-		key = itemKey(keyschema.DeliveryPK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards)), sk)
+		key = itemKey(keyschema.DeliveryPK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards)), k.SK)
 	default:
 		return Detail{}, notFound
 	}

@@ -42,7 +42,10 @@ type API struct {
 	// to 8 attempts at a URL the Owner chose).
 	Limiter    ratelimit.Limiter
 	TestEvents ratelimit.Limit
-	Now        func() time.Time
+	// Resends bounds each webhook's resends (one attempt each), so the
+	// Activity Log cannot be used to flood an endpoint.
+	Resends ratelimit.Limit
+	Now     func() time.Time
 	// PublicURL and Region say where clients reach the API (see baseURL).
 	PublicURL, Region string
 }
@@ -76,6 +79,7 @@ func (a *API) table() []endpoint {
 		{http.MethodGet, "/api/integrations/developer-guide", access{owner, tenant.Growth}, a.developerGuide},
 		{http.MethodGet, "/api/integrations/activity", access{readers, tenant.Growth}, a.listActivity},
 		{http.MethodGet, "/api/integrations/activity/{id}", access{readers, tenant.Growth}, a.getActivity},
+		{http.MethodPost, "/api/integrations/activity/{id}/resend", access{owner, tenant.Enterprise}, a.resendDelivery},
 		{http.MethodGet, hooks, access{owner, tenant.Enterprise}, a.listWebhooks},
 		{http.MethodPost, hooks, access{owner, tenant.Enterprise}, a.createWebhook},
 		{http.MethodGet, hooks + "/{id}", access{owner, tenant.Enterprise}, a.getWebhook},

@@ -27,6 +27,7 @@ var documented = map[string]access{
 	"GET /api/integrations/developer-guide":       {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"GET /api/integrations/activity":              {[]tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager}, tenant.Growth},
 	"GET /api/integrations/activity/{id}":         {[]tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager}, tenant.Growth},
+	"POST /api/integrations/activity/{id}/resend": {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"GET /api/integrations/webhooks":              {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"POST /api/integrations/webhooks":             {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"GET /api/integrations/webhooks/{id}":         {[]tenant.Role{tenant.Owner}, tenant.Enterprise},

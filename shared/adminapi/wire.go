@@ -67,6 +67,8 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		Limiter:   &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
 		TestEvents: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.TestEventsPerMinute, 1)),
 			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
+		Resends: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.ResendsPerMinute, 1)),
+			Burst: max(cfg.ResendsPerMinute, 1), Shards: 1},
 		Now:       time.Now,
 		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
 	}

@@ -18,6 +18,7 @@ var Routes = []httpapi.Route{
 	{Method: http.MethodGet, Pattern: "/api/integrations/developer-guide"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/activity"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/activity/{id}"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/activity/{id}/resend"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/webhooks"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/webhooks/{id}"},

@@ -69,6 +69,7 @@ var (
 	// random keys costs in DynamoDB reads, per source address.
 	KeyLookupsPerSource = &Var{Name: "KEY_LOOKUPS_PER_SOURCE", Default: "60", Shell: true, Kind: Int, Min: 1, Max: 10_000, Doc: "lookups of unverified key strings per source address (IPv6: /64) per instance, a minute and at once"}
 	TestEventsPerMinute = &Var{Name: "TEST_EVENTS_PER_MINUTE", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 60, Doc: "test events per webhook a minute, and at once"}
+	ResendsPerMinute    = &Var{Name: "RESENDS_PER_MINUTE", Default: "10", Shell: true, Kind: Int, Min: 1, Max: 600, Doc: "deliveries resent from the Activity Log per webhook a minute, and at once"}
 	// Bounded well inside the dispatcher's 60 s Lambda timeout, which must
 	// leave time to record the attempt.
 	DeliveryTimeout = &Var{Name: "DELIVERY_TIMEOUT", Default: "10s", Shell: true, Kind: Duration, Min: int64(time.Second), Max: int64(45 * time.Second), Doc: "per attempt (1s to 45s)"}
@@ -106,7 +107,7 @@ var (
 var Vars = []*Var{
 	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
 	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, APIRateLimit, APIRateBurst,
-	KeyLookupsPerSource, TestEventsPerMinute, DeliveryTimeout,
+	KeyLookupsPerSource, TestEventsPerMinute, ResendsPerMinute, DeliveryTimeout,
 	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, WebhookCacheTTL,
 	RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,

@@ -45,6 +45,7 @@ type AdminAPI struct {
 	Entra               Entra
 	EntraReturnURL      string
 	TestEventsPerMinute int
+	ResendsPerMinute    int
 }
 
 // Entra is what reaches Microsoft as the app, and the sync queue: read by
@@ -76,6 +77,7 @@ func (c *AdminAPI) read(r *reader) {
 	c.Entra.read(r)
 	c.EntraReturnURL = r.baseURL(EntraReturnURL)
 	c.TestEventsPerMinute = r.int(TestEventsPerMinute)
+	c.ResendsPerMinute = r.int(ResendsPerMinute)
 }
 
 // StreamRouter is StreamRouterFunction's config: subscriptions in, delivery

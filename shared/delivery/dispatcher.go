@@ -222,7 +222,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 
 	status, respBody, retryAfter, sendErr, took := d.send(ctx, w, rec, now, slow)
 	a := Attempt{N: n, At: isotime.Format(now), StatusCode: status, DurationMs: took.Milliseconds()}
-	v := Judge(status, sendErr, func() (time.Duration, bool) { return Backoff(d.Schedule, n) })
+	v := Judge(status, sendErr, func() (time.Duration, bool) { return rec.Retry(d.Schedule, n) })
 	a.Error = v.Error
 	if retryAfter > 0 {
 		// The receiver asked for a pause: this delivery retries no sooner, and

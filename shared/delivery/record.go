@@ -83,7 +83,12 @@ type Record struct {
 	UpdatedAt        string    `dynamodbav:"updatedAt"`
 	DeliveredAt      string    `dynamodbav:"deliveredAt,omitempty"`
 	History          []Attempt `dynamodbav:"history"`
-	SK               string    `dynamodbav:"SK"`
+	// A resend opens a round of attempts of its own: RoundFrom is how many
+	// attempts came before it and RoundAttempts how many it may make (0:
+	// the whole retry schedule).
+	RoundFrom     int    `dynamodbav:"roundFrom,omitempty"`
+	RoundAttempts int    `dynamodbav:"roundAttempts,omitempty"`
+	SK            string `dynamodbav:"SK"`
 	// keyschema.WebhookDeliveriesPK: the activity log's webhook filter. A
 	// tag cannot name a constant: TestRecordTagsNameTheIndexAttribute keeps
 	// it keyschema.ByResourcePK.

@@ -23,6 +23,15 @@ func Backoff(schedule []time.Duration, attempt int) (wait time.Duration, ok bool
 	return min(wait, maxVisibility), true
 }
 
+// Retry is the wait after attempt n of r failed, counted in r's round (a
+// resend's single attempt has none; the first round is the whole schedule).
+func (r Record) Retry(schedule []time.Duration, n int) (time.Duration, bool) {
+	if r.RoundAttempts > 0 && n-r.RoundFrom >= r.RoundAttempts {
+		return 0, false
+	}
+	return Backoff(schedule, n-r.RoundFrom)
+}
+
 // Verdict is what one attempt's answer means for its delivery.
 type Verdict struct {
 	Status  string        // Delivered, Failed, or Pending (a retry is scheduled)

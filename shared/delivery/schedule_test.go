@@ -40,3 +40,32 @@ func TestJudge(t *testing.T) {
 		}
 	}
 }
+
+// A record's retries count in its round: the first round is the whole
+// schedule; a resend's round is its one attempt, however many came before;
+// a round of the whole schedule opened later starts the schedule again.
+func TestRetryCountsInTheRound(t *testing.T) {
+	schedule := []time.Duration{time.Minute, time.Hour, 10 * time.Hour}
+	for _, c := range []struct {
+		name string
+		rec  Record
+		n    int
+		want time.Duration // 0: no retry
+	}{
+		{"first attempt", Record{}, 1, time.Minute},
+		{"third attempt", Record{}, 3, 10 * time.Hour},
+		{"schedule spent", Record{}, 4, 0},
+		{"a resend after one attempt", Record{RoundFrom: 1, RoundAttempts: 1}, 2, 0},
+		{"a resend after the schedule", Record{RoundFrom: 4, RoundAttempts: 1}, 5, 0},
+		{"a new full round, its first", Record{RoundFrom: 4}, 5, time.Minute},
+		{"a new full round, its third", Record{RoundFrom: 4}, 7, 10 * time.Hour},
+		{"a new full round, spent", Record{RoundFrom: 4}, 8, 0},
+		{"a round of two, its first", Record{RoundFrom: 4, RoundAttempts: 2}, 5, time.Minute},
+		{"a round of two, spent", Record{RoundFrom: 4, RoundAttempts: 2}, 6, 0},
+	} {
+		wait, ok := c.rec.Retry(schedule, c.n)
+		if ok != (c.want > 0) || (ok && (wait < c.want*9/10 || wait > c.want*11/10)) {
+			t.Errorf("%s: %s, %v; want about %s", c.name, wait, ok, c.want)
+		}
+	}
+}

@@ -274,5 +274,8 @@ const (
 
 func RateTestEvents(webhookID string) string { return "TEST#" + webhookID }
 
+// RateResends is one webhook's share of resends from the Activity Log.
+func RateResends(webhookID string) string { return "RESEND#" + webhookID }
+
 // RateAPIKey is one API key's share of the integration API (per-key limits, a later issue).
 func RateAPIKey(keyID string) string { return "API#" + keyID }

@@ -23,6 +23,7 @@ import (
 const (
 	WebhookFailing   = "webhook.failing"   // a delivery attempt failed after the last one succeeded (or none had run)
 	WebhookRecovered = "webhook.recovered" // a delivery attempt succeeded after the last one failed
+	DeliveryResent   = "delivery.resent"   // an Owner sent a delivery again from its Activity Log row
 )
 
 // Entry is one system event. Details never holds a secret: it is written by
