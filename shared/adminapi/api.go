@@ -88,6 +88,7 @@ func (a *API) table() []endpoint {
 		{http.MethodPost, hooks + "/{id}/test", access{owner, tenant.Enterprise}, a.testWebhook},
 		{http.MethodPost, hooks + "/{id}/pause", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Paused)},
 		{http.MethodPost, hooks + "/{id}/resume", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Active)},
+		{http.MethodPost, hooks + "/{id}/rotate-secret", access{owner, tenant.Enterprise}, a.rotateSecret},
 		{http.MethodGet, "/api/integrations/alert-settings", access{owner, tenant.Enterprise}, a.getAlertSettings},
 		{http.MethodPatch, "/api/integrations/alert-settings", access{owner, tenant.Enterprise}, a.patchAlertSettings},
 		{http.MethodGet, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.listKeys},

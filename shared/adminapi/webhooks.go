@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bytes"
 	"maps"
 	"net/http"
 	"regexp"
@@ -210,5 +211,50 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, u User) error 
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"deliveryId": k.DeliveryID, "event": e.Name, "status": delivery.Pending})
+	return nil
+}
+
+// rotateSecret replaces a webhook's signing secret, shown once in the
+// answer; the replaced one keeps signing beside it for the overlap.
+func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, u User) error {
+	id, err := webhookID(r)
+	if err != nil {
+		return err
+	}
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}") // no body: a new secret and the default overlap
+	}
+	var in webhook.RotateInput
+	if err := httpapi.DecodeValid(body, &in, in.Validate); err != nil {
+		return err
+	}
+	hook, err := a.Webhooks.Get(r.Context(), u.TenantID, id)
+	if err != nil {
+		return err
+	}
+	next, err := webhook.NewSecret()
+	if err != nil {
+		return err
+	}
+	if in.Secret != nil {
+		next = *in.Secret
+	}
+	now := a.Now()
+	if slices.Contains(hook.SigningSecrets(now), next) {
+		return apierror.Invalid(apierror.FieldError{Field: "secret", Issue: "must differ from the secrets that sign now"})
+	}
+	if retryAt, ok := hook.Rotate(next, in.Overlap(), now); !ok {
+		policy := ratelimit.Policy{Name: "secret-rotations", Limit: ratelimit.Limit{Every: webhook.RotationWindow / webhook.MaxRotations, Burst: webhook.MaxRotations}}
+		return policy.Refuse(w.Header(), retryAt.Sub(now))
+	}
+	hook.UpdatedAt = isotime.Format(now)
+	if err := a.Webhooks.Rotate(r.Context(), hook, u.Subject, in.Overlap()); err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, createdWebhook{View: hook.View(), Secret: next})
 	return nil
 }

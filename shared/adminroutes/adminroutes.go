@@ -27,6 +27,7 @@ var Routes = []httpapi.Route{
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/test"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/pause"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/resume"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/rotate-secret"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/alert-settings"},
 	{Method: http.MethodPatch, Pattern: "/api/integrations/alert-settings"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"},

@@ -449,7 +449,7 @@ func (d *Dispatcher) send(ctx context.Context, w webhook.Webhook, rec Record, no
 	for name, value := range w.Headers {
 		req.Header.Set(name, value)
 	}
-	for name, value := range Headers(w.Secret, rec.DeliveryID, rec.Event, payload, now) {
+	for name, value := range Headers(w.SigningSecrets(now), rec.DeliveryID, rec.Event, payload, now) {
 		req.Header.Set(name, value)
 	}
 	start := time.Now()

@@ -24,7 +24,7 @@ func FuzzSignatureVerification(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, id, event string, flip uint) {
-		h := Headers(secret, id, event, body, time.Now())
+		h := Headers([]string{secret}, id, event, body, time.Now())
 		hdr := http.Header{}
 		for k, v := range h {
 			hdr.Set(k, v)

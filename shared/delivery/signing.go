@@ -15,22 +15,32 @@ import (
 	"github.com/uniasset/integrations/shared/isotime"
 )
 
-// Headers returns the headers of one attempt. X-UniAsset-Signature is the
-// spec's hex HMAC-SHA256 of the raw body keyed by the secret string; the
-// webhook-* set is Standard Webhooks (HMAC-SHA256 of "id.timestamp.body" keyed
-// by the base64-decoded part of the whsec_ secret), so receivers can use its libraries.
-func Headers(secret, deliveryID, event string, body []byte, at time.Time) map[string]string {
-	spec := hmac.New(sha256.New, []byte(secret))
-	spec.Write(body)
-
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		key = []byte(secret) // not a whsec_ secret: fall back to its bytes
-	}
+// Headers returns the headers of one attempt, signed with secrets: the
+// webhook's current secret first, then any a rotation replaced that are
+// still in their overlap (webhook.Webhook.SigningSecrets).
+//
+// webhook-signature is Standard Webhooks: one "v1,<base64>" per secret,
+// space-separated (HMAC-SHA256 of "id.timestamp.body" keyed by the
+// base64-decoded part of the whsec_ secret), so a receiver holding any of
+// them verifies, and its libraries can be used. X-UniAsset-Signature is the
+// spec's hex HMAC-SHA256 of the raw body keyed by the secret string; it holds
+// one value, so it is keyed by the last (oldest) secret: a receiver that
+// checks it keeps working on the secret it has until the overlap ends.
+func Headers(secrets []string, deliveryID, event string, body []byte, at time.Time) map[string]string {
 	ts := strconv.FormatInt(at.Unix(), 10)
-	std := hmac.New(sha256.New, key)
-	std.Write([]byte(deliveryID + "." + ts + "."))
-	std.Write(body)
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil {
+			key = []byte(secret) // not a whsec_ secret: fall back to its bytes
+		}
+		std := hmac.New(sha256.New, key)
+		std.Write([]byte(deliveryID + "." + ts + "."))
+		std.Write(body)
+		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(std.Sum(nil))
+	}
+	spec := hmac.New(sha256.New, []byte(secrets[len(secrets)-1]))
+	spec.Write(body)
 
 	return map[string]string{
 		"Content-Type":         "application/json",
@@ -40,6 +50,6 @@ func Headers(secret, deliveryID, event string, body []byte, at time.Time) map[st
 		"X-UniAsset-Signature": hex.EncodeToString(spec.Sum(nil)),
 		"webhook-id":           deliveryID,
 		"webhook-timestamp":    ts,
-		"webhook-signature":    "v1," + base64.StdEncoding.EncodeToString(std.Sum(nil)),
+		"webhook-signature":    strings.Join(sigs, " "),
 	}
 }

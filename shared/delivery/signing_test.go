@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestHeadersVerifyBothWays(t *testing.T) {
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	body := []byte(`{"event":"asset.created","timestamp":"2026-03-08T09:15:00.000Z","data":{"assetId":"asset_123"}}`)
 	at := time.Now()
-	h := Headers(secret, "msg_1", "asset.created", body, at)
+	h := Headers([]string{secret}, "msg_1", "asset.created", body, at)
 
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
@@ -65,5 +66,40 @@ func TestIDIsDeterministicPerEventAndWebhook(t *testing.T) {
 	a, b := ID("ev1", "asset.created", "wh_1"), ID("ev1", "asset.created", "wh_1")
 	if a != b || a == ID("ev1", "asset.updated", "wh_1") || a == ID("ev1", "asset.created", "wh_2") || a == ID("ev2", "asset.created", "wh_1") {
 		t.Fatal("delivery ids must be equal for the same (event record, event, webhook) and differ otherwise")
+	}
+}
+
+// During a rotation's overlap webhook-signature carries one v1 signature per
+// secret: the Standard Webhooks library verifies with the new secret and
+// with the old one, not with a third. X-UniAsset-Signature is keyed by the
+// oldest secret still signing.
+func TestHeadersDuringAnOverlapVerifyWithEitherSecret(t *testing.T) {
+	current, old := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGhpcyBpcyB0aGUgb2xkIHNlY3JldCBrZXkhIQ=="
+	body := []byte(`{"event":"asset.created","timestamp":"2026-03-08T09:15:00.000Z","data":{}}`)
+	h := Headers([]string{current, old}, "msg_1", "asset.created", body, time.Now())
+	hdr := http.Header{}
+	for k, v := range h {
+		hdr.Set(k, v)
+	}
+	for _, secret := range []string{current, old} {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := wh.Verify(body, hdr); err != nil {
+			t.Errorf("holding %s…: %v", secret[:10], err)
+		}
+	}
+	other, _ := standardwebhooks.NewWebhook("whsec_b3RoZXIgc2VjcmV0IGtleSBvZiAyNCBieXRlcw==")
+	if other.Verify(body, hdr) == nil {
+		t.Error("a third secret verified")
+	}
+	mac := hmac.New(sha256.New, []byte(old))
+	mac.Write(body)
+	if h["X-UniAsset-Signature"] != hex.EncodeToString(mac.Sum(nil)) {
+		t.Error("X-UniAsset-Signature is not keyed by the oldest secret")
+	}
+	if n := len(strings.Fields(h["webhook-signature"])); n != 2 {
+		t.Errorf("%d signatures, want 2", n)
 	}
 }

@@ -189,6 +189,8 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("POST", "/api/integrations/webhooks/{id}/pause", wh+"/pause", owner, nil)
 	do("POST", "/api/integrations/webhooks/{id}/test", wh+"/test", owner, nil) // paused: 409
 	do("POST", "/api/integrations/webhooks/{id}/resume", wh+"/resume", owner, nil)
+	do("POST", "/api/integrations/webhooks/{id}/rotate-secret", wh+"/rotate-secret", owner, example["rotateWebhookSecret"])
+	do("POST", "/api/integrations/webhooks/{id}/rotate-secret", wh+"/rotate-secret", owner, map[string]any{"overlapHours": 99})
 	do("POST", "/api/integrations/webhooks/{id}/test", wh+"/test", owner, nil)
 
 	page := do("GET", "/api/integrations/activity", "/api/integrations/activity", owner, nil)

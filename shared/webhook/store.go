@@ -40,8 +40,9 @@ func (s *Store) now() time.Time {
 
 // sealed is what the Sealed attribute holds once opened.
 type sealed struct {
-	Secret  string            `json:"secret"`
-	Headers map[string]string `json:"headers"`
+	Secret   string            `json:"secret"`
+	Headers  map[string]string `json:"headers"`
+	Previous []Previous        `json:"previous,omitempty"`
 }
 
 func sealContext(tenantID, id string) string { return "webhook:" + tenantID + ":" + id }
@@ -55,7 +56,7 @@ func NewID() string { return "wh_" + strings.ToLower(ulid.Make().String()) }
 
 func (s *Store) seal(w *Webhook) error {
 	w.HeaderNames = slices.Sorted(maps.Keys(w.Headers))
-	raw, err := json.Marshal(sealed{Secret: w.Secret, Headers: w.Headers})
+	raw, err := json.Marshal(sealed{Secret: w.Secret, Headers: w.Headers, Previous: w.Previous})
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func (s *Store) Open(w *Webhook) error {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return err
 	}
-	w.Secret, w.Headers = v.Secret, v.Headers
+	w.Secret, w.Headers, w.Previous = v.Secret, v.Headers, v.Previous
 	return nil
 }
 

@@ -79,6 +79,13 @@ type Webhook struct {
 	HeaderNames        []string          `dynamodbav:"headerNames,stringset,omitempty"` // names are not secret; values are sealed
 	Secret             string            `dynamodbav:"-"`
 	Headers            map[string]string `dynamodbav:"-"`
+	// Previous is the secrets rotations replaced, sealed with the current
+	// one; PreviousUntil (plain: no secret) is when the last of them stops
+	// signing, and Rotations the times of the rotations in the last
+	// RotationWindow.
+	Previous      []Previous `dynamodbav:"-"`
+	PreviousUntil string     `dynamodbav:"previousUntil,omitempty"`
+	Rotations     []string   `dynamodbav:"rotations,omitempty"`
 }
 
 // Subscribes reports whether the webhook wants event.
@@ -116,6 +123,11 @@ type View struct {
 	CreatedAt      string            `json:"createdAt"`
 	CreatedBy      string            `json:"createdBy"`
 	UpdatedAt      string            `json:"updatedAt"`
+	// SecretRotatedAt is the last rotation (null: none);
+	// PreviousSecretsUntil is when replaced secrets stop signing (null:
+	// none signs now).
+	SecretRotatedAt      *string `json:"secretRotatedAt"`
+	PreviousSecretsUntil *string `json:"previousSecretsUntil"`
 }
 
 // View renders w for the admin API.
@@ -133,7 +145,15 @@ func (w Webhook) View() View {
 	if w.RateLimit > 0 {
 		v.RateLimit = &w.RateLimit
 	}
-	v.Slow = w.SlowUntil > isotime.Format(time.Now())
+	now := isotime.Format(time.Now())
+	v.Slow = w.SlowUntil > now
+	if len(w.Rotations) > 0 {
+		last := slices.Max(w.Rotations)
+		v.SecretRotatedAt = &last
+	}
+	if w.PreviousUntil > now {
+		v.PreviousSecretsUntil = &w.PreviousUntil
+	}
 	return v
 }
 
