@@ -84,7 +84,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	hook := webhook.Webhook{
 		TenantID: u.TenantID, ID: webhook.NewID(), Name: in.Name, URL: in.URL, Events: in.Events,
 		Status: in.Status, CreatedAt: at, CreatedBy: u.Subject, UpdatedAt: at,
-		Secret: secret, Headers: in.Headers,
+		Secret: secret, Headers: in.Headers, Scope: in.Filter,
 	}
 	if in.Description != nil {
 		hook.Description = *in.Description
@@ -140,6 +140,12 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	}
 	if in.RateLimit != nil {
 		hook.RateLimit = *in.RateLimit
+	}
+	if in.Filter != nil {
+		hook.Scope = in.Filter
+		if in.Filter.Empty() {
+			hook.Scope = nil
+		}
 	}
 	hook.UpdatedAt = isotime.Format(a.Now())
 	if err := a.Webhooks.Replace(r.Context(), hook); err != nil { // only over the revision read above

@@ -21,6 +21,8 @@ type Data struct {
 	Maintenance   *asset.Maintenance `json:"maintenance,omitempty"`
 	Document      *asset.Document    `json:"document,omitempty"`
 	Asset         *asset.Asset       `json:"asset,omitempty"`
+	// about is the asset, sent or not, for webhook scopes.
+	about *asset.Asset
 }
 
 // NewData builds the data of an alert about entry e from its item and the
@@ -30,7 +32,7 @@ func NewData(e Entry, item, assetItem *asset.Item, now time.Time) (Data, error) 
 		return Data{}, fmt.Errorf("asset of an alert: %w", errOf(assetItem))
 	}
 	a := *assetItem.Asset
-	d := Data{AssetID: a.AssetID, AssetName: a.AssetName, ExternalID: a.ExternalID, DueDate: e.DueAt, DaysRemaining: DaysRemaining(e.DueAt, now)}
+	d := Data{AssetID: a.AssetID, AssetName: a.AssetName, ExternalID: a.ExternalID, DueDate: e.DueAt, DaysRemaining: DaysRemaining(e.DueAt, now), about: &a}
 	switch e.Kind {
 	case MaintenanceKind:
 		if item == nil || item.Maintenance == nil {

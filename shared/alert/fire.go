@@ -77,13 +77,14 @@ func sourceID(k keyschema.Key) string {
 }
 
 // Fire sends m's alert with data to the tenant's active webhooks subscribed
-// to its event (hooks: the tenant's webhooks, listed by the caller). It
+// to its event whose scope takes its asset (hooks: the tenant's webhooks,
+// listed by the caller). It
 // reports whether the alert was queued now (false: it fired before, or no
 // webhook wants it).
 func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhook.Webhook, now time.Time) (bool, error) {
 	var ids []string
 	for _, w := range hooks {
-		if w.Status == webhook.Active && w.Subscribes(m.Event) {
+		if w.Wants(m.Event, data.about) {
 			ids = append(ids, w.ID)
 		}
 	}

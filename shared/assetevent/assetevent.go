@@ -77,8 +77,9 @@ func Events(c Change) ([]delivery.Event, error) {
 		if when == "" {
 			when = isotime.Format(at)
 		}
-		return delivery.Event{SourceID: c.EventID, Name: name, TenantID: tenantID, Time: when, Data: data}
+		return delivery.Event{SourceID: c.EventID, Name: name, TenantID: tenantID, Time: when, Data: data, AssetID: assetID}
 	}
+	about := func(e delivery.Event, a asset.Asset) delivery.Event { e.Asset = &a; return e }
 	switch {
 	case c.EventName == "REMOVE":
 		if sk != keyschema.AssetSK || c.Old == nil {
@@ -88,14 +89,14 @@ func Events(c Change) ([]delivery.Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []delivery.Event{mk("asset.deleted", "", prev)}, nil
+		return []delivery.Event{about(mk("asset.deleted", "", prev), prev)}, nil
 	case sk == keyschema.AssetSK:
 		cur, err := typed(c.New, func(it *asset.Item) *asset.Asset { return it.Asset })
 		if err != nil {
 			return nil, err
 		}
 		if c.EventName == "INSERT" {
-			return []delivery.Event{mk("asset.created", cur.CreatedAt, cur)}, nil
+			return []delivery.Event{about(mk("asset.created", cur.CreatedAt, cur), cur)}, nil
 		}
 		prev, err := typed(c.Old, func(it *asset.Item) *asset.Asset { return it.Asset })
 		if err != nil {
@@ -103,13 +104,13 @@ func Events(c Change) ([]delivery.Event, error) {
 		}
 		var out []delivery.Event
 		if !reflect.DeepEqual(prev.Assignment.UserID, cur.Assignment.UserID) || !reflect.DeepEqual(prev.Assignment.DepartmentID, cur.Assignment.DepartmentID) {
-			out = append(out, mk("asset.assigned", cur.UpdatedAt, assigned{Asset: cur, PreviousAssignment: prev.Assignment}))
+			out = append(out, about(mk("asset.assigned", cur.UpdatedAt, assigned{Asset: cur, PreviousAssignment: prev.Assignment}), cur))
 		}
 		if !reflect.DeepEqual(prev.GeoPosition, cur.GeoPosition) && cur.GeoPosition != nil {
-			out = append(out, mk("geo_position.updated", cur.UpdatedAt, positioned{AssetID: cur.AssetID, AssetName: cur.AssetName, ExternalID: cur.ExternalID, GeoPosition: *cur.GeoPosition, PreviousGeoPosition: prev.GeoPosition}))
+			out = append(out, about(mk("geo_position.updated", cur.UpdatedAt, positioned{AssetID: cur.AssetID, AssetName: cur.AssetName, ExternalID: cur.ExternalID, GeoPosition: *cur.GeoPosition, PreviousGeoPosition: prev.GeoPosition}), cur))
 		}
 		if fieldsChanged(prev, cur) {
-			out = append(out, mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: asset.ChangedFields(prev, cur)}))
+			out = append(out, about(mk("asset.updated", cur.UpdatedAt, updated{Asset: cur, ChangedFields: asset.ChangedFields(prev, cur)}), cur))
 		}
 		return out, nil
 	case strings.HasPrefix(sk, keyschema.MaintenancePrefix) && c.EventName == "INSERT":

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -34,6 +35,12 @@ type Event struct {
 	Time     string // ISO 8601, when it happened
 	Data     any
 	Test     bool
+	// AssetID is the asset the event is about, and Asset that asset when
+	// the event's maker has it (nil: the router reads it if a scoped
+	// webhook needs it). Webhook scopes are matched against it; neither is
+	// sent.
+	AssetID string
+	Asset   *asset.Asset
 }
 
 // Payload is the body every receiver gets (the spec's shape, field order kept).

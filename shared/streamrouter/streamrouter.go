@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,12 @@ type Arm interface {
 	Change(ctx context.Context, old, cur *asset.Item, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) error
 }
 
+// Assets reads the asset an event of a record (maintenance, incident) is
+// about, for scoped webhooks (asset.Items).
+type Assets interface {
+	Asset(ctx context.Context, tenantID, assetID string) (*asset.Item, error)
+}
+
 // MetricUnroutableEvents counts events skipped because a delivery of theirs
 // cannot be recorded (webhook items that do not decode are counted by
 // alert.CountUnreadable).
@@ -45,6 +52,7 @@ type Router struct {
 	Webhooks alert.Subscriptions
 	Enqueuer Deliveries
 	Alerts   Arm              // nil: no alerts (unit tests of routing alone)
+	Assets   Assets           // nil: events of records match no scoped webhook
 	Now      func() time.Time // the clock alerts are weighed by
 	// Concurrency bounds each fan-out of a batch: webhook lists per tenant,
 	// items armed at once (and, within each, an alert's delivery records:
@@ -172,6 +180,10 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 		}
 	}
 
+	if err := r.resolveAssets(ctx, perRecord, tenants, listErr, fail); err != nil {
+		return events.DynamoDBEventResponse{}, err // the invocation ended: assets not read would match no scope
+	}
+
 	var jobs []*job
 	for i, evts := range perRecord {
 		for _, e := range evts {
@@ -180,7 +192,7 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 				continue
 			}
 			for _, w := range tenants[e.TenantID] {
-				if w.Status == webhook.Active && w.Subscribes(e.Name) { // paused webhooks get nothing queued
+				if w.Wants(e.Name, e.Asset) { // paused webhooks get nothing queued
 					jobs = append(jobs, &job{rec: i, w: w, event: e})
 				}
 			}
@@ -226,6 +238,62 @@ func (r *Router) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 	return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{
 		{ItemIdentifier: ev.Records[failed].Change.SequenceNumber},
 	}}, nil
+}
+
+// resolveAssets reads the asset of each event that names only its id
+// (maintenance and incident records) when a scoped webhook of its tenant
+// wants that event, so the scope can be matched: each asset once per batch,
+// as it is now. An asset that is gone matches no scope. A failed read fails
+// the records that needed it.
+func (r *Router) resolveAssets(ctx context.Context, perRecord [][]delivery.Event, tenants map[string][]webhook.Webhook,
+	listErr map[string]error, fail func(int, error)) error {
+	type ref struct{ tenantID, assetID string }
+	var refs []ref
+	users := map[ref][]*delivery.Event{}
+	recs := map[ref][]int{}
+	for i, evts := range perRecord {
+		for j := range evts {
+			e := &evts[j]
+			if e.Asset != nil || e.AssetID == "" || listErr[e.TenantID] != nil || !scopedFor(tenants[e.TenantID], e.Name) {
+				continue
+			}
+			k := ref{e.TenantID, e.AssetID}
+			if users[k] == nil {
+				refs = append(refs, k)
+			}
+			users[k] = append(users[k], e)
+			recs[k] = append(recs[k], i)
+		}
+	}
+	if r.Assets == nil || len(refs) == 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	return parallel.Each(ctx, len(refs), max(r.Concurrency, 1), func(ctx context.Context, n int) error {
+		k := refs[n]
+		item, err := r.Assets.Asset(ctx, k.tenantID, k.assetID)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			for _, i := range recs[k] {
+				fail(i, err)
+			}
+			return nil
+		}
+		if item != nil && item.Asset != nil {
+			for _, e := range users[k] {
+				e.Asset = item.Asset
+			}
+		}
+		return nil
+	})
+}
+
+// scopedFor reports whether an active webhook with a scope subscribes to event.
+func scopedFor(hooks []webhook.Webhook, event string) bool {
+	return slices.ContainsFunc(hooks, func(w webhook.Webhook) bool {
+		return w.Status == webhook.Active && w.Subscribes(event) && !w.Scope.Empty()
+	})
 }
 
 // tooLarge reports whether DynamoDB refused a write for its item's size:

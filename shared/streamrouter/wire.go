@@ -23,6 +23,7 @@ func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Rout
 	return &Router{
 		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},
 		Enqueuer: enqueuer,
+		Assets:   &asset.Items{DB: db, Table: cfg.AssetsTable},
 		Alerts: &alert.Arming{
 			Index:    &alert.Index{DB: db, Table: cfg.IntegrationsTable, Shards: alert.IndexShards},
 			Settings: &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},

@@ -57,6 +57,8 @@ type CreateInput struct {
 	// from another provider keeps its own): whsec_ and the base64 of 24 to
 	// 64 random bytes. Without it one is made.
 	Secret *string `json:"secret"`
+	// Filter limits the webhook to part of the tenant's assets.
+	Filter *Scope `json:"filter"`
 }
 
 // UpdateInput is the body of PATCH /webhooks/{id}: only the fields given change.
@@ -68,6 +70,8 @@ type UpdateInput struct {
 	Description *string            `json:"description"`
 	Headers     *map[string]string `json:"headers"`
 	RateLimit   *int               `json:"rateLimit"`
+	// Filter replaces the scope; {} removes it.
+	Filter *Scope `json:"filter"`
 }
 
 type checker struct{ validate.Problems }
@@ -130,6 +134,18 @@ func (c *checker) headers(h map[string]string) map[string]string {
 	return out
 }
 
+// filter checks a scope; an empty one is none (nil).
+func (c *checker) filter(s *Scope) *Scope {
+	if s == nil {
+		return nil
+	}
+	s.check(&c.Problems, "filter")
+	if s.Empty() {
+		return nil
+	}
+	return s
+}
+
 func (c *checker) rate(n *int) {
 	if n != nil && (*n < 1 || *n > MaxRateLimit) {
 		c.Add("rateLimit", fmt.Sprintf("must be a whole number of deliveries a second from 1 to %d", MaxRateLimit))
@@ -160,6 +176,7 @@ func (in *CreateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 	}
 	in.Headers = c.headers(in.Headers)
 	c.rate(in.RateLimit)
+	in.Filter = c.filter(in.Filter)
 	if in.Secret != nil && !ValidSecret(*in.Secret) {
 		c.Add("secret", "must be whsec_ followed by the base64 of 24 to 64 random bytes")
 	}
@@ -196,8 +213,14 @@ func (in *UpdateInput) Validate(ctx context.Context, p safehttp.Policy) error {
 		in.Headers = &h
 	}
 	c.rate(in.RateLimit)
-	if in.Name == nil && in.URL == nil && in.Events == nil && in.Description == nil && in.Headers == nil && in.RateLimit == nil {
-		c.Add("body", "give at least one of name, url, events, description, headers, rateLimit")
+	if in.Filter != nil {
+		in.Filter = c.filter(in.Filter)
+		if in.Filter == nil {
+			in.Filter = &Scope{} // {}: remove the filter
+		}
+	}
+	if in.Name == nil && in.URL == nil && in.Events == nil && in.Description == nil && in.Headers == nil && in.RateLimit == nil && in.Filter == nil {
+		c.Add("body", "give at least one of name, url, events, description, headers, rateLimit, filter")
 	}
 	return c.Err()
 }

@@ -179,7 +179,7 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 	if err := s.seal(&w); err != nil {
 		return err
 	}
-	var description, headerNames, rateLimit types.AttributeValue // nil: remove the attribute
+	var description, headerNames, rateLimit, scope types.AttributeValue // nil: remove the attribute
 	if w.Description != "" {
 		description = &types.AttributeValueMemberS{Value: w.Description}
 	}
@@ -188,6 +188,12 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 	}
 	if w.RateLimit > 0 {
 		rateLimit = &types.AttributeValueMemberN{Value: strconv.Itoa(w.RateLimit)}
+	}
+	if !w.Scope.Empty() {
+		var err error
+		if scope, err = attributevalue.Marshal(w.Scope); err != nil {
+			return err
+		}
 	}
 	fields := []struct {
 		name  string
@@ -201,6 +207,7 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 		{"description", description},
 		{"headerNames", headerNames},
 		{"rateLimit", rateLimit},
+		{"scope", scope},
 	}
 	names := map[string]string{"#revision": "revision"}
 	values := map[string]types.AttributeValue{

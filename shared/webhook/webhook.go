@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/redact"
 )
@@ -49,16 +50,18 @@ const (
 // Webhook is one subscription. Secret and Headers are plaintext in memory
 // only; the store keeps them sealed.
 type Webhook struct {
-	TenantID    string   `dynamodbav:"tenantId"`
-	ID          string   `dynamodbav:"webhookId"`
-	Name        string   `dynamodbav:"name"`
-	URL         string   `dynamodbav:"url"`
-	Events      []string `dynamodbav:"events,stringset"`
-	Description string   `dynamodbav:"description,omitempty"`
-	Status      string   `dynamodbav:"status"`
-	CreatedAt   string   `dynamodbav:"createdAt"`
-	CreatedBy   string   `dynamodbav:"createdBy"`
-	UpdatedAt   string   `dynamodbav:"updatedAt"`
+	TenantID string   `dynamodbav:"tenantId"`
+	ID       string   `dynamodbav:"webhookId"`
+	Name     string   `dynamodbav:"name"`
+	URL      string   `dynamodbav:"url"`
+	Events   []string `dynamodbav:"events,stringset"`
+	// Scope limits it to part of the tenant's assets (nil: all of them).
+	Scope       *Scope `dynamodbav:"scope,omitempty"`
+	Description string `dynamodbav:"description,omitempty"`
+	Status      string `dynamodbav:"status"`
+	CreatedAt   string `dynamodbav:"createdAt"`
+	CreatedBy   string `dynamodbav:"createdBy"`
+	UpdatedAt   string `dynamodbav:"updatedAt"`
 	// Revision counts the writes of the subscription (edits, pause, resume);
 	// an edit is written only over the revision it read. A counter, not
 	// updatedAt: two instances' clocks can give a later write an equal or
@@ -91,6 +94,12 @@ type Webhook struct {
 // Subscribes reports whether the webhook wants event.
 func (w Webhook) Subscribes(event string) bool { return slices.Contains(w.Events, event) }
 
+// Wants reports whether the webhook gets event e about asset a (nil: not
+// known): it is active, subscribes to e, and its scope takes a.
+func (w Webhook) Wants(event string, a *asset.Asset) bool {
+	return w.Status == Active && w.Subscribes(event) && w.Scope.Matches(a)
+}
+
 // Health is the badge: paused, new (no delivery yet), healthy or failing (the
 // most recent delivery attempt succeeded or failed).
 func (w Webhook) Health() string {
@@ -113,6 +122,7 @@ type View struct {
 	Name           string            `json:"name"`
 	URL            string            `json:"url"`
 	Events         []string          `json:"events"`
+	Filter         *Scope            `json:"filter"` // null: every asset
 	Description    string            `json:"description"`
 	Headers        map[string]string `json:"headers"`
 	RateLimit      *int              `json:"rateLimit"` // null: the default
@@ -132,7 +142,7 @@ type View struct {
 
 // View renders w for the admin API.
 func (w Webhook) View() View {
-	v := View{ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Description: w.Description,
+	v := View{ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Description: w.Description, Filter: w.Scope,
 		Headers: map[string]string{}, Status: w.Status, Health: w.Health(),
 		CreatedAt: w.CreatedAt, CreatedBy: w.CreatedBy, UpdatedAt: w.UpdatedAt}
 	slices.Sort(v.Events)
