@@ -189,8 +189,8 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, u User) error 
 	if err != nil {
 		return err
 	}
-	if hook.Status == webhook.Paused {
-		return apierror.New(apierror.Conflict, "the webhook is paused; resume it to send a test event")
+	if hook.Status != webhook.Active {
+		return apierror.New(apierror.Conflict, "the webhook is %s; resume it to send a test event", hook.Status)
 	}
 	now := a.Now()
 	policy := ratelimit.Policy{Name: "test-events", Limit: a.TestEvents}

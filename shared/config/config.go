@@ -82,8 +82,11 @@ var (
 	SlowAfter         = &Var{Name: "SLOW_AFTER", Default: "2s", Shell: true, Kind: Duration, Min: int64(100 * time.Millisecond), Max: int64(45 * time.Second), Doc: "an attempt unanswered this long marks its webhook slow"}
 	SlowEndpointSlots = &Var{Name: "SLOW_ENDPOINT_SLOTS", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "attempts a slow webhook may start per delivery timeout"}
 	SlowTenantSlots   = &Var{Name: "SLOW_TENANT_SLOTS", Default: "50", Shell: true, Kind: Int, Min: 1, Max: 1000, Doc: "attempts a tenant's slow webhooks may start per delivery timeout"}
-	WebhookCacheTTL   = &Var{Name: "WEBHOOK_CACHE_TTL", Default: "5s", Shell: true, Kind: Duration, Max: int64(time.Minute), Doc: "how long a dispatcher instance reuses a webhook it read (edits, pauses and deletes take effect within it)"}
-	RouterConcurrency = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "work a stream batch runs at once in each of its steps: tenants' webhook lists, items armed (and, within each, the delivery records of an alert), the events' delivery records"}
+	// A webhook that keeps failing is disabled (webhook.DisableRule).
+	AutoDisableAfter   = &Var{Name: "AUTO_DISABLE_AFTER", Default: "120h", Shell: true, Kind: Duration, Doc: "a webhook whose every attempt has failed this long (and on 3 occasions `AUTO_DISABLE_SPACING` apart) is disabled; 0: never"}
+	AutoDisableSpacing = &Var{Name: "AUTO_DISABLE_SPACING", Default: "12h", Shell: true, Kind: Duration, Min: int64(time.Minute), Doc: "how far apart failures must be to count as separate occasions (a burst counts once)"}
+	WebhookCacheTTL    = &Var{Name: "WEBHOOK_CACHE_TTL", Default: "5s", Shell: true, Kind: Duration, Max: int64(time.Minute), Doc: "how long a dispatcher instance reuses a webhook it read (edits, pauses and deletes take effect within it)"}
+	RouterConcurrency  = &Var{Name: "ROUTER_CONCURRENCY", Default: "16", Shell: true, Kind: Int, Min: 1, Max: 100, Doc: "work a stream batch runs at once in each of its steps: tenants' webhook lists, items armed (and, within each, the delivery records of an alert), the events' delivery records"}
 	// The template never sets it (a test checks); the local stack does, for
 	// receivers on loopback.
 	WebhookAllowPrivate = &Var{Name: "WEBHOOK_ALLOW_PRIVATE", Default: "false", Shell: true, Kind: Bool, Doc: "local stack only: allow http:// and private addresses"}
@@ -108,7 +111,7 @@ var Vars = []*Var{
 	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
 	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, APIRateLimit, APIRateBurst,
 	KeyLookupsPerSource, TestEventsPerMinute, ResendsPerMinute, DeliveryTimeout,
-	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, WebhookCacheTTL,
+	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, AutoDisableAfter, AutoDisableSpacing, WebhookCacheTTL,
 	RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,
 	Region, LogLevel,

@@ -121,6 +121,8 @@ type Dispatcher struct {
 	SlowAfter           time.Duration
 	SlowEndpointSlots   int
 	SlowTenantSlots     int
+	AutoDisableAfter    time.Duration
+	AutoDisableSpacing  time.Duration
 	WebhookCacheTTL     time.Duration
 	WebhookAllowPrivate bool
 }
@@ -138,6 +140,8 @@ func (c *Dispatcher) read(r *reader) {
 	c.SlowAfter = r.duration(SlowAfter)
 	c.SlowEndpointSlots = r.int(SlowEndpointSlots)
 	c.SlowTenantSlots = r.int(SlowTenantSlots)
+	c.AutoDisableAfter = r.duration(AutoDisableAfter)
+	c.AutoDisableSpacing = r.duration(AutoDisableSpacing)
 	c.WebhookCacheTTL = r.duration(WebhookCacheTTL)
 	c.WebhookAllowPrivate = r.bool(WebhookAllowPrivate)
 }

@@ -44,6 +44,8 @@ type Dispatcher struct {
 	HoldMax time.Duration
 	// Gate bounds each receiver's and tenant's share (nil: no limits).
 	Gate *Gate
+	// Disable is when a webhook that keeps failing is disabled.
+	Disable webhook.DisableRule
 	// HookTTL is how long an instance reuses a webhook it read (0: reads it
 	// with every attempt).
 	HookTTL time.Duration
@@ -128,7 +130,10 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		cached cachedHook
 	)
 	now := d.Now()
-	if c, ok := d.hooks.get(k.TenantID, k.WebhookID, now, d.HookTTL); ok {
+	// A copy says only what to send: a webhook gone, paused or disabled is
+	// read again before its delivery is discarded, so a resume (or a
+	// re-create) within HookTTL loses nothing.
+	if c, ok := d.hooks.get(k.TenantID, k.WebhookID, now, d.HookTTL); ok && c.hook.Found && c.hook.Status == webhook.Active {
 		cached, hook = c, c.hook
 		rec, found, err = d.Deliveries.Get(ctx, k)
 	} else {
@@ -182,6 +187,11 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		return true, fmt.Errorf("open webhook: %w", hook.Err)
 	case hook.Status == webhook.Paused:
 		return discard("webhook paused; delivery discarded")
+	case hook.Status == webhook.Disabled:
+		if !hook.DisabledNotified {
+			d.notifyDisabled(ctx, hook.Webhook, log)
+		}
+		return discard("webhook disabled after sustained failure; delivery discarded")
 	}
 	w := hook.Webhook
 	n := rec.Attempts + 1
@@ -267,6 +277,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	outcome := webhook.OutcomeDelivered
 	if o.Status != Delivered {
 		outcome = webhook.OutcomeFailed
+		d.judgeFailure(ctx, w, a.Error, now, log)
 	}
 	if !w.NeedsOutcome(outcome, now) {
 		// w's health was read at healthAt; a concurrent attempt may have

@@ -38,5 +38,6 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 			EndpointSlots: cfg.SlowEndpointSlots, TenantSlots: cfg.SlowTenantSlots, SlowAfter: cfg.SlowAfter,
 		},
 		HookTTL: cfg.WebhookCacheTTL,
+		Disable: webhook.DisableRule{After: cfg.AutoDisableAfter, Spacing: cfg.AutoDisableSpacing},
 	}, nil
 }

@@ -123,7 +123,9 @@ func TestRenderedFunctionPolicies(t *testing.T) {
 	}{
 		{"DispatcherFunction", Request{Action: "dynamodb:BatchGetItem", Resource: integrations, Keys: lk("TENANT#a#DELIVERY#1", "TENANT#a")}, true},
 		{"DispatcherFunction", Request{Action: "dynamodb:PutItem", Resource: integrations, Keys: lk("TENANT#a#SYSLOG")}, true},
-		{"DispatcherFunction", Request{Action: "dynamodb:PutItem", Resource: integrations, Keys: lk("TENANT#a#DELIVERY#1")}, false},
+		{"DispatcherFunction", Request{Action: "dynamodb:PutItem", Resource: integrations, Keys: lk("TENANT#a#DELIVERY#1")}, true}, // webhook.disabled
+		{"DispatcherFunction", Request{Action: "dynamodb:PutItem", Resource: integrations, Keys: lk("TENANT#a")}, false},
+		{"DispatcherFunction", Request{Action: "dynamodb:PutItem", Resource: integrations, Keys: lk("TENANT#a#APILOG#1")}, false},
 		{"DispatcherFunction", Request{Action: "dynamodb:GetItem", Resource: assets}, false},
 		{"DispatcherFunction", Request{Action: "sqs:ChangeMessageVisibility", Resource: res["DeliveryQueue"].ARN}, true},
 		{"DispatcherFunction", Request{Action: "sqs:SendMessage", Resource: res["DeliveryQueue"].ARN}, true},
@@ -158,7 +160,7 @@ func TestMotoPolicy(t *testing.T) {
 	if !allows("dynamodb:TransactWriteItems", "*") || !allows("dynamodb:BatchGetItem", "*") {
 		t.Error("moto's copy must allow the dispatcher's DynamoDB operations against moto's \"*\" resource")
 	}
-	if allows("dynamodb:Query", "*") || allows("dynamodb:DeleteItem", "*") {
+	if allows("dynamodb:Scan", "*") || allows("dynamodb:DeleteItem", "*") {
 		t.Error("moto's copy allows actions the template does not grant")
 	}
 	if !allows("sqs:ChangeMessageVisibilityBatch", res["DeliveryQueue"].ARN) || allows("sqs:ChangeMessageVisibility", res["StreamDLQ"].ARN) {

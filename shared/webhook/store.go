@@ -365,15 +365,19 @@ func (s *Store) deleteUncounted(ctx context.Context, tenantID, id string) error 
 	return dynamo.Translate("delete webhook", err)
 }
 
-// SetStatus pauses or resumes; NOT_FOUND if absent.
+// SetStatus pauses or resumes; NOT_FOUND if absent. Either ends a
+// disabling; a resume also starts a failing webhook's streak afresh, so
+// the time it was paused or disabled, when nothing was attempted, does not
+// count towards disabling it (again).
 func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Webhook, error) {
+	now := s.now()
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
-		UpdateExpression:         aws.String("SET #status = :s, updatedAt = :now ADD #revision :one"),
+		UpdateExpression:         aws.String("SET #status = :s, updatedAt = :now REMOVE disabledAt, disabledNotified ADD #revision :one"),
 		ConditionExpression:      aws.String("attribute_exists(PK)"),
 		ExpressionAttributeNames: map[string]string{"#status": "status", "#revision": "revision"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(s.now())},
+			":s": &types.AttributeValueMemberS{Value: status}, ":now": &types.AttributeValueMemberS{Value: isotime.Format(now)},
 			":one": &types.AttributeValueMemberN{Value: "1"},
 		},
 		ReturnValues: types.ReturnValueAllNew,
@@ -385,8 +389,31 @@ func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Web
 		return Webhook{}, dynamo.Translate("set webhook status", err)
 	}
 	var w Webhook
-	err = attributevalue.UnmarshalMap(out.Attributes, &w)
-	return w, err
+	if err := attributevalue.UnmarshalMap(out.Attributes, &w); err != nil {
+		return Webhook{}, err
+	}
+	if status != Active || w.FailingSince == "" {
+		return w, nil
+	}
+	fresh := isotime.Format(now)
+	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
+		UpdateExpression:         aws.String("SET failingSince = :now, failMarkAt = :now, failMarks = :one"),
+		ConditionExpression:      aws.String("#status = :s AND failingSince = :old"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":s": &types.AttributeValueMemberS{Value: Active}, ":old": &types.AttributeValueMemberS{Value: w.FailingSince},
+			":now": &types.AttributeValueMemberS{Value: fresh}, ":one": &types.AttributeValueMemberN{Value: "1"},
+		},
+	})
+	if dynamo.ConditionFailed(err) {
+		return w, nil // a success ended the streak, or a pause came, meanwhile
+	}
+	if err != nil {
+		return Webhook{}, dynamo.Translate("restart a failing streak", err)
+	}
+	w.FailingSince, w.FailMarkAt, w.FailMarks = fresh, fresh, 1
+	return w, nil
 }
 
 // HealthRefresh bounds how often a webhook's health is rewritten while it
@@ -529,9 +556,13 @@ func (s *Store) writeOutcome(ctx context.Context, w Webhook, outcome string, at 
 	event, health := "", ""
 	switch {
 	case outcome == OutcomeFailed && w.LastDeliveryStatus != OutcomeFailed:
+		// A failing streak begins: its start and first occasion (DisableRule).
 		event, health = systemlog.WebhookFailing, "failing"
+		update.UpdateExpression = aws.String("SET lastDeliveryStatus = :s, lastDeliveryAt = :at, failingSince = :at, failMarkAt = :at, failMarks = :one")
+		values[":one"] = &types.AttributeValueMemberN{Value: "1"}
 	case outcome == OutcomeDelivered && w.LastDeliveryStatus == OutcomeFailed:
 		event, health = systemlog.WebhookRecovered, "healthy"
+		update.UpdateExpression = aws.String("SET lastDeliveryStatus = :s, lastDeliveryAt = :at REMOVE failingSince, failMarkAt, failMarks")
 	}
 	if event == "" {
 		_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{

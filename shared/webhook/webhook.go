@@ -34,6 +34,9 @@ var Events = []struct{ Name, Description string }{
 	// work look like to a receiver.
 	{"asset.deleted", "An asset is deleted"},
 	{"maintenance.completed", "A maintenance record is completed"},
+	// About the tenant's webhooks themselves: another webhook of theirs
+	// was disabled after sustained failure.
+	{"webhook.disabled", "A webhook is disabled after failing for days"},
 }
 
 // KnownEvent reports whether name is in the catalogue.
@@ -45,6 +48,9 @@ func KnownEvent(name string) bool {
 const (
 	Active = "active"
 	Paused = "paused"
+	// Disabled is set by the dispatcher after sustained failure
+	// (DisableRule); resume re-enables it.
+	Disabled = "disabled"
 )
 
 // Webhook is one subscription. Secret and Headers are plaintext in memory
@@ -75,8 +81,18 @@ type Webhook struct {
 	SlowUntil string `dynamodbav:"slowUntil,omitempty"`
 	// HoldUntil is the end of the pause its receiver last asked for
 	// (Retry-After): deliveries that already hold a slot wait for it too.
-	HoldUntil          string            `dynamodbav:"holdUntil,omitempty"`
-	LastDeliveryAt     string            `dynamodbav:"lastDeliveryAt,omitempty"`
+	HoldUntil      string `dynamodbav:"holdUntil,omitempty"`
+	LastDeliveryAt string `dynamodbav:"lastDeliveryAt,omitempty"`
+	// FailingSince is the first failed attempt after the last success (the
+	// badge's failing streak); FailMarks counts the streak's occasions of
+	// failure at least DisableRule.Spacing apart, the last at FailMarkAt.
+	FailingSince string `dynamodbav:"failingSince,omitempty"`
+	FailMarks    int    `dynamodbav:"failMarks,omitempty"`
+	FailMarkAt   string `dynamodbav:"failMarkAt,omitempty"`
+	// DisabledAt is when the dispatcher disabled it; DisabledNotified, that
+	// the tenant's other webhooks were told (webhook.disabled).
+	DisabledAt         string            `dynamodbav:"disabledAt,omitempty"`
+	DisabledNotified   bool              `dynamodbav:"disabledNotified,omitempty"`
 	LastDeliveryStatus string            `dynamodbav:"lastDeliveryStatus,omitempty"`
 	Sealed             string            `dynamodbav:"sealed"`
 	HeaderNames        []string          `dynamodbav:"headerNames,stringset,omitempty"` // names are not secret; values are sealed
@@ -100,12 +116,15 @@ func (w Webhook) Wants(event string, a *asset.Asset) bool {
 	return w.Status == Active && w.Subscribes(event) && w.Scope.Matches(a)
 }
 
-// Health is the badge: paused, new (no delivery yet), healthy or failing (the
-// most recent delivery attempt succeeded or failed).
+// Health is the badge: paused, disabled (after sustained failure), new (no
+// delivery yet), healthy or failing (the most recent delivery attempt
+// succeeded or failed).
 func (w Webhook) Health() string {
 	switch {
 	case w.Status == Paused:
 		return "paused"
+	case w.Status == Disabled:
+		return "disabled"
 	case w.LastDeliveryStatus == "":
 		return "new"
 	case w.LastDeliveryStatus == OutcomeDelivered:
@@ -130,9 +149,13 @@ type View struct {
 	Status         string            `json:"status"`
 	Health         string            `json:"health"`
 	LastDeliveryAt *string           `json:"lastDeliveryAt"`
-	CreatedAt      string            `json:"createdAt"`
-	CreatedBy      string            `json:"createdBy"`
-	UpdatedAt      string            `json:"updatedAt"`
+	// FailingSince is when the current streak of failed attempts began
+	// (null: the last attempt succeeded, or none was made).
+	FailingSince *string `json:"failingSince"`
+	DisabledAt   *string `json:"disabledAt"`
+	CreatedAt    string  `json:"createdAt"`
+	CreatedBy    string  `json:"createdBy"`
+	UpdatedAt    string  `json:"updatedAt"`
 	// SecretRotatedAt is the last rotation (null: none);
 	// PreviousSecretsUntil is when replaced secrets stop signing (null:
 	// none signs now).
@@ -151,6 +174,12 @@ func (w Webhook) View() View {
 	}
 	if w.LastDeliveryAt != "" {
 		v.LastDeliveryAt = &w.LastDeliveryAt
+	}
+	if w.FailingSince != "" {
+		v.FailingSince = &w.FailingSince
+	}
+	if w.Status == Disabled && w.DisabledAt != "" {
+		v.DisabledAt = &w.DisabledAt
 	}
 	if w.RateLimit > 0 {
 		v.RateLimit = &w.RateLimit
