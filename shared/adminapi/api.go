@@ -30,14 +30,16 @@ type Plans interface {
 
 // API holds what the handlers need.
 type API struct {
-	Tenants   Plans
-	Keys      *apikey.Service
-	Webhooks  *webhook.Store
-	Enqueuer  *delivery.Enqueuer
-	URLPolicy safehttp.Policy
-	Activity  *activity.Reader
-	Alerts    *alert.SettingsStore
-	Entra     Entra
+	Tenants  Plans
+	Keys     *apikey.Service
+	Webhooks *webhook.Store
+	Enqueuer *delivery.Enqueuer
+	// Recoveries starts and shows recoveries (their steps run in the dispatcher).
+	Recoveries *delivery.Recoveries
+	URLPolicy  safehttp.Policy
+	Activity   *activity.Reader
+	Alerts     *alert.SettingsStore
+	Entra      Entra
 	// Limiter holds each webhook's test events to TestEvents (a test is up
 	// to 8 attempts at a URL the Owner chose).
 	Limiter    ratelimit.Limiter
@@ -89,6 +91,8 @@ func (a *API) table() []endpoint {
 		{http.MethodPost, hooks + "/{id}/pause", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Paused)},
 		{http.MethodPost, hooks + "/{id}/resume", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Active)},
 		{http.MethodPost, hooks + "/{id}/rotate-secret", access{owner, tenant.Enterprise}, a.rotateSecret},
+		{http.MethodPost, hooks + "/{id}/recover", access{owner, tenant.Enterprise}, a.recoverWebhook},
+		{http.MethodGet, hooks + "/{id}/recoveries/{recoveryId}", access{owner, tenant.Enterprise}, a.getRecovery},
 		{http.MethodGet, "/api/integrations/alert-settings", access{owner, tenant.Enterprise}, a.getAlertSettings},
 		{http.MethodPatch, "/api/integrations/alert-settings", access{owner, tenant.Enterprise}, a.patchAlertSettings},
 		{http.MethodGet, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.listKeys},

@@ -48,6 +48,7 @@ type Queue interface {
 // New wires the API from its dependencies.
 func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue, microsoft *entra.Microsoft) *API {
 	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index}
+	enqueuer := delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)
 	return &API{
 		Entra: Entra{
 			Store:     store,
@@ -59,12 +60,13 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
 		},
-		Webhooks:  &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
-		Enqueuer:  delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL),
-		URLPolicy: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
-		Activity:  &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
-		Alerts:    &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
-		Limiter:   &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
+		Webhooks:   &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Enqueuer:   enqueuer,
+		Recoveries: &delivery.Recoveries{Store: enqueuer.Store, Queue: enqueuer.Queue, Now: time.Now},
+		URLPolicy:  safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
+		Activity:   &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
+		Alerts:     &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
+		Limiter:    &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
 		TestEvents: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.TestEventsPerMinute, 1)),
 			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
 		Resends: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.ResendsPerMinute, 1)),

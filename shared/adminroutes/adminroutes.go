@@ -28,6 +28,8 @@ var Routes = []httpapi.Route{
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/pause"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/resume"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/rotate-secret"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/recover"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/webhooks/{id}/recoveries/{recoveryId}"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/alert-settings"},
 	{Method: http.MethodPatch, Pattern: "/api/integrations/alert-settings"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"},

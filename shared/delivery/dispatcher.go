@@ -44,6 +44,8 @@ type Dispatcher struct {
 	HoldMax time.Duration
 	// Gate bounds each receiver's and tenant's share (nil: no limits).
 	Gate *Gate
+	// Recoveries takes the steps of recoveries, which share the queue.
+	Recoveries *Recoveries
 	// Disable is when a webhook that keeps failing is disabled.
 	Disable webhook.DisableRule
 	// HookTTL is how long an instance reuses a webhook it read (0: reads it
@@ -89,6 +91,14 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 // process handles one message and reports whether SQS must keep it.
 func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep bool) {
 	log := slog.With("messageId", m.MessageId)
+	var step recoveryMessage
+	if json.Unmarshal([]byte(m.Body), &step) == nil && step.Recovery.ID != "" && d.Recoveries != nil {
+		if err := d.Recoveries.Step(ctx, step.Recovery.TenantID, step.Recovery.ID); err != nil {
+			log.Error("recovery step failed; SQS redelivers it", "tenantId", step.Recovery.TenantID, "recoveryId", step.Recovery.ID, "error", err.Error())
+			return true
+		}
+		return false
+	}
 	var k Key
 	if err := json.Unmarshal([]byte(m.Body), &k); err != nil || k.TenantID == "" || k.DeliveryID == "" || k.SK == "" || k.WebhookID == "" {
 		log.Error("dropping malformed delivery message") // a retry cannot fix it

@@ -23,10 +23,13 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
+	store := &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards}
+	queue := &Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL}
 	return &Dispatcher{
-		Deliveries:  &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards},
+		Deliveries:  store,
 		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
-		Queue:       &Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL},
+		Queue:       queue,
+		Recoveries:  &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency},
 		Client:      safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.DeliveryTimeout),
 		Timeout:     cfg.DeliveryTimeout,
 		Schedule:    cfg.RetrySchedule,

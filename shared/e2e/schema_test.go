@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/uniasset/integrations/shared/apidoc"
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -191,6 +192,10 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("POST", "/api/integrations/webhooks/{id}/resume", wh+"/resume", owner, nil)
 	do("POST", "/api/integrations/webhooks/{id}/rotate-secret", wh+"/rotate-secret", owner, example["rotateWebhookSecret"])
 	do("POST", "/api/integrations/webhooks/{id}/rotate-secret", wh+"/rotate-secret", owner, map[string]any{"overlapHours": 99})
+	rec := do("POST", "/api/integrations/webhooks/{id}/recover", wh+"/recover", owner, map[string]any{"since": isotime.Format(time.Now().Add(-time.Hour))})
+	do("GET", "/api/integrations/webhooks/{id}/recoveries/{recoveryId}", rec.Header.Get("Location"), owner, nil)
+	do("GET", "/api/integrations/webhooks/{id}/recoveries/{recoveryId}", wh+"/recoveries/rcv_nothing", owner, nil)
+	do("POST", "/api/integrations/webhooks/{id}/recover", wh+"/recover", owner, map[string]any{"since": "then"})
 	do("POST", "/api/integrations/webhooks/{id}/test", wh+"/test", owner, nil)
 
 	page := do("GET", "/api/integrations/activity", "/api/integrations/activity", owner, nil)

@@ -148,6 +148,10 @@ func DeliveryPK(tenantID string, shard int) string {
 // DeliverySK orders deliveries by event time: <event time>#<deliveryId>.
 func DeliverySK(eventTime, deliveryID string) string { return eventTime + "#" + deliveryID }
 
+// Recovery is one recovery of a webhook's failed deliveries (its progress):
+// TENANT#<t> / RECOVERY#<id>.
+func Recovery(tenantID, id string) Key { return Key{tenant(tenantID), "RECOVERY#" + id} }
+
 // WebhookDeliveriesPK is the ByResource index partition of one webhook's deliveries in one shard.
 func WebhookDeliveriesPK(tenantID, webhookID string, shard int) string {
 	return tenant(tenantID) + "#WEBHOOK#" + webhookID + "#" + strconv.Itoa(shard)
@@ -273,6 +277,9 @@ const (
 )
 
 func RateTestEvents(webhookID string) string { return "TEST#" + webhookID }
+
+// RateRecoveries is one webhook's share of recoveries.
+func RateRecoveries(webhookID string) string { return "RECOVER#" + webhookID }
 
 // RateResends is one webhook's share of resends from the Activity Log.
 func RateResends(webhookID string) string { return "RESEND#" + webhookID }

@@ -21,10 +21,11 @@ import (
 
 // Events.
 const (
-	WebhookFailing   = "webhook.failing"        // a delivery attempt failed after the last one succeeded (or none had run)
-	WebhookRecovered = "webhook.recovered"      // a delivery attempt succeeded after the last one failed
-	DeliveryResent   = "delivery.resent"        // an Owner sent a delivery again from its Activity Log row
-	SecretRotated    = "webhook.secret_rotated" // an Owner replaced a webhook's signing secret
+	WebhookFailing   = "webhook.failing"          // a delivery attempt failed after the last one succeeded (or none had run)
+	WebhookRecovered = "webhook.recovered"        // a delivery attempt succeeded after the last one failed
+	DeliveryResent   = "delivery.resent"          // an Owner sent a delivery again from its Activity Log row
+	SecretRotated    = "webhook.secret_rotated"   // an Owner replaced a webhook's signing secret
+	RecoveryStarted  = "webhook.recovery_started" // an Owner asked for a webhook's failed deliveries again
 )
 
 // Entry is one system event. Details never holds a secret: it is written by
