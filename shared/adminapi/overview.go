@@ -22,7 +22,7 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request, u User) error {
 	for _, k := range keys {
 		keyCounts[k.View().Status]++
 	}
-	health := map[string]int{"total": len(hooks), "healthy": 0, "failing": 0, "paused": 0, "new": 0}
+	health := map[string]int{"total": len(hooks), "healthy": 0, "failing": 0, "paused": 0, "disabled": 0, "new": 0}
 	for _, h := range hooks {
 		health[h.Health()]++
 	}

@@ -199,7 +199,7 @@ func TestOverview(t *testing.T) {
 	if keys["active"] != 1.0 || keys["revoked"] != 1.0 || hooks["total"] != 2.0 || hooks["paused"] != 1.0 || hooks["new"] != 1.0 {
 		t.Fatalf("overview counts: %s", r.Body)
 	}
-	if len(m["events"].([]any)) != 15 || m["entra"].(map[string]any)["status"] != "not_connected" || m["features"].(map[string]any)["webhooks"] != true {
+	if len(m["events"].([]any)) != len(webhook.Events) || m["entra"].(map[string]any)["status"] != "not_connected" || m["features"].(map[string]any)["webhooks"] != true {
 		t.Fatalf("overview: %s", r.Body)
 	}
 	expect(t, call(t, "GET", "/api/integrations/overview", token(t, tid, "Admin"), nil), 403, "FORBIDDEN")

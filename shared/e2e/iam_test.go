@@ -113,9 +113,10 @@ func TestMissingPermissionFailsTheFlow(t *testing.T) {
 	}
 }
 
-// The dispatcher may add items only to the system-log partitions
-// (dynamodb:LeadingKeys TENANT#*#SYSLOG): moto cannot evaluate that
-// condition, so the local check does, on every call.
+// The dispatcher may add items only to the system-log and delivery
+// partitions (dynamodb:LeadingKeys TENANT#*#SYSLOG, TENANT#*#DELIVERY#*, for
+// webhook.disabled): moto cannot evaluate that condition, so the local
+// check does, on every call.
 func TestLeadingKeysCondition(t *testing.T) {
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(stack.Principals["DispatcherFunction"].AWS)
@@ -126,7 +127,10 @@ func TestLeadingKeysCondition(t *testing.T) {
 	if err := put(keyschema.SystemPK("t-leading")); err != nil {
 		t.Fatalf("a system-log entry: %v", err)
 	}
-	for _, pk := range []string{keyschema.DeliveryPK("t-leading", 0), keyschema.TenantPK("t-leading"), keyschema.SystemPK("t-leading") + "-not"} {
+	if err := put(keyschema.DeliveryPK("t-leading", 0)); err != nil {
+		t.Fatalf("a delivery record: %v", err)
+	}
+	for _, pk := range []string{keyschema.APILogPK("t-leading", 0), keyschema.TenantPK("t-leading"), keyschema.SystemPK("t-leading") + "-not"} {
 		if err := put(pk); apiCode(err) != "AccessDeniedException" {
 			t.Errorf("PutItem on %s: %v, want AccessDeniedException", pk, err)
 		}
