@@ -16,6 +16,7 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/retention"
 	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -48,7 +49,7 @@ func seed(t *testing.T) *Reader {
 			}
 		}
 		for _, s := range []int{9, 10} {
-			item, err := systemlog.Item(systemlog.Entry{TenantID: tid, Event: systemlog.WebhookFailing, ResourceType: "webhook", ResourceID: "wh_a", Status: "failing"}, at(s))
+			item, err := systemlog.Item(systemlog.Entry{TenantID: tid, Event: systemlog.WebhookFailing, ResourceType: "webhook", ResourceID: "wh_a", Status: "failing"}, at(s), retention.Policy{})
 			if err != nil {
 				t.Fatal(err)
 			}

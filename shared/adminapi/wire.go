@@ -47,8 +47,8 @@ type Queue interface {
 
 // New wires the API from its dependencies.
 func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue, microsoft *entra.Microsoft) *API {
-	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index}
-	enqueuer := delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)
+	store := &entra.Store{DB: db, Table: cfg.IntegrationsTable, Index: entra.Index, Retention: cfg.Retention}
+	enqueuer := delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)
 	return &API{
 		Entra: Entra{
 			Store:     store,
@@ -60,7 +60,7 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
 		},
-		Webhooks:   &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Webhooks:   &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Enqueuer:   enqueuer,
 		Recoveries: &delivery.Recoveries{Store: enqueuer.Store, Queue: enqueuer.Queue, Now: time.Now},
 		URLPolicy:  safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},

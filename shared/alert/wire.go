@@ -25,9 +25,9 @@ func Build(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass
 func NewPass(cfg config.ExpiryAlerts, db asset.ScanAPI, queue delivery.SQSAPI) *Pass {
 	index := &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards}
 	settings := &SettingsStore{DB: db, Table: cfg.IntegrationsTable}
-	hooks := &webhook.Store{DB: db, Table: cfg.IntegrationsTable}
+	hooks := &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention}
 	firer := &Firer{DB: db, Table: cfg.IntegrationsTable, Concurrency: prepareConcurrency,
-		Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)}
+		Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)}
 	retries := &Retries{DB: db, Table: cfg.IntegrationsTable}
 	items := &asset.Items{DB: db, Table: cfg.AssetsTable}
 	return &Pass{

@@ -19,6 +19,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
 )
 
 // maxStoredBody caps what one entry keeps of a request or response body.
@@ -52,6 +53,8 @@ type Writer struct {
 	DB     dynamo.API
 	Table  string
 	Shards int
+	// Retention is how long call rows are kept.
+	Retention retention.Policy
 }
 
 // Write stores e under a random shard with a fresh ULID as its sort key.
@@ -69,6 +72,9 @@ func (w *Writer) Write(ctx context.Context, e Entry, at time.Time) error {
 	item["PK"], _ = attributevalue.Marshal(keyschema.APILogPK(e.TenantID, shard))
 	item[keyschema.ByResourcePK], _ = attributevalue.Marshal(keyschema.APIKeyCallsPK(e.TenantID, e.APIKeyID, shard))
 	item["SK"], _ = attributevalue.Marshal(e.ID)
+	if exp := w.Retention.ExpiresAt(at); exp > 0 {
+		item[retention.Attribute], _ = attributevalue.Marshal(exp)
+	}
 	_, err = w.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.Table), Item: item})
 	return dynamo.Translate("write api log", err)
 }

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uniasset/integrations/shared/retention"
 )
 
 // Kind says how a variable's text is read.
@@ -103,6 +105,7 @@ var (
 	GraphURL             = &Var{Name: "GRAPH_URL", Default: "https://graph.microsoft.com/v1.0", Shell: true, Kind: BaseURL, Doc: "Microsoft Graph's v1.0 root"}
 	EntraReturnURL       = &Var{Name: "ENTRA_RETURN_URL", Shell: true, Kind: BaseURL, Doc: "the UI page the consent callback redirects to with `?entra=<outcome>` (`EntraReturnUrl` parameter); empty: the callback answers JSON"}
 	Region               = &Var{Name: "AWS_REGION", Doc: "set by Lambda; names the execute-api host"}
+	RecordRetentionDays  = &Var{Name: "RECORD_RETENTION_DAYS", Default: "0", Shell: true, Kind: Int, Min: 0, Max: 3650, Doc: "API call rows, delivery records and System entries are deleted this many days after they are written (DynamoDB TTL; the `RecordRetentionDays` parameter); 0 keeps them"}
 	LogLevel             = &Var{Name: "LOG_LEVEL", Default: "INFO", Shell: true, Kind: Level, Doc: "structured JSON logs; keys, tokens, secrets and bodies are never logged"}
 )
 
@@ -114,7 +117,7 @@ var Vars = []*Var{
 	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, AutoDisableAfter, AutoDisableSpacing, WebhookCacheTTL,
 	RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,
-	Region, LogLevel,
+	Region, RecordRetentionDays, LogLevel,
 }
 
 // Lookup is os.LookupEnv's shape, so tests and the local stack can supply a map.
@@ -134,6 +137,9 @@ type Function interface {
 // Common is what every function reads.
 type Common struct {
 	LogLevel slog.Level
+	// Retention is how long API call rows, delivery records and System
+	// entries are kept (0: for ever).
+	Retention retention.Policy
 }
 
 func (c *Common) common() *Common { return c }
@@ -142,6 +148,7 @@ func (c *Common) common() *Common { return c }
 func Parse(lookup Lookup, c Function) error {
 	r := &reader{lookup: lookup}
 	c.common().LogLevel = r.level(LogLevel)
+	c.common().Retention = retention.Policy{Days: r.int(RecordRetentionDays)}
 	c.read(r)
 	return errors.Join(r.errs...)
 }
@@ -156,6 +163,7 @@ func LogLevelOf(c Function) slog.Level { return c.common().LogLevel }
 func Uses(c Function) []*Var {
 	r := &reader{lookup: func(string) (string, bool) { return "", false }, uses: []*Var{}}
 	r.level(LogLevel)
+	r.int(RecordRetentionDays)
 	c.read(r)
 	return r.uses
 }

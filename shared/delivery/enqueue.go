@@ -7,6 +7,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -18,9 +19,10 @@ type Enqueuer struct {
 }
 
 // NewEnqueuer records deliveries in IntegrationsTable (table, write-sharded
-// over shards) and queues them on the delivery queue (url), by the real clock.
-func NewEnqueuer(db dynamo.API, queue SQSAPI, table string, shards int, url string) *Enqueuer {
-	return &Enqueuer{Store: &Store{DB: db, Table: table, Shards: shards}, Queue: &Queue{SQS: queue, URL: url}, Now: time.Now}
+// over shards, kept as keep says) and queues them on the delivery queue
+// (url), by the real clock.
+func NewEnqueuer(db dynamo.API, queue SQSAPI, table string, shards int, url string, keep retention.Policy) *Enqueuer {
+	return &Enqueuer{Store: &Store{DB: db, Table: table, Shards: shards, Retention: keep}, Queue: &Queue{SQS: queue, URL: url}, Now: time.Now}
 }
 
 // Prepare makes (or finds) the delivery of e to w and reports whether it must
@@ -38,6 +40,7 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
 		Test: e.Test, Payload: string(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
 		SK: keyschema.DeliverySK(e.Time, id), ByResourcePK: keyschema.WebhookDeliveriesPK(w.TenantID, w.ID, Shard(id, q.Store.Shards)),
+		ExpiresAt: q.Store.Retention.ExpiresAt(q.Now()),
 	}
 	created, existing, err := q.Store.CreateIfNew(ctx, r)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
 )
 
 // Statuses of a delivery.
@@ -90,6 +91,8 @@ type Record struct {
 	UpdatedAt        string    `dynamodbav:"updatedAt"`
 	DeliveredAt      string    `dynamodbav:"deliveredAt,omitempty"`
 	History          []Attempt `dynamodbav:"history"`
+	// ExpiresAt is the table's TTL (retention.Policy); 0: kept.
+	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
 	// A resend opens a round of attempts of its own: RoundFrom is how many
 	// attempts came before it and RoundAttempts how many it may make (0:
 	// the whole retry schedule).
@@ -152,6 +155,9 @@ type Store struct {
 	DB     dynamo.API
 	Table  string
 	Shards int
+	// Retention is how long delivery records (and the System entries a
+	// resend or a recovery writes) are kept.
+	Retention retention.Policy
 }
 
 // CreateIfNew writes r unless a record with its key exists; it returns the stored one then.

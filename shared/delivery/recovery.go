@@ -114,7 +114,7 @@ func (r *Recoveries) Start(ctx context.Context, rec Recovery, webhookName string
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: rec.TenantID, Event: systemlog.RecoveryStarted, ResourceType: "webhook", ResourceID: rec.WebhookID, ResourceName: webhookName,
 		Status: RecoveryRunning, Details: fmt.Sprintf("%s: failed deliveries from %s to %s queued again, requested by %s", rec.ID, rec.Since, rec.Until, rec.CreatedBy),
-	}, at)
+	}, at, r.Store.Retention)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func (s *Store) reopen(ctx context.Context, rec Record, by string, now time.Time
 		TenantID: rec.TenantID, Event: systemlog.DeliveryResent, ResourceType: "webhook", ResourceID: rec.WebhookID,
 		ResourceName: rec.WebhookName, Status: Pending,
 		Details: fmt.Sprintf("%s of %s (%s, %d attempts) resent by %s", rec.DeliveryID, rec.Event, rec.Status, rec.Attempts, by),
-	}, now)
+	}, now, s.Retention)
 	if err != nil {
 		return err
 	}

@@ -23,11 +23,11 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
-	store := &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards}
+	store := &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards, Retention: cfg.Retention}
 	queue := &Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL}
 	return &Dispatcher{
 		Deliveries:  store,
-		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer},
+		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Queue:       queue,
 		Recoveries:  &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency},
 		Client:      safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.DeliveryTimeout),

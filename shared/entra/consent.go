@@ -309,7 +309,7 @@ func printable(s string, n int) string {
 
 // Note writes one System entry.
 func (s *Store) Note(ctx context.Context, e systemlog.Entry, now time.Time) error {
-	item, err := systemlog.Item(e, now)
+	item, err := systemlog.Item(e, now, s.Retention)
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,7 @@ func (s *Store) Finish(ctx context.Context, f Finish, now time.Time) (ok bool, e
 	if f.Applied != "" {
 		set, vals[":applied"] = set+", applied = :applied, appliedAt = :now", sv(f.Applied)
 	}
-	entry, err := systemlog.Item(f.Entry, now)
+	entry, err := systemlog.Item(f.Entry, now, s.Retention)
 	if err != nil {
 		return false, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/msgraph"
+	"github.com/uniasset/integrations/shared/retention"
 	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -28,6 +29,8 @@ type Store struct {
 	Table string
 	// Index is the table's ByResource GSI, where connected tenants are listed.
 	Index string
+	// Retention is how long the System entries it writes are kept.
+	Retention retention.Policy
 }
 
 // ResourceType names the connection in System entries.
@@ -99,7 +102,7 @@ func (s *Store) Connect(ctx context.Context, tenantID, subject, consentedBy stri
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: tenantID, Event: "entra.connected", ResourceType: ResourceType, ResourceID: org.ID,
 		ResourceName: org.DefaultDomain(), Status: string(Connected), Details: "connected by " + subject + ", consented in Microsoft by " + consentedBy,
-	}, now)
+	}, now, s.Retention)
 	if err != nil {
 		return err
 	}
@@ -143,7 +146,7 @@ func (s *Store) Disconnect(ctx context.Context, tenantID, subject string, now ti
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: tenantID, Event: "entra.disconnected", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID,
 		ResourceName: c.Domain, Status: string(Disconnected), Details: "disconnected by " + subject + "; synced accounts kept",
-	}, now)
+	}, now, s.Retention)
 	if err != nil {
 		return err
 	}
@@ -235,7 +238,7 @@ func (s *Store) Approve(ctx context.Context, tenantID, digest, subject string, n
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: tenantID, Event: "entra.removals_approved", ResourceType: ResourceType, ResourceID: c.MicrosoftTenantID,
 		ResourceName: c.Domain, Status: "approved", Details: fmt.Sprintf("%d held removals approved by %s", c.Held.Count, subject),
-	}, now)
+	}, now, s.Retention)
 	if err != nil {
 		return err
 	}

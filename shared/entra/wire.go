@@ -60,7 +60,7 @@ func Build(ctx context.Context, cfg config.EntraSync, awsCfg aws.Config) (*Funct
 
 // NewFunction is the function over the given clients (the benchmark counts their calls).
 func NewFunction(cfg config.EntraSync, db dynamo.API, queue SQSAPI, microsoft *Microsoft) *Function {
-	store := &Store{DB: db, Table: cfg.IntegrationsTable, Index: Index}
+	store := &Store{DB: db, Table: cfg.IntegrationsTable, Index: Index, Retention: cfg.Retention}
 	return &Function{
 		Syncer: &Syncer{Store: store, Microsoft: microsoft, Now: time.Now, LeaseFor: SyncTimeout + time.Minute, GroupReads: 4},
 		Jobs:   &Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},

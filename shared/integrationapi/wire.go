@@ -32,7 +32,7 @@ func New(cfg config.IntegrationAPI, db dynamo.API) *API {
 		},
 		Assets:      &asset.Store{DB: db, Table: cfg.AssetsTable},
 		Idempotency: &idempotency.Store{DB: db, Table: cfg.IntegrationsTable, TTL: cfg.IdempotencyTTL},
-		Log:         &apilog.Writer{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.APILogShards},
+		Log:         &apilog.Writer{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.APILogShards, Retention: cfg.Retention},
 		Now:         time.Now,
 		Limiter:     &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
 		Rate:        cfg.APIRateLimit, Burst: cfg.APIRateBurst,

@@ -19,9 +19,9 @@ import (
 // The router never opens sealed secrets, so it needs no sealing key.
 func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
-	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL)
+	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)
 	return &Router{
-		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable},
+		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
 		Enqueuer: enqueuer,
 		Assets:   &asset.Items{DB: db, Table: cfg.AssetsTable},
 		Alerts: &alert.Arming{

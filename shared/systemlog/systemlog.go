@@ -17,6 +17,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
 )
 
 // Events.
@@ -40,13 +41,17 @@ type Entry struct {
 	ResourceName string `dynamodbav:"resourceName" json:"resourceName"`
 	Status       string `dynamodbav:"status" json:"status"`
 	Details      string `dynamodbav:"details" json:"details"`
+	// ExpiresAt is the table's TTL (retention.Policy); 0: kept.
+	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty" json:"-"`
 }
 
-// Item stamps e with a fresh ULID and time and returns it as a table item,
-// for the caller to write on its own or inside a transaction.
-func Item(e Entry, at time.Time) (map[string]types.AttributeValue, error) {
+// Item stamps e with a fresh ULID, its time and its expiry under keep, and
+// returns it as a table item, for the caller to write on its own or inside
+// a transaction.
+func Item(e Entry, at time.Time, keep retention.Policy) (map[string]types.AttributeValue, error) {
 	e.ID = strings.ToLower(ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String())
 	e.Timestamp = isotime.Format(at)
+	e.ExpiresAt = keep.ExpiresAt(at)
 	item, err := attributevalue.MarshalMap(e)
 	if err != nil {
 		return nil, err

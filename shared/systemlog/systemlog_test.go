@@ -12,6 +12,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/dynamo/dynamotest"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
 )
 
 // Entries land in the tenant's system partition in time order, and the
@@ -26,7 +27,7 @@ func TestItemsAreFoundByTenantAndByResource(t *testing.T) {
 		{TenantID: "t1", Event: WebhookRecovered, ResourceType: "webhook", ResourceID: "wh_a", Status: "healthy"},
 		{TenantID: "t2", Event: WebhookFailing, ResourceType: "webhook", ResourceID: "wh_a", Status: "failing"},
 	} {
-		item, err := Item(e, at.Add(time.Duration(i)*time.Second))
+		item, err := Item(e, at.Add(time.Duration(i)*time.Second), retention.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,5 +58,25 @@ func TestItemsAreFoundByTenantAndByResource(t *testing.T) {
 	}
 	if all[0].ID == all[1].ID || all[0].ID < all[1].ID {
 		t.Fatalf("ids do not sort by time: %s, %s", all[0].ID, all[1].ID)
+	}
+}
+
+// With a retention, an entry carries the table's TTL attribute: its time
+// plus the days, in epoch seconds; without one, none.
+func TestItemExpiry(t *testing.T) {
+	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	item, err := Item(Entry{TenantID: "t1", Event: WebhookFailing}, at, retention.Policy{Days: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		ExpiresAt int64 `dynamodbav:"expiresAt"`
+	}
+	if err := attributevalue.UnmarshalMap(item, &got); err != nil || got.ExpiresAt != at.Add(30*24*time.Hour).Unix() {
+		t.Fatalf("expiresAt %d, %v", got.ExpiresAt, err)
+	}
+	kept, _ := Item(Entry{TenantID: "t1", Event: WebhookFailing}, at, retention.Policy{})
+	if _, ok := kept[retention.Attribute]; ok {
+		t.Fatal("an entry kept for ever has a TTL")
 	}
 }

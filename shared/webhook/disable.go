@@ -89,7 +89,7 @@ func (s *Store) Disable(ctx context.Context, w Webhook, now time.Time, lastError
 		TenantID: w.TenantID, Event: DisabledEvent, ResourceType: "webhook", ResourceID: w.ID, ResourceName: w.Name, Status: Disabled,
 		Details: fmt.Sprintf("every attempt failed since %s (%s); disabled: nothing more is queued until it is resumed. Last error: %s",
 			w.FailingSince, now.Sub(since).Round(time.Hour), lastError),
-	}, now)
+	}, now, s.Retention)
 	if err != nil {
 		return false, err
 	}

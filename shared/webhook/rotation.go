@@ -148,7 +148,7 @@ func (s *Store) Rotate(ctx context.Context, w Webhook, by string, overlap time.D
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: w.TenantID, Event: systemlog.SecretRotated, ResourceType: "webhook", ResourceID: w.ID, ResourceName: w.Name,
 		Status: w.Status, Details: details,
-	}, s.now())
+	}, s.now(), s.Retention)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
 	"github.com/uniasset/integrations/shared/sealing"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
@@ -29,6 +30,8 @@ type Store struct {
 	Table  string
 	Sealer *sealing.Sealer
 	Now    func() time.Time // the clock; nil is time.Now
+	// Retention is how long the System entries it writes are kept.
+	Retention retention.Policy
 }
 
 func (s *Store) now() time.Time {
@@ -573,7 +576,7 @@ func (s *Store) writeOutcome(ctx context.Context, w Webhook, outcome string, at 
 	}
 	entry, err := systemlog.Item(systemlog.Entry{
 		TenantID: w.TenantID, Event: event, ResourceType: "webhook", ResourceID: w.ID, ResourceName: w.Name, Status: health, Details: detail,
-	}, at)
+	}, at, s.Retention)
 	if err != nil {
 		return err
 	}
