@@ -27,11 +27,12 @@ import (
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/sealing"
+	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
-// cannedTable answers the dispatcher's reads with one prepared record and
-// webhook (items[0] and items[1]) and accepts every write: the dispatcher's
+// cannedTable answers the dispatcher's reads with one prepared record,
+// webhook and tenant profile (items[0], [1] and [2]) and accepts every write: the dispatcher's
 // own cost, without storage.
 type cannedTable struct {
 	dynamo.API
@@ -121,9 +122,14 @@ func deliveryThroughput(doc *bytes.Buffer) error {
 	rec := delivery.Record{TenantID: "t1", DeliveryID: "msg_bench", WebhookID: "wh_1", Event: "asset.created", Payload: string(body), Status: delivery.Pending, SK: "s#msg_bench"}
 	recItem, _ := attributevalue.MarshalMap(rec)
 	recItem["PK"] = &types.AttributeValueMemberS{Value: keyschema.DeliveryPK(rec.TenantID, delivery.Shard(rec.DeliveryID, 8))}
-	table := &cannedTable{items: []map[string]types.AttributeValue{recItem, hookItem}}
+	profile, _ := attributevalue.MarshalMap(tenant.Profile{TenantID: "t1", Plan: tenant.Enterprise})
+	for k, v := range keyschema.Profile("t1").Attrs() {
+		profile[k] = v
+	}
+	table := &cannedTable{items: []map[string]types.AttributeValue{recItem, hookItem, profile}}
 	d := &delivery.Dispatcher{
 		Deliveries: &delivery.Store{DB: table, Table: "t", Shards: 8}, Webhooks: &webhook.Store{DB: table, Table: "t", Sealer: sealer},
+		Plans: &tenant.Store{DB: table, Table: "t"},
 		Queue: &delivery.Queue{SQS: noQueue{}}, Client: safehttp.Policy{AllowPrivate: true}.Client(10 * time.Second),
 		Timeout: 10 * time.Second, Schedule: []time.Duration{time.Second}, Now: time.Now, Concurrency: conc,
 	}

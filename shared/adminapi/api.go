@@ -82,13 +82,16 @@ func (a *API) table() []endpoint {
 		{http.MethodGet, "/api/integrations/activity", access{readers, tenant.Growth}, a.listActivity},
 		{http.MethodGet, "/api/integrations/activity/{id}", access{readers, tenant.Growth}, a.getActivity},
 		{http.MethodPost, "/api/integrations/activity/{id}/resend", access{owner, tenant.Enterprise}, a.resendDelivery},
-		{http.MethodGet, hooks, access{owner, tenant.Enterprise}, a.listWebhooks},
+		// A tenant moved below Enterprise keeps its webhooks (they get
+		// nothing: alert.Entitled), and its Owner can still see, pause and
+		// delete them; everything that sends needs Enterprise.
+		{http.MethodGet, hooks, access{owner, ""}, a.listWebhooks},
 		{http.MethodPost, hooks, access{owner, tenant.Enterprise}, a.createWebhook},
-		{http.MethodGet, hooks + "/{id}", access{owner, tenant.Enterprise}, a.getWebhook},
+		{http.MethodGet, hooks + "/{id}", access{owner, ""}, a.getWebhook},
 		{http.MethodPatch, hooks + "/{id}", access{owner, tenant.Enterprise}, a.updateWebhook},
-		{http.MethodDelete, hooks + "/{id}", access{owner, tenant.Enterprise}, a.deleteWebhook},
+		{http.MethodDelete, hooks + "/{id}", access{owner, ""}, a.deleteWebhook},
 		{http.MethodPost, hooks + "/{id}/test", access{owner, tenant.Enterprise}, a.testWebhook},
-		{http.MethodPost, hooks + "/{id}/pause", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Paused)},
+		{http.MethodPost, hooks + "/{id}/pause", access{owner, ""}, a.setWebhookStatus(webhook.Paused)},
 		{http.MethodPost, hooks + "/{id}/resume", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Active)},
 		{http.MethodPost, hooks + "/{id}/rotate-secret", access{owner, tenant.Enterprise}, a.rotateSecret},
 		{http.MethodPost, hooks + "/{id}/recover", access{owner, tenant.Enterprise}, a.recoverWebhook},
@@ -102,7 +105,8 @@ func (a *API) table() []endpoint {
 		// role, changes for Owners (a group mapped to Owner grants Owner).
 		{http.MethodGet, entraRoot, access{anyRole, ""}, a.getEntra},
 		{http.MethodPost, entraRoot + "/connect", access{owner, tenant.Enterprise}, a.connectEntra},
-		{http.MethodPost, entraRoot + "/disconnect", access{owner, tenant.Enterprise}, a.disconnectEntra},
+		// A tenant moved below Enterprise is no longer synced; its Owner can still disconnect.
+		{http.MethodPost, entraRoot + "/disconnect", access{owner, ""}, a.disconnectEntra},
 		{http.MethodGet, entraRoot + "/groups", access{anyRole, tenant.Enterprise}, a.listEntraGroups},
 		{http.MethodPut, entraRoot + "/mappings", access{owner, tenant.Enterprise}, a.putEntraMappings},
 		{http.MethodPatch, entraRoot + "/settings", access{owner, tenant.Enterprise}, a.patchEntraSettings},

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/uniasset/integrations/shared/metrics"
+	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -35,4 +36,30 @@ func readable(ctx context.Context, s Subscriptions, tenantID string) ([]webhook.
 	hooks, bad, err := s.ListReadable(ctx, tenantID)
 	CountUnreadable(tenantID, bad)
 	return hooks, err
+}
+
+// Plans reads a tenant's profile (tenant.Store).
+type Plans interface {
+	Get(ctx context.Context, tenantID string) (tenant.Profile, error)
+}
+
+// Entitled lists a tenant's webhooks only while its plan includes them
+// (Enterprise): a tenant the main app moves to a lower plan gets no events
+// and no alerts from then on, though its webhooks stay for its Owner to
+// see, pause or delete. One consistent read of the profile per listing.
+type Entitled struct {
+	Subscriptions
+	Plans Plans
+}
+
+// ListReadable lists tenantID's webhooks, or none below Enterprise.
+func (e Entitled) ListReadable(ctx context.Context, tenantID string) ([]webhook.Webhook, []webhook.Unreadable, error) {
+	p, err := e.Plans.Get(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !p.Plan.AtLeast(tenant.Enterprise) {
+		return nil, nil, nil
+	}
+	return e.Subscriptions.ListReadable(ctx, tenantID)
 }

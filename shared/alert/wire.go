@@ -11,6 +11,7 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -25,7 +26,8 @@ func Build(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass
 func NewPass(cfg config.ExpiryAlerts, db asset.ScanAPI, queue delivery.SQSAPI) *Pass {
 	index := &Index{DB: db, Table: cfg.IntegrationsTable, Shards: IndexShards}
 	settings := &SettingsStore{DB: db, Table: cfg.IntegrationsTable}
-	hooks := &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention}
+	hooks := Entitled{Subscriptions: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
+		Plans: &tenant.Store{DB: db, Table: cfg.IntegrationsTable}}
 	firer := &Firer{DB: db, Table: cfg.IntegrationsTable, Concurrency: prepareConcurrency,
 		Deliveries: delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)}
 	retries := &Retries{DB: db, Table: cfg.IntegrationsTable}

@@ -23,6 +23,7 @@ import (
 	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/safehttp"
+	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -44,6 +45,9 @@ type Dispatcher struct {
 	HoldMax time.Duration
 	// Gate bounds each receiver's and tenant's share (nil: no limits).
 	Gate *Gate
+	// Plans reads the tenant's plan with each webhook: deliveries of a
+	// tenant moved below Enterprise are discarded.
+	Plans *tenant.Store
 	// Recoveries takes the steps of recoveries, which share the queue.
 	Recoveries *Recoveries
 	// Disable is when a webhook that keeps failing is disabled.
@@ -134,23 +138,26 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 
 func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *slog.Logger) (keep bool, err error) {
 	var (
-		hook   webhook.Fetched
-		rec    Record
-		found  bool
-		cached cachedHook
+		hook    webhook.Fetched
+		rec     Record
+		found   bool
+		cached  cachedHook
+		profile tenant.Profile
 	)
 	now := d.Now()
-	// A copy says only what to send: a webhook gone, paused or disabled is
-	// read again before its delivery is discarded, so a resume (or a
-	// re-create) within HookTTL loses nothing.
-	if c, ok := d.hooks.get(k.TenantID, k.WebhookID, now, d.HookTTL); ok && c.hook.Found && c.hook.Status == webhook.Active {
+	// A copy says only what to send: a webhook gone, paused or disabled, or
+	// a tenant whose plan no longer has webhooks, is read again before its
+	// delivery is discarded, so a resume (or a re-create, an upgrade)
+	// within HookTTL loses nothing.
+	if c, ok := d.hooks.get(k.TenantID, k.WebhookID, now, d.HookTTL); ok && c.hook.Found && c.hook.Status == webhook.Active && c.entitled {
 		cached, hook = c, c.hook
 		rec, found, err = d.Deliveries.Get(ctx, k)
 	} else {
-		rec, found, err = d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &hook))
+		rec, found, err = d.Deliveries.GetWith(ctx, k, d.Webhooks.Read(k.TenantID, k.WebhookID, &hook), d.Plans.Read(k.TenantID, &profile))
+		entitled := profile.Plan.AtLeast(tenant.Enterprise)
 		if err == nil && hook.Err == nil {
-			d.hooks.put(k.TenantID, k.WebhookID, hook, now)
-			cached = cachedHook{hook: hook, readAt: now, healthAt: now}
+			d.hooks.put(k.TenantID, k.WebhookID, hook, entitled, now)
+			cached = cachedHook{hook: hook, entitled: entitled, readAt: now, healthAt: now}
 		}
 	}
 	if err != nil {
@@ -193,6 +200,8 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	switch {
 	case !hook.Found:
 		return discard("webhook deleted; delivery discarded")
+	case hook.Err == nil && !cached.entitled && profile.TenantID != "":
+		return discard("the tenant's plan no longer includes webhooks; delivery discarded")
 	case hook.Err != nil:
 		return true, fmt.Errorf("open webhook: %w", hook.Err)
 	case hook.Status == webhook.Paused:

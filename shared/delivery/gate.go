@@ -241,6 +241,7 @@ type hooks struct {
 
 type cachedHook struct {
 	hook     webhook.Fetched
+	entitled bool      // the tenant's plan includes webhooks
 	readAt   time.Time // the whole item, strongly consistent
 	healthAt time.Time // its health inputs
 	slowSeen time.Time // this instance saw it slow (before its mark is read back)
@@ -259,7 +260,7 @@ func (c *hooks) get(tenantID, id string, now time.Time, ttl time.Duration) (cach
 	return *e, true
 }
 
-func (c *hooks) put(tenantID, id string, f webhook.Fetched, now time.Time) {
+func (c *hooks) put(tenantID, id string, f webhook.Fetched, entitled bool, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxCachedHooks {
@@ -267,7 +268,7 @@ func (c *hooks) put(tenantID, id string, f webhook.Fetched, now time.Time) {
 	}
 	key := [2]string{tenantID, id}
 	prev := c.m[key]
-	e := &cachedHook{hook: f, readAt: now, healthAt: now}
+	e := &cachedHook{hook: f, entitled: entitled, readAt: now, healthAt: now}
 	if prev != nil {
 		e.slowSeen = prev.slowSeen
 	}

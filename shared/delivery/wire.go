@@ -13,6 +13,7 @@ import (
 	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/sealing"
+	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -29,6 +30,7 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 		Deliveries:  store,
 		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Queue:       queue,
+		Plans:       &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
 		Recoveries:  &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency},
 		Client:      safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.DeliveryTimeout),
 		Timeout:     cfg.DeliveryTimeout,

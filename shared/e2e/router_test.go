@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -90,7 +91,7 @@ func TestRouterBatchesAcrossRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enq, hooks := router.Enqueuer.(*delivery.Enqueuer), router.Webhooks.(*webhook.Store)
+	enq, hooks := router.Enqueuer.(*delivery.Enqueuer), router.Webhooks.(alert.Entitled).Subscriptions.(*webhook.Store)
 	q := &countingSQS{SQSAPI: enq.Queue.SQS}
 	enq.Queue.SQS = q
 	db := &failingQueries{API: hooks.DB, tenant: broken}

@@ -17,6 +17,7 @@ import (
 	"github.com/uniasset/integrations/shared/msgraph"
 	"github.com/uniasset/integrations/shared/parallel"
 	"github.com/uniasset/integrations/shared/systemlog"
+	"github.com/uniasset/integrations/shared/tenant"
 )
 
 // Microsoft reaches Microsoft's login and Graph as the app.
@@ -95,7 +96,11 @@ func classify(err error) *Unreadable {
 type Syncer struct {
 	Store     *Store
 	Microsoft *Microsoft
-	Now       func() time.Time
+	// Plans reads the tenant's plan: a tenant moved below Enterprise is
+	// not synced (its accounts stay as the last sync left them) until it
+	// returns to Enterprise or its Owner disconnects.
+	Plans Plans
+	Now   func() time.Time
 	// LeaseFor bounds a sync: its lease lasts this long (the function's
 	// timeout), so a crashed sync blocks the next one no longer.
 	LeaseFor time.Duration
@@ -170,6 +175,11 @@ func (s *Syncer) unreadable(c Connection, err error) error {
 	return u
 }
 
+// Plans reads a tenant's profile (tenant.Store).
+type Plans interface {
+	Get(ctx context.Context, tenantID string) (tenant.Profile, error)
+}
+
 // Outcome is what Sync did.
 type Outcome struct {
 	Ran    bool   // false: not connected, or another sync held the lease
@@ -182,6 +192,16 @@ type Outcome struct {
 // changes no account: the connection's status says why and its groups are
 // marked stale. Errors returned are the store's (the job is retried).
 func (s *Syncer) Sync(ctx context.Context, tenantID string) (Outcome, error) {
+	if s.Plans != nil {
+		p, err := s.Plans.Get(ctx, tenantID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !p.Plan.AtLeast(tenant.Enterprise) {
+			slog.Info("entra sync: skipped; the tenant's plan no longer includes directory sync", "tenant", tenantID, "plan", string(p.Plan))
+			return Outcome{}, nil
+		}
+	}
 	now := s.Now()
 	lease := newLeaseID()
 	c, ok, busy, err := s.Store.Acquire(ctx, tenantID, lease, now, now.Add(s.LeaseFor))

@@ -16,6 +16,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/msgraph"
+	"github.com/uniasset/integrations/shared/tenant"
 )
 
 // Index is IntegrationsTable's ByResource GSI.
@@ -62,7 +63,8 @@ func Build(ctx context.Context, cfg config.EntraSync, awsCfg aws.Config) (*Funct
 func NewFunction(cfg config.EntraSync, db dynamo.API, queue SQSAPI, microsoft *Microsoft) *Function {
 	store := &Store{DB: db, Table: cfg.IntegrationsTable, Index: Index, Retention: cfg.Retention}
 	return &Function{
-		Syncer: &Syncer{Store: store, Microsoft: microsoft, Now: time.Now, LeaseFor: SyncTimeout + time.Minute, GroupReads: 4},
-		Jobs:   &Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
+		Syncer: &Syncer{Store: store, Microsoft: microsoft, Now: time.Now, LeaseFor: SyncTimeout + time.Minute, GroupReads: 4,
+			Plans: &tenant.Store{DB: db, Table: cfg.IntegrationsTable}},
+		Jobs: &Jobs{SQS: queue, URL: cfg.Entra.SyncQueueURL},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
@@ -21,7 +22,8 @@ func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Rout
 	db := dynamodb.NewFromConfig(awsCfg)
 	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)
 	return &Router{
-		Webhooks: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
+		Webhooks: alert.Entitled{Subscriptions: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
+			Plans: &tenant.Store{DB: db, Table: cfg.IntegrationsTable}},
 		Enqueuer: enqueuer,
 		Assets:   &asset.Items{DB: db, Table: cfg.AssetsTable},
 		Alerts: &alert.Arming{
