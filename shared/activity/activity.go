@@ -31,6 +31,7 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/redact"
+	"github.com/uniasset/integrations/shared/shardmark"
 	"github.com/uniasset/integrations/shared/systemlog"
 )
 
@@ -80,6 +81,8 @@ type Reader struct {
 	Table          string
 	APILogShards   int
 	DeliveryShards int
+	// Marks are the highest shard counts ever written (nil: the settings).
+	Marks *shardmark.Store
 }
 
 // cursor is one position per source: the sort key of the last row returned,
@@ -134,10 +137,10 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	var apiErr, webErr, sysErr error
 	var wg sync.WaitGroup
 	if wantAPI {
-		wg.Go(func() { apiItems, apiErr = dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(q, c.API)) })
+		wg.Go(func() { apiItems, apiErr = dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(ctx, q, c.API)) })
 	}
 	if wantWeb {
-		wg.Go(func() { webItems, webErr = dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(q, c.Web)) })
+		wg.Go(func() { webItems, webErr = dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(ctx, q, c.Web)) })
 	}
 	if wantSys {
 		wg.Go(func() { sysItems, sysErr = dynamo.NewestAcrossShards(ctx, r.DB, r.sysQuery(q, c.Sys)) })
@@ -187,18 +190,29 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	return p, nil
 }
 
-func (r *Reader) apiQuery(q Query, before string) dynamo.ShardQuery {
-	if q.APIKeyID != "" {
-		return r.sharded(r.APILogShards, Index, before, q.Limit, func(i int) string { return keyschema.APIKeyCallsPK(q.TenantID, q.APIKeyID, i) })
+// shards is how many shards of log to read: the setting, or the mark if
+// higher (a deploy lowered the setting; older rows are in the others).
+func (r *Reader) shards(ctx context.Context, log string, configured int) int {
+	if r.Marks == nil {
+		return max(configured, 1)
 	}
-	return r.sharded(r.APILogShards, "", before, q.Limit, func(i int) string { return keyschema.APILogPK(q.TenantID, i) })
+	return r.Marks.Shards(ctx, log, configured)
 }
 
-func (r *Reader) webQuery(q Query, before string) dynamo.ShardQuery {
-	if q.WebhookID != "" {
-		return r.sharded(r.DeliveryShards, Index, before, q.Limit, func(i int) string { return keyschema.WebhookDeliveriesPK(q.TenantID, q.WebhookID, i) })
+func (r *Reader) apiQuery(ctx context.Context, q Query, before string) dynamo.ShardQuery {
+	shards := r.shards(ctx, shardmark.APILog, r.APILogShards)
+	if q.APIKeyID != "" {
+		return r.sharded(shards, Index, before, q.Limit, func(i int) string { return keyschema.APIKeyCallsPK(q.TenantID, q.APIKeyID, i) })
 	}
-	return r.sharded(r.DeliveryShards, "", before, q.Limit, func(i int) string { return keyschema.DeliveryPK(q.TenantID, i) })
+	return r.sharded(shards, "", before, q.Limit, func(i int) string { return keyschema.APILogPK(q.TenantID, i) })
+}
+
+func (r *Reader) webQuery(ctx context.Context, q Query, before string) dynamo.ShardQuery {
+	shards := r.shards(ctx, shardmark.Deliveries, r.DeliveryShards)
+	if q.WebhookID != "" {
+		return r.sharded(shards, Index, before, q.Limit, func(i int) string { return keyschema.WebhookDeliveriesPK(q.TenantID, q.WebhookID, i) })
+	}
+	return r.sharded(shards, "", before, q.Limit, func(i int) string { return keyschema.DeliveryPK(q.TenantID, i) })
 }
 
 // sharded reads the newest rows of a log written across shards, on the table
@@ -250,23 +264,41 @@ func webRow(d delivery.Record) Row {
 	if ts == "" {
 		ts = d.CreatedAt
 	}
+	// The row names its record's shard, so the row can be opened (and
+	// resent) after a deploy changes DeliveryShards.
+	id := "whk-" + base64.RawURLEncoding.EncodeToString([]byte(d.SK))
+	if n, ok := keyschema.DeliveryShardOf(d.TenantID, d.PK); ok {
+		id = "whk-s" + strconv.Itoa(n) + "-" + base64.RawURLEncoding.EncodeToString([]byte(d.SK))
+	}
 	return Row{
-		ID: "whk-" + base64.RawURLEncoding.EncodeToString([]byte(d.SK)), Timestamp: ts, Source: SourceWebhook, Event: d.Event,
+		ID: id, Timestamp: ts, Source: SourceWebhook, Event: d.Event,
 		Resource: d.WebhookName, ResourceID: d.WebhookID, Status: d.Status, Details: details,
 	}
 }
 
-// DeliveryKey reads a delivery's row id (whk-…) as the key of its record
-// in the tenant's partitions; any other id is not found.
+// DeliveryKey reads a delivery's row id as the key of its record in the
+// tenant's partitions: whk-s<shard>-<sort key>, or whk-<sort key> (rows
+// listed before ids named their shard: the shard is then computed with the
+// setting). Any other id is not found.
 func DeliveryKey(tenantID, id string) (delivery.Key, error) {
+	notFound := apierror.New(apierror.NotFound, "no delivery %q", id)
 	rest, ok := strings.CutPrefix(id, "whk-")
+	pk := ""
+	if s, named := strings.CutPrefix(rest, "s"); ok && named { // a sort key's base64 begins with its year's, never "s"
+		num, b64, cut := strings.Cut(s, "-")
+		n, err := strconv.Atoi(num)
+		if !cut || err != nil || n < 0 || n >= keyschema.MaxShards || strconv.Itoa(n) != num {
+			return delivery.Key{}, notFound
+		}
+		pk, rest = keyschema.DeliveryPK(tenantID, n), b64
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(rest)
 	sk := string(raw)
 	hash := strings.LastIndex(sk, "#")
 	if !ok || err != nil || hash < 0 || len(sk) > 200 {
-		return delivery.Key{}, apierror.New(apierror.NotFound, "no delivery %q", id)
+		return delivery.Key{}, notFound
 	}
-	return delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk}, nil
+	return delivery.Key{TenantID: tenantID, DeliveryID: sk[hash+1:], SK: sk, PK: pk}, nil
 }
 
 // Detail is one row expanded: the full redacted payload and headers.
@@ -286,7 +318,7 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 	case strings.HasPrefix(id, "api-"):
 		shard, ulid, ok := strings.Cut(strings.TrimPrefix(id, "api-"), "-")
 		n, err := strconv.Atoi(shard)
-		if !ok || err != nil || n < 0 || n >= max(r.APILogShards, 1) || !idPattern.MatchString(ulid) {
+		if !ok || err != nil || n < 0 || n >= keyschema.MaxShards || !idPattern.MatchString(ulid) { // not the setting: a lowered one must not hide rows
 			return Detail{}, notFound
 		}
 		key = itemKey(keyschema.APILogPK(tenantID, n), ulid)
@@ -301,7 +333,11 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 		if err != nil {
 			return Detail{}, err
 		}
-		key = itemKey(keyschema.DeliveryPK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards)), k.SK)
+		pk := k.PK
+		if pk == "" {
+			pk = keyschema.DeliveryPK(tenantID, delivery.Shard(k.DeliveryID, r.DeliveryShards))
+		}
+		key = itemKey(pk, k.SK)
 	default:
 		return Detail{}, notFound
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/sealing"
+	"github.com/uniasset/integrations/shared/shardmark"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -36,6 +37,7 @@ func Build(ctx context.Context, cfg config.AdminAPI, awsCfg aws.Config) (http.Ha
 	if err != nil {
 		return nil, err
 	}
+	shardmark.Store{DB: db, Table: cfg.IntegrationsTable}.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
 	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg), microsoft).Handler(), nil
 }
 
@@ -64,9 +66,10 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		Enqueuer:   enqueuer,
 		Recoveries: &delivery.Recoveries{Store: enqueuer.Store, Queue: enqueuer.Queue, Now: time.Now},
 		URLPolicy:  safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
-		Activity:   &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards},
-		Alerts:     &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
-		Limiter:    &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
+		Activity: &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards,
+			Marks: &shardmark.Store{DB: db, Table: cfg.IntegrationsTable}},
+		Alerts:  &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},
+		Limiter: &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable},
 		TestEvents: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.TestEventsPerMinute, 1)),
 			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
 		Resends: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.ResendsPerMinute, 1)),

@@ -11,14 +11,17 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/shardmark"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
 // Build wires ExpiryAlertsFunction; its main and the local stack both
 // call it. It never opens a sealed secret: the dispatcher signs.
-func Build(_ context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass, error) {
-	return NewPass(cfg, dynamodb.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil
+func Build(ctx context.Context, cfg config.ExpiryAlerts, awsCfg aws.Config) (*Pass, error) {
+	db := dynamodb.NewFromConfig(awsCfg)
+	shardmark.Store{DB: db, Table: cfg.IntegrationsTable}.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
+	return NewPass(cfg, db, sqs.NewFromConfig(awsCfg)), nil
 }
 
 // NewPass is a pass over the given clients (the benchmark counts their

@@ -36,11 +36,13 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 	}
 	id := ID(e.SourceID, e.Name, w.ID)
 	at := isotime.Format(q.Now())
+	shard := Shard(id, q.Store.Shards)
 	r := Record{
 		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
 		Test: e.Test, Payload: string(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
-		SK: keyschema.DeliverySK(e.Time, id), ByResourcePK: keyschema.WebhookDeliveriesPK(w.TenantID, w.ID, Shard(id, q.Store.Shards)),
-		ExpiresAt: q.Store.Retention.ExpiresAt(q.Now()),
+		SK: keyschema.DeliverySK(e.Time, id), PK: keyschema.DeliveryPK(w.TenantID, shard),
+		ByResourcePK: keyschema.WebhookDeliveriesPK(w.TenantID, w.ID, shard),
+		ExpiresAt:    q.Store.Retention.ExpiresAt(q.Now()),
 	}
 	created, existing, err := q.Store.CreateIfNew(ctx, r)
 	if err != nil {

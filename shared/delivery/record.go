@@ -99,6 +99,10 @@ type Record struct {
 	RoundFrom     int    `dynamodbav:"roundFrom,omitempty"`
 	RoundAttempts int    `dynamodbav:"roundAttempts,omitempty"`
 	SK            string `dynamodbav:"SK"`
+	// PK is the record's partition: its tenant's shard at the time it was
+	// written. Kept and carried in its messages, so a change of
+	// DeliveryShards never sends a reader to another shard.
+	PK string `dynamodbav:"PK"`
 	// keyschema.WebhookDeliveriesPK: the activity log's webhook filter. A
 	// tag cannot name a constant: TestRecordTagsNameTheIndexAttribute keeps
 	// it keyschema.ByResourcePK.
@@ -112,6 +116,9 @@ type Key struct {
 	DeliveryID string `json:"deliveryId"`
 	SK         string `json:"sk"`
 	WebhookID  string `json:"webhookId"`
+	// PK is the record's partition as written ("": a message from before
+	// it was carried, whose partition is computed with the setting).
+	PK string `json:"pk,omitempty"`
 	// A message waiting at the gate (delivery.Gate) carries how many of its
 	// steps it has passed, for which attempt, and when its slot starts.
 	Gate      int    `json:"gate,omitempty"`
@@ -132,6 +139,9 @@ type Key struct {
 }
 
 func (k Key) pk(shards int) string {
+	if k.PK != "" {
+		return k.PK
+	}
 	return keyschema.DeliveryPK(k.TenantID, Shard(k.DeliveryID, shards))
 }
 
@@ -147,7 +157,7 @@ func (k Key) attrs(shards int) map[string]types.AttributeValue {
 
 // Key returns the record's key.
 func (r Record) Key() Key {
-	return Key{TenantID: r.TenantID, DeliveryID: r.DeliveryID, SK: r.SK, WebhookID: r.WebhookID}
+	return Key{TenantID: r.TenantID, DeliveryID: r.DeliveryID, SK: r.SK, WebhookID: r.WebhookID, PK: r.PK}
 }
 
 // Store keeps delivery records in IntegrationsTable.

@@ -22,6 +22,7 @@ import (
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/parallel"
+	"github.com/uniasset/integrations/shared/shardmark"
 	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/validate"
 )
@@ -91,6 +92,9 @@ type Recoveries struct {
 	// the next step (nil: a message on Queue, which the dispatcher takes).
 	Page, Max int
 	Next      func(ctx context.Context, rec Recovery) error
+	// Marks are the highest shard counts written (nil: Store.Shards), so
+	// a lowered DeliveryShards hides no failed delivery from a recovery.
+	Marks *shardmark.Store
 }
 
 // NewRecoveryID returns a fresh recovery id.
@@ -236,6 +240,9 @@ func (r *Recoveries) now() time.Time {
 // been read: the least of the pages' ends (until for a shard read to the end).
 func (r *Recoveries) read(ctx context.Context, rec Recovery, from, until string) (failed []Record, covered string, scanned int, err error) {
 	shards := max(r.Store.Shards, 1)
+	if r.Marks != nil {
+		shards = r.Marks.Shards(ctx, shardmark.Deliveries, r.Store.Shards)
+	}
 	pages := make([][]Record, shards)
 	ends := make([]string, shards)
 	counts := make([]int, shards)

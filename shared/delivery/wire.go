@@ -13,6 +13,7 @@ import (
 	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/safehttp"
 	"github.com/uniasset/integrations/shared/sealing"
+	"github.com/uniasset/integrations/shared/shardmark"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
@@ -24,6 +25,8 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
+	marks := &shardmark.Store{DB: db, Table: cfg.IntegrationsTable}
+	marks.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
 	store := &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards, Retention: cfg.Retention}
 	queue := &Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL}
 	return &Dispatcher{
@@ -31,7 +34,7 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Queue:       queue,
 		Plans:       &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
-		Recoveries:  &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency},
+		Recoveries:  &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency, Marks: marks},
 		Client:      safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.DeliveryTimeout),
 		Timeout:     cfg.DeliveryTimeout,
 		Schedule:    cfg.RetrySchedule,

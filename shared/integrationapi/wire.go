@@ -3,10 +3,11 @@ package integrationapi
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"net/http"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/apilog"
@@ -15,11 +16,14 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/idempotency"
 	"github.com/uniasset/integrations/shared/ratelimit"
+	"github.com/uniasset/integrations/shared/shardmark"
 )
 
 // Build is the function's wiring, shared by its Lambda main and the local stack.
-func Build(_ context.Context, cfg config.IntegrationAPI, awsCfg aws.Config) (http.Handler, error) {
-	return New(cfg, dynamodb.NewFromConfig(awsCfg)).Handler(), nil
+func Build(ctx context.Context, cfg config.IntegrationAPI, awsCfg aws.Config) (http.Handler, error) {
+	db := dynamodb.NewFromConfig(awsCfg)
+	shardmark.Store{DB: db, Table: cfg.IntegrationsTable}.RaiseAtStart(ctx, shardmark.APILog, cfg.APILogShards)
+	return New(cfg, db).Handler(), nil
 }
 
 // New wires the API from configuration; the Lambda and the local stack both call it.

@@ -148,9 +148,24 @@ func DeliveryPK(tenantID string, shard int) string {
 // DeliverySK orders deliveries by event time: <event time>#<deliveryId>.
 func DeliverySK(eventTime, deliveryID string) string { return eventTime + "#" + deliveryID }
 
+// ShardMark holds the highest shard counts the logs were written with
+// (shardmark): CONFIG / SHARDS, outside every tenant's partitions.
+func ShardMark() Key { return Key{"CONFIG", "SHARDS"} }
+
 // Recovery is one recovery of a webhook's failed deliveries (its progress):
 // TENANT#<t> / RECOVERY#<id>.
 func Recovery(tenantID, id string) Key { return Key{tenant(tenantID), "RECOVERY#" + id} }
+
+// MaxShards bounds any shard count (the template's DeliveryShards and
+// ApiLogShards allow up to 256): a row id naming a higher shard is not one.
+const MaxShards = 1024
+
+// DeliveryShardOf is the shard a tenant's delivery partition key names.
+func DeliveryShardOf(tenantID, pk string) (int, bool) {
+	rest, ok := strings.CutPrefix(pk, tenant(tenantID)+"#DELIVERY#")
+	n, err := strconv.Atoi(rest)
+	return n, ok && err == nil && n >= 0 && n < MaxShards
+}
 
 // WebhookDeliveriesPK is the ByResource index partition of one webhook's deliveries in one shard.
 func WebhookDeliveriesPK(tenantID, webhookID string, shard int) string {

@@ -12,14 +12,16 @@ import (
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/shardmark"
 	"github.com/uniasset/integrations/shared/tenant"
 	"github.com/uniasset/integrations/shared/webhook"
 )
 
 // Build wires StreamRouterFunction; its main and the local stack both call it.
 // The router never opens sealed secrets, so it needs no sealing key.
-func Build(_ context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
+func Build(ctx context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
+	shardmark.Store{DB: db, Table: cfg.IntegrationsTable}.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
 	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)
 	return &Router{
 		Webhooks: alert.Entitled{Subscriptions: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
