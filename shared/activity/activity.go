@@ -133,14 +133,18 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	next := cursor{APIDone: !wantAPI, WebDone: !wantWeb, SysDone: !wantSys}
 
 	// The sources are read at once; each read is a fixed number of queries.
+	var marks shardmark.Marks
+	if wantAPI || wantWeb {
+		marks = r.marks(ctx) // one read for both logs
+	}
 	var apiItems, webItems, sysItems []map[string]types.AttributeValue
 	var apiErr, webErr, sysErr error
 	var wg sync.WaitGroup
 	if wantAPI {
-		wg.Go(func() { apiItems, apiErr = dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(ctx, q, c.API)) })
+		wg.Go(func() { apiItems, apiErr = dynamo.NewestAcrossShards(ctx, r.DB, r.apiQuery(marks, q, c.API)) })
 	}
 	if wantWeb {
-		wg.Go(func() { webItems, webErr = dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(ctx, q, c.Web)) })
+		wg.Go(func() { webItems, webErr = dynamo.NewestAcrossShards(ctx, r.DB, r.webQuery(marks, q, c.Web)) })
 	}
 	if wantSys {
 		wg.Go(func() { sysItems, sysErr = dynamo.NewestAcrossShards(ctx, r.DB, r.sysQuery(q, c.Sys)) })
@@ -190,25 +194,25 @@ func (r *Reader) List(ctx context.Context, q Query) (Page, error) {
 	return p, nil
 }
 
-// shards is how many shards of log to read: the setting, or the mark if
-// higher (a deploy lowered the setting; older rows are in the others).
-func (r *Reader) shards(ctx context.Context, log string, configured int) int {
+// marks are the shard marks a page reads up to (none: the settings): a
+// deploy may have lowered a setting, and older rows are in the others.
+func (r *Reader) marks(ctx context.Context) shardmark.Marks {
 	if r.Marks == nil {
-		return max(configured, 1)
+		return shardmark.Marks{}
 	}
-	return r.Marks.Shards(ctx, log, configured)
+	return r.Marks.Read(ctx)
 }
 
-func (r *Reader) apiQuery(ctx context.Context, q Query, before string) dynamo.ShardQuery {
-	shards := r.shards(ctx, shardmark.APILog, r.APILogShards)
+func (r *Reader) apiQuery(marks shardmark.Marks, q Query, before string) dynamo.ShardQuery {
+	shards := marks.Shards(shardmark.APILog, r.APILogShards)
 	if q.APIKeyID != "" {
 		return r.sharded(shards, Index, before, q.Limit, func(i int) string { return keyschema.APIKeyCallsPK(q.TenantID, q.APIKeyID, i) })
 	}
 	return r.sharded(shards, "", before, q.Limit, func(i int) string { return keyschema.APILogPK(q.TenantID, i) })
 }
 
-func (r *Reader) webQuery(ctx context.Context, q Query, before string) dynamo.ShardQuery {
-	shards := r.shards(ctx, shardmark.Deliveries, r.DeliveryShards)
+func (r *Reader) webQuery(marks shardmark.Marks, q Query, before string) dynamo.ShardQuery {
+	shards := marks.Shards(shardmark.Deliveries, r.DeliveryShards)
 	if q.WebhookID != "" {
 		return r.sharded(shards, Index, before, q.Limit, func(i int) string { return keyschema.WebhookDeliveriesPK(q.TenantID, q.WebhookID, i) })
 	}

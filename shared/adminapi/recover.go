@@ -39,13 +39,8 @@ func (a *API) recoverWebhook(w http.ResponseWriter, r *http.Request, u User) err
 	if hook.Status != webhook.Active {
 		return apierror.New(apierror.Conflict, "the webhook is %s; resume it first, then recover what it missed", hook.Status)
 	}
-	policy := ratelimit.Policy{Name: "recoveries", Limit: recoveries}
-	ok, wait, err := ratelimit.Admit(r.Context(), a.Limiter, ratelimit.Key{TenantID: u.TenantID, Scope: keyschema.RateRecoveries(hook.ID)}, policy.Limit, now)
-	if err != nil {
+	if err := a.admit(w, r, u.TenantID, keyschema.RateRecoveries(hook.ID), ratelimit.Policy{Name: "recoveries", Limit: recoveries}, now); err != nil {
 		return err
-	}
-	if !ok {
-		return policy.Refuse(w.Header(), wait)
 	}
 	at := isotime.Format(now)
 	rec := delivery.Recovery{

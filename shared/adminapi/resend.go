@@ -41,13 +41,8 @@ func (a *API) resendDelivery(w http.ResponseWriter, r *http.Request, u User) err
 		return apierror.New(apierror.Conflict, "the webhook is %s; resume it to resend its deliveries", hook.Status)
 	}
 	now := a.Now()
-	policy := ratelimit.Policy{Name: "resends", Limit: a.Resends}
-	ok, wait, err := ratelimit.Admit(ctx, a.Limiter, ratelimit.Key{TenantID: u.TenantID, Scope: keyschema.RateResends(hook.ID)}, policy.Limit, now)
-	if err != nil {
+	if err := a.admit(w, r, u.TenantID, keyschema.RateResends(hook.ID), ratelimit.Policy{Name: "resends", Limit: a.Resends}, now); err != nil {
 		return err
-	}
-	if !ok {
-		return policy.Refuse(w.Header(), wait)
 	}
 	rec, err = a.Enqueuer.Resend(ctx, rec, u.Subject, now)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 
@@ -193,13 +194,8 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, u User) error 
 		return apierror.New(apierror.Conflict, "the webhook is %s; resume it to send a test event", hook.Status)
 	}
 	now := a.Now()
-	policy := ratelimit.Policy{Name: "test-events", Limit: a.TestEvents}
-	ok, wait, err := ratelimit.Admit(r.Context(), a.Limiter, ratelimit.Key{TenantID: u.TenantID, Scope: keyschema.RateTestEvents(hook.ID)}, policy.Limit, now)
-	if err != nil {
+	if err := a.admit(w, r, u.TenantID, keyschema.RateTestEvents(hook.ID), ratelimit.Policy{Name: "test-events", Limit: a.TestEvents}, now); err != nil {
 		return err
-	}
-	if !ok {
-		return policy.Refuse(w.Header(), wait)
 	}
 	e := delivery.Event{
 		SourceID: "test_" + ulid.Make().String(), Name: "asset.created", TenantID: u.TenantID, Time: isotime.Format(now), Test: true,
@@ -262,5 +258,19 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, u User) error
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, createdWebhook{View: hook.View(), Secret: next})
+	return nil
+}
+
+// admit counts one of the tenant's actions against policy in scope (one
+// webhook's test events, resends, recoveries), and answers 429 with
+// Retry-After past it.
+func (a *API) admit(w http.ResponseWriter, r *http.Request, tenantID, scope string, policy ratelimit.Policy, now time.Time) error {
+	ok, wait, err := ratelimit.Admit(r.Context(), a.Limiter, ratelimit.Key{TenantID: tenantID, Scope: scope}, policy.Limit, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return policy.Refuse(w.Header(), wait)
+	}
 	return nil
 }

@@ -95,16 +95,21 @@ func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 // process handles one message and reports whether SQS must keep it.
 func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep bool) {
 	log := slog.With("messageId", m.MessageId)
-	var step recoveryMessage
-	if json.Unmarshal([]byte(m.Body), &step) == nil && step.Recovery.ID != "" && d.Recoveries != nil {
-		if err := d.Recoveries.Step(ctx, step.Recovery.TenantID, step.Recovery.ID); err != nil {
-			log.Error("recovery step failed; SQS redelivers it", "tenantId", step.Recovery.TenantID, "recoveryId", step.Recovery.ID, "error", err.Error())
+	// One decode: a delivery's key, or a recovery's step.
+	var msg struct {
+		Key
+		recoveryMessage
+	}
+	err := json.Unmarshal([]byte(m.Body), &msg)
+	if step := msg.Recovery; err == nil && step.ID != "" && d.Recoveries != nil {
+		if err := d.Recoveries.Step(ctx, step.TenantID, step.ID); err != nil {
+			log.Error("recovery step failed; SQS redelivers it", "tenantId", step.TenantID, "recoveryId", step.ID, "error", err.Error())
 			return true
 		}
 		return false
 	}
-	var k Key
-	if err := json.Unmarshal([]byte(m.Body), &k); err != nil || k.TenantID == "" || k.DeliveryID == "" || k.SK == "" || k.WebhookID == "" {
+	k := msg.Key
+	if err != nil || k.TenantID == "" || k.DeliveryID == "" || k.SK == "" || k.WebhookID == "" {
 		log.Error("dropping malformed delivery message") // a retry cannot fix it
 		return false
 	}
@@ -127,7 +132,7 @@ func (d *Dispatcher) process(ctx context.Context, m events.SQSMessage) (keep boo
 			}
 		}
 	}
-	keep, err := d.attempt(ctx, k, m.ReceiptHandle, log)
+	keep, err = d.attempt(ctx, k, m.ReceiptHandle, log)
 	if err != nil {
 		// An outage of our own (DynamoDB, Secrets Manager): SQS redelivers after the visibility timeout.
 		log.Error("delivery processing failed", "error", err.Error())

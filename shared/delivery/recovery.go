@@ -241,7 +241,7 @@ func (r *Recoveries) now() time.Time {
 func (r *Recoveries) read(ctx context.Context, rec Recovery, from, until string) (failed []Record, covered string, scanned int, err error) {
 	shards := max(r.Store.Shards, 1)
 	if r.Marks != nil {
-		shards = r.Marks.Shards(ctx, shardmark.Deliveries, r.Store.Shards)
+		shards = r.Marks.Read(ctx).Shards(shardmark.Deliveries, r.Store.Shards)
 	}
 	pages := make([][]Record, shards)
 	ends := make([]string, shards)
@@ -324,21 +324,21 @@ func (r *Recoveries) save(ctx context.Context, rec Recovery) error {
 	values := map[string]types.AttributeValue{
 		":step": &types.AttributeValueMemberN{Value: strconv.Itoa(rec.Step)}, ":next": &types.AttributeValueMemberN{Value: strconv.Itoa(rec.Step + 1)},
 	}
+	names := map[string]string{"#step": "step"}
 	var set []string
-	for name, v := range map[string]any{
-		"scanned": rec.Scanned, "queued": rec.Queued, "truncated": rec.Truncated, "resumeFrom": rec.ResumeFrom,
-		"cursor": rec.Cursor, "updatedAt": rec.UpdatedAt, "state": rec.State, "finishedAt": rec.FinishedAt,
+	for _, f := range []struct {
+		name  string
+		value any
+	}{
+		{"scanned", rec.Scanned}, {"queued", rec.Queued}, {"truncated", rec.Truncated}, {"resumeFrom", rec.ResumeFrom},
+		{"cursor", rec.Cursor}, {"updatedAt", rec.UpdatedAt}, {"state", rec.State}, {"finishedAt", rec.FinishedAt},
 	} {
-		av, err := attributevalue.Marshal(v)
+		av, err := attributevalue.Marshal(f.value)
 		if err != nil {
 			return err
 		}
-		values[":"+name] = av
-		set = append(set, "#"+name+" = :"+name)
-	}
-	names := map[string]string{"#step": "step"}
-	for _, n := range []string{"scanned", "queued", "truncated", "resumeFrom", "cursor", "updatedAt", "state", "finishedAt"} {
-		names["#"+n] = n
+		names["#"+f.name], values[":"+f.name] = f.name, av
+		set = append(set, "#"+f.name+" = :"+f.name)
 	}
 	_, err := r.Store.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(r.Store.Table), Key: recoveryKey(rec.TenantID, rec.ID),

@@ -56,17 +56,25 @@ func (s Store) RaiseAtStart(ctx context.Context, log string, n int) {
 	}
 }
 
-// Shards is how many shards of log a reader reads: the mark, or the
-// setting if that is higher (or the mark unreadable: a reader still reads
-// what the setting says).
-func (s Store) Shards(ctx context.Context, log string, configured int) int {
+// Marks are the stored marks, by log.
+type Marks map[string]int
+
+// Read reads the marks (none if unreadable: a reader then still reads what
+// its settings say), one GetItem for every log.
+func (s Store) Read(ctx context.Context) Marks {
 	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: keyschema.ShardMark().Attrs()})
+	m := Marks{}
 	if err != nil || out.Item == nil {
-		return max(configured, 1)
+		return m
 	}
-	n := 0
-	if v, ok := out.Item[log].(*types.AttributeValueMemberN); ok {
-		n, _ = strconv.Atoi(v.Value)
+	for _, log := range []string{Deliveries, APILog} {
+		if v, ok := out.Item[log].(*types.AttributeValueMemberN); ok {
+			m[log], _ = strconv.Atoi(v.Value)
+		}
 	}
-	return max(configured, n, 1)
+	return m
 }
+
+// Shards is how many shards of log a reader reads: the mark, or the
+// setting if that is higher.
+func (m Marks) Shards(log string, configured int) int { return max(configured, m[log], 1) }

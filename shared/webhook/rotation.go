@@ -137,10 +137,7 @@ func (s *Store) Rotate(ctx context.Context, w Webhook, by string, overlap time.D
 	} else {
 		update += " REMOVE previousUntil"
 	}
-	cond := "#revision = :prev"
-	if w.Revision == 0 {
-		cond = "attribute_exists(PK) AND (attribute_not_exists(#revision) OR #revision = :prev)" // written before revisions
-	}
+	cond := revisionCond(w.Revision)
 	details := fmt.Sprintf("signing secret rotated by %s; the replaced secret stops signing now", by)
 	if overlap > 0 {
 		details = fmt.Sprintf("signing secret rotated by %s; the replaced secret signs beside it until %s", by, w.PreviousUntil)

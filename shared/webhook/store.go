@@ -217,10 +217,7 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 		":prev": &types.AttributeValueMemberN{Value: strconv.FormatInt(w.Revision, 10)},
 		":one":  &types.AttributeValueMemberN{Value: "1"},
 	}
-	cond := "#revision = :prev"
-	if w.Revision == 0 {
-		cond = "attribute_exists(PK) AND (attribute_not_exists(#revision) OR #revision = :prev)" // written before revisions
-	}
+	cond := revisionCond(w.Revision)
 	var update, remove []string
 	for _, f := range fields {
 		names["#"+f.name] = f.name
@@ -244,6 +241,15 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 		return apierror.New(apierror.Conflict, "the webhook changed or was deleted meanwhile; reload and retry")
 	}
 	return dynamo.Translate("update webhook", err)
+}
+
+// revisionCond is the condition that a webhook is still at revision rev
+// (:prev) as #revision; a webhook written before revisions has none.
+func revisionCond(rev int64) string {
+	if rev == 0 {
+		return "attribute_exists(PK) AND (attribute_not_exists(#revision) OR #revision = :prev)"
+	}
+	return "#revision = :prev"
 }
 
 // Unreadable is a webhook item that does not decode: its id (from its key)
