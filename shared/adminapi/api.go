@@ -37,6 +37,9 @@ type API struct {
 	// Recoveries starts and shows recoveries (their steps run in the dispatcher).
 	Recoveries *delivery.Recoveries
 	URLPolicy  safehttp.Policy
+	// Challenger sends verification challenges: the SSRF-safe client
+	// deliveries use (safehttp), with the challenge's time limit.
+	Challenger *http.Client
 	Activity   *activity.Reader
 	Alerts     *alert.SettingsStore
 	Entra      Entra
@@ -93,6 +96,7 @@ func (a *API) table() []endpoint {
 		{http.MethodPost, hooks + "/{id}/test", access{owner, tenant.Enterprise}, a.testWebhook},
 		{http.MethodPost, hooks + "/{id}/pause", access{owner, ""}, a.setWebhookStatus(webhook.Paused)},
 		{http.MethodPost, hooks + "/{id}/resume", access{owner, tenant.Enterprise}, a.setWebhookStatus(webhook.Active)},
+		{http.MethodPost, hooks + "/{id}/verify", access{owner, tenant.Enterprise}, a.verifyWebhook},
 		{http.MethodPost, hooks + "/{id}/rotate-secret", access{owner, tenant.Enterprise}, a.rotateSecret},
 		{http.MethodPost, hooks + "/{id}/recover", access{owner, tenant.Enterprise}, a.recoverWebhook},
 		{http.MethodGet, hooks + "/{id}/recoveries/{recoveryId}", access{owner, tenant.Enterprise}, a.getRecovery},

@@ -29,6 +29,7 @@ var documented = map[string]access{
 	"GET /api/integrations/activity/{id}":                         {[]tenant.Role{tenant.Owner, tenant.Admin, tenant.Manager}, tenant.Growth},
 	"POST /api/integrations/activity/{id}/resend":                 {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"POST /api/integrations/webhooks/{id}/rotate-secret":          {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
+	"POST /api/integrations/webhooks/{id}/verify":                 {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"POST /api/integrations/webhooks/{id}/recover":                {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"GET /api/integrations/webhooks/{id}/recoveries/{recoveryId}": {[]tenant.Role{tenant.Owner}, tenant.Enterprise},
 	"GET /api/integrations/webhooks":                              {[]tenant.Role{tenant.Owner}, ""},

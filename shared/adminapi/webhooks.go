@@ -123,11 +123,13 @@ func (a *API) updateWebhook(w http.ResponseWriter, r *http.Request, u User) erro
 	if err != nil {
 		return err
 	}
+	from := hook.URL
 	if in.Name != nil {
 		hook.Name = *in.Name
 	}
 	if in.URL != nil {
 		hook.URL = *in.URL
+		hook.UnverifyIfMoved(from)
 	}
 	if in.Events != nil {
 		hook.Events = in.Events
@@ -175,13 +177,50 @@ func (a *API) setWebhookStatus(status string) handler {
 		if err != nil {
 			return err
 		}
-		hook, err := a.Webhooks.SetStatus(r.Context(), u.TenantID, id, status)
+		hook, failedSince, err := a.Webhooks.SetStatus(r.Context(), u.TenantID, id, status)
 		if err != nil {
 			return err
 		}
-		httpapi.WriteJSON(w, http.StatusOK, hook.View())
+		if status != webhook.Active {
+			httpapi.WriteJSON(w, http.StatusOK, hook.View())
+			return nil
+		}
+		httpapi.WriteJSON(w, http.StatusOK, resumed{View: hook.View(), Recovery: a.suggestRecovery(hook, failedSince)})
 		return nil
 	}
+}
+
+// resumed answers a resume: the webhook, and the recovery of what failed
+// while it was failing (null when it was not), ready to send.
+type resumed struct {
+	webhook.View
+	Recovery *suggestedRecovery `json:"suggestedRecovery"`
+}
+
+type suggestedRecovery struct {
+	Method string `json:"method"`
+	Href   string `json:"href"`
+	Body   struct {
+		Since string `json:"since"`
+	} `json:"body"`
+}
+
+// suggestRecovery offers to recover a webhook's failed deliveries from the
+// start of the failing streak a resume ended (at most RecoveryWindow back).
+// Only failed deliveries can be: events that came while a webhook was
+// paused or disabled queued nothing for it.
+func (a *API) suggestRecovery(hook webhook.Webhook, failedSince string) *suggestedRecovery {
+	since, err := time.Parse(time.RFC3339Nano, failedSince)
+	if err != nil {
+		return nil
+	}
+	// A minute inside the window, so the body is still valid when it is sent.
+	if oldest := a.Now().Add(-delivery.RecoveryWindow + time.Minute); since.Before(oldest) {
+		since = oldest
+	}
+	s := &suggestedRecovery{Method: http.MethodPost, Href: "/api/integrations/webhooks/" + hook.ID + "/recover"}
+	s.Body.Since = isotime.Format(since)
+	return s
 }
 
 // testWebhook queues an asset.created test delivery at once, whatever assets exist.
@@ -258,6 +297,30 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, u User) error
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, createdWebhook{View: hook.View(), Secret: next})
+	return nil
+}
+
+// verifyWebhook challenges the endpoint (delivery.Challenge) and, when it
+// echoes the value, records verifiedAt. A challenge counts against the
+// webhook's test events: it is a request to a URL the Owner chose.
+func (a *API) verifyWebhook(w http.ResponseWriter, r *http.Request, u User) error {
+	hook, err := a.requestedWebhook(r, u)
+	if err != nil {
+		return err
+	}
+	if err := a.admit(w, r, u.TenantID, keyschema.RateTestEvents(hook.ID), ratelimit.Policy{Name: "test-events", Limit: a.TestEvents}, a.Now()); err != nil {
+		return err
+	}
+	if err := delivery.Challenge(r.Context(), a.Challenger, hook, delivery.NewChallenge()); err != nil {
+		return apierror.New(apierror.VerificationFailed, "the endpoint did not verify: %s", err.Error())
+	}
+	hook.VerifiedAt = isotime.Format(a.Now())
+	hook.UpdatedAt = hook.VerifiedAt
+	if err := a.Webhooks.Verified(r.Context(), hook, u.Subject); err != nil {
+		return err
+	}
+	hook.Revision++
+	httpapi.WriteJSON(w, http.StatusOK, hook.View())
 	return nil
 }
 

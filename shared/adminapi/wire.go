@@ -66,6 +66,7 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		Enqueuer:   enqueuer,
 		Recoveries: &delivery.Recoveries{Store: enqueuer.Store, Queue: enqueuer.Queue, Now: time.Now},
 		URLPolicy:  safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate},
+		Challenger: safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(delivery.ChallengeTimeout),
 		Activity: &activity.Reader{DB: db, Table: cfg.IntegrationsTable, APILogShards: cfg.APILogShards, DeliveryShards: cfg.DeliveryShards,
 			Marks: &shardmark.Store{DB: db, Table: cfg.IntegrationsTable}},
 		Alerts:  &alert.SettingsStore{DB: db, Table: cfg.IntegrationsTable},

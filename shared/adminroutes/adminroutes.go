@@ -27,6 +27,7 @@ var Routes = []httpapi.Route{
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/test"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/pause"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/resume"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/verify"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/rotate-secret"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/webhooks/{id}/recover"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/webhooks/{id}/recoveries/{recoveryId}"},

@@ -27,6 +27,7 @@ const (
 	IdempotencyInProgress   Code = "IDEMPOTENCY_IN_PROGRESS"
 	Throttled               Code = "THROTTLED"
 	RateLimited             Code = "RATE_LIMITED"
+	VerificationFailed      Code = "VERIFICATION_FAILED"
 	NotConfigured           Code = "ENTRA_NOT_CONFIGURED"
 	Internal                Code = "INTERNAL_ERROR"
 )
@@ -52,6 +53,8 @@ func (c Code) Status() int {
 		return http.StatusConflict
 	case RateLimited:
 		return http.StatusTooManyRequests
+	case VerificationFailed:
+		return http.StatusUnprocessableEntity
 	case Throttled, NotConfigured:
 		return http.StatusServiceUnavailable
 	default:

@@ -70,7 +70,7 @@ var (
 	// Lookups of key strings this instance has not verified: what a flood of
 	// random keys costs in DynamoDB reads, per source address.
 	KeyLookupsPerSource = &Var{Name: "KEY_LOOKUPS_PER_SOURCE", Default: "60", Shell: true, Kind: Int, Min: 1, Max: 10_000, Doc: "lookups of unverified key strings per source address (IPv6: /64) per instance, a minute and at once"}
-	TestEventsPerMinute = &Var{Name: "TEST_EVENTS_PER_MINUTE", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 60, Doc: "test events per webhook a minute, and at once"}
+	TestEventsPerMinute = &Var{Name: "TEST_EVENTS_PER_MINUTE", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 60, Doc: "test events and verification challenges per webhook a minute, and at once"}
 	ResendsPerMinute    = &Var{Name: "RESENDS_PER_MINUTE", Default: "10", Shell: true, Kind: Int, Min: 1, Max: 600, Doc: "deliveries resent from the Activity Log per webhook a minute, and at once"}
 	// Bounded well inside the dispatcher's 60 s Lambda timeout, which must
 	// leave time to record the attempt.

@@ -25,6 +25,9 @@ import (
 // them verifies, and its libraries can be used. X-UniAsset-Signature is the
 // spec's hex HMAC-SHA256 of the raw body keyed by the secret string; it holds
 // one value, so it is keyed by the last (oldest) secret: a receiver that
+// userAgent names the sender on every request to an endpoint.
+const userAgent = "UniAsset-Webhooks/1.0"
+
 // checks it keeps working on the secret it has until the overlap ends.
 func Headers(secrets []string, deliveryID, event string, body []byte, at time.Time) map[string]string {
 	ts := strconv.FormatInt(at.Unix(), 10)
@@ -44,7 +47,7 @@ func Headers(secrets []string, deliveryID, event string, body []byte, at time.Ti
 
 	return map[string]string{
 		"Content-Type":         "application/json",
-		"User-Agent":           "UniAsset-Webhooks/1.0",
+		"User-Agent":           userAgent,
 		"X-UniAsset-Event":     event,
 		"X-UniAsset-Timestamp": isotime.Format(at),
 		"X-UniAsset-Signature": hex.EncodeToString(spec.Sum(nil)),

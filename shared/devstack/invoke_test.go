@@ -23,8 +23,9 @@ func TestTemplateTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Duration{
-		"IntegrationApiFunction": 10 * time.Second, "AdminApiFunction": 10 * time.Second, // Globals
-		"StreamRouterFunction": 60 * time.Second, "DispatcherFunction": 60 * time.Second,
+		"IntegrationApiFunction": 10 * time.Second, // Globals
+		"AdminApiFunction":       20 * time.Second, // a verification challenge has 10 s
+		"StreamRouterFunction":   60 * time.Second, "DispatcherFunction": 60 * time.Second,
 		"ExpiryAlertsFunction": 300 * time.Second, "EntraSyncFunction": 900 * time.Second,
 	}
 	for fn, d := range want {

@@ -23,7 +23,8 @@ import (
 // failed attempt is its third occasion, and the dispatcher disables it. The
 // tenant's other webhook hears webhook.disabled once; a System row says
 // why; nothing more is queued or sent; a test event is refused; resume
-// re-enables it with its failing streak started afresh.
+// re-enables it with its failing streak started afresh and offers the
+// recovery of what failed since the streak began.
 func TestAutoDisable(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
@@ -108,6 +109,14 @@ func TestAutoDisable(t *testing.T) {
 	if got["status"] != "active" || got["disabledAt"] != nil || fresh.Before(resumed) {
 		t.Fatalf("resumed: %s", r.Body)
 	}
+	// The answer offers to recover what failed since the streak began, as
+	// a request that is accepted as it stands.
+	offer, _ := got["suggestedRecovery"].(map[string]any)
+	body, _ := offer["body"].(map[string]any)
+	if offer["method"] != "POST" || offer["href"] != "/api/integrations/webhooks/"+hook+"/recover" || body["since"] != since {
+		t.Fatalf("resume offered %v", got["suggestedRecovery"])
+	}
+	expect(t, call(t, "POST", asString(offer["href"]), owner, body), http.StatusAccepted, "")
 	createAsset(t, key, nil)
 	settled(t, tid)
 	if len(dead.requests()) == sent {

@@ -190,6 +190,7 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("POST", "/api/integrations/webhooks/{id}/pause", wh+"/pause", owner, nil)
 	do("POST", "/api/integrations/webhooks/{id}/test", wh+"/test", owner, nil) // paused: 409
 	do("POST", "/api/integrations/webhooks/{id}/resume", wh+"/resume", owner, nil)
+	do("POST", "/api/integrations/webhooks/{id}/verify", wh+"/verify", owner, nil) // the failing receiver: 422
 	do("POST", "/api/integrations/webhooks/{id}/rotate-secret", wh+"/rotate-secret", owner, example["rotateWebhookSecret"])
 	do("POST", "/api/integrations/webhooks/{id}/rotate-secret", wh+"/rotate-secret", owner, map[string]any{"overlapHours": 99})
 	rec := do("POST", "/api/integrations/webhooks/{id}/recover", wh+"/recover", owner, map[string]any{"since": isotime.Format(time.Now().Add(-time.Hour))})

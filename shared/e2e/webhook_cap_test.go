@@ -186,7 +186,7 @@ func TestWebhookEditsConflictByRevisionNotClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.SetStatus(ctx, tid, whID, webhook.Paused); err != nil {
+	if _, _, err := store.SetStatus(ctx, tid, whID, webhook.Paused); err != nil {
 		t.Fatal(err)
 	}
 	// Put updatedAt back to what C read, as a slow clock could.

@@ -33,6 +33,10 @@ type receiver struct {
 	answer func(n int) int // status for the n-th request (1-based)
 	// retryAfter, when set, is sent as Retry-After with every answer.
 	retryAfter time.Duration
+	// challenged counts verification challenges (GETs), which it answers
+	// with challengeAnswer (nil: the echo an endpoint owner writes).
+	challenged      int
+	challengeAnswer func(w http.ResponseWriter, value string)
 }
 
 type received struct {
@@ -53,6 +57,19 @@ func newReceiver(t *testing.T, answer func(n int) int) *receiver {
 		}
 	})
 	rv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			rv.mu.Lock()
+			rv.challenged++
+			answer := rv.challengeAnswer
+			rv.mu.Unlock()
+			if answer == nil {
+				answer = func(w http.ResponseWriter, value string) {
+					_ = json.NewEncoder(w).Encode(map[string]string{"verification": value})
+				}
+			}
+			answer(w, r.Header.Get(delivery.ChallengeHeader))
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		if p := eventProblem(body); p != "" {
 			rv.mu.Lock()

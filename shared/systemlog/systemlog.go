@@ -27,6 +27,7 @@ const (
 	DeliveryResent   = "delivery.resent"          // an Owner sent a delivery again from its Activity Log row
 	SecretRotated    = "webhook.secret_rotated"   // an Owner replaced a webhook's signing secret
 	RecoveryStarted  = "webhook.recovery_started" // an Owner asked for a webhook's failed deliveries again
+	WebhookVerified  = "webhook.verified"         // a webhook's endpoint echoed the challenge an Owner asked for
 )
 
 // Entry is one system event. Details never holds a secret: it is written by

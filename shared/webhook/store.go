@@ -182,7 +182,10 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 	if err := s.seal(&w); err != nil {
 		return err
 	}
-	var description, headerNames, rateLimit, scope types.AttributeValue // nil: remove the attribute
+	var description, headerNames, rateLimit, scope, verifiedAt types.AttributeValue // nil: remove the attribute
+	if w.VerifiedAt != "" {                                                         // the editor cleared it if the URL changed
+		verifiedAt = &types.AttributeValueMemberS{Value: w.VerifiedAt}
+	}
 	if w.Description != "" {
 		description = &types.AttributeValueMemberS{Value: w.Description}
 	}
@@ -211,6 +214,7 @@ func (s *Store) Replace(ctx context.Context, w Webhook) error {
 		{"headerNames", headerNames},
 		{"rateLimit", rateLimit},
 		{"scope", scope},
+		{"verifiedAt", verifiedAt},
 	}
 	names := map[string]string{"#revision": "revision"}
 	values := map[string]types.AttributeValue{
@@ -377,8 +381,10 @@ func (s *Store) deleteUncounted(ctx context.Context, tenantID, id string) error 
 // SetStatus pauses or resumes; NOT_FOUND if absent. Either ends a
 // disabling; a resume also starts a failing webhook's streak afresh, so
 // the time it was paused or disabled, when nothing was attempted, does not
-// count towards disabling it (again).
-func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Webhook, error) {
+// count towards disabling it (again), and returns where the streak it
+// ended began (failedSince; "" if the webhook was not failing): what the
+// Owner may want to recover.
+func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (w Webhook, failedSince string, err error) {
 	now := s.now()
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: itemKey(tenantID, id),
@@ -392,17 +398,16 @@ func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Web
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if dynamo.ConditionFailed(err) {
-		return Webhook{}, apierror.New(apierror.NotFound, "no webhook %q", id)
+		return Webhook{}, "", apierror.New(apierror.NotFound, "no webhook %q", id)
 	}
 	if err != nil {
-		return Webhook{}, dynamo.Translate("set webhook status", err)
+		return Webhook{}, "", dynamo.Translate("set webhook status", err)
 	}
-	var w Webhook
 	if err := attributevalue.UnmarshalMap(out.Attributes, &w); err != nil {
-		return Webhook{}, err
+		return Webhook{}, "", err
 	}
 	if status != Active || w.FailingSince == "" {
-		return w, nil
+		return w, "", nil
 	}
 	fresh := isotime.Format(now)
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -416,13 +421,14 @@ func (s *Store) SetStatus(ctx context.Context, tenantID, id, status string) (Web
 		},
 	})
 	if dynamo.ConditionFailed(err) {
-		return w, nil // a success ended the streak, or a pause came, meanwhile
+		return w, "", nil // a success ended the streak, or a pause came, meanwhile
 	}
 	if err != nil {
-		return Webhook{}, dynamo.Translate("restart a failing streak", err)
+		return Webhook{}, "", dynamo.Translate("restart a failing streak", err)
 	}
+	failedSince = w.FailingSince
 	w.FailingSince, w.FailMarkAt, w.FailMarks = fresh, fresh, 1
-	return w, nil
+	return w, failedSince, nil
 }
 
 // HealthRefresh bounds how often a webhook's health is rewritten while it

@@ -91,7 +91,10 @@ type Webhook struct {
 	FailMarkAt   string `dynamodbav:"failMarkAt,omitempty"`
 	// DisabledAt is when the dispatcher disabled it; DisabledNotified, that
 	// the tenant's other webhooks were told (webhook.disabled).
-	DisabledAt         string            `dynamodbav:"disabledAt,omitempty"`
+	DisabledAt string `dynamodbav:"disabledAt,omitempty"`
+	// VerifiedAt is when the endpoint last answered a challenge at this URL
+	// (delivery.Challenge); an edit of the URL removes it.
+	VerifiedAt         string            `dynamodbav:"verifiedAt,omitempty"`
 	DisabledNotified   bool              `dynamodbav:"disabledNotified,omitempty"`
 	LastDeliveryStatus string            `dynamodbav:"lastDeliveryStatus,omitempty"`
 	Sealed             string            `dynamodbav:"sealed"`
@@ -153,9 +156,13 @@ type View struct {
 	// (null: the last attempt succeeded, or none was made).
 	FailingSince *string `json:"failingSince"`
 	DisabledAt   *string `json:"disabledAt"`
-	CreatedAt    string  `json:"createdAt"`
-	CreatedBy    string  `json:"createdBy"`
-	UpdatedAt    string  `json:"updatedAt"`
+	// VerifiedAt is when the endpoint last proved it is the Owner's by
+	// echoing a challenge (null: never at this URL). Informational: an
+	// unverified endpoint receives events too.
+	VerifiedAt *string `json:"verifiedAt"`
+	CreatedAt  string  `json:"createdAt"`
+	CreatedBy  string  `json:"createdBy"`
+	UpdatedAt  string  `json:"updatedAt"`
 	// SecretRotatedAt is the last rotation (null: none);
 	// PreviousSecretsUntil is when replaced secrets stop signing (null:
 	// none signs now).
@@ -180,6 +187,9 @@ func (w Webhook) View() View {
 	}
 	if w.Status == Disabled && w.DisabledAt != "" {
 		v.DisabledAt = &w.DisabledAt
+	}
+	if w.VerifiedAt != "" {
+		v.VerifiedAt = &w.VerifiedAt
 	}
 	if w.RateLimit > 0 {
 		v.RateLimit = &w.RateLimit
