@@ -1,4 +1,5 @@
-// Command dispatcher is DispatcherFunction: DeliveryQueue → signed POSTs, retries, results.
+// Command dispatcher is DispatcherFunction: DeliveryQueue → signed POSTs,
+// retries, results; on its schedule, the sweep of DeliveryDLQ.
 package main
 
 import (
@@ -8,4 +9,4 @@ import (
 	"github.com/uniasset/integrations/shared/delivery"
 )
 
-func main() { lambda.Start(boot.Build(delivery.Build).Handle) }
+func main() { lambda.Start(boot.Build(delivery.Build).Invoke) }

@@ -1,4 +1,5 @@
-// Command stream-router is StreamRouterFunction: AssetsTable stream → delivery jobs.
+// Command stream-router is StreamRouterFunction: AssetsTable stream →
+// delivery jobs; on its schedule, the sweep of StreamDLQ.
 package main
 
 import (
@@ -8,4 +9,4 @@ import (
 	"github.com/uniasset/integrations/shared/streamrouter"
 )
 
-func main() { lambda.Start(boot.Build(streamrouter.Build).Handle) }
+func main() { lambda.Start(boot.Build(streamrouter.Build).Invoke) }

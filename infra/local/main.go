@@ -1,7 +1,8 @@
 // Command local runs the whole system on one machine (make run), prints a
 // local admin token (go run ./infra/local token --tenant <id> --role <role>),
-// or asks the running system for an expiry alerts pass as of a chosen time
-// (go run ./infra/local alerts --at 2026-12-01T09:00:00Z).
+// asks the running system for an expiry alerts pass as of a chosen time
+// (go run ./infra/local alerts --at 2026-12-01T09:00:00Z), or for the sweeps
+// of the dead-letter queues now (go run ./infra/local sweep).
 package main
 
 import (
@@ -45,6 +46,8 @@ func main() {
 		err = token(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "alerts":
 		err = alerts(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "sweep":
+		err = sweep(os.Args[2:])
 	default:
 		err = run(ctx)
 	}
@@ -111,7 +114,9 @@ func run(ctx context.Context) error {
 		MotoLog: filepath.Join(dir, ".local", "moto.log"), Overrides: map[string]string{},
 		// Alerts more often than the template's 15 minutes, to see them; the
 		// template's 15-minute Entra schedule.
-		Schedules: map[string]time.Duration{"ExpiryAlertsFunction": alertsEvery, "EntraSyncFunction": 15 * time.Minute},
+		// The dead-letter sweeps every minute rather than 15, to see them.
+		Schedules: map[string]time.Duration{"ExpiryAlertsFunction": alertsEvery, "EntraSyncFunction": 15 * time.Minute,
+			"DispatcherFunction": time.Minute, "StreamRouterFunction": time.Minute},
 		// The fake Microsoft serves pages of 10 so its demo directory (30
 		// users) takes several.
 		MicrosoftPageSize: 10}
@@ -144,6 +149,7 @@ func run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", stack.Gateway)
 	mux.HandleFunc("POST "+alertsPath, func(w http.ResponseWriter, r *http.Request) { runAlerts(w, r, stack) })
+	mux.HandleFunc("POST "+sweepPath, func(w http.ResponseWriter, r *http.Request) { runSweeps(w, r, stack) })
 	srv := devstack.GatewayServer("127.0.0.1:"+port, mux)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -247,6 +253,52 @@ func alerts(args []string) error {
 	}
 	fmt.Print(string(body))
 	return nil
+}
+
+const sweepPath = "/local/sweep"
+
+// sweep asks the running stack to sweep DeliveryDLQ and StreamDLQ now, as
+// their schedules' ticks do, and prints what each did.
+func sweep(args []string) error {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	port := fs.String("port", envOr("PORT", "3000"), "the local stack's port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	resp, err := http.Post("http://127.0.0.1:"+*port+sweepPath, "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("is the local stack running (make run)? %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Print(string(body))
+	return nil
+}
+
+// runSweeps runs both sweeps, each within its function's Timeout.
+func runSweeps(w http.ResponseWriter, r *http.Request, stack *devstack.Stack) {
+	within := func(fn string) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(r.Context(), stack.Template.Timeout(fn))
+	}
+	ctx, cancel := within("DispatcherFunction")
+	deliveries, err := stack.Dispatcher.SweepDeadLetters(ctx)
+	cancel()
+	if err != nil {
+		http.Error(w, "DeliveryDLQ: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	ctx, cancel = within("StreamRouterFunction")
+	batches, err := stack.Router.SweepStreamDLQ(ctx)
+	cancel()
+	if err != nil {
+		http.Error(w, "StreamDLQ: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"DeliveryDLQ": deliveries, "StreamDLQ": batches})
 }
 
 func envOr(k, def string) string {

@@ -55,6 +55,8 @@ var (
 	AssetsTable       = &Var{Name: "ASSETS_TABLE", Required: true, Doc: "the assets table (shared with the main app)"}
 	IntegrationsTable = &Var{Name: "INTEGRATIONS_TABLE", Required: true, Doc: "keys, webhooks, deliveries, logs, tenant profiles"}
 	DeliveryQueueURL  = &Var{Name: "DELIVERY_QUEUE_URL", Required: true, Doc: "the delivery queue"}
+	DeliveryDLQURL    = &Var{Name: "DELIVERY_DLQ_URL", Required: true, Doc: "where DeliveryQueue parks messages the dispatcher failed to process; the dispatcher's sweep empties it"}
+	StreamDLQURL      = &Var{Name: "STREAM_DLQ_URL", Required: true, Doc: "where Lambda parks the stream batches the router failed; the router's sweep routes them again"}
 	AppKeySecretARN   = &Var{Name: "APP_KEY_SECRET_ARN", Required: true, Doc: "Secrets Manager id of the key that seals webhook secrets"}
 	APILogShards      = &Var{Name: "API_LOG_SHARDS", Default: "8", Shell: true, Kind: Int, Min: 1, Max: 256, Doc: "write shards of the API call log"}
 	DeliveryShards    = &Var{Name: "DELIVERY_SHARDS", Default: "8", Shell: true, Kind: Int, Min: 1, Max: 256, Doc: "write shards of the delivery records"}
@@ -111,7 +113,7 @@ var (
 
 // Vars is every variable any function reads.
 var Vars = []*Var{
-	AssetsTable, IntegrationsTable, DeliveryQueueURL, AppKeySecretARN, APILogShards, DeliveryShards,
+	AssetsTable, IntegrationsTable, DeliveryQueueURL, DeliveryDLQURL, StreamDLQURL, AppKeySecretARN, APILogShards, DeliveryShards,
 	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, APIRateLimit, APIRateBurst,
 	KeyLookupsPerSource, TestEventsPerMinute, ResendsPerMinute, DeliveryTimeout,
 	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, AutoDisableAfter, AutoDisableSpacing, WebhookCacheTTL,

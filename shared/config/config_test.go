@@ -10,6 +10,7 @@ import (
 // required is what template.yaml gives every function that reads it.
 var required = map[string]string{
 	"ASSETS_TABLE": "a", "INTEGRATIONS_TABLE": "i", "DELIVERY_QUEUE_URL": "https://sqs.example/q", "APP_KEY_SECRET_ARN": "arn:secret",
+	"DELIVERY_DLQ_URL": "https://sqs.example/dlq", "STREAM_DLQ_URL": "https://sqs.example/stream-dlq",
 	"ENTRA_CLIENT_SECRET_ARN": "arn:entra", "ENTRA_SYNC_QUEUE_URL": "https://sqs.example/entra",
 }
 

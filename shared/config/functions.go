@@ -88,6 +88,7 @@ type StreamRouter struct {
 	AssetsTable       string
 	IntegrationsTable string
 	DeliveryQueueURL  string
+	StreamDLQURL      string
 	DeliveryShards    int
 	RouterConcurrency int
 }
@@ -96,6 +97,7 @@ func (c *StreamRouter) read(r *reader) {
 	c.AssetsTable = r.text(AssetsTable)
 	c.IntegrationsTable = r.text(IntegrationsTable)
 	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
+	c.StreamDLQURL = r.text(StreamDLQURL)
 	c.DeliveryShards = r.int(DeliveryShards)
 	c.RouterConcurrency = r.int(RouterConcurrency)
 }
@@ -105,6 +107,7 @@ type Dispatcher struct {
 	Common
 	IntegrationsTable string
 	DeliveryQueueURL  string
+	DeliveryDLQURL    string
 	AppKeySecretARN   string
 	DeliveryShards    int
 	DeliveryTimeout   time.Duration
@@ -130,6 +133,7 @@ type Dispatcher struct {
 func (c *Dispatcher) read(r *reader) {
 	c.IntegrationsTable = r.text(IntegrationsTable)
 	c.DeliveryQueueURL = r.text(DeliveryQueueURL)
+	c.DeliveryDLQURL = r.text(DeliveryDLQURL)
 	c.AppKeySecretARN = r.text(AppKeySecretARN)
 	c.DeliveryShards = r.int(DeliveryShards)
 	c.DeliveryTimeout = r.duration(DeliveryTimeout)

@@ -50,6 +50,8 @@ type Dispatcher struct {
 	Plans *tenant.Store
 	// Recoveries takes the steps of recoveries, which share the queue.
 	Recoveries *Recoveries
+	// DeadLetters is the sweep of DeliveryDLQ, run on a schedule.
+	DeadLetters *DeadLetters
 	// Disable is when a webhook that keeps failing is disabled.
 	Disable webhook.DisableRule
 	// HookTTL is how long an instance reuses a webhook it read (0: reads it
@@ -70,6 +72,25 @@ type Dispatcher struct {
 	LateSlots atomic.Int64
 
 	hooks hooks
+}
+
+// Invoke is the Lambda entry point: an SQS batch from DeliveryQueue, or
+// the schedule's tick, which sweeps DeliveryDLQ.
+func (d *Dispatcher) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err == nil && len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs" {
+		return d.Handle(ctx, ev)
+	}
+	return d.SweepDeadLetters(ctx)
+}
+
+// SweepDeadLetters empties DeliveryDLQ (DeadLetters) and logs what it did.
+func (d *Dispatcher) SweepDeadLetters(ctx context.Context) (Swept, error) {
+	n, err := d.DeadLetters.Sweep(ctx)
+	if n != (Swept{}) {
+		slog.Warn("DeliveryDLQ swept", "requeued", n.Requeued, "ended", n.Ended, "settled", n.Settled, "steps", n.Steps, "malformed", n.Malformed)
+	}
+	return n, err
 }
 
 // Handle is the Lambda handler for an SQS batch. Messages whose next attempt

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/uniasset/integrations/shared/dynamo"
@@ -63,5 +64,25 @@ func (q *Enqueuer) Enqueue(ctx context.Context, w webhook.Webhook, e Event) (Key
 	if err != nil || !send {
 		return k, err
 	}
-	return k, q.Queue.Send(ctx, []Key{k})
+	return k, q.SendOrEnd(ctx, []Key{k}, "it could not be queued; send it again")
+}
+
+// SendOrEnd queues deliveries whose records say pending, and if the queue
+// refuses them ends them failed with reason: a caller that answers an error
+// (a test event, a resend, a recovery's step) may never try again, and a
+// pending record without a message would wait for ever. One sent before
+// the refusal (SendMessageBatch sends ten at a time) finds its delivery
+// ended and is dropped by the dispatcher; the Owner can resend it.
+func (q *Enqueuer) SendOrEnd(ctx context.Context, keys []Key, reason string) error {
+	err := q.Queue.Send(ctx, keys)
+	if err == nil {
+		return nil
+	}
+	end := context.WithoutCancel(ctx)
+	for _, k := range keys {
+		if _, derr := q.Store.Discard(end, k, reason, q.Now()); derr != nil {
+			slog.Error("a delivery that could not be queued stays pending", "tenantId", k.TenantID, "deliveryId", k.DeliveryID, "error", derr.Error())
+		}
+	}
+	return err
 }

@@ -96,9 +96,11 @@ type Record struct {
 	// A resend opens a round of attempts of its own: RoundFrom is how many
 	// attempts came before it and RoundAttempts how many it may make (0:
 	// the whole retry schedule).
-	RoundFrom     int    `dynamodbav:"roundFrom,omitempty"`
-	RoundAttempts int    `dynamodbav:"roundAttempts,omitempty"`
-	SK            string `dynamodbav:"SK"`
+	RoundFrom     int `dynamodbav:"roundFrom,omitempty"`
+	RoundAttempts int `dynamodbav:"roundAttempts,omitempty"`
+	// Redrives counts the times the dead-letter sweep queued it again.
+	Redrives int    `dynamodbav:"redrives,omitempty"`
+	SK       string `dynamodbav:"SK"`
 	// PK is the record's partition: its tenant's shard at the time it was
 	// written. Kept and carried in its messages, so a change of
 	// DeliveryShards never sends a reader to another shard.

@@ -306,16 +306,20 @@ func (r *Recoveries) reopen(ctx context.Context, rec Recovery, recs []Record) (i
 		opened[i] = err == nil
 		return dynamo.Translate("recover delivery", err)
 	})
-	if err != nil {
-		return 0, err
-	}
+	// What was re-opened is queued even if another record failed to open:
+	// the step's retry would not find it failed again, and it would wait
+	// pending with no message.
 	var keys []Key
 	for i, ok := range opened {
 		if ok {
 			keys = append(keys, recs[i].Key())
 		}
 	}
-	return len(keys), r.Queue.Send(ctx, keys)
+	enq := &Enqueuer{Store: r.Store, Queue: r.Queue, Now: r.now}
+	if serr := enq.SendOrEnd(ctx, keys, "the recovery could not queue it; recover it again"); serr != nil {
+		return 0, serr
+	}
+	return len(keys), err
 }
 
 // save writes rec's progress over the step it read (an UpdateItem: the

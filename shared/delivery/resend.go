@@ -25,9 +25,8 @@ import (
 // flight is a conflict: its outcome is recorded within the delivery timeout.
 //
 // The message is sent after the record is written: if the send fails the
-// caller's retry finds the delivery pending and sends it again, and a
-// second message for one delivery is harmless (the dispatcher's claim lets
-// one copy make each attempt).
+// delivery is ended failed (SendOrEnd), so it cannot wait for ever, and
+// the caller's retry resends it.
 func (q *Enqueuer) Resend(ctx context.Context, rec Record, by string, now time.Time) (Record, error) {
 	for try := 0; ; try++ {
 		if rec.Status == Pending && rec.InFlightUntil > isotime.Format(now) {
@@ -54,7 +53,7 @@ func (q *Enqueuer) Resend(ctx context.Context, rec Record, by string, now time.T
 		}
 		rec = fresh
 	}
-	if err := q.Queue.Send(ctx, []Key{rec.Key()}); err != nil {
+	if err := q.SendOrEnd(ctx, []Key{rec.Key()}, "the resend could not be queued; resend it again"); err != nil {
 		return Record{}, err
 	}
 	if rec.Status != Pending {

@@ -58,12 +58,12 @@ func TestChallenge(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var got http.Header
+			headers := make(chan http.Header, 1)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method != http.MethodGet {
 					t.Errorf("a challenge is a GET, got %s", r.Method)
 				}
-				got = r.Header.Clone()
+				headers <- r.Header.Clone()
 				c.answer(w, r)
 			}))
 			defer srv.Close()
@@ -76,6 +76,7 @@ func TestChallenge(t *testing.T) {
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 				t.Fatalf("got %v, want an error saying %q", err, c.want)
 			}
+			got := <-headers
 			if got.Get(ChallengeHeader) != value || got.Get("Authorization") != "Bearer receiver-token" || got.Get("User-Agent") != userAgent {
 				t.Fatalf("the challenge carried %v", got)
 			}

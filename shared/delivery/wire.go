@@ -28,8 +28,10 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 	marks := &shardmark.Store{DB: db, Table: cfg.IntegrationsTable}
 	marks.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
 	store := &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards, Retention: cfg.Retention}
-	queue := &Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.DeliveryQueueURL}
+	client := sqs.NewFromConfig(awsCfg)
+	queue := &Queue{SQS: client, URL: cfg.DeliveryQueueURL}
 	return &Dispatcher{
+		DeadLetters: &DeadLetters{SQS: client, URL: cfg.DeliveryDLQURL, Deliveries: store, Queue: queue, Now: time.Now},
 		Deliveries:  store,
 		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Queue:       queue,

@@ -14,6 +14,8 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/uniasset/integrations/shared/streamrouter"
 )
 
 // StreamHandler and QueueHandler are the Lambda handler shapes the pollers call.
@@ -197,7 +199,7 @@ func PollStream(ctx context.Context, awsCfg aws.Config, src StreamSource, handle
 				// Records the template's filter drops are passed over, as Lambda does.
 				var passed []streamtypes.Record
 				for _, r := range fresh {
-					if src.Filter.Passes(toEventRecord(src.StreamARN, r)) {
+					if src.Filter.Passes(streamrouter.EventRecord(src.StreamARN, r)) {
 						passed = append(passed, r)
 					}
 				}
@@ -259,7 +261,7 @@ func (p *StreamPoller) CaughtUp(ctx context.Context) error {
 func deliverStreamBatch(ctx context.Context, src StreamSource, recs []streamtypes.Record, handle StreamHandler) bool {
 	batch := make([]events.DynamoDBEventRecord, len(recs))
 	for i, r := range recs {
-		batch[i] = toEventRecord(src.StreamARN, r)
+		batch[i] = streamrouter.EventRecord(src.StreamARN, r)
 	}
 	for try := 0; ctx.Err() == nil; try++ {
 		resp, err := handle(ctx, events.DynamoDBEvent{Records: batch})
@@ -307,68 +309,6 @@ func sendStreamFailure(ctx context.Context, q *sqs.Client, src StreamSource, sha
 	})
 	_, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(src.OnFailure), MessageBody: aws.String(string(body))})
 	return err
-}
-
-func toEventRecord(arn string, r streamtypes.Record) events.DynamoDBEventRecord {
-	sr := r.Dynamodb
-	rec := events.DynamoDBEventRecord{
-		EventID: aws.ToString(r.EventID), EventName: string(r.EventName), EventSource: "aws:dynamodb",
-		EventVersion: aws.ToString(r.EventVersion), AWSRegion: aws.ToString(r.AwsRegion), EventSourceArn: arn,
-	}
-	if sr == nil {
-		return rec
-	}
-	rec.Change = events.DynamoDBStreamRecord{
-		Keys: toEventImage(sr.Keys), NewImage: toEventImage(sr.NewImage), OldImage: toEventImage(sr.OldImage),
-		SequenceNumber: aws.ToString(sr.SequenceNumber), StreamViewType: string(sr.StreamViewType),
-	}
-	if sr.SizeBytes != nil {
-		rec.Change.SizeBytes = *sr.SizeBytes
-	}
-	if sr.ApproximateCreationDateTime != nil {
-		rec.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: *sr.ApproximateCreationDateTime}
-	}
-	return rec
-}
-
-func toEventImage(img map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	if img == nil {
-		return nil
-	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(img))
-	for k, v := range img {
-		out[k] = toEventValue(v)
-	}
-	return out
-}
-
-func toEventValue(v streamtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch x := v.(type) {
-	case *streamtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(x.Value)
-	case *streamtypes.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(x.Value))
-		for i, e := range x.Value {
-			l[i] = toEventValue(e)
-		}
-		return events.NewListAttribute(l)
-	case *streamtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(toEventImage(x.Value))
-	default:
-		return events.NewNullAttribute()
-	}
 }
 
 // PollQueue stands in for Lambda's SQS event source mapping: batches of up to

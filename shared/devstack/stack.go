@@ -28,6 +28,7 @@ import (
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/lambdas"
 	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
+	"github.com/uniasset/integrations/shared/streamrouter"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -101,6 +102,8 @@ type Stack struct {
 	Dispatcher *delivery.Dispatcher
 	// Alerts is ExpiryAlertsFunction's handler, as its Lambda builds it.
 	Alerts *alert.Pass
+	// Router is StreamRouterFunction's handler (its StreamDLQ sweep).
+	Router *streamrouter.Router
 	// EntraSync is EntraSyncFunction's handler, as its Lambda builds it.
 	EntraSync *entra.Function
 	// Microsoft is the fake Microsoft (login and Graph) the Entra code talks
@@ -370,6 +373,8 @@ func (s *Stack) build(ctx context.Context) error {
 			s.Dispatcher = w
 		case *alert.Pass:
 			s.Alerts = w
+		case *streamrouter.Router:
+			s.Router = w
 		case *entra.Function:
 			s.EntraSync = w
 		}

@@ -115,8 +115,8 @@ func getWithin(t *testing.T, loc string, limit time.Duration) (int, map[string]a
 // template Timeout, which the local stack applies.
 func TestEntraCallbackEndsWithinTimeoutWhenMicrosoftFails(t *testing.T) {
 	limit := stack.Template.Timeout("AdminApiFunction")
-	if limit != 10*time.Second {
-		t.Fatalf("AdminApiFunction's Timeout is %v; the template says 10 s", limit)
+	if limit != 20*time.Second {
+		t.Fatalf("AdminApiFunction's Timeout is %v; the template says 20 s", limit)
 	}
 	tid := newTenant(t, tenant.Enterprise)
 	d := newDirectory(t, 2)

@@ -49,8 +49,12 @@ type Function struct {
 var All = []Function{
 	entry("IntegrationApiFunction", "integration-api", integrationapi.Build, func(h http.Handler) Handlers { return Handlers{HTTP: h} }),
 	entry("AdminApiFunction", "admin-api", adminapi.Build, func(h http.Handler) Handlers { return Handlers{HTTP: h} }),
-	entry("StreamRouterFunction", "stream-router", streamrouter.Build, func(r *streamrouter.Router) Handlers { return Handlers{Stream: r.Handle} }),
-	entry("DispatcherFunction", "dispatcher", delivery.Build, func(d *delivery.Dispatcher) Handlers { return Handlers{Queue: d.Handle} }),
+	entry("StreamRouterFunction", "stream-router", streamrouter.Build, func(r *streamrouter.Router) Handlers {
+		return Handlers{Stream: r.Handle, Schedule: func(ctx context.Context) error { _, err := r.SweepStreamDLQ(ctx); return err }}
+	}),
+	entry("DispatcherFunction", "dispatcher", delivery.Build, func(d *delivery.Dispatcher) Handlers {
+		return Handlers{Queue: d.Handle, Schedule: func(ctx context.Context) error { _, err := d.SweepDeadLetters(ctx); return err }}
+	}),
 	entry("ExpiryAlertsFunction", "expiry-alerts", alert.Build, func(p *alert.Pass) Handlers {
 		return Handlers{Schedule: func(ctx context.Context) error { return p.Handle(ctx, nil) }}
 	}),

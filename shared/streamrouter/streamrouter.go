@@ -5,6 +5,7 @@ package streamrouter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -54,10 +55,31 @@ type Router struct {
 	Alerts   Arm              // nil: no alerts (unit tests of routing alone)
 	Assets   Assets           // nil: events of records match no scoped webhook
 	Now      func() time.Time // the clock alerts are weighed by
+	// Redrive is the sweep of StreamDLQ, run on a schedule.
+	Redrive *Redrive
 	// Concurrency bounds each fan-out of a batch: webhook lists per tenant,
 	// items armed at once (and, within each, an alert's delivery records:
 	// alert.Firer.Concurrency), then the events' delivery records.
 	Concurrency int
+}
+
+// Invoke is the Lambda entry point: a batch of AssetsTable's stream, or the
+// schedule's tick, which sweeps StreamDLQ.
+func (r *Router) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err == nil && len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:dynamodb" {
+		return r.Handle(ctx, ev)
+	}
+	return r.SweepStreamDLQ(ctx)
+}
+
+// SweepStreamDLQ routes again what StreamDLQ holds (Redrive) and logs it.
+func (r *Router) SweepStreamDLQ(ctx context.Context) (Redriven, error) {
+	n, err := r.Redrive.Sweep(ctx)
+	if n != (Redriven{}) {
+		slog.Warn("StreamDLQ swept", "batches", n.Batches, "records", n.Records, "lost", n.Lost, "malformed", n.Malformed)
+	}
+	return n, err
 }
 
 // job is one delivery to prepare: an event of record rec for webhook w.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/alert"
@@ -22,8 +23,9 @@ import (
 func Build(ctx context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Router, error) {
 	db := dynamodb.NewFromConfig(awsCfg)
 	shardmark.Store{DB: db, Table: cfg.IntegrationsTable}.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
-	enqueuer := delivery.NewEnqueuer(db, sqs.NewFromConfig(awsCfg), cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)
-	return &Router{
+	queue := sqs.NewFromConfig(awsCfg)
+	enqueuer := delivery.NewEnqueuer(db, queue, cfg.IntegrationsTable, cfg.DeliveryShards, cfg.DeliveryQueueURL, cfg.Retention)
+	r := &Router{
 		Webhooks: alert.Entitled{Subscriptions: &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
 			Plans: &tenant.Store{DB: db, Table: cfg.IntegrationsTable}},
 		Enqueuer: enqueuer,
@@ -37,5 +39,7 @@ func Build(ctx context.Context, cfg config.StreamRouter, awsCfg aws.Config) (*Ro
 		},
 		Now:         time.Now,
 		Concurrency: cfg.RouterConcurrency,
-	}, nil
+	}
+	r.Redrive = &Redrive{SQS: queue, URL: cfg.StreamDLQURL, Streams: dynamodbstreams.NewFromConfig(awsCfg), Route: r.Handle}
+	return r, nil
 }
