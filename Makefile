@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard functions/*/main.go))))
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
-.PHONY: help run test unit lint build bench fuzz deploy clean tools browser
+.PHONY: help run test unit lint build bench fuzz deploy sweep sweep-aws clean tools browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
@@ -71,6 +71,19 @@ bench: tools ## Measure (Go benchmarks, load against moto, cold start) and write
 
 deploy: ## sam build && sam deploy (ENV=default|prod, see samconfig.toml)
 	sam build && sam deploy --config-env $(ENV)
+
+sweep: ## Sweep DeliveryDLQ and StreamDLQ now on the local stack (make run must be running)
+	$(GO) run ./infra/local sweep --port $(PORT)
+
+# The stack's own sweeps, invoked now rather than at their next 15-minute tick.
+STACK_NAME = $$(sed -n '/^\[$(ENV)\.global\.parameters\]/,/^\[/s/^stack_name = "\(.*\)"/\1/p' samconfig.toml)
+sweep-aws: ## Sweep DeliveryDLQ and StreamDLQ now in AWS (ENV=default|prod); prints what each did
+	@for fn in DispatcherFunction:DeliveryDLQ StreamRouterFunction:StreamDLQ; do \
+	  name=$$(aws cloudformation describe-stack-resource --stack-name $(STACK_NAME) --logical-resource-id $${fn%%:*} \
+	    --query StackResourceDetail.PhysicalResourceId --output text) || exit 1; \
+	  aws lambda invoke --function-name $$name --cli-binary-format raw-in-base64-out \
+	    --payload '{"sweep":"'$${fn##*:}'"}' /dev/stdout >/dev/null || exit 1; echo; \
+	done
 
 clean: ## Remove build output and local state
 	rm -rf bin .aws-sam .local

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -51,7 +52,19 @@ type marker struct {
 	State    string   `dynamodbav:"state"` // firing, then fired
 	FiredAt  string   `dynamodbav:"firedAt"`
 	Webhooks []string `dynamodbav:"webhooks"`
+	TenantID string   `dynamodbav:"tenantId"`
+	// Event and Data (its JSON) are the alert as it fired, kept while it
+	// is firing (in keyschema.FiringAlertsPK) so FinishStuck can complete
+	// a run that died before queueing it.
+	Event  string `dynamodbav:"event,omitempty"`
+	Data   string `dynamodbav:"data,omitempty"`
+	Firing string `dynamodbav:"GSI1PK,omitempty"`
 }
+
+// StuckAfter is how long a marker may stay "firing" before FinishStuck
+// takes it for the remains of a run that died: a run queues an alert's
+// deliveries within seconds.
+const StuckAfter = 10 * time.Minute
 
 // held is the marker a refused put met: from the refusal when it carries
 // the item, else read.
@@ -94,7 +107,12 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 		return false, nil
 	}
 	k := keyschema.AlertMarker(m.TenantID, m.AssetID, m.ItemSK, m.Event, m.DueAt)
-	mk := marker{State: "firing", FiredAt: isotime.Format(now), Webhooks: ids}
+	payload, err := json.Marshal(data)
+	if err != nil {
+		return false, err
+	}
+	mk := marker{State: "firing", FiredAt: isotime.Format(now), Webhooks: ids, TenantID: m.TenantID, Event: m.Event, Data: string(payload),
+		Firing: keyschema.FiringAlertsPK(keyschema.Shard(k.PK+"|"+k.SK, keyschema.FiringAlertShards))}
 	item, err := attributevalue.MarshalMap(mk)
 	if err != nil {
 		return false, err
@@ -102,7 +120,6 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 	for n, v := range k.Attrs() {
 		item[n] = v
 	}
-	item["tenantId"] = &types.AttributeValueMemberS{Value: m.TenantID}
 	_, err = f.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(f.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -118,8 +135,12 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 	default:
 		return false, dynamo.Translate("mark alert", err)
 	}
+	return true, f.finish(ctx, k, mk, delivery.Event{SourceID: sourceID(k), Name: m.Event, TenantID: m.TenantID, Time: mk.FiredAt, Data: data}, hooks)
+}
 
-	e := delivery.Event{SourceID: sourceID(k), Name: m.Event, TenantID: m.TenantID, Time: mk.FiredAt, Data: data}
+// finish queues a firing marker's alert e to those of its webhooks that
+// still exist (hooks), then sets it fired, out of the firing partition.
+func (f *Firer) finish(ctx context.Context, k keyschema.Key, mk marker, e delivery.Event, hooks []webhook.Webhook) error {
 	var to []webhook.Webhook
 	for _, w := range hooks {
 		if slices.Contains(mk.Webhooks, w.ID) { // else not subscribed when the alert fired, or deleted since
@@ -129,7 +150,7 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 	// Each delivery record is its own write: 50 webhooks one after another
 	// would be 50 round trips per alert.
 	prepared := make([]*delivery.Key, len(to))
-	err = parallel.Each(ctx, len(to), max(f.Concurrency, 1), func(ctx context.Context, i int) error {
+	err := parallel.Each(ctx, len(to), max(f.Concurrency, 1), func(ctx context.Context, i int) error {
 		key, send, err := f.Deliveries.Prepare(ctx, to[i], e)
 		if send {
 			prepared[i] = &key
@@ -137,7 +158,7 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 		return err
 	})
 	if err != nil {
-		return false, err
+		return err
 	}
 	var keys []delivery.Key
 	for _, k := range prepared {
@@ -146,13 +167,65 @@ func (f *Firer) Fire(ctx context.Context, m Milestone, data Data, hooks []webhoo
 		}
 	}
 	if err := f.Deliveries.Send(ctx, keys); err != nil {
-		return false, err
+		return err
 	}
 	_, err = f.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(f.Table), Key: k.Attrs(),
-		UpdateExpression:          aws.String("SET #state = :fired"),
-		ExpressionAttributeNames:  map[string]string{"#state": "state"},
+		UpdateExpression:          aws.String("SET #state = :fired REMOVE #firing, #data"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#firing": keyschema.ByResourcePK, "#data": "data"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":fired": &types.AttributeValueMemberS{Value: "fired"}},
 	})
-	return true, dynamo.Translate("mark alert fired", err)
+	return dynamo.Translate("mark alert fired", err)
+}
+
+// FinishStuck completes the alerts whose markers have been "firing" for
+// StuckAfter (a run that died between its marker and its deliveries: a
+// timeout, a crash, an outage it did not outlive), to the webhooks each
+// named, as hooks lists them now (a downgraded tenant's: none, so the
+// marker is only set fired). It returns how many it finished.
+func (f *Firer) FinishStuck(ctx context.Context, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) (int, error) {
+	done := 0
+	for shard := range keyschema.FiringAlertShards {
+		var start map[string]types.AttributeValue
+		for {
+			out, err := f.DB.Query(ctx, &dynamodb.QueryInput{
+				TableName: aws.String(f.Table), IndexName: aws.String(keyschema.ByResource),
+				KeyConditionExpression:   aws.String("#pk = :pk"),
+				FilterExpression:         aws.String("firedAt < :cutoff AND #state = :firing"),
+				ExpressionAttributeNames: map[string]string{"#pk": keyschema.ByResourcePK, "#state": "state"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":pk":     &types.AttributeValueMemberS{Value: keyschema.FiringAlertsPK(shard)},
+					":cutoff": &types.AttributeValueMemberS{Value: isotime.Format(now.Add(-StuckAfter))},
+					":firing": &types.AttributeValueMemberS{Value: "firing"},
+				},
+				ExclusiveStartKey: start,
+			})
+			if err != nil {
+				return done, dynamo.Translate("read firing alerts", err)
+			}
+			for _, item := range out.Items {
+				var mk marker
+				var k keyschema.Key
+				if err := attributevalue.UnmarshalMap(item, &mk); err != nil {
+					return done, err
+				}
+				if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+					return done, err
+				}
+				list, err := hooks(mk.TenantID)
+				if err != nil {
+					return done, err
+				}
+				e := delivery.Event{SourceID: sourceID(k), Name: mk.Event, TenantID: mk.TenantID, Time: mk.FiredAt, Data: json.RawMessage(mk.Data)}
+				if err := f.finish(ctx, k, mk, e, list); err != nil {
+					return done, err
+				}
+				done++
+			}
+			if start = out.LastEvaluatedKey; start == nil {
+				break
+			}
+		}
+	}
+	return done, nil
 }

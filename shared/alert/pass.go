@@ -74,6 +74,17 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 	}
 	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "watermark", isotime.Format(r.Watermark), "candidates", r.Candidates,
 		"stale", r.Stale, "unreadable", r.Unreadable, "failed", r.Failed, "unfinished", r.Unfinished, "fired", r.Fired)
+	// Alerts whose run died between marker and deliveries (here or in the
+	// stream router): finished to the webhooks they named.
+	stuck, err := p.Firer.FinishStuck(ctx, p.Now(), func(tenantID string) ([]webhook.Webhook, error) {
+		return readable(ctx, p.Webhooks, tenantID)
+	})
+	if stuck > 0 {
+		slog.Warn("alert pass: finished alerts a run left firing", "alerts", stuck)
+	}
+	if err != nil {
+		return err
+	}
 	if p.Backfill == nil || r.Unfinished > 0 { // the alerts due come first
 		return nil
 	}

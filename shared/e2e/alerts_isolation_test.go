@@ -365,7 +365,7 @@ func (c *cutOff) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...fu
 
 func (c *cutOff) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	out, err := c.API.UpdateItem(ctx, in, o...)
-	if err == nil && aws.ToString(in.UpdateExpression) == "SET #state = :fired" {
+	if err == nil && strings.HasPrefix(aws.ToString(in.UpdateExpression), "SET #state = :fired") {
 		c.mu.Lock()
 		for id := range c.left {
 			if strings.Contains(str(in.Key["PK"]), "#ALERT#"+id+"#") {

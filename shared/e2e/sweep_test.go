@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -239,5 +241,67 @@ func TestUnqueuedDeliveryEnds(t *testing.T) {
 	}
 	if len(rv.requests()) != 0 {
 		t.Fatalf("the receiver got %d requests", len(rv.requests()))
+	}
+}
+
+// failingDeliveries refuses every delivery record: the run that fires
+// through it dies between its marker and its deliveries.
+type failingDeliveries struct{}
+
+func (failingDeliveries) Prepare(context.Context, webhook.Webhook, delivery.Event) (delivery.Key, bool, error) {
+	return delivery.Key{}, false, errors.New("the run died")
+}
+
+func (failingDeliveries) Send(context.Context, []delivery.Key) error {
+	return errors.New("the run died")
+}
+
+// An alert whose run died after its marker (left "firing", its deliveries
+// never queued) is finished by the next alerts pass once it has been
+// firing for StuckAfter: sent once, as it fired, to the webhook it named;
+// the marker ends fired and a later pass sends nothing more.
+func TestStuckAlertIsFinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	rv := newReceiver(t, nil)
+	hook, _ := createWebhook(t, tid, rv.URL, "warranty.expiring")
+	hooks, _, err := stack.Alerts.Webhooks.ListReadable(ctx, tid)
+	if err != nil || len(hooks) != 1 || hooks[0].ID != hook {
+		t.Fatalf("webhooks %v, %v", hooks, err)
+	}
+	dying := *stack.Alerts.Firer
+	dying.Deliveries = failingDeliveries{}
+	due := isotime.Format(time.Now().Add(20 * 24 * time.Hour))
+	m := alert.Milestone{Entry: alert.Entry{TenantID: tid, AssetID: "asset_stuck", Kind: alert.WarrantyKind, ItemSK: "ASSET", DueAt: due}, Event: "warranty.expiring"}
+	a := sampleAsset()
+	a.AssetID, a.AssetName, a.WarrantyExpiresAt = "asset_stuck", "Stuck", &due
+	data := alert.Data{AssetID: a.AssetID, AssetName: a.AssetName, DueDate: due, DaysRemaining: 20, Asset: &a}
+	firedAt := time.Now().Add(-alert.StuckAfter - time.Minute)
+	if _, err := dying.Fire(ctx, m, data, hooks, firedAt); err == nil {
+		t.Fatal("the dying run reported its alert queued")
+	}
+
+	p := newPass(t, isotime.Format(time.Now()))
+	p.Backfill = nil
+	if err := p.Handle(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, tid)
+	got := alertsReceived(t, rv)["warranty.expiring"]
+	if len(got) != 1 || got[0]["dueDate"] != due || got[0]["assetName"] != "Stuck" {
+		t.Fatalf("alerts received: %v", got)
+	}
+	if err := p.Handle(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, tid)
+	if n := len(rv.requests()); n != 1 {
+		t.Fatalf("%d requests after a second pass", n)
+	}
+	marker, err := stack.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(stack.IntegrationsTable), ConsistentRead: aws.Bool(true),
+		Key: keyschema.AlertMarker(tid, "asset_stuck", "ASSET", "warranty.expiring", due).Attrs()})
+	if err != nil || marker.Item["state"].(*types.AttributeValueMemberS).Value != "fired" || marker.Item[keyschema.ByResourcePK] != nil || marker.Item["data"] != nil {
+		t.Fatalf("the marker after the pass: %v, %v", marker.Item, err)
 	}
 }

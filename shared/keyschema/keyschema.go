@@ -202,6 +202,16 @@ func AlertMarker(tenantID, assetID, itemSK, event, dueAt string) Key {
 	return Key{tenant(tenantID) + "#ALERT#" + assetID + "#" + itemSK, event + "#" + dueAt}
 }
 
+// FiringAlertsPK is the ByResource index partition (GSI1PK) an alert
+// marker is in while it is "firing" (its deliveries not yet all queued),
+// spread over FiringAlertShards by the marker's key: the sweep that
+// finishes a run that died reads these partitions alone.
+func FiringAlertsPK(shard int) string { return "ALERTS#FIRING#" + strconv.Itoa(shard) }
+
+// FiringAlertShards spreads firing markers: each alert writes its shard
+// twice (firing, then fired).
+const FiringAlertShards = 8
+
 // AlertRetry is an alert that failed for its item alone, kept
 // for later passes to try again: ALERTRETRY / <tenantId>#<what>, in one
 // partition a pass reads whole (such alerts are few).
