@@ -148,6 +148,10 @@ type Guide struct {
 	BaseURL   string    `json:"baseUrl"`
 	Auth      string    `json:"authentication"`
 	Endpoints []Example `json:"endpoints"`
+	// Operations are the Owner's webhook routes (an admin token, not a
+	// key): create, pause, test, verify, rotate, resend, recover... each
+	// with a curl that reads the token and ids from the shell.
+	Operations []Example `json:"webhookOperations"`
 	// Events are the webhook events and their data, from the document's
 	// webhooks section (the signed envelope: event, timestamp, data).
 	Events []EventDoc `json:"events"`
@@ -166,6 +170,9 @@ func NewGuide(baseURL string) (Guide, error) {
 		return Guide{}, err
 	}
 	for _, o := range ops {
+		if slices.Contains(o.Tags, "Webhooks") || o.OperationID == "resendDelivery" {
+			g.Operations = append(g.Operations, operation(baseURL, o))
+		}
 		if !slices.Contains(o.Tags, "Integration") {
 			continue
 		}
@@ -194,6 +201,23 @@ func NewGuide(baseURL string) (Guide, error) {
 		})
 	}
 	return g, nil
+}
+
+// pathVars names the shell variable each path parameter is read from.
+var pathVars = strings.NewReplacer(
+	"/webhooks/{id}", "/webhooks/$WEBHOOK_ID", "/activity/{id}", "/activity/$ROW_ID", "{recoveryId}", "$RECOVERY_ID")
+
+// operation is an Owner route's example: the admin token from
+// $UNIASSET_TOKEN, the ids from shell variables, the documented body.
+func operation(baseURL string, o Operation) Example {
+	e := Example{OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description}
+	e.Curl = "curl -X " + shellQuote(o.Method) + " " + shellQuote(baseURL) + `"` + pathVars.Replace(o.Path) + `"` +
+		" \\\n  -H \"Authorization: Bearer $UNIASSET_TOKEN\""
+	if body := o.Example(); body != nil {
+		e.Body = string(body)
+		e.Curl += " \\\n  -H 'Content-Type: application/json' \\\n  -d " + shellQuote(e.Body)
+	}
+	return e
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

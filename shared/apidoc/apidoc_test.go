@@ -58,12 +58,26 @@ func TestGuideHasEveryIntegrationEndpoint(t *testing.T) {
 			t.Errorf("%s: incomplete example %+v", e.Path, e)
 		}
 	}
+	// The Owner's webhook operations (admin routes), each with a curl that
+	// takes the admin token and the ids from the shell.
+	ops := map[string]bool{}
+	for _, o := range g.Operations {
+		ops[o.OperationID] = true
+		if !strings.Contains(o.Curl, "$UNIASSET_TOKEN") || strings.Contains(o.Curl, "{id}") || strings.Contains(o.Curl, "{recoveryId}") {
+			t.Errorf("%s: %s", o.OperationID, o.Curl)
+		}
+	}
+	for _, want := range []string{"createWebhook", "pauseWebhook", "resumeWebhook", "testWebhook", "verifyWebhook", "rotateWebhookSecret", "recoverWebhook", "getRecovery", "resendDelivery"} {
+		if !ops[want] {
+			t.Errorf("the guide does not show %s", want)
+		}
+	}
 	page, err := apidoc.HTML(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(page), `class="copy"`); n != 2*len(g.Endpoints) {
-		t.Fatalf("%d copy buttons for %d examples", n, 2*len(g.Endpoints))
+	if n, want := strings.Count(string(page), `class="copy"`), 2*len(g.Endpoints)+len(g.Operations); n != want {
+		t.Fatalf("%d copy buttons for %d examples", n, want)
 	}
 }
 

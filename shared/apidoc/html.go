@@ -47,6 +47,22 @@ func HTML(g Guide) ([]byte, error) {
 `, esc(e.OperationID), esc(e.Summary), esc(e.Method), esc(e.Path), prose(e.Description), esc(e.Permission),
 			i, i, esc(e.Curl), i, i, esc(e.JavaScript))
 	}
+	if len(g.Operations) > 0 {
+		b.WriteString(`
+<section class="endpoint" id="webhook-operations">
+  <h2>Webhook operations</h2>
+  <p>Owner routes for the day a receiver breaks: they take the admin token (<code>UNIASSET_TOKEN</code>), not an API key, and read ids from <code>WEBHOOK_ID</code>, <code>ROW_ID</code> (an Activity Log row) and <code>RECOVERY_ID</code>.</p>
+`)
+		for i, e := range g.Operations {
+			fmt.Fprintf(&b, `  <div class="example" id="%s"><h3>%s</h3>
+    <div class="route"><span class="method">%s</span>%s</div>
+    <p>%s</p>
+    <button class="copy" type="button" data-target="op-%d">Copy</button>
+    <pre id="op-%d"><code>%s</code></pre></div>
+`, esc(e.OperationID), esc(e.Summary), esc(e.Method), esc(e.Path), prose(e.Description), i, i, esc(e.Curl))
+		}
+		b.WriteString("</section>\n")
+	}
 	b.WriteString(`
 <section class="events" id="events">
   <h2>Webhook events</h2>

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/uniasset/integrations/shared/apidoc"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -76,9 +77,13 @@ func TestDeveloperGuidePageInChromium(t *testing.T) {
 	must(err)
 	blocks, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("pre").length`))
 	must(err)
-	// Two snippets (curl, JavaScript) for each integration endpoint.
-	if title != "UniAsset Integrations — Developer Guide" || buttons != 16 || blocks != 16 {
-		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want 16 of each", title, buttons, blocks)
+	// Two snippets (curl, JavaScript) for each integration endpoint, and a
+	// curl for each webhook operation.
+	g, err := apidoc.NewGuide("http://127.0.0.1")
+	must(err)
+	want := 2*len(g.Endpoints) + len(g.Operations)
+	if title != "UniAsset Integrations — Developer Guide" || buttons != want || blocks != want || len(g.Operations) < 9 {
+		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want %d of each", title, buttons, blocks, want)
 	}
 	// Record what the page hands to the clipboard (headless Chromium has no system clipboard).
 	eval(`window.__copied = []; navigator.clipboard.writeText = async (t) => { window.__copied.push(t); }; "ok"`)

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uniasset/integrations/shared/apidoc"
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -118,4 +120,54 @@ func TestGuideIgnoresTheHostHeader(t *testing.T) {
 			t.Errorf("Host %q reached the guide: base URL %q", host, g.BaseURL)
 		}
 	}
+}
+
+// The guide's webhook operations work when pasted into a shell with the
+// Owner's token and the ids they name set, in the order an Owner would
+// use them on a bad day; every operation the guide shows is run.
+func TestGuideWebhookOperationsWork(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	rv := newReceiver(t, nil)
+	hook, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	key, _ := newKey(t, tid, "asset:create")
+	createAsset(t, key, nil)
+	settled(t, tid)
+	var g apidoc.Guide
+	if err := json.Unmarshal(call(t, "GET", "/api/integrations/developer-guide", owner, nil).Body, &g); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"UNIASSET_TOKEN": owner, "WEBHOOK_ID": hook, "ROW_ID": asString(deliveryRow(t, tid)["id"])}
+	byID := map[string]apidoc.Example{}
+	for _, o := range g.Operations {
+		byID[o.OperationID] = o
+	}
+	order := []string{"listWebhooks", "createWebhook", "getWebhook", "updateWebhook", "testWebhook", "verifyWebhook", "pauseWebhook",
+		"resumeWebhook", "rotateWebhookSecret", "resendDelivery", "recoverWebhook", "getRecovery", "deleteWebhook"}
+	if len(order) != len(byID) {
+		t.Fatalf("the guide shows %d operations; this test runs %d", len(byID), len(order))
+	}
+	for _, id := range order {
+		o, ok := byID[id]
+		if !ok {
+			t.Fatalf("the guide does not show %s", id)
+		}
+		// The documented recovery window is a fixed date; run it within the 14 days.
+		curl := strings.ReplaceAll(o.Curl, "2026-12-01T00:00:00Z", isotime.Format(time.Now().Add(-time.Hour)))
+		cmd := exec.Command("sh", "-c", curl+" --silent --show-error --fail-with-body")
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s\n%s", id, err, out, curl)
+		}
+		var answer struct{ ID string }
+		if json.Unmarshal(out, &answer) == nil && strings.HasPrefix(answer.ID, "rcv_") {
+			env["RECOVERY_ID"] = answer.ID
+		}
+	}
+	expect(t, call(t, "GET", "/api/integrations/webhooks/"+hook, owner, nil), 404, "NOT_FOUND")
 }
