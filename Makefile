@@ -78,11 +78,14 @@ sweep: ## Sweep DeliveryDLQ and StreamDLQ now on the local stack (make run must 
 # The stack's own sweeps, invoked now rather than at their next 15-minute tick.
 STACK_NAME = $$(sed -n '/^\[$(ENV)\.global\.parameters\]/,/^\[/s/^stack_name = "\(.*\)"/\1/p' samconfig.toml)
 sweep-aws: ## Sweep DeliveryDLQ and StreamDLQ now in AWS (ENV=default|prod); prints what each did
-	@for fn in DispatcherFunction:DeliveryDLQ StreamRouterFunction:StreamDLQ; do \
+	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	for fn in DispatcherFunction:DeliveryDLQ StreamRouterFunction:StreamDLQ; do \
 	  name=$$(aws cloudformation describe-stack-resource --stack-name $(STACK_NAME) --logical-resource-id $${fn%%:*} \
 	    --query StackResourceDetail.PhysicalResourceId --output text) || exit 1; \
-	  aws lambda invoke --function-name $$name --cli-binary-format raw-in-base64-out \
-	    --payload '{"sweep":"'$${fn##*:}'"}' /dev/stdout >/dev/null || exit 1; echo; \
+	  failed=$$(aws lambda invoke --function-name $$name --cli-binary-format raw-in-base64-out \
+	    --payload '{"sweep":"'$${fn##*:}'"}' --query FunctionError --output text $$out) || exit 1; \
+	  echo "$${fn##*:}: $$(cat $$out)"; \
+	  if [ "$$failed" != "None" ]; then echo "$${fn%%:*} failed ($$failed)"; exit 1; fi; \
 	done
 
 clean: ## Remove build output and local state

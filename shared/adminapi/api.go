@@ -50,7 +50,10 @@ type API struct {
 	// Resends bounds each webhook's resends (one attempt each), so the
 	// Activity Log cannot be used to flood an endpoint.
 	Resends ratelimit.Limit
-	Now     func() time.Time
+	// RetrySpan is the retry schedule's length: a delivery that failed at
+	// the start of a failing streak was an event up to that long before.
+	RetrySpan time.Duration
+	Now       func() time.Time
 	// PublicURL and Region say where clients reach the API (see baseURL).
 	PublicURL, Region string
 }

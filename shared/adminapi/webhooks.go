@@ -206,14 +206,18 @@ type suggestedRecovery struct {
 }
 
 // suggestRecovery offers to recover a webhook's failed deliveries from the
-// start of the failing streak a resume ended (at most RecoveryWindow back).
-// Only failed deliveries can be: events that came while a webhook was
-// paused or disabled queued nothing for it.
+// start of the failing streak a resume ended, less the retry schedule (a
+// recovery selects by event time, and the attempt that began the streak
+// may be a retry of an event that long before), at most RecoveryWindow
+// back. Only failed deliveries are taken, so the wider window sends
+// nothing that succeeded. Events that came while a webhook was paused or
+// disabled queued nothing for it and cannot be recovered.
 func (a *API) suggestRecovery(hook webhook.Webhook, failedSince string) *suggestedRecovery {
 	since, err := time.Parse(time.RFC3339Nano, failedSince)
 	if err != nil {
 		return nil
 	}
+	since = since.Add(-a.RetrySpan)
 	// A minute inside the window, so the body is still valid when it is sent.
 	if oldest := a.Now().Add(-delivery.RecoveryWindow + time.Minute); since.Before(oldest) {
 		since = oldest

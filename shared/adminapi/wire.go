@@ -75,7 +75,17 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 			Burst: max(cfg.TestEventsPerMinute, 1), Shards: 1},
 		Resends: ratelimit.Limit{Every: time.Minute / time.Duration(max(cfg.ResendsPerMinute, 1)),
 			Burst: max(cfg.ResendsPerMinute, 1), Shards: 1},
+		RetrySpan: span(cfg.RetrySchedule),
 		Now:       time.Now,
 		PublicURL: cfg.PublicAPIURL, Region: cfg.Region,
 	}
+}
+
+// span is the sum of a retry schedule's waits.
+func span(schedule []time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range schedule {
+		total += d
+	}
+	return total
 }

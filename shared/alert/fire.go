@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -183,8 +185,7 @@ func (f *Firer) finish(ctx context.Context, k keyschema.Key, mk marker, e delive
 // timeout, a crash, an outage it did not outlive), to the webhooks each
 // named, as hooks lists them now (a downgraded tenant's: none, so the
 // marker is only set fired). It returns how many it finished.
-func (f *Firer) FinishStuck(ctx context.Context, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) (int, error) {
-	done := 0
+func (f *Firer) FinishStuck(ctx context.Context, now time.Time, hooks func(tenantID string) ([]webhook.Webhook, error)) (done int, failed error) {
 	for shard := range keyschema.FiringAlertShards {
 		var start map[string]types.AttributeValue
 		for {
@@ -201,24 +202,19 @@ func (f *Firer) FinishStuck(ctx context.Context, now time.Time, hooks func(tenan
 				ExclusiveStartKey: start,
 			})
 			if err != nil {
-				return done, dynamo.Translate("read firing alerts", err)
+				return done, errors.Join(failed, dynamo.Translate("read firing alerts", err))
 			}
 			for _, item := range out.Items {
-				var mk marker
-				var k keyschema.Key
-				if err := attributevalue.UnmarshalMap(item, &mk); err != nil {
-					return done, err
+				if ctx.Err() != nil {
+					return done, errors.Join(failed, ctx.Err())
 				}
-				if err := attributevalue.UnmarshalMap(item, &k); err != nil {
-					return done, err
-				}
-				list, err := hooks(mk.TenantID)
-				if err != nil {
-					return done, err
-				}
-				e := delivery.Event{SourceID: sourceID(k), Name: mk.Event, TenantID: mk.TenantID, Time: mk.FiredAt, Data: json.RawMessage(mk.Data)}
-				if err := f.finish(ctx, k, mk, e, list); err != nil {
-					return done, err
+				// One alert that cannot be finished now (its tenant's
+				// webhooks unreadable, an outage) holds up no other: it
+				// stays firing for the next pass.
+				if err := f.finishItem(ctx, item, hooks); err != nil {
+					slog.Error("an alert left firing could not be finished; the next pass tries again", "pk", str(item["PK"]), "sk", str(item["SK"]), "error", err.Error())
+					failed = errors.Join(failed, err)
+					continue
 				}
 				done++
 			}
@@ -227,5 +223,31 @@ func (f *Firer) FinishStuck(ctx context.Context, now time.Time, hooks func(tenan
 			}
 		}
 	}
-	return done, nil
+	return done, failed
+}
+
+// finishItem finishes the alert of one firing marker item.
+func (f *Firer) finishItem(ctx context.Context, item map[string]types.AttributeValue, hooks func(tenantID string) ([]webhook.Webhook, error)) error {
+	var mk marker
+	var k keyschema.Key
+	if err := attributevalue.UnmarshalMap(item, &mk); err != nil {
+		return err
+	}
+	if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+		return err
+	}
+	list, err := hooks(mk.TenantID)
+	if err != nil {
+		return err
+	}
+	e := delivery.Event{SourceID: sourceID(k), Name: mk.Event, TenantID: mk.TenantID, Time: mk.FiredAt, Data: json.RawMessage(mk.Data)}
+	return f.finish(ctx, k, mk, e, list)
+}
+
+// str is a string attribute's value ("" if it is not one).
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
 }

@@ -74,18 +74,24 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 	}
 	slog.Info("alert pass", "from", isotime.Format(r.From), "to", isotime.Format(r.To), "watermark", isotime.Format(r.Watermark), "candidates", r.Candidates,
 		"stale", r.Stale, "unreadable", r.Unreadable, "failed", r.Failed, "unfinished", r.Unfinished, "fired", r.Fired)
+	if r.Unfinished > 0 { // the alerts due come first
+		return nil
+	}
 	// Alerts whose run died between marker and deliveries (here or in the
-	// stream router): finished to the webhooks they named.
-	stuck, err := p.Firer.FinishStuck(ctx, p.Now(), func(tenantID string) ([]webhook.Webhook, error) {
-		return readable(ctx, p.Webhooks, tenantID)
+	// stream router): finished to the webhooks they named, within the
+	// time the backfill would have.
+	sctx, cancel := context.WithTimeout(ctx, backfillBudget(ctx, time.Now()))
+	stuck, err := p.Firer.FinishStuck(sctx, p.Now(), func(tenantID string) ([]webhook.Webhook, error) {
+		return readable(sctx, p.Webhooks, tenantID)
 	})
+	cancel()
 	if stuck > 0 {
 		slog.Warn("alert pass: finished alerts a run left firing", "alerts", stuck)
 	}
 	if err != nil {
-		return err
+		slog.Error("alert pass: some alerts left firing were not finished; the next pass tries again", "error", err.Error())
 	}
-	if p.Backfill == nil || r.Unfinished > 0 { // the alerts due come first
+	if p.Backfill == nil {
 		return nil
 	}
 	b, err := p.Backfill.Step(ctx, p.Now(), backfillBudget(ctx, time.Now()))

@@ -46,6 +46,9 @@ type AdminAPI struct {
 	EntraReturnURL      string
 	TestEventsPerMinute int
 	ResendsPerMinute    int
+	// RetrySchedule: how far before a webhook's failing streak its first
+	// failed delivery's event can lie (a resume's suggested recovery).
+	RetrySchedule []time.Duration
 }
 
 // Entra is what reaches Microsoft as the app, and the sync queue: read by
@@ -78,6 +81,7 @@ func (c *AdminAPI) read(r *reader) {
 	c.EntraReturnURL = r.baseURL(EntraReturnURL)
 	c.TestEventsPerMinute = r.int(TestEventsPerMinute)
 	c.ResendsPerMinute = r.int(ResendsPerMinute)
+	c.RetrySchedule = r.durations(RetrySchedule)
 }
 
 // StreamRouter is StreamRouterFunction's config: subscriptions in, delivery

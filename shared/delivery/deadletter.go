@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -33,13 +34,15 @@ type DeadLetterAPI interface {
 // by its record: a delivery still pending is queued again (up to
 // MaxRedrives times, then ended failed, so the Owner sees it and can
 // resend or recover it); one that ended or is gone needs nothing; a
-// recovery's step is queued again (steps are idempotent). Then the message
-// is deleted.
+// recovery's step is queued again (steps are idempotent), MaxRedrives
+// times, then its recovery is stopped where it got to (truncated, with
+// resumeFrom). Then the message is deleted.
 type DeadLetters struct {
 	SQS        DeadLetterAPI
 	URL        string // DeliveryDLQ
 	Deliveries *Store
 	Queue      *Queue // DeliveryQueue
+	Recoveries *Recoveries
 	Now        func() time.Time
 }
 
@@ -50,34 +53,45 @@ type Swept struct {
 	Settled   int `json:"settled"`   // messages whose delivery had ended or was gone
 	Steps     int `json:"steps"`     // recovery steps queued again
 	Malformed int `json:"malformed"` // messages no retry can use, dropped
+	Stopped   int `json:"stopped"`   // recoveries ended after MaxRedrives of a step
+	Failed    int `json:"failed"`    // messages left for the next sweep
 }
 
 // sweepVisibility hides a message while the sweep handles it.
 const sweepVisibility = 60
 
-// Sweep works through the queue until it is empty or ctx's deadline is
-// near (what is left waits for the next sweep).
-func (s *DeadLetters) Sweep(ctx context.Context) (Swept, error) {
-	var n Swept
+// Sweep works through the queue until it is empty, it meets a message it
+// already took (one that failed, back after its visibility timeout), or
+// ctx's deadline is near; what is left waits for the next sweep. A message
+// that cannot be settled now stays, and holds up none of the others.
+func (s *DeadLetters) Sweep(ctx context.Context) (n Swept, failed error) {
+	seen := map[string]bool{}
 	for {
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 10*time.Second {
-			return n, nil
+			return n, failed
 		}
 		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(s.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: sweepVisibility,
 		})
 		if err != nil {
-			return n, fmt.Errorf("read DeliveryDLQ: %w", err)
+			return n, errors.Join(failed, fmt.Errorf("read DeliveryDLQ: %w", err))
 		}
 		if len(out.Messages) == 0 {
-			return n, nil
+			return n, failed
 		}
 		for _, m := range out.Messages {
+			if seen[aws.ToString(m.MessageId)] {
+				return n, failed
+			}
+			seen[aws.ToString(m.MessageId)] = true
 			if err := s.one(ctx, aws.ToString(m.Body), &n); err != nil {
-				return n, err // the message reappears for the next sweep
+				slog.Error("dead-letter sweep: a message could not be settled; it stays for the next sweep", "error", err.Error())
+				n.Failed++
+				failed = errors.Join(failed, err)
+				continue
 			}
 			if _, err := s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return n, fmt.Errorf("delete from DeliveryDLQ: %w", err)
+				return n, errors.Join(failed, fmt.Errorf("delete from DeliveryDLQ: %w", err))
 			}
 		}
 	}
@@ -91,9 +105,21 @@ func (s *DeadLetters) one(ctx context.Context, body string, n *Swept) error {
 	}
 	err := json.Unmarshal([]byte(body), &msg)
 	if step := msg.Recovery; err == nil && step.ID != "" && step.TenantID != "" {
+		if step.Redrives >= MaxRedrives {
+			// Its steps keep failing: end it where it got to, for the Owner to resume.
+			slog.Error("dead-letter sweep: a recovery's step failed after its redrives; the recovery is stopped", "tenantId", step.TenantID, "recoveryId", step.ID)
+			n.Stopped++
+			return s.Recoveries.Stop(ctx, step.TenantID, step.ID)
+		}
 		n.Steps++
-		_, err := s.Queue.SQS.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl: aws.String(s.Queue.URL), MessageBody: aws.String(body), MessageGroupId: aws.String(step.TenantID),
+		var again recoveryMessage
+		again.Recovery.TenantID, again.Recovery.ID, again.Recovery.Redrives = step.TenantID, step.ID, step.Redrives+1
+		raw, err := json.Marshal(again)
+		if err != nil {
+			return err
+		}
+		_, err = s.Queue.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl: aws.String(s.Queue.URL), MessageBody: aws.String(string(raw)), MessageGroupId: aws.String(step.TenantID),
 		})
 		return err
 	}

@@ -88,7 +88,8 @@ func (d *Dispatcher) Invoke(ctx context.Context, raw json.RawMessage) (any, erro
 func (d *Dispatcher) SweepDeadLetters(ctx context.Context) (Swept, error) {
 	n, err := d.DeadLetters.Sweep(ctx)
 	if n != (Swept{}) {
-		slog.Warn("DeliveryDLQ swept", "requeued", n.Requeued, "ended", n.Ended, "settled", n.Settled, "steps", n.Steps, "malformed", n.Malformed)
+		slog.Warn("DeliveryDLQ swept", "requeued", n.Requeued, "ended", n.Ended, "settled", n.Settled, "steps", n.Steps,
+			"stopped", n.Stopped, "malformed", n.Malformed, "failed", n.Failed)
 	}
 	return n, err
 }

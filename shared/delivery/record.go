@@ -98,9 +98,12 @@ type Record struct {
 	// the whole retry schedule).
 	RoundFrom     int `dynamodbav:"roundFrom,omitempty"`
 	RoundAttempts int `dynamodbav:"roundAttempts,omitempty"`
-	// Redrives counts the times the dead-letter sweep queued it again.
-	Redrives int    `dynamodbav:"redrives,omitempty"`
-	SK       string `dynamodbav:"SK"`
+	// Redrives counts the times the dead-letter sweep queued it again
+	// (since its last resend or recovery).
+	Redrives int `dynamodbav:"redrives,omitempty"`
+	// RecoveredBy is the last recovery that re-opened it.
+	RecoveredBy string `dynamodbav:"recoveredBy,omitempty"`
+	SK          string `dynamodbav:"SK"`
 	// PK is the record's partition: its tenant's shard at the time it was
 	// written. Kept and carried in its messages, so a change of
 	// DeliveryShards never sends a reader to another shard.

@@ -72,11 +72,13 @@ type Recovery struct {
 	Step int `dynamodbav:"step" json:"-"`
 }
 
-// recoveryMessage is a step's queue message.
+// recoveryMessage is a step's queue message. Redrives counts the times
+// DeliveryDLQ's sweep queued it again.
 type recoveryMessage struct {
 	Recovery struct {
 		TenantID string `json:"tenantId"`
 		ID       string `json:"id"`
+		Redrives int    `json:"redrives,omitempty"`
 	} `json:"recovery"`
 }
 
@@ -228,6 +230,30 @@ func (r *Recoveries) Step(ctx context.Context, tenantID, id string) error {
 	return r.next(ctx, rec)
 }
 
+// Stop ends a running recovery whose steps keep failing (DeliveryDLQ's
+// sweep, after MaxRedrives): it is done, truncated, and resumes from where
+// every shard had been read, so the Owner can start the rest again.
+func (r *Recoveries) Stop(ctx context.Context, tenantID, id string) error {
+	out, err := r.Store.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Store.Table), Key: recoveryKey(tenantID, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return dynamo.Translate("read recovery", err)
+	}
+	var rec Recovery
+	if out.Item == nil {
+		return nil
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil || rec.State != RecoveryRunning {
+		return err
+	}
+	resume := rec.Since
+	if rec.Cursor != "" {
+		resume, _, _ = strings.Cut(rec.Cursor, "#")
+	}
+	now := isotime.Format(r.now())
+	rec.State, rec.Truncated, rec.ResumeFrom, rec.FinishedAt, rec.UpdatedAt = RecoveryDone, true, &resume, &now, now
+	return r.save(ctx, rec)
+}
+
 func (r *Recoveries) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
@@ -290,18 +316,30 @@ func (r *Recoveries) reopen(ctx context.Context, rec Recovery, recs []Record) (i
 	opened := make([]bool, len(recs))
 	now := isotime.Format(r.now())
 	err := parallel.Each(ctx, len(recs), max(r.Concurrency, 1), func(ctx context.Context, i int) error {
-		_, err := r.Store.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		// Not cancelled with the others when one fails: a write DynamoDB
+		// made whose answer was cut off would leave its delivery pending
+		// and never queued.
+		_, err := r.Store.DB.UpdateItem(context.WithoutCancel(ctx), &dynamodb.UpdateItemInput{
 			TableName: aws.String(r.Store.Table), Key: recs[i].Key().attrs(r.Store.Shards),
-			UpdateExpression:         aws.String("SET #status = :pending, roundFrom = attempts, recoveredBy = :id, updatedAt = :now REMOVE roundAttempts, nextAttemptAt, inFlightUntil"),
+			UpdateExpression:         aws.String("SET #status = :pending, roundFrom = attempts, recoveredBy = :id, updatedAt = :now REMOVE roundAttempts, nextAttemptAt, inFlightUntil, redrives"),
 			ConditionExpression:      aws.String("#status = :failed AND (attribute_not_exists(recoveredBy) OR recoveredBy <> :id)"),
 			ExpressionAttributeNames: map[string]string{"#status": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":pending": &types.AttributeValueMemberS{Value: Pending}, ":failed": &types.AttributeValueMemberS{Value: Failed},
 				":id": &types.AttributeValueMemberS{Value: rec.ID}, ":now": &types.AttributeValueMemberS{Value: now},
 			},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
-		if dynamo.ConditionFailed(err) {
-			return nil // resent, recovered or delivered meanwhile
+		if held, refused := dynamo.Refused(err); refused {
+			// Resent, recovered or delivered meanwhile; or re-opened by
+			// this recovery in an earlier try of this step whose queueing
+			// failed: still unattempted, it is queued again (a second
+			// message for a delivery is harmless: each attempt is claimed once).
+			var cur Record
+			if held != nil && attributevalue.UnmarshalMap(held, &cur) == nil {
+				opened[i] = cur.Status == Pending && cur.RecoveredBy == rec.ID && cur.Attempts == cur.RoundFrom && cur.InFlightUntil == ""
+			}
+			return nil
 		}
 		opened[i] = err == nil
 		return dynamo.Translate("recover delivery", err)

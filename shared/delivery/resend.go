@@ -24,9 +24,9 @@ import (
 // entry, written in the same transaction, says who resent it. An attempt in
 // flight is a conflict: its outcome is recorded within the delivery timeout.
 //
-// The message is sent after the record is written: if the send fails the
-// delivery is ended failed (SendOrEnd), so it cannot wait for ever, and
-// the caller's retry resends it.
+// The message is sent after the record is written: if the send fails, a
+// re-opened delivery is ended failed (SendOrEnd), so it cannot wait for
+// ever, and the caller's retry resends it; a pending one keeps its schedule.
 func (q *Enqueuer) Resend(ctx context.Context, rec Record, by string, now time.Time) (Record, error) {
 	for try := 0; ; try++ {
 		if rec.Status == Pending && rec.InFlightUntil > isotime.Format(now) {
@@ -53,7 +53,16 @@ func (q *Enqueuer) Resend(ctx context.Context, rec Record, by string, now time.T
 		}
 		rec = fresh
 	}
-	if err := q.SendOrEnd(ctx, []Key{rec.Key()}, "the resend could not be queued; resend it again"); err != nil {
+	// A delivery that was pending keeps its own messages and retries: a
+	// refused send must not end it. One re-opened from delivered or failed
+	// has no message but this one.
+	send := q.Queue.Send
+	if rec.Status != Pending {
+		send = func(ctx context.Context, keys []Key) error {
+			return q.SendOrEnd(ctx, keys, "the resend could not be queued; resend it again")
+		}
+	}
+	if err := send(ctx, []Key{rec.Key()}); err != nil {
 		return Record{}, err
 	}
 	if rec.Status != Pending {
@@ -70,10 +79,10 @@ func (s *Store) reopen(ctx context.Context, rec Record, by string, now time.Time
 		":attempts": &types.AttributeValueMemberN{Value: strconv.Itoa(rec.Attempts)},
 		":now":      &types.AttributeValueMemberS{Value: isotime.Format(now)},
 	}
-	update := "SET updatedAt = :now REMOVE nextAttemptAt"
+	update := "SET updatedAt = :now REMOVE nextAttemptAt, redrives"
 	cond := "#status = :was AND attempts = :attempts AND (attribute_not_exists(inFlightUntil) OR inFlightUntil < :now)"
 	if rec.Status != Pending {
-		update = "SET #status = :pending, roundFrom = :attempts, roundAttempts = :one, updatedAt = :now REMOVE nextAttemptAt, inFlightUntil"
+		update = "SET #status = :pending, roundFrom = :attempts, roundAttempts = :one, updatedAt = :now REMOVE nextAttemptAt, inFlightUntil, redrives"
 		values[":pending"] = &types.AttributeValueMemberS{Value: Pending}
 		values[":one"] = &types.AttributeValueMemberN{Value: "1"}
 	}

@@ -15,6 +15,9 @@ import (
 	"github.com/uniasset/integrations/shared/isotime"
 )
 
+// userAgent names the sender on every request to an endpoint.
+const userAgent = "UniAsset-Webhooks/1.0"
+
 // Headers returns the headers of one attempt, signed with secrets: the
 // webhook's current secret first, then any a rotation replaced that are
 // still in their overlap (webhook.Webhook.SigningSecrets).
@@ -25,9 +28,6 @@ import (
 // them verifies, and its libraries can be used. X-UniAsset-Signature is the
 // spec's hex HMAC-SHA256 of the raw body keyed by the secret string; it holds
 // one value, so it is keyed by the last (oldest) secret: a receiver that
-// userAgent names the sender on every request to an endpoint.
-const userAgent = "UniAsset-Webhooks/1.0"
-
 // checks it keeps working on the secret it has until the overlap ends.
 func Headers(secrets []string, deliveryID, event string, body []byte, at time.Time) map[string]string {
 	ts := strconv.FormatInt(at.Unix(), 10)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -54,6 +55,10 @@ func Challenge(ctx context.Context, client *http.Client, w webhook.Webhook, valu
 	req.Header.Set(ChallengeHeader, value)
 	resp, err := client.Do(req)
 	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("timeout: no answer within %v", ChallengeTimeout)
+		}
 		return describe(err)
 	}
 	defer resp.Body.Close()

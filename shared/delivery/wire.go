@@ -30,13 +30,14 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 	store := &Store{DB: db, Table: cfg.IntegrationsTable, Shards: cfg.DeliveryShards, Retention: cfg.Retention}
 	client := sqs.NewFromConfig(awsCfg)
 	queue := &Queue{SQS: client, URL: cfg.DeliveryQueueURL}
+	recoveries := &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency, Marks: marks}
 	return &Dispatcher{
-		DeadLetters: &DeadLetters{SQS: client, URL: cfg.DeliveryDLQURL, Deliveries: store, Queue: queue, Now: time.Now},
+		DeadLetters: &DeadLetters{SQS: client, URL: cfg.DeliveryDLQURL, Deliveries: store, Queue: queue, Recoveries: recoveries, Now: time.Now},
 		Deliveries:  store,
 		Webhooks:    &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Queue:       queue,
 		Plans:       &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
-		Recoveries:  &Recoveries{Store: store, Queue: queue, Now: time.Now, Concurrency: cfg.DispatchConcurrency, Marks: marks},
+		Recoveries:  recoveries,
 		Client:      safehttp.Policy{AllowPrivate: cfg.WebhookAllowPrivate}.Client(cfg.DeliveryTimeout),
 		Timeout:     cfg.DeliveryTimeout,
 		Schedule:    cfg.RetrySchedule,

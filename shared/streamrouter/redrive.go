@@ -33,7 +33,13 @@ const MetricStreamRecordsLost = "StreamBatchesLost"
 // Redrive empties StreamDLQ. Lambda parks there a description of each
 // stream batch the router failed after its retries (where the records are,
 // not the records); a redrive reads those records from the stream again and
-// routes them as Lambda would have. Delivery ids derive from the records'
+// routes them as Lambda would have, late: their events and alerts are what
+// the changes made then (an alert for a date the item has since lost fires
+// as it would have on time; the passes re-read each item before they fire,
+// so a stale due-date entry a replay writes fires nothing). The range can
+// hold records of other keys that were routed (ParallelizationFactor splits
+// a shard by key): deliveries and alerts are idempotent, so they send
+// nothing twice. Delivery ids derive from the records'
 // event ids, so records routed before the failure are not sent twice. A
 // batch that fails again stays for the next sweep; one whose records the
 // stream no longer holds (it keeps them 24 hours) is logged and counted
@@ -51,6 +57,7 @@ type Redriven struct {
 	Records   int `json:"records"`   // their records
 	Lost      int `json:"lost"`      // batches gone from the stream
 	Malformed int `json:"malformed"` // messages that name no batch
+	Failed    int `json:"failed"`    // batches that failed again, left for the next sweep
 }
 
 // batchInfo is the part of Lambda's on-failure record for a stream batch
@@ -63,27 +70,36 @@ type batchInfo struct {
 }
 
 // Sweep works through StreamDLQ until it is empty or ctx's deadline is near.
-func (r *Redrive) Sweep(ctx context.Context) (Redriven, error) {
-	var n Redriven
+func (r *Redrive) Sweep(ctx context.Context) (n Redriven, failed error) {
+	seen := map[string]bool{} // a message met again is one that failed: the rest waits for the next sweep
 	for {
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 15*time.Second {
-			return n, nil
+			return n, failed
 		}
 		out, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(r.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 120,
 		})
 		if err != nil {
-			return n, fmt.Errorf("read StreamDLQ: %w", err)
+			return n, errors.Join(failed, fmt.Errorf("read StreamDLQ: %w", err))
 		}
 		if len(out.Messages) == 0 {
-			return n, nil
+			return n, failed
 		}
 		for _, m := range out.Messages {
+			if seen[aws.ToString(m.MessageId)] {
+				return n, failed
+			}
+			seen[aws.ToString(m.MessageId)] = true
+			// A batch that fails again stays (it reappears after the
+			// visibility timeout) and holds up none of the others.
 			if err := r.one(ctx, aws.ToString(m.Body), &n); err != nil {
-				return n, err // the message reappears for the next sweep
+				slog.Error("StreamDLQ sweep: a batch failed again; it stays for the next sweep", "error", err.Error())
+				n.Failed++
+				failed = errors.Join(failed, err)
+				continue
 			}
 			if _, err := r.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return n, fmt.Errorf("delete from StreamDLQ: %w", err)
+				return n, errors.Join(failed, fmt.Errorf("delete from StreamDLQ: %w", err))
 			}
 		}
 	}
@@ -133,7 +149,10 @@ func (r *Redrive) one(ctx context.Context, body string, n *Redriven) error {
 }
 
 // read returns the records of one shard from start to end, inclusive, as
-// Lambda passes them.
+// Lambda passes them. It reads until it meets end: DynamoDB Streams may
+// answer empty pages before the records it holds, so an empty page is not
+// the end of the batch. Not meeting end (the shard ended, or maxReads
+// pages) is an error: the batch is kept, not half routed.
 func (r *Redrive) read(ctx context.Context, b batchInfo, start, end *big.Int) ([]events.DynamoDBEventRecord, error) {
 	it, err := r.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
 		StreamArn: aws.String(b.StreamArn), ShardId: aws.String(b.ShardID),
@@ -144,27 +163,34 @@ func (r *Redrive) read(ctx context.Context, b batchInfo, start, end *big.Int) ([
 	}
 	var out []events.DynamoDBEventRecord
 	iter := it.ShardIterator
-	for iter != nil {
+	for reads := 0; iter != nil && reads < maxReads; reads++ {
 		page, err := r.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
 		if err != nil {
 			return nil, err
 		}
-		if len(page.Records) == 0 {
-			return out, nil // caught up with the shard
-		}
 		for _, rec := range page.Records {
 			seq, ok := new(big.Int).SetString(aws.ToString(rec.Dynamodb.SequenceNumber), 10)
-			if !ok || seq.Cmp(end) > 0 {
-				return out, nil
+			if !ok {
+				return nil, fmt.Errorf("a stream record's sequence number %q does not parse", aws.ToString(rec.Dynamodb.SequenceNumber))
+			}
+			if seq.Cmp(end) > 0 {
+				return out, nil // end was passed over (not routable, or renumbered)
 			}
 			if seq.Cmp(start) >= 0 && routable(rec) {
 				out = append(out, EventRecord(b.StreamArn, rec))
 			}
+			if seq.Cmp(end) == 0 {
+				return out, nil
+			}
 		}
 		iter = page.NextShardIterator
 	}
-	return out, nil
+	return nil, fmt.Errorf("the stream did not reach the batch's last record (%s)", b.EndSequenceNumber)
 }
+
+// maxReads bounds the pages one batch's read takes: a batch is at most
+// 10,000 records, and a page up to 1,000 (with empty pages between).
+const maxReads = 100
 
 // routable is the template's FilterCriteria for AssetChanges: a redrive
 // reads the stream itself, so it passes over what Lambda would have.

@@ -19,7 +19,7 @@ type fakeDLQ struct{ bodies map[string]string }
 func (q *fakeDLQ) ReceiveMessage(_ context.Context, _ *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
 	out := &sqs.ReceiveMessageOutput{}
 	for h, b := range q.bodies {
-		out.Messages = append(out.Messages, sqstypes.Message{ReceiptHandle: aws.String(h), Body: aws.String(b)})
+		out.Messages = append(out.Messages, sqstypes.Message{MessageId: aws.String(h), ReceiptHandle: aws.String(h), Body: aws.String(b)})
 	}
 	return out, nil
 }
@@ -31,8 +31,10 @@ func (q *fakeDLQ) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _
 
 // fakeStream is one shard of records, or an error for every read.
 type fakeStream struct {
-	recs []streamtypes.Record
-	err  error
+	recs       []streamtypes.Record
+	err        error
+	emptyFirst bool // answer an empty page before the first records, as DynamoDB Streams may
+	gaveEmpty  bool
 }
 
 func (s *fakeStream) GetShardIterator(_ context.Context, in *dynamodbstreams.GetShardIteratorInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error) {
@@ -49,6 +51,10 @@ func (s *fakeStream) GetShardIterator(_ context.Context, in *dynamodbstreams.Get
 
 func (s *fakeStream) GetRecords(_ context.Context, in *dynamodbstreams.GetRecordsInput, _ ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error) {
 	from := int(aws.ToString(in.ShardIterator)[0] - '0')
+	if s.emptyFirst && !s.gaveEmpty {
+		s.gaveEmpty = true
+		return &dynamodbstreams.GetRecordsOutput{NextShardIterator: in.ShardIterator}, nil
+	}
 	if from >= len(s.recs) {
 		return &dynamodbstreams.GetRecordsOutput{NextShardIterator: in.ShardIterator}, nil
 	}
@@ -98,11 +104,30 @@ func TestRedrive(t *testing.T) {
 		t.Fatalf("routed %v; want 200 and 400 (300 is not an item the router takes, 1000 is past the batch)", routed)
 	}
 
+	// A batch failing again stays, and holds up no other batch.
 	fail = true
 	dlq.bodies["again"] = failure("100", "100")
-	if _, err := r.Sweep(context.Background()); err == nil || len(dlq.bodies) != 1 {
-		t.Fatalf("a batch failing again: %v, left %v", err, dlq.bodies)
+	dlq.bodies["junk2"] = `{}`
+	if n, err := r.Sweep(context.Background()); err == nil || n.Failed != 1 || n.Malformed != 1 || len(dlq.bodies) != 1 || dlq.bodies["again"] == "" {
+		t.Fatalf("a batch failing again: %+v, %v, left %v", n, err, dlq.bodies)
 	}
+	fail = false
+
+	// An empty page before the records is not the end of the batch.
+	stream.emptyFirst = true
+	routed = nil
+	dlq.bodies = map[string]string{"late": failure("200", "400")}
+	if n, err := r.Sweep(context.Background()); err != nil || n.Batches != 1 || len(routed) != 2 {
+		t.Fatalf("after an empty page: %+v, %v, routed %v", n, err, routed)
+	}
+	stream.emptyFirst = false
+	// A batch whose end the stream never reaches is kept, not half routed.
+	dlq.bodies = map[string]string{"short": failure("200", "1500")}
+	if n, err := r.Sweep(context.Background()); err == nil || n.Failed != 1 || len(dlq.bodies) != 1 {
+		t.Fatalf("a batch past the shard's end: %+v, %v", n, err)
+	}
+	dlq.bodies = map[string]string{"again": failure("100", "100")}
+	fail = true
 	stream.err = &streamtypes.ResourceNotFoundException{}
 	if n, err := r.Sweep(context.Background()); err != nil || n.Lost != 1 || len(dlq.bodies) != 0 {
 		t.Fatalf("a shard gone: %+v, %v", n, err)

@@ -77,7 +77,7 @@ func (r *Router) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 func (r *Router) SweepStreamDLQ(ctx context.Context) (Redriven, error) {
 	n, err := r.Redrive.Sweep(ctx)
 	if n != (Redriven{}) {
-		slog.Warn("StreamDLQ swept", "batches", n.Batches, "records", n.Records, "lost", n.Lost, "malformed", n.Malformed)
+		slog.Warn("StreamDLQ swept", "batches", n.Batches, "records", n.Records, "lost", n.Lost, "malformed", n.Malformed, "failed", n.Failed)
 	}
 	return n, err
 }
