@@ -143,6 +143,18 @@ type Example struct {
 	JavaScript  string `json:"javascript"`
 }
 
+// OwnerExample is one of the Owner's webhook operations in the guide: a
+// curl with the admin token, and the body it sends ("" for none).
+type OwnerExample struct {
+	OperationID string `json:"operationId"`
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Summary     string `json:"summary"`
+	Description string `json:"description"`
+	Body        string `json:"body"`
+	Curl        string `json:"curl"`
+}
+
 // Guide is the Developer Guide.
 type Guide struct {
 	BaseURL   string    `json:"baseUrl"`
@@ -151,7 +163,7 @@ type Guide struct {
 	// Operations are the Owner's webhook routes (an admin token, not a
 	// key): create, pause, test, verify, rotate, resend, recover... each
 	// with a curl that reads the token and ids from the shell.
-	Operations []Example `json:"webhookOperations"`
+	Operations []OwnerExample `json:"webhookOperations"`
 	// Events are the webhook events and their data, from the document's
 	// webhooks section (the signed envelope: event, timestamp, data).
 	Events []EventDoc `json:"events"`
@@ -209,8 +221,8 @@ var pathVars = strings.NewReplacer(
 
 // operation is an Owner route's example: the admin token from
 // $UNIASSET_TOKEN, the ids from shell variables, the documented body.
-func operation(baseURL string, o Operation) Example {
-	e := Example{OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description}
+func operation(baseURL string, o Operation) OwnerExample {
+	e := OwnerExample{OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description}
 	e.Curl = "curl -X " + shellQuote(o.Method) + " " + shellQuote(baseURL) + `"` + pathVars.Replace(o.Path) + `"` +
 		" \\\n  -H \"Authorization: Bearer $UNIASSET_TOKEN\""
 	if body := o.Example(); body != nil {

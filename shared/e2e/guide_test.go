@@ -139,7 +139,7 @@ func TestGuideWebhookOperationsWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"UNIASSET_TOKEN": owner, "WEBHOOK_ID": hook, "ROW_ID": asString(deliveryRow(t, tid)["id"])}
-	byID := map[string]apidoc.Example{}
+	byID := map[string]apidoc.OwnerExample{}
 	for _, o := range g.Operations {
 		byID[o.OperationID] = o
 	}
