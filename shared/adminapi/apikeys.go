@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bytes"
 	"net/http"
 	"regexp"
 
@@ -15,8 +16,9 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request, u User) error {
 		return err
 	}
 	views := make([]apikey.View, 0, len(keys))
+	now := a.Now()
 	for _, k := range keys {
-		views = append(views, k.View())
+		views = append(views, k.View(now))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"apiKeys": views})
 	return nil
@@ -30,28 +32,72 @@ type createdKey struct {
 
 func (a *API) createKey(w http.ResponseWriter, r *http.Request, u User) error {
 	var in apikey.NewKeyInput
-	if err := httpapi.ReadValid(r, &in, func() error { return in.Validate() }); err != nil { // a closure: Validate must see the decoded body
+	if err := httpapi.ReadValid(r, &in, func() error { return in.Validate(a.Now()) }); err != nil { // a closure: Validate must see the decoded body
 		return err
 	}
 	k, plain, err := a.Keys.Issue(r.Context(), u.TenantID, u.Subject, in)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, createdKey{View: k.View(), Key: plain})
+	httpapi.WriteJSON(w, http.StatusCreated, createdKey{View: k.View(a.Now()), Key: plain})
 	return nil
 }
 
 var keyIDPattern = regexp.MustCompile(`^key_[0-9a-z]{26}$`)
 
-func (a *API) revokeKey(w http.ResponseWriter, r *http.Request, u User) error {
+// keyID reads {id} and treats a malformed one as not found.
+func keyID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if !keyIDPattern.MatchString(id) {
-		return apierror.New(apierror.NotFound, "no API key %q", id)
+		return "", apierror.New(apierror.NotFound, "no API key %q", id)
+	}
+	return id, nil
+}
+
+func (a *API) revokeKey(w http.ResponseWriter, r *http.Request, u User) error {
+	id, err := keyID(r)
+	if err != nil {
+		return err
 	}
 	k, err := a.Keys.Store.Revoke(r.Context(), u.TenantID, id, u.Subject)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, k.View())
+	httpapi.WriteJSON(w, http.StatusOK, k.View(a.Now()))
+	return nil
+}
+
+// rolledKey answers a roll: the new key (shown this once) and the old one
+// with the time it stops working.
+type rolledKey struct {
+	apikey.View
+	Key      string      `json:"key"`
+	Previous apikey.View `json:"previous"`
+}
+
+// rollKey replaces a key without downtime: a new key now, the old one
+// working until the overlap ends.
+func (a *API) rollKey(w http.ResponseWriter, r *http.Request, u User) error {
+	id, err := keyID(r)
+	if err != nil {
+		return err
+	}
+	body, err := httpapi.ReadBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}") // no body: the default overlap
+	}
+	var in apikey.RollInput
+	if err := httpapi.DecodeValid(body, &in, in.Validate); err != nil {
+		return err
+	}
+	old, next, plain, err := a.Keys.Roll(r.Context(), u.TenantID, id, u.Subject, in.Overlap())
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	httpapi.WriteJSON(w, http.StatusCreated, rolledKey{View: next.View(now), Key: plain, Previous: old.View(now)})
 	return nil
 }

@@ -18,9 +18,10 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request, u User) error {
 	if err != nil {
 		return err
 	}
-	keyCounts := map[string]int{"active": 0, "revoked": 0}
+	keyCounts := map[string]int{"active": 0, "expired": 0, "revoked": 0}
+	now := a.Now()
 	for _, k := range keys {
-		keyCounts[k.View().Status]++
+		keyCounts[k.View(now).Status]++
 	}
 	health := map[string]int{"total": len(hooks), "healthy": 0, "failing": 0, "paused": 0, "disabled": 0, "new": 0}
 	for _, h := range hooks {

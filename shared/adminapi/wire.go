@@ -60,7 +60,7 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		},
 		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
 		Keys: &apikey.Service{
-			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable}, BcryptCost: cfg.BcryptCost,
+			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention}, BcryptCost: cfg.BcryptCost,
 		},
 		Webhooks:   &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Enqueuer:   enqueuer,

@@ -36,6 +36,7 @@ var Routes = []httpapi.Route{
 	{Method: http.MethodGet, Pattern: "/api/integrations/api-keys"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/revoke"},
+	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/roll"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/entra"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/entra/connect"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/entra/disconnect"},

@@ -2,7 +2,9 @@ package apikey
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/validate"
 )
 
@@ -11,12 +13,29 @@ import (
 type NewKeyInput struct {
 	Name        string       `json:"name"`
 	Permissions []Permission `json:"permissions"`
+	// ExpiresAt is when the key stops working (ISO 8601; nil: never).
+	ExpiresAt *string `json:"expiresAt"`
 }
+
+// MaxLifetime bounds a key's expiresAt: ten years is "never" to any
+// policy, and a bound keeps a typo (year 20260) out of the registry.
+const MaxLifetime = 10 * 366 * 24 * time.Hour
 
 // Validate checks the name and permissions; an empty permission list is allowed
 // (the spec: such a key authenticates but may not write anything).
-func (in NewKeyInput) Validate() error {
+func (in NewKeyInput) Validate(now time.Time) error {
 	var p validate.Problems
+	if in.ExpiresAt != nil {
+		at, err := isotime.Parse(*in.ExpiresAt)
+		switch {
+		case err != nil:
+			p.Add("expiresAt", "must be an ISO 8601 time such as 2027-06-30T00:00:00Z")
+		case !at.After(now):
+			p.Add("expiresAt", "must be in the future")
+		case at.After(now.Add(MaxLifetime)):
+			p.Add("expiresAt", "must be within 10 years")
+		}
+	}
 	p.Text("name", in.Name, validate.Line, maxNameLength, true)
 	if in.Permissions == nil {
 		p.Add("permissions", "is required (may be an empty array)")
@@ -33,4 +52,34 @@ func (in NewKeyInput) Validate() error {
 		seen[perm] = true
 	}
 	return p.Err()
+}
+
+// RollInput is the body of POST /api/integrations/api-keys/{id}/roll.
+type RollInput struct {
+	// OverlapHours is how long the old key keeps working beside the new
+	// one (default 24; 0 ends it now).
+	OverlapHours *int `json:"overlapHours"`
+}
+
+// Roll bounds.
+const (
+	MaxRollOverlapHours = 7 * 24
+	DefaultRollOverlap  = 24 * time.Hour
+)
+
+// Validate checks a roll body.
+func (in *RollInput) Validate() error {
+	var p validate.Problems
+	if in.OverlapHours != nil && (*in.OverlapHours < 0 || *in.OverlapHours > MaxRollOverlapHours) {
+		p.Add("overlapHours", fmt.Sprintf("must be a whole number of hours from 0 to %d (7 days)", MaxRollOverlapHours))
+	}
+	return p.Err()
+}
+
+// Overlap is how long the old key keeps working.
+func (in RollInput) Overlap() time.Duration {
+	if in.OverlapHours == nil {
+		return DefaultRollOverlap
+	}
+	return time.Duration(*in.OverlapHours) * time.Hour
 }

@@ -12,6 +12,9 @@ import (
 	"encoding/hex"
 	"regexp"
 	"slices"
+	"time"
+
+	"github.com/uniasset/integrations/shared/isotime"
 )
 
 const (
@@ -75,10 +78,30 @@ type Key struct {
 	LastUsedAt  string       `dynamodbav:"lastUsedAt,omitempty"`
 	RevokedAt   string       `dynamodbav:"revokedAt,omitempty"`
 	RevokedBy   string       `dynamodbav:"revokedBy,omitempty"`
+	// ValidUntil is when the key stops working ("": never). Not named
+	// expiresAt: that is the table's TTL attribute, which would delete
+	// the record the registry keeps for audit.
+	ValidUntil string `dynamodbav:"validUntil,omitempty"`
+	// RolledTo is the key a roll replaced this one with; RolledFrom, the
+	// key this one replaced.
+	RolledTo   string `dynamodbav:"rolledTo,omitempty"`
+	RolledFrom string `dynamodbav:"rolledFrom,omitempty"`
 }
 
 // Revoked reports whether the key has been revoked.
 func (k Key) Revoked() bool { return k.RevokedAt != "" }
+
+// Expired reports whether the key's time has passed at now.
+func (k Key) Expired(now time.Time) bool {
+	if k.ValidUntil == "" {
+		return false
+	}
+	until, err := isotime.Parse(k.ValidUntil)
+	return err != nil || !now.Before(until) // an unreadable time fails closed
+}
+
+// Works reports whether the key authenticates at now.
+func (k Key) Works(now time.Time) bool { return !k.Revoked() && !k.Expired(now) }
 
 // Has reports whether the key carries permission p.
 func (k Key) Has(p Permission) bool { return slices.Contains(k.Permissions, p) }
@@ -95,10 +118,16 @@ type View struct {
 	LastUsedAt  *string      `json:"lastUsedAt"`
 	RevokedAt   *string      `json:"revokedAt"`
 	RevokedBy   *string      `json:"revokedBy"`
+	// ExpiresAt is when the key stops working (null: never); a rolled
+	// key's is the end of its overlap.
+	ExpiresAt  *string `json:"expiresAt"`
+	RolledTo   *string `json:"rolledTo"`
+	RolledFrom *string `json:"rolledFrom"`
 }
 
-// View renders the registry row for k.
-func (k Key) View() View {
+// View renders the registry row for k as of now: status is active,
+// expired or revoked.
+func (k Key) View(now time.Time) View {
 	v := View{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Permissions: k.Permissions, Status: "active",
 		CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy}
 	if v.Permissions == nil {
@@ -107,9 +136,21 @@ func (k Key) View() View {
 	if k.LastUsedAt != "" {
 		v.LastUsedAt = &k.LastUsedAt
 	}
-	if k.Revoked() {
+	if k.ValidUntil != "" {
+		v.ExpiresAt = &k.ValidUntil
+	}
+	if k.RolledTo != "" {
+		v.RolledTo = &k.RolledTo
+	}
+	if k.RolledFrom != "" {
+		v.RolledFrom = &k.RolledFrom
+	}
+	switch {
+	case k.Revoked():
 		v.Status = "revoked"
 		v.RevokedAt, v.RevokedBy = &k.RevokedAt, &k.RevokedBy
+	case k.Expired(now):
+		v.Status = "expired"
 	}
 	return v
 }

@@ -60,9 +60,14 @@ func TestNewKeyInputValidate(t *testing.T) {
 		{NewKeyInput{Name: "tab\tname", Permissions: []Permission{}}, false},
 		{NewKeyInput{Name: strings.Repeat("é", 100), Permissions: []Permission{}}, true},
 		{NewKeyInput{Name: strings.Repeat("é", 101), Permissions: []Permission{}}, false},
+		{NewKeyInput{Name: "x", Permissions: []Permission{}, ExpiresAt: ptr("2027-06-30T00:00:00Z")}, true},
+		{NewKeyInput{Name: "x", Permissions: []Permission{}, ExpiresAt: ptr("2026-12-01T00:00:00Z")}, false}, // past
+		{NewKeyInput{Name: "x", Permissions: []Permission{}, ExpiresAt: ptr("2040-01-01T00:00:00Z")}, false}, // past 10 years
+		{NewKeyInput{Name: "x", Permissions: []Permission{}, ExpiresAt: ptr("next week")}, false},
 	}
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
 	for i, c := range cases {
-		if err := c.in.Validate(); (err == nil) != c.ok {
+		if err := c.in.Validate(now); (err == nil) != c.ok {
 			t.Errorf("case %d: Validate() = %v, want ok=%v", i, err, c.ok)
 		}
 	}
@@ -92,12 +97,23 @@ func TestCacheBoundsAndExpiry(t *testing.T) {
 
 func TestViewNeverCarriesSecrets(t *testing.T) {
 	k := Key{ID: "key_1", Name: "n", Prefix: "ua_live_abcd", Lookup: "abcdef0123456789", Hash: "$2a$10$secret"}
-	v := k.View()
-	if v.LastUsedAt != nil || v.RevokedAt != nil || v.Status != "active" || v.Permissions == nil {
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	v := k.View(now)
+	if v.LastUsedAt != nil || v.RevokedAt != nil || v.Status != "active" || v.Permissions == nil || v.ExpiresAt != nil {
 		t.Fatalf("view of an unused, active key: %+v", v)
 	}
+	k.ValidUntil = "2026-12-06T00:00:00.000Z"
+	if k.View(now).Status != "expired" || !k.Expired(now) || k.Expired(now.Add(-time.Millisecond)) || k.Works(now) {
+		t.Fatal("a key is expired from its validUntil on, not before")
+	}
 	k.RevokedAt, k.RevokedBy = "2026-01-01T00:00:00.000Z", "u"
-	if k.View().Status != "revoked" {
+	if k.View(now).Status != "revoked" {
 		t.Fatal("revoked key shown as active")
 	}
+	k.ValidUntil = "garbage"
+	if k.Works(now.Add(-time.Hour)) {
+		t.Fatal("an unreadable validUntil must fail closed")
+	}
 }
+
+func ptr(s string) *string { return &s }

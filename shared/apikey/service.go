@@ -43,8 +43,13 @@ type Principal struct {
 // Issue creates a key and returns its record and the full key string, which
 // exists nowhere else after this call returns.
 func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewKeyInput) (Key, string, error) {
-	if err := in.Validate(); err != nil {
+	if err := in.Validate(s.now()); err != nil {
 		return Key{}, "", err
+	}
+	var until string
+	if in.ExpiresAt != nil {
+		at, _ := isotime.Parse(*in.ExpiresAt) // Validate parsed it
+		until = isotime.Format(at)
 	}
 	for attempt := 0; ; attempt++ {
 		plain, err := Generate()
@@ -59,13 +64,70 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
 			Hash: string(hash), Permissions: in.Permissions,
-			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy,
+			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until,
 		}
 		err = s.Store.Create(ctx, k)
 		if errors.Is(err, errCollision) && attempt < 2 {
 			continue
 		}
 		return k, plain, err
+	}
+}
+
+// Roll replaces key id with a new key (shown once: the returned string)
+// of the same name and permissions, and makes the old one stop working
+// after overlap (0: now; never later than it would have). Until then both
+// work, so a client can be redeployed with the new key before the old one
+// ends. A key with an expiry passes its lifetime on: the new one lasts as
+// long from now. A revoked, expired or already rolled key is a conflict
+// (roll the key it was rolled to).
+func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap time.Duration) (old, next Key, plain string, err error) {
+	old, found, err := s.Store.Get(ctx, tenantID, id)
+	switch {
+	case err != nil:
+		return Key{}, Key{}, "", err
+	case !found:
+		return Key{}, Key{}, "", apierror.New(apierror.NotFound, "no API key %q", id)
+	}
+	now := s.now()
+	switch {
+	case old.RolledTo != "":
+		return Key{}, Key{}, "", apierror.New(apierror.Conflict, "this key was already rolled to %s; roll that key", old.RolledTo)
+	case !old.Works(now):
+		return Key{}, Key{}, "", apierror.New(apierror.Conflict, "a revoked or expired key cannot be rolled; create a new key")
+	}
+	for attempt := 0; ; attempt++ {
+		plain, err = Generate()
+		if err != nil {
+			return Key{}, Key{}, "", err
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(plain), s.BcryptCost)
+		if err != nil {
+			return Key{}, Key{}, "", err
+		}
+		next = Key{
+			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
+			Name: old.Name, Prefix: DisplayPrefix(plain), Lookup: LookupID(plain), Hash: string(hash), Permissions: old.Permissions,
+			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID,
+		}
+		if created, err := isotime.Parse(old.CreatedAt); err == nil && old.ValidUntil != "" {
+			if until, err := isotime.Parse(old.ValidUntil); err == nil {
+				next.ValidUntil = isotime.Format(now.Add(until.Sub(created)))
+			}
+		}
+		ends := now.Add(overlap)
+		if until, err := isotime.Parse(old.ValidUntil); err == nil && until.Before(ends) {
+			ends = until
+		}
+		err = s.Store.Roll(ctx, old, next, isotime.Format(ends), by, now)
+		if errors.Is(err, errCollision) && attempt < 2 {
+			continue
+		}
+		if err != nil {
+			return Key{}, Key{}, "", err
+		}
+		old.ValidUntil, old.RolledTo = isotime.Format(ends), next.ID
+		return old, next, plain, nil
 	}
 }
 
@@ -112,8 +174,8 @@ func (s *Service) Authenticate(ctx context.Context, authorization, source string
 	if err != nil {
 		return Principal{}, err
 	}
-	// Revocation is read from the record on every request, cached or not.
-	if !found || k.Revoked() {
+	// Revocation and expiry are read from the record on every request, cached or not.
+	if !found || !k.Works(s.now()) {
 		return Principal{}, errUnauthorized
 	}
 	if fromCache {

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,8 @@ import (
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/retention"
+	"github.com/uniasset/integrations/shared/systemlog"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -24,6 +27,8 @@ type Store struct {
 	DB    dynamo.API
 	Table string
 	Now   func() time.Time // the clock; nil is time.Now
+	// Retention is how long the System entries of rolls are kept.
+	Retention retention.Policy
 }
 
 func (s *Store) now() time.Time {
@@ -74,6 +79,58 @@ func (s *Store) Create(ctx context.Context, k Key) error {
 }
 
 var errCollision = apierror.New(apierror.Conflict, "key collision; try again")
+
+// Roll writes next (and its lookup item) and sets old to end at until and
+// name next as its successor, with a System entry, in one transaction: old
+// only while it still works and was not rolled (a concurrent roll or
+// revocation wins, and this one writes nothing).
+func (s *Store) Roll(ctx context.Context, old, next Key, until, by string, now time.Time) error {
+	item, err := attributevalue.MarshalMap(next)
+	if err != nil {
+		return err
+	}
+	for n, v := range keyKey(next.TenantID, next.ID) {
+		item[n] = v
+	}
+	lk, err := attributevalue.MarshalMap(lookupItem{TenantID: next.TenantID, KeyID: next.ID})
+	if err != nil {
+		return err
+	}
+	for n, v := range lookupKey(next.Lookup) {
+		lk[n] = v
+	}
+	entry, err := systemlog.Item(systemlog.Entry{
+		TenantID: old.TenantID, Event: systemlog.KeyRolled, ResourceType: "apiKey", ResourceID: old.ID, ResourceName: old.Name,
+		Status: "rolled", Details: fmt.Sprintf("rolled by %s to %s (%s…); %s… works until %s", by, next.ID, next.Prefix, old.Prefix, until),
+	}, now, s.Retention)
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: lk, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: keyKey(old.TenantID, old.ID),
+			UpdateExpression: aws.String("SET validUntil = :until, rolledTo = :to"),
+			ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(revokedAt) AND attribute_not_exists(rolledTo) AND " +
+				"(attribute_not_exists(validUntil) OR validUntil > :now)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":until": &types.AttributeValueMemberS{Value: until}, ":to": &types.AttributeValueMemberS{Value: next.ID},
+				":now": &types.AttributeValueMemberS{Value: isotime.Format(now)},
+			},
+		}},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	switch failed := dynamo.CancelledAt(err); {
+	case err == nil:
+		return nil
+	case len(failed) == 4 && (failed[0] || failed[1]):
+		return errCollision
+	case len(failed) == 4 && failed[2]:
+		return apierror.New(apierror.Conflict, "the key was revoked, rolled or expired meanwhile; reload the registry")
+	}
+	return dynamo.Translate("roll api key", err)
+}
 
 // List returns every key of the tenant, revoked ones included (kept for audit), oldest first.
 func (s *Store) List(ctx context.Context, tenantID string) ([]Key, error) {

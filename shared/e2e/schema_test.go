@@ -226,6 +226,10 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("GET", "/api/integrations/alert-settings", "/api/integrations/alert-settings", token(t, newTenant(t, tenant.Growth), "Owner"), nil)
 	do("GET", "/api/integrations/developer-guide", "/api/integrations/developer-guide", owner, nil)
 
+	rolled := do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/roll", owner, example["rollApiKey"])
+	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/roll", owner, nil) // rolled: 409
+	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+rolled.json(t)["id"].(string)+"/roll", owner, map[string]any{"overlapHours": 200})
+	do("GET", "/api/integrations/api-keys", "/api/integrations/api-keys", owner, nil)
 	do("POST", "/api/integrations/api-keys/{id}/revoke", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/revoke", owner, nil)
 	do("DELETE", "/api/integrations/webhooks/{id}", wh, owner, nil)
 }

@@ -28,6 +28,7 @@ const (
 	SecretRotated    = "webhook.secret_rotated"   // an Owner replaced a webhook's signing secret
 	RecoveryStarted  = "webhook.recovery_started" // an Owner asked for a webhook's failed deliveries again
 	WebhookVerified  = "webhook.verified"         // a webhook's endpoint echoed the challenge an Owner asked for
+	KeyRolled        = "apikey.rolled"            // an Owner replaced an API key, the old one working until a chosen time
 )
 
 // Entry is one system event. Details never holds a secret: it is written by

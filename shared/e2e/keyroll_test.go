@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/keyschema"
+	"github.com/uniasset/integrations/shared/tenant"
+)
+
+// works reports whether key authenticates on the integration API (a
+// create with no body: 400 past the key check, 401 before it).
+func works(t *testing.T, key string) bool {
+	t.Helper()
+	r := call(t, "POST", "/api/integrations/assets/create", key, map[string]any{})
+	if r.Status != http.StatusBadRequest && r.Status != http.StatusUnauthorized {
+		t.Fatalf("a key probe answered %d: %s", r.Status, r.Body)
+	}
+	return r.Status == http.StatusBadRequest
+}
+
+// expireAt moves a key's end, as the passing of time would.
+func expireAt(t *testing.T, tenantID, keyID string, at time.Time) {
+	t.Helper()
+	_, err := stack.DB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(stack.IntegrationsTable), Key: keyschema.APIKey(tenantID, keyID).Attrs(),
+		UpdateExpression: aws.String("SET validUntil = :at"), ExpressionAttributeValues: map[string]types.AttributeValue{":at": sv(isotime.Format(at))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A roll gives a new key of the same name and permissions; both work until
+// the overlap ends (the old key's end moved to now stands for the clock),
+// then only the new one, on the very next request. The registry shows the
+// pair; a rolled, revoked or expired key cannot be rolled again; overlap 0
+// ends the old key at once; bad bodies, other tenants and other roles are
+// refused; a System row names who rolled it and holds no key.
+func TestRollKey(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	old, oldID := newKey(t, tid, "asset:create")
+	roll := "/api/integrations/api-keys/" + oldID + "/roll"
+	for _, bad := range []any{map[string]any{"overlapHours": -1}, map[string]any{"overlapHours": 169}, map[string]any{"overlapHours": "24"},
+		map[string]any{"overlap": 1}, []any{}} {
+		expect(t, call(t, "POST", roll, owner, bad), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	expect(t, call(t, "POST", roll, token(t, tid, "Admin"), nil), http.StatusForbidden, "FORBIDDEN")
+	expect(t, call(t, "POST", roll, token(t, newTenant(t, tenant.Enterprise), "Owner"), nil), http.StatusNotFound, "NOT_FOUND")
+	expect(t, call(t, "POST", "/api/integrations/api-keys/key_nope/roll", owner, nil), http.StatusNotFound, "NOT_FOUND")
+
+	before := time.Now()
+	r := call(t, "POST", roll, owner, map[string]any{"overlapHours": 2})
+	expect(t, r, http.StatusCreated, "")
+	got := r.json(t)
+	next, nextID := asString(got["key"]), asString(got["id"])
+	prev, _ := got["previous"].(map[string]any)
+	until, _ := time.Parse(time.RFC3339, asString(prev["expiresAt"]))
+	if !strings.HasPrefix(next, "ua_live_") || next == old || got["name"] != "key "+t.Name() || got["rolledFrom"] != oldID ||
+		prev["rolledTo"] != nextID || prev["status"] != "active" || until.Before(before.Add(2*time.Hour-time.Minute)) || until.After(time.Now().Add(2*time.Hour)) {
+		t.Fatalf("roll answered %s", r.Body)
+	}
+	if !works(t, old) || !works(t, next) {
+		t.Fatal("during the overlap both keys must work")
+	}
+	createAsset(t, next, nil) // with the same permissions
+	expect(t, call(t, "POST", roll, owner, nil), http.StatusConflict, "CONFLICT")
+
+	expireAt(t, tid, oldID, time.Now().Add(-time.Second)) // the overlap ends
+	if works(t, old) || !works(t, next) {
+		t.Fatal("after the overlap only the new key may work")
+	}
+	rows := call(t, "GET", "/api/integrations/api-keys", owner, nil).json(t)["apiKeys"].([]any)
+	statuses := map[string]any{}
+	for _, row := range rows {
+		m := row.(map[string]any)
+		statuses[asString(m["id"])] = m["status"]
+	}
+	if statuses[oldID] != "expired" || statuses[nextID] != "active" {
+		t.Fatalf("registry: %v", statuses)
+	}
+	expect(t, call(t, "POST", roll, owner, nil), http.StatusConflict, "CONFLICT") // expired and rolled
+
+	// Overlap 0: the old key stops now.
+	r = call(t, "POST", "/api/integrations/api-keys/"+nextID+"/roll", owner, map[string]any{"overlapHours": 0})
+	expect(t, r, http.StatusCreated, "")
+	third := asString(r.json(t)["key"])
+	if works(t, next) || !works(t, third) {
+		t.Fatal("overlap 0 must end the old key at once")
+	}
+	sys := call(t, "GET", "/api/integrations/activity?source=system", owner, nil)
+	if strings.Count(string(sys.Body), `"event":"apikey.rolled"`) != 2 || strings.Contains(string(sys.Body), next[12:]) || strings.Contains(string(sys.Body), third[12:]) {
+		t.Fatalf("System rows: %s", sys.Body)
+	}
+}
+
+// A key created with expiresAt works until then and answers 401 from then
+// on, cached or not; the registry shows when it expires; a time in the past
+// or not a time is refused.
+func TestKeyExpiry(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	for _, bad := range []any{"2020-01-01T00:00:00Z", "tomorrow", 7, isotime.Format(time.Now().AddDate(11, 0, 0))} {
+		expect(t, call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "x", "permissions": []string{}, "expiresAt": bad}), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	at := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	r := call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "Expiring", "permissions": []string{"asset:create"}, "expiresAt": at.Format(time.RFC3339)})
+	expect(t, r, http.StatusCreated, "")
+	key, id := asString(r.json(t)["key"]), asString(r.json(t)["id"])
+	if shown, _ := time.Parse(time.RFC3339, asString(r.json(t)["expiresAt"])); !shown.Equal(at) {
+		t.Fatalf("expiresAt shown as %v, want %v", r.json(t)["expiresAt"], at)
+	}
+	if !works(t, key) || !works(t, key) { // the second from the cache
+		t.Fatal("an unexpired key refused")
+	}
+	expireAt(t, tid, id, time.Now().Add(-time.Second))
+	if works(t, key) {
+		t.Fatal("an expired key still works")
+	}
+	if ov := call(t, "GET", "/api/integrations/overview", owner, nil).json(t)["apiKeys"].(map[string]any); ov["expired"] != float64(1) {
+		t.Fatalf("overview keys: %v", ov)
+	}
+}
