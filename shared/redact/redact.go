@@ -30,7 +30,7 @@ var (
 	urlPassword = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@"']+):([^\s@/"']+)@`)
 	// schemeCredential is "Bearer <token>" or "Basic <base64>" written in text
 	// (any Unicode space between). Group 1 is the scheme, 2 the credential.
-	schemeCredential = regexp.MustCompile(`(?i)\b(bearer|basic)[\s\p{Zs}]+([A-Za-z0-9._~+/=-]+)`)
+	schemeCredential = regexp.MustCompile(`(?i)\b(bearer|basic)(?:[\s\p{Zs}]|%20)+([A-Za-z0-9._~+/=-]+)`)
 )
 
 // String redacts secret-looking substrings of free text, and the values of
@@ -40,6 +40,7 @@ func String(s string) string {
 		s = urlPassword.ReplaceAllString(s, "${1}:"+Marker+"@")
 	}
 	if mayHoldSecretValue(s) {
+		s = apiKeys(s)
 		s = secretValue.ReplaceAllString(s, Marker)
 		s = schemeCredential.ReplaceAllStringFunc(s, func(m string) string {
 			sub := schemeCredential.FindStringSubmatch(m)

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -257,4 +258,53 @@ func digitsOf(s string) []int {
 		}
 	}
 	return out
+}
+
+// A key reaches stored text in every spelling a leak takes: split by
+// spaces, tabs or line breaks (as they are or escaped), cut in halves,
+// upper-cased, URL-encoded, in a query string, in JSON. None of its hex
+// survives, and the text after it does.
+func TestAPIKeySpellings(t *testing.T) {
+	hexKey := "0123456789abcdef" + "fedcba9876543210" + "00112233445566778899aabbccddeeff"
+	half1, half2 := hexKey[:32], hexKey[32:]
+	spellings := []string{
+		"ua_live_ " + hexKey,
+		"ua_live_\t" + hexKey,
+		"ua_live_\n" + hexKey,
+		"ua_live_" + half1 + "\n" + half2,
+		"ua_live_" + half1 + " " + half2,
+		"ua_live_" + half1 + "\r\n" + half2,
+		strings.ToUpper("ua_live_" + hexKey),
+		"Bearer%20ua_live_" + hexKey,
+		"Bearer%20ua%5Flive%5F" + hexKey,
+		"https://api.example/x?api_key=ua_live_" + hexKey + "&x=1",
+		"ua_live_%20" + half1 + "%0A" + half2,
+		`ua_live_\n` + half1 + `\t` + half2,
+		`ua\u005flive\u005f` + hexKey,
+		"key: ua_live_" + half1[:16] + " " + half1[16:] + " " + half2[:16] + "\t" + half2[16:],
+	}
+	for _, s := range spellings {
+		for _, stored := range []string{String("sent " + s + " then more"), JSON([]byte(`{"note":` + strconvQuote("sent "+s+" then more") + `}`))} {
+			for _, part := range []string{half1[:12], half1[20:], half2[:12], half2[20:], strings.ToUpper(half2[20:])} {
+				if strings.Contains(stored, part) {
+					t.Errorf("%q stored as %q: %q survives", s, stored, part)
+				}
+			}
+			if !strings.Contains(stored, "then more") || !strings.Contains(stored, Marker) {
+				t.Errorf("%q stored as %q: the text after the key, or the marker, is missing", s, stored)
+			}
+		}
+	}
+	// Hex that follows no scheme is left alone (hashes, ids), and so is a gap no digit follows.
+	if got := String("sha " + hexKey); got != "sha "+hexKey {
+		t.Errorf("a bare hash was redacted: %q", got)
+	}
+	if got := String("ua_live_" + hexKey + " deadbeef"); got != Marker+" deadbeef" {
+		t.Errorf("more than the key's 64 digits was taken: %q", got)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
