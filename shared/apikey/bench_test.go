@@ -77,7 +77,7 @@ func BenchmarkAuthenticateUncached(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.Authenticate(ctx, header, ""); err != nil {
+		if _, err := s.Authenticate(ctx, header, Caller{IP: ""}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -87,12 +87,12 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	s, plain := benchService(b, NewCache(1000, time.Hour))
 	header := "Bearer " + plain
 	ctx := context.Background()
-	if _, err := s.Authenticate(ctx, header, ""); err != nil {
+	if _, err := s.Authenticate(ctx, header, Caller{IP: ""}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.Authenticate(ctx, header, ""); err != nil {
+		if _, err := s.Authenticate(ctx, header, Caller{IP: ""}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -101,7 +101,7 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 // The fake must agree with the real store on what a good key is, or the benchmark measures nothing.
 func TestBenchFakeAuthenticates(t *testing.T) {
 	s, plain := benchService(&testing.B{}, NewCache(10, time.Hour))
-	p, err := s.Authenticate(context.Background(), "Bearer "+plain, "")
+	p, err := s.Authenticate(context.Background(), "Bearer "+plain, Caller{IP: ""})
 	if err != nil || p.Key.ID != "key_1" || p.Profile.Plan != tenant.Enterprise {
 		t.Fatalf("%+v %v", p, err)
 	}
@@ -109,7 +109,7 @@ func TestBenchFakeAuthenticates(t *testing.T) {
 	if plain[71] == '0' {
 		last = "1"
 	}
-	if _, err := s.Authenticate(context.Background(), "Bearer "+plain[:71]+last, ""); err == nil {
+	if _, err := s.Authenticate(context.Background(), "Bearer "+plain[:71]+last, Caller{IP: ""}); err == nil {
 		t.Fatal("a wrong key authenticated")
 	}
 }

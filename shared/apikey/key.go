@@ -76,8 +76,13 @@ type Key struct {
 	CreatedAt   string       `dynamodbav:"createdAt"`
 	CreatedBy   string       `dynamodbav:"createdBy"`
 	LastUsedAt  string       `dynamodbav:"lastUsedAt,omitempty"`
-	RevokedAt   string       `dynamodbav:"revokedAt,omitempty"`
-	RevokedBy   string       `dynamodbav:"revokedBy,omitempty"`
+	// LastUsedIP and LastUsedUserAgent are where the use recorded at
+	// LastUsedAt came from (the source address API Gateway saw; the
+	// User-Agent redacted and cut to 256 characters).
+	LastUsedIP        string `dynamodbav:"lastUsedIp,omitempty"`
+	LastUsedUserAgent string `dynamodbav:"lastUsedUserAgent,omitempty"`
+	RevokedAt         string `dynamodbav:"revokedAt,omitempty"`
+	RevokedBy         string `dynamodbav:"revokedBy,omitempty"`
 	// ValidUntil is when the key stops working ("": never). Not named
 	// expiresAt: that is the table's TTL attribute, which would delete
 	// the record the registry keeps for audit.
@@ -116,8 +121,12 @@ type View struct {
 	CreatedAt   string       `json:"createdAt"`
 	CreatedBy   string       `json:"createdBy"`
 	LastUsedAt  *string      `json:"lastUsedAt"`
-	RevokedAt   *string      `json:"revokedAt"`
-	RevokedBy   *string      `json:"revokedBy"`
+	// LastUsedIP and LastUsedUserAgent: where the use at lastUsedAt came
+	// from (null with it).
+	LastUsedIP        *string `json:"lastUsedIp"`
+	LastUsedUserAgent *string `json:"lastUsedUserAgent"`
+	RevokedAt         *string `json:"revokedAt"`
+	RevokedBy         *string `json:"revokedBy"`
 	// ExpiresAt is when the key stops working (null: never); a rolled
 	// key's is the end of its overlap.
 	ExpiresAt  *string `json:"expiresAt"`
@@ -135,6 +144,7 @@ func (k Key) View(now time.Time) View {
 	}
 	if k.LastUsedAt != "" {
 		v.LastUsedAt = &k.LastUsedAt
+		v.LastUsedIP, v.LastUsedUserAgent = &k.LastUsedIP, &k.LastUsedUserAgent
 	}
 	if k.ValidUntil != "" {
 		v.ExpiresAt = &k.ValidUntil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/redact"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -133,11 +134,17 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 
 var errUnauthorized = apierror.New(apierror.Unauthorized, "a valid API key is required: Authorization: Bearer ua_live_<64 hex>")
 
-// Authenticate verifies an Authorization header value sent from source (the
-// client's address). Every failure looks the same to the caller (401
-// UNAUTHORIZED) so nothing can be learned from it; a source over its lookups
-// gets *LookupsLimited before any read, whatever its key.
-func (s *Service) Authenticate(ctx context.Context, authorization, source string) (Principal, error) {
+// Caller is where a request comes from: the source address API Gateway
+// saw (never a header the client sets) and the User-Agent it sent.
+type Caller struct {
+	IP, UserAgent string
+}
+
+// Authenticate verifies an Authorization header value sent by c. Every
+// failure looks the same to the caller (401 UNAUTHORIZED) so nothing can be
+// learned from it; a source over its lookups gets *LookupsLimited before
+// any read, whatever its key.
+func (s *Service) Authenticate(ctx context.Context, authorization string, c Caller) (Principal, error) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return Principal{}, errUnauthorized
@@ -157,7 +164,7 @@ func (s *Service) Authenticate(ctx context.Context, authorization, source string
 	}
 	if !fromCache {
 		if s.Sources != nil {
-			if ok, wait := s.Sources.take(source); !ok {
+			if ok, wait := s.Sources.take(c.IP); !ok {
 				return Principal{}, &LookupsLimited{RetryAfter: wait}
 			}
 		}
@@ -192,13 +199,14 @@ func (s *Service) Authenticate(ctx context.Context, authorization, source string
 			s.Cache.put(fingerprint, cacheEntry{tenantID: k.TenantID, keyID: k.ID, hash: k.Hash})
 		}
 	}
-	s.recordUse(ctx, &k)
+	s.recordUse(ctx, &k, c)
 	return Principal{Key: k, Profile: profile}, nil
 }
 
-// recordUse writes lastUsedAt when the stored value is older than the interval.
-// A failure here must not fail the request: it is bookkeeping, not authorization.
-func (s *Service) recordUse(ctx context.Context, k *Key) {
+// recordUse writes lastUsedAt, and where from, when the stored time is older
+// than the interval. A failure here must not fail the request: it is
+// bookkeeping, not authorization.
+func (s *Service) recordUse(ctx context.Context, k *Key, c Caller) {
 	t := s.now()
 	if k.LastUsedAt != "" {
 		if last, err := isotime.Parse(k.LastUsedAt); err == nil && t.Sub(last) < s.LastUsedInterval {
@@ -206,9 +214,24 @@ func (s *Service) recordUse(ctx context.Context, k *Key) {
 		}
 	}
 	at := isotime.Format(t)
-	if err := s.Store.touch(ctx, k.TenantID, k.ID, at, isotime.Format(t.Add(-s.LastUsedInterval))); err == nil {
-		k.LastUsedAt = at
+	ua := redact.String(truncate(c.UserAgent, maxUserAgent))
+	if err := s.Store.touch(ctx, k.TenantID, k.ID, at, isotime.Format(t.Add(-s.LastUsedInterval)), c.IP, ua); err == nil {
+		k.LastUsedAt, k.LastUsedIP, k.LastUsedUserAgent = at, c.IP, ua
 	}
+}
+
+// maxUserAgent bounds the User-Agent a key's record keeps.
+const maxUserAgent = 256
+
+// truncate cuts s to at most n runes.
+func truncate(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // Cache remembers "this exact key string matched key id X with hash H" so a

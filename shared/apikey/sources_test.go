@@ -39,7 +39,7 @@ func TestRandomKeysFromOneSourceCostBoundedReads(t *testing.T) {
 	s.Sources = NewSources(10)
 	s.Sources.Now = func() time.Time { return now }
 	ctx := context.Background()
-	if _, err := s.Authenticate(ctx, "Bearer "+plain, "203.0.113.9"); err != nil {
+	if _, err := s.Authenticate(ctx, "Bearer "+plain, Caller{IP: "203.0.113.9"}); err != nil {
 		t.Fatal(err)
 	}
 	db.reads.Store(0)
@@ -48,7 +48,7 @@ func TestRandomKeysFromOneSourceCostBoundedReads(t *testing.T) {
 	limited := 0
 	for range flood {
 		random, _ := Generate()
-		_, err := s.Authenticate(ctx, "Bearer "+random, "203.0.113.9")
+		_, err := s.Authenticate(ctx, "Bearer "+random, Caller{IP: "203.0.113.9"})
 		var ll *LookupsLimited
 		switch {
 		case errors.As(err, &ll):
@@ -64,15 +64,15 @@ func TestRandomKeysFromOneSourceCostBoundedReads(t *testing.T) {
 	if got := db.reads.Load(); got != 9 || limited != flood-9 {
 		t.Fatalf("%d random keys made %d reads (%d refused from memory), want 9 reads", flood, got, limited)
 	}
-	if _, err := s.Authenticate(ctx, "Bearer "+plain, "203.0.113.9"); err != nil {
+	if _, err := s.Authenticate(ctx, "Bearer "+plain, Caller{IP: "203.0.113.9"}); err != nil {
 		t.Fatalf("a verified key from the flooded address: %v", err)
 	}
 	random, _ := Generate()
-	if _, err := s.Authenticate(ctx, "Bearer "+random, "198.51.100.7"); err != errUnauthorized {
+	if _, err := s.Authenticate(ctx, "Bearer "+random, Caller{IP: "198.51.100.7"}); err != errUnauthorized {
 		t.Fatalf("another address's first unknown key: %v, want 401 after its lookup", err)
 	}
 	now = now.Add(6 * time.Second)
-	if _, err := s.Authenticate(ctx, "Bearer "+random, "203.0.113.9"); err != errUnauthorized {
+	if _, err := s.Authenticate(ctx, "Bearer "+random, Caller{IP: "203.0.113.9"}); err != errUnauthorized {
 		t.Fatalf("after one refill interval: %v, want a lookup again", err)
 	}
 }

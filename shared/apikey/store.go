@@ -219,17 +219,20 @@ func (s *Store) getWithProfile(ctx context.Context, tenantID, id string) (Key, b
 	return k, found && err == nil, profile, err
 }
 
-// touch records use of the key, at most once per interval: the condition keeps
-// concurrent Lambda instances from all writing in the same minute.
-func (s *Store) touch(ctx context.Context, tenantID, id string, at, cutoff string) error {
+// touch records use of the key, and where from, at most once per interval:
+// the condition keeps concurrent Lambda instances from all writing in the
+// same minute.
+func (s *Store) touch(ctx context.Context, tenantID, id string, at, cutoff, ip, userAgent string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.Table),
 		Key:                 keyKey(tenantID, id),
-		UpdateExpression:    aws.String("SET lastUsedAt = :at"),
+		UpdateExpression:    aws.String("SET lastUsedAt = :at, lastUsedIp = :ip, lastUsedUserAgent = :ua"),
 		ConditionExpression: aws.String("attribute_exists(PK) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :cutoff)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":at":     &types.AttributeValueMemberS{Value: at},
 			":cutoff": &types.AttributeValueMemberS{Value: cutoff},
+			":ip":     &types.AttributeValueMemberS{Value: ip},
+			":ua":     &types.AttributeValueMemberS{Value: userAgent},
 		},
 	})
 	if dynamo.ConditionFailed(err) {

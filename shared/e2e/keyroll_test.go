@@ -132,3 +132,22 @@ func TestKeyExpiry(t *testing.T) {
 		t.Fatalf("overview keys: %v", ov)
 	}
 }
+
+// The registry shows where a key was last used from: the source address
+// the gateway saw (not a header the client sets) and its User-Agent.
+func TestKeyLastUsedFrom(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	key, id := newKey(t, tid, "asset:create")
+	call(t, "POST", "/api/integrations/assets/create", key, map[string]any{}, "User-Agent", "erp-sync/2.1", "X-Forwarded-For", "198.51.100.77")
+	rows := call(t, "GET", "/api/integrations/api-keys", token(t, tid, "Owner"), nil).json(t)["apiKeys"].([]any)
+	for _, row := range rows {
+		if m := row.(map[string]any); m["id"] == id {
+			if m["lastUsedAt"] == nil || m["lastUsedIp"] != "127.0.0.1" || m["lastUsedUserAgent"] != "erp-sync/2.1" {
+				t.Fatalf("last used: %v from %v, %v", m["lastUsedAt"], m["lastUsedIp"], m["lastUsedUserAgent"])
+			}
+			return
+		}
+	}
+	t.Fatal("the key is not in the registry")
+}

@@ -104,7 +104,7 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		ctx := r.Context()
 		start := a.Now()
 		rc := httpapi.RequestContext(ctx)
-		principal, err := a.Keys.Authenticate(ctx, r.Header.Get("Authorization"), rc.HTTP.SourceIP)
+		principal, err := a.Keys.Authenticate(ctx, r.Header.Get("Authorization"), apikey.Caller{IP: rc.HTTP.SourceIP, UserAgent: r.UserAgent()})
 		var limited *apikey.LookupsLimited
 		if errors.As(err, &limited) {
 			err = a.Keys.Sources.Policy().Refuse(w.Header(), limited.RetryAfter)
