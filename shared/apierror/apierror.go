@@ -17,6 +17,7 @@ const (
 	EnterpriseRequired      Code = "ENTERPRISE_REQUIRED"
 	PlanUpgradeRequired     Code = "PLAN_UPGRADE_REQUIRED"
 	InsufficientPermissions Code = "INSUFFICIENT_PERMISSIONS"
+	IPNotAllowed            Code = "IP_NOT_ALLOWED"
 	Validation              Code = "VALIDATION_ERROR"
 	PayloadTooLarge         Code = "PAYLOAD_TOO_LARGE"
 	UnsupportedMediaType    Code = "UNSUPPORTED_MEDIA_TYPE"
@@ -37,7 +38,7 @@ func (c Code) Status() int {
 	switch c {
 	case Unauthorized:
 		return http.StatusUnauthorized
-	case Forbidden, EnterpriseRequired, PlanUpgradeRequired, InsufficientPermissions:
+	case Forbidden, EnterpriseRequired, PlanUpgradeRequired, InsufficientPermissions, IPNotAllowed:
 		return http.StatusForbidden
 	case Validation:
 		return http.StatusBadRequest

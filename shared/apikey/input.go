@@ -15,6 +15,8 @@ type NewKeyInput struct {
 	Permissions []Permission `json:"permissions"`
 	// ExpiresAt is when the key stops working (ISO 8601; nil: never).
 	ExpiresAt *string `json:"expiresAt"`
+	// AllowedIPs limits the key to these networks (nil or []: any source).
+	AllowedIPs []string `json:"allowedIps"`
 }
 
 // MaxLifetime bounds a key's expiresAt: ten years is "never" to any
@@ -23,8 +25,9 @@ const MaxLifetime = 10 * 366 * 24 * time.Hour
 
 // Validate checks the name and permissions; an empty permission list is allowed
 // (the spec: such a key authenticates but may not write anything).
-func (in NewKeyInput) Validate(now time.Time) error {
+func (in *NewKeyInput) Validate(now time.Time) error {
 	var p validate.Problems
+	in.AllowedIPs = checkNetworks(&p, "allowedIps", in.AllowedIPs)
 	if in.ExpiresAt != nil {
 		at, err := isotime.Parse(*in.ExpiresAt)
 		switch {

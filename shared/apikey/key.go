@@ -91,6 +91,9 @@ type Key struct {
 	// key this one replaced.
 	RolledTo   string `dynamodbav:"rolledTo,omitempty"`
 	RolledFrom string `dynamodbav:"rolledFrom,omitempty"`
+	// AllowedIPs are the networks (CIDR) requests with the key may come
+	// from (none: any).
+	AllowedIPs []string `dynamodbav:"allowedIps,omitempty"`
 }
 
 // Revoked reports whether the key has been revoked.
@@ -132,6 +135,8 @@ type View struct {
 	ExpiresAt  *string `json:"expiresAt"`
 	RolledTo   *string `json:"rolledTo"`
 	RolledFrom *string `json:"rolledFrom"`
+	// AllowedIPs: the networks the key works from ([]: anywhere).
+	AllowedIPs []string `json:"allowedIps"`
 }
 
 // View renders the registry row for k as of now: status is active,
@@ -141,6 +146,10 @@ func (k Key) View(now time.Time) View {
 		CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy}
 	if v.Permissions == nil {
 		v.Permissions = []Permission{}
+	}
+	v.AllowedIPs = k.AllowedIPs
+	if v.AllowedIPs == nil {
+		v.AllowedIPs = []string{}
 	}
 	if k.LastUsedAt != "" {
 		v.LastUsedAt = &k.LastUsedAt

@@ -65,7 +65,7 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
 			Hash: string(hash), Permissions: in.Permissions,
-			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until,
+			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until, AllowedIPs: in.AllowedIPs,
 		}
 		err = s.Store.Create(ctx, k)
 		if errors.Is(err, errCollision) && attempt < 2 {
@@ -109,7 +109,7 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 		next = Key{
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: old.Name, Prefix: DisplayPrefix(plain), Lookup: LookupID(plain), Hash: string(hash), Permissions: old.Permissions,
-			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID,
+			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID, AllowedIPs: old.AllowedIPs,
 		}
 		if created, err := isotime.Parse(old.CreatedAt); err == nil && old.ValidUntil != "" {
 			if until, err := isotime.Parse(old.ValidUntil); err == nil {

@@ -428,6 +428,9 @@ func TestAlertPassOutOfTimeSavesItsProgress(t *testing.T) {
 		dates[d["dueDate"]]++
 	}
 	if len(got) != n || len(dates) != n {
+		for _, d := range allDeliveries(t, tid) { // what became of each
+			t.Logf("%s %s attempts=%d %s %q", d.DeliveryID, d.Status, d.Attempts, d.Event, d.LastError)
+		}
 		t.Fatalf("%d alerts over %d dates, want %d once each", len(got), len(dates), n)
 	}
 }

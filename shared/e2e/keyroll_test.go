@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +152,67 @@ func TestKeyLastUsedFrom(t *testing.T) {
 		}
 	}
 	t.Fatal("the key is not in the registry")
+}
+
+// A key with an allowlist works from its networks alone, IPv4 and IPv6,
+// the source being the address the gateway saw: from elsewhere it is 403
+// IP_NOT_ALLOWED (after the key check, before the plan check: a Growth
+// tenant's listed key is refused for its address first), logged like any
+// call. A roll keeps the list; bad lists are refused.
+func TestKeyAllowlist(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	for _, bad := range []any{[]string{"10.0.0.0/33"}, []string{"example.com"}, "10.0.0.0/8", []int{1}, make([]string, 33)} {
+		expect(t, call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "x", "permissions": []string{}, "allowedIps": bad}), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	create := func(nets ...string) (string, string) {
+		r := call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "Plant", "permissions": []string{"asset:create"}, "allowedIps": nets})
+		expect(t, r, http.StatusCreated, "")
+		return asString(r.json(t)["key"]), asString(r.json(t)["id"])
+	}
+	elsewhere, elsewhereID := create("10.0.0.0/8", "2001:db8::/32")
+	here, _ := create("127.0.0.1", "203.0.113.0/24")
+	from := func(ip, key string) int {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/api/integrations/assets/create", strings.NewReader(`{}`))
+		req.RemoteAddr = net.JoinHostPort(ip, "40000")
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		stack.Gateway.ServeHTTP(w, req)
+		return w.Code
+	}
+	for ip, want := range map[string]int{"10.9.8.7": 400, "2001:db8:1::5": 400, "127.0.0.1": 403, "2001:db9::5": 403, "::ffff:10.1.1.1": 400} {
+		if got := from(ip, elsewhere); got != want {
+			t.Errorf("from %s: %d, want %d", ip, got, want)
+		}
+	}
+	expect(t, call(t, "POST", "/api/integrations/assets/create", elsewhere, map[string]any{}), http.StatusForbidden, "IP_NOT_ALLOWED")
+	if !works(t, here) {
+		t.Fatal("a key listed for 127.0.0.1 refused from there")
+	}
+	// Logged like any call, with the source address.
+	var logged string
+	defer func() {
+		if t.Failed() {
+			t.Log(logged)
+		}
+	}()
+	waitFor(t, 10*time.Second, "the refused call in the log", func() bool {
+		logged = string(call(t, "GET", "/api/integrations/activity?source=api&apiKeyId="+elsewhereID, owner, nil).Body)
+		return strings.Contains(logged, `"status":"403","details":"2001:db9::5"`) && strings.Contains(logged, `"status":"400","details":"2001:db8:1::5"`)
+	})
+	// A roll keeps the list.
+	r := call(t, "POST", "/api/integrations/api-keys/"+elsewhereID+"/roll", owner, map[string]any{"overlapHours": 0})
+	expect(t, r, http.StatusCreated, "")
+	if nets, _ := r.json(t)["allowedIps"].([]any); len(nets) != 2 || nets[0] != "10.0.0.0/8" {
+		t.Fatalf("rolled key's allowlist: %v", r.json(t)["allowedIps"])
+	}
+	expect(t, call(t, "POST", "/api/integrations/assets/create", asString(r.json(t)["key"]), map[string]any{}), http.StatusForbidden, "IP_NOT_ALLOWED")
+	// Before the plan check: a Growth tenant's listed key is refused for its address.
+	growth := newTenant(t, tenant.Growth)
+	gr := call(t, "POST", "/api/integrations/api-keys", token(t, growth, "Owner"), map[string]any{"name": "g", "permissions": []string{}, "allowedIps": []string{"10.0.0.0/8"}})
+	expect(t, gr, http.StatusCreated, "")
+	expect(t, call(t, "POST", "/api/integrations/assets/create", asString(gr.json(t)["key"]), map[string]any{}), http.StatusForbidden, "IP_NOT_ALLOWED")
 }

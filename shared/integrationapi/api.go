@@ -97,8 +97,9 @@ func (c call) actor() string    { return "apikey:" + c.principal.Key.ID }
 // operation validates and executes; it returns the success status and body.
 type operation func(ctx context.Context, c call) (int, any, error)
 
-// endpoint wraps an operation with the contract's check order (key → plan →
-// permission → body → target), idempotency, and the API call log.
+// endpoint wraps an operation with the contract's check order (key →
+// tenant limit → the key's IP allowlist → plan → permission → body →
+// target), idempotency, and the API call log.
 func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -205,7 +206,9 @@ func (a *API) run(ctx context.Context, r *http.Request, perm apikey.Permission, 
 		status, body, code := httpapi.RenderError(ctx, err)
 		return status, body, string(code), false
 	}
-	switch {
+	switch source := httpapi.RequestContext(ctx).HTTP.SourceIP; {
+	case !p.Key.AllowsIP(source):
+		return fail(apierror.New(apierror.IPNotAllowed, "this API key is not allowed from %s; its allowlist is in the API key registry", source))
 	case !p.Profile.Plan.AtLeast(tenant.Enterprise):
 		return fail(apierror.New(apierror.EnterpriseRequired, "the integration API requires the Enterprise plan"))
 	case !p.Key.Has(perm):
