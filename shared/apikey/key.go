@@ -1,15 +1,23 @@
 // Package apikey issues, stores and verifies the integration API's keys.
 //
-// A key is "ua_live_" + 64 lowercase hex (32 random bytes): 72 bytes, exactly
-// bcrypt's input limit, so the whole key is hashed. The display prefix is the
-// first 12 characters (the spec). Lookup uses a longer prefix: the 16 hex
-// characters after "ua_live_" (64 bits), so a lookup finds one candidate hash,
-// never several; the 192 bits that follow stay secret behind bcrypt.
+// A key is "ua_live_" + 64 lowercase hex: 72 bytes, exactly bcrypt's input
+// limit, so the whole key is hashed. The first 56 hex digits are random (28
+// bytes); the last 8 are a CRC-32 of everything before them, so a scanner
+// (ours, or a secret-scanning partner) tells a real key from random hex
+// with no database read, and a mistyped key is refused before any read.
+// Keys issued before the checksum (64 random digits) keep working while
+// AcceptLegacy is set. The display prefix is the first 12 characters (the
+// spec). Lookup uses a longer prefix: the 16 hex characters after
+// "ua_live_" (64 bits), so a lookup finds one candidate hash, never
+// several; the 160 random bits after it stay secret behind bcrypt.
 package apikey
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
+	"hash/crc32"
 	"regexp"
 	"slices"
 	"time"
@@ -20,6 +28,7 @@ import (
 const (
 	Scheme        = "ua_live_"
 	keyHexLen     = 64
+	checksumLen   = 8
 	displayLen    = 12
 	lookupHexLen  = 16
 	maxNameLength = 100
@@ -30,13 +39,31 @@ var format = regexp.MustCompile(`^ua_live_[0-9a-f]{64}$`)
 // WellFormed reports whether s has the exact key format (lowercase hex only).
 func WellFormed(s string) bool { return len(s) == len(Scheme)+keyHexLen && format.MatchString(s) }
 
-// Generate returns a new random key string.
+// Generate returns a new random key string, its last 8 hex digits the
+// checksum of the rest.
 func Generate() (string, error) {
-	var b [keyHexLen / 2]byte
+	var b [(keyHexLen - checksumLen) / 2]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return Scheme + hex.EncodeToString(b[:]), nil
+	body := Scheme + hex.EncodeToString(b[:])
+	return body + checksum(body), nil
+}
+
+// checksum is the CRC-32 (IEEE) of body, as 8 lowercase hex digits.
+func checksum(body string) string {
+	return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body)))
+}
+
+// Checksummed reports whether a well-formed key carries a valid checksum:
+// a key issued with one, and not mistyped. A scanner checks it offline:
+// ua_live_ + 56 hex, then the CRC-32 of those 64 characters as 8 hex.
+func Checksummed(key string) bool {
+	if !WellFormed(key) {
+		return false
+	}
+	cut := len(key) - checksumLen
+	return subtle.ConstantTimeCompare([]byte(checksum(key[:cut])), []byte(key[cut:])) == 1
 }
 
 // DisplayPrefix is what the registry shows to identify a key without exposing it.
@@ -94,6 +121,8 @@ type Key struct {
 	// AllowedIPs are the networks (CIDR) requests with the key may come
 	// from (none: any).
 	AllowedIPs []string `dynamodbav:"allowedIps,omitempty"`
+	// Checked: the key carries a checksum (issued since keys have one).
+	Checked bool `dynamodbav:"checked,omitempty"`
 }
 
 // Revoked reports whether the key has been revoked.
@@ -137,6 +166,9 @@ type View struct {
 	RolledFrom *string `json:"rolledFrom"`
 	// AllowedIPs: the networks the key works from ([]: anywhere).
 	AllowedIPs []string `json:"allowedIps"`
+	// LegacyFormat: issued before keys carried a checksum; roll it to get
+	// one that scanners recognise.
+	LegacyFormat bool `json:"legacyFormat"`
 }
 
 // View renders the registry row for k as of now: status is active,
@@ -147,6 +179,7 @@ func (k Key) View(now time.Time) View {
 	if v.Permissions == nil {
 		v.Permissions = []Permission{}
 	}
+	v.LegacyFormat = !k.Checked
 	v.AllowedIPs = k.AllowedIPs
 	if v.AllowedIPs == nil {
 		v.AllowedIPs = []string{}

@@ -117,3 +117,29 @@ func TestViewNeverCarriesSecrets(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A new key's last 8 hex digits are the CRC-32 of the rest: any one-digit
+// typo breaks it, and a random 64-hex string (a key issued before the
+// checksum, or noise) almost never carries one.
+func TestChecksum(t *testing.T) {
+	for range 100 {
+		k, err := Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !WellFormed(k) || !Checksummed(k) {
+			t.Fatalf("%s: a new key must be well formed and checksummed", k)
+		}
+		for _, i := range []int{8, 30, 63, 71} {
+			typo := []byte(k)
+			typo[i] = "0123456789abcdef"[(strings.IndexByte("0123456789abcdef", typo[i])+1)%16]
+			if Checksummed(string(typo)) {
+				t.Fatalf("a typo at %d passes the checksum: %s", i, typo)
+			}
+		}
+	}
+	legacy := "ua_live_" + strings.Repeat("ab", 32)
+	if Checksummed(legacy) || Checksummed("ua_live_short") || Checksummed(strings.ToUpper(legacy)) {
+		t.Fatal("a string that is not a checksummed key passes")
+	}
+}

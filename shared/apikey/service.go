@@ -26,6 +26,10 @@ type Service struct {
 	Cache            *Cache           // nil disables caching (the benchmark's uncached case)
 	Sources          *Sources         // nil: lookups are not limited per source address
 	Now              func() time.Time // the clock; nil is time.Now
+	// AcceptLegacy lets keys without a checksum (issued before keys had
+	// one) authenticate; without it, a key whose checksum fails is refused
+	// before any read.
+	AcceptLegacy bool
 }
 
 func (s *Service) now() time.Time {
@@ -65,7 +69,7 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
 			Hash: string(hash), Permissions: in.Permissions,
-			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until, AllowedIPs: in.AllowedIPs,
+			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until, AllowedIPs: in.AllowedIPs, Checked: true,
 		}
 		err = s.Store.Create(ctx, k)
 		if errors.Is(err, errCollision) && attempt < 2 {
@@ -109,7 +113,7 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 		next = Key{
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: old.Name, Prefix: DisplayPrefix(plain), Lookup: LookupID(plain), Hash: string(hash), Permissions: old.Permissions,
-			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID, AllowedIPs: old.AllowedIPs,
+			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID, AllowedIPs: old.AllowedIPs, Checked: true,
 		}
 		if created, err := isotime.Parse(old.CreatedAt); err == nil && old.ValidUntil != "" {
 			if until, err := isotime.Parse(old.ValidUntil); err == nil {
@@ -150,8 +154,8 @@ func (s *Service) Authenticate(ctx context.Context, authorization string, c Call
 		return Principal{}, errUnauthorized
 	}
 	token = strings.TrimSpace(token)
-	if !WellFormed(token) {
-		return Principal{}, errUnauthorized
+	if !WellFormed(token) || !s.AcceptLegacy && !Checksummed(token) {
+		return Principal{}, errUnauthorized // a typo or a random string: no read
 	}
 	fingerprint := sha256.Sum256([]byte(token))
 

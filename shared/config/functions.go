@@ -14,6 +14,7 @@ type IntegrationAPI struct {
 	IdempotencyTTL                 time.Duration
 	APIRateLimit, APIRateBurst     int
 	KeyLookupsPerSource            int
+	AcceptLegacyKeys               bool
 }
 
 func (c *IntegrationAPI) read(r *reader) {
@@ -27,6 +28,7 @@ func (c *IntegrationAPI) read(r *reader) {
 	c.APIRateLimit = r.int(APIRateLimit)
 	c.APIRateBurst = r.int(APIRateBurst)
 	c.KeyLookupsPerSource = r.int(KeyLookupsPerSource)
+	c.AcceptLegacyKeys = r.bool(AcceptLegacyKeys)
 }
 
 // AdminAPI is AdminApiFunction's config: keys, webhooks (sealed secrets, test

@@ -12,7 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -215,4 +218,64 @@ func TestKeyAllowlist(t *testing.T) {
 	gr := call(t, "POST", "/api/integrations/api-keys", token(t, growth, "Owner"), map[string]any{"name": "g", "permissions": []string{}, "allowedIps": []string{"10.0.0.0/8"}})
 	expect(t, gr, http.StatusCreated, "")
 	expect(t, call(t, "POST", "/api/integrations/assets/create", asString(gr.json(t)["key"]), map[string]any{}), http.StatusForbidden, "IP_NOT_ALLOWED")
+}
+
+// New keys carry a checksum: with legacy keys no longer accepted, a
+// mistyped key is refused before any read (the function's DynamoDB calls
+// are counted), a key issued before the checksum is refused too, and a good
+// key works. The stack's own API (legacy keys accepted, the upgrade
+// default) still takes the old key, and the registry marks it legacyFormat.
+func TestKeyChecksum(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	good, _ := newKey(t, tid, "asset:create")
+	// A key as one issued before the checksum: 64 random hex digits.
+	svc := &apikey.Service{Store: &apikey.Store{DB: stack.DB, Table: stack.IntegrationsTable}, BcryptCost: 4}
+	legacy := "ua_live_" + strings.Repeat("7a", 32)
+	if apikey.Checksummed(legacy) {
+		t.Fatal("the legacy stand-in carries a valid checksum")
+	}
+	if err := svc.Store.Create(ctx, legacyKey(t, tid, legacy)); err != nil {
+		t.Fatal(err)
+	}
+	if !works(t, legacy) {
+		t.Fatal("the stack (ACCEPT_LEGACY_KEYS default) refused a legacy key")
+	}
+	rows := call(t, "GET", "/api/integrations/api-keys", owner, nil).json(t)["apiKeys"].([]any)
+	legacyShown := map[any]any{}
+	for _, r := range rows {
+		m := r.(map[string]any)
+		legacyShown[m["prefix"]] = m["legacyFormat"]
+	}
+	if legacyShown[legacy[:12]] != true || legacyShown[good[:12]] != false {
+		t.Fatalf("legacyFormat in the registry: %v", legacyShown)
+	}
+
+	cfg := stack.Config.IntegrationAPI
+	cfg.AcceptLegacyKeys = false
+	strict, db := integrationGateway(t, cfg)
+	typo := good[:70] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", good[70])+1)%16]) + good[71:]
+	for _, k := range []string{typo, legacy} {
+		expect(t, callAt(t, strict.URL, "POST", "/api/integrations/assets/create", k, map[string]any{}), http.StatusUnauthorized, "UNAUTHORIZED")
+	}
+	if n := db.reads.Load(); n != 0 {
+		t.Fatalf("refusing by checksum read DynamoDB %d times", n)
+	}
+	expect(t, callAt(t, strict.URL, "POST", "/api/integrations/assets/create", good, map[string]any{}), http.StatusBadRequest, "VALIDATION_ERROR")
+	if db.reads.Load() == 0 {
+		t.Fatal("the read counter counts nothing")
+	}
+}
+
+// legacyKey is the record of a key issued before the checksum.
+func legacyKey(t *testing.T, tenantID, plain string) apikey.Key {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(plain), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apikey.Key{TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()), Name: "Legacy", Prefix: apikey.DisplayPrefix(plain),
+		Lookup: apikey.LookupID(plain), Hash: string(hash), Permissions: []apikey.Permission{apikey.AssetCreate}, CreatedAt: isotime.Format(time.Now()), CreatedBy: "migration"}
 }

@@ -32,7 +32,7 @@ func New(cfg config.IntegrationAPI, db dynamo.API) *API {
 		Keys: &apikey.Service{
 			Store:            &apikey.Store{DB: db, Table: cfg.IntegrationsTable},
 			LastUsedInterval: cfg.LastUsedInterval, Cache: apikey.NewCache(cfg.KeyCacheSize, cfg.KeyCacheTTL),
-			Sources: apikey.NewSources(cfg.KeyLookupsPerSource),
+			Sources: apikey.NewSources(cfg.KeyLookupsPerSource), AcceptLegacy: cfg.AcceptLegacyKeys,
 		},
 		Assets:      &asset.Store{DB: db, Table: cfg.AssetsTable},
 		Idempotency: &idempotency.Store{DB: db, Table: cfg.IntegrationsTable, TTL: cfg.IdempotencyTTL},
