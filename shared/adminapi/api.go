@@ -109,6 +109,8 @@ func (a *API) table() []endpoint {
 		{http.MethodPost, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.createKey},
 		{http.MethodPost, "/api/integrations/api-keys/{id}/revoke", access{owner, tenant.Growth}, a.revokeKey},
 		{http.MethodPost, "/api/integrations/api-keys/{id}/roll", access{owner, tenant.Growth}, a.rollKey},
+		{http.MethodGet, "/api/integrations/api-key-policy", access{owner, tenant.Growth}, a.getKeyPolicy},
+		{http.MethodPut, "/api/integrations/api-key-policy", access{owner, tenant.Growth}, a.putKeyPolicy},
 		// Entra: the page on every plan (it draws the gate); reads for any
 		// role, changes for Owners (a group mapped to Owner grants Owner).
 		{http.MethodGet, entraRoot, access{anyRole, ""}, a.getEntra},

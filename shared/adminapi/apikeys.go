@@ -8,6 +8,7 @@ import (
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/isotime"
 )
 
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request, u User) error {
@@ -99,5 +100,50 @@ func (a *API) rollKey(w http.ResponseWriter, r *http.Request, u User) error {
 	}
 	now := a.Now()
 	httpapi.WriteJSON(w, http.StatusCreated, rolledKey{View: next.View(now), Key: plain, Previous: old.View(now)})
+	return nil
+}
+
+// keyPolicy is the body of GET and PUT /api-key-policy.
+type keyPolicy struct {
+	MaxLifetimeDays *int    `json:"maxLifetimeDays"` // null: no limit
+	UpdatedAt       *string `json:"updatedAt"`
+	UpdatedBy       *string `json:"updatedBy"`
+}
+
+func viewPolicy(p apikey.Policy) keyPolicy {
+	var v keyPolicy
+	if p.MaxLifetimeDays > 0 {
+		v.MaxLifetimeDays = &p.MaxLifetimeDays
+	}
+	if p.UpdatedAt != "" {
+		v.UpdatedAt, v.UpdatedBy = &p.UpdatedAt, &p.UpdatedBy
+	}
+	return v
+}
+
+func (a *API) getKeyPolicy(w http.ResponseWriter, r *http.Request, u User) error {
+	p, err := a.Keys.Store.GetPolicy(r.Context(), u.TenantID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, viewPolicy(p))
+	return nil
+}
+
+// putKeyPolicy sets the longest a new key may live; keys issued before keep
+// their times (roll them to bring them under it).
+func (a *API) putKeyPolicy(w http.ResponseWriter, r *http.Request, u User) error {
+	var in apikey.PolicyInput
+	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
+		return err
+	}
+	p := apikey.Policy{UpdatedAt: isotime.Format(a.Now()), UpdatedBy: u.Subject}
+	if n := in.MaxLifetimeDays.N; n != nil {
+		p.MaxLifetimeDays = *n
+	}
+	if err := a.Keys.Store.PutPolicy(r.Context(), u.TenantID, p); err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, viewPolicy(p))
 	return nil
 }

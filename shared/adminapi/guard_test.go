@@ -46,6 +46,8 @@ var documented = map[string]access{
 	"POST /api/integrations/api-keys":                             {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys/{id}/revoke":                 {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys/{id}/roll":                   {[]tenant.Role{tenant.Owner}, tenant.Growth},
+	"GET /api/integrations/api-key-policy":                        {[]tenant.Role{tenant.Owner}, tenant.Growth},
+	"PUT /api/integrations/api-key-policy":                        {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	// Entra: the page answers everyone (below Enterprise, with the gate).
 	"GET /api/integrations/entra":             {everyone, ""},
 	"POST /api/integrations/entra/connect":    {[]tenant.Role{tenant.Owner}, tenant.Enterprise},

@@ -51,10 +51,21 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 	if err := in.Validate(s.now()); err != nil {
 		return Key{}, "", err
 	}
-	var until string
+	var asked time.Time
 	if in.ExpiresAt != nil {
-		at, _ := isotime.Parse(*in.ExpiresAt) // Validate parsed it
-		until = isotime.Format(at)
+		asked, _ = isotime.Parse(*in.ExpiresAt) // Validate parsed it
+	}
+	policy, err := s.Store.GetPolicy(ctx, tenantID)
+	if err != nil {
+		return Key{}, "", err
+	}
+	end, err := policy.Lifetime(asked, s.now())
+	if err != nil {
+		return Key{}, "", err
+	}
+	var until string
+	if !end.IsZero() {
+		until = isotime.Format(end)
 	}
 	for attempt := 0; ; attempt++ {
 		plain, err := Generate()
@@ -95,6 +106,10 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 		return Key{}, Key{}, "", apierror.New(apierror.NotFound, "no API key %q", id)
 	}
 	now := s.now()
+	policy, err := s.Store.GetPolicy(ctx, tenantID)
+	if err != nil {
+		return Key{}, Key{}, "", err
+	}
 	switch {
 	case old.RolledTo != "":
 		return Key{}, Key{}, "", apierror.New(apierror.Conflict, "this key was already rolled to %s; roll that key", old.RolledTo)
@@ -115,10 +130,14 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 			Name: old.Name, Prefix: DisplayPrefix(plain), Lookup: LookupID(plain), Hash: string(hash), Permissions: old.Permissions,
 			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID, AllowedIPs: old.AllowedIPs, Checked: true,
 		}
+		var inherited time.Time
 		if created, err := isotime.Parse(old.CreatedAt); err == nil && old.ValidUntil != "" {
 			if until, err := isotime.Parse(old.ValidUntil); err == nil {
-				next.ValidUntil = isotime.Format(now.Add(until.Sub(created)))
+				inherited = now.Add(until.Sub(created))
 			}
+		}
+		if end := policy.Cap(inherited, now); !end.IsZero() {
+			next.ValidUntil = isotime.Format(end)
 		}
 		ends := now.Add(overlap)
 		if until, err := isotime.Parse(old.ValidUntil); err == nil && until.Before(ends) {

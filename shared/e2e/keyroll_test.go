@@ -279,3 +279,50 @@ func legacyKey(t *testing.T, tenantID, plain string) apikey.Key {
 	return apikey.Key{TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()), Name: "Legacy", Prefix: apikey.DisplayPrefix(plain),
 		Lookup: apikey.LookupID(plain), Hash: string(hash), Permissions: []apikey.Permission{apikey.AssetCreate}, CreatedAt: isotime.Format(time.Now()), CreatedBy: "migration"}
 }
+
+// A tenant's maximum key lifetime bounds the keys issued from then on: a
+// key created without expiresAt gets the bound, one asking for later is
+// refused, a roll's new key lives at most that long; keys issued before
+// keep their times; null lifts it.
+func TestKeyLifetimePolicy(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	const policy = "/api/integrations/api-key-policy"
+	_, before := newKey(t, tid)
+	for _, bad := range []any{map[string]any{"maxLifetimeDays": 0}, map[string]any{"maxLifetimeDays": 3661}, map[string]any{"maxLifetimeDays": "30"},
+		map[string]any{}, map[string]any{"maxLifetimeDays": 30, "x": 1}} {
+		expect(t, call(t, "PUT", policy, owner, bad), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	expect(t, call(t, "PUT", policy, token(t, tid, "Admin"), map[string]any{"maxLifetimeDays": 30}), http.StatusForbidden, "FORBIDDEN")
+	r := call(t, "PUT", policy, owner, map[string]any{"maxLifetimeDays": 30})
+	expect(t, r, http.StatusOK, "")
+	if got := call(t, "GET", policy, owner, nil).json(t); got["maxLifetimeDays"] != float64(30) || got["updatedBy"] == nil {
+		t.Fatalf("policy: %v", got)
+	}
+	if other := call(t, "GET", policy, token(t, newTenant(t, tenant.Enterprise), "Owner"), nil).json(t); other["maxLifetimeDays"] != nil {
+		t.Fatalf("another tenant sees a policy: %v", other)
+	}
+	within := func(v any, d time.Duration) bool {
+		at, err := time.Parse(time.RFC3339, asString(v))
+		return err == nil && at.After(time.Now().Add(d-time.Minute)) && at.Before(time.Now().Add(d+time.Minute))
+	}
+	r = call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "bounded", "permissions": []string{}})
+	expect(t, r, http.StatusCreated, "")
+	if !within(r.json(t)["expiresAt"], 30*24*time.Hour) {
+		t.Fatalf("a key created under the policy expires at %v", r.json(t)["expiresAt"])
+	}
+	expect(t, call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "long", "permissions": []string{},
+		"expiresAt": isotime.Format(time.Now().Add(60 * 24 * time.Hour))}), http.StatusBadRequest, "VALIDATION_ERROR")
+	r = call(t, "POST", "/api/integrations/api-keys/"+before+"/roll", owner, nil) // issued before the policy, without an end
+	expect(t, r, http.StatusCreated, "")
+	if !within(r.json(t)["expiresAt"], 30*24*time.Hour) {
+		t.Fatalf("a roll's new key expires at %v", r.json(t)["expiresAt"])
+	}
+	expect(t, call(t, "PUT", policy, owner, map[string]any{"maxLifetimeDays": nil}), http.StatusOK, "")
+	r = call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": "free", "permissions": []string{}})
+	expect(t, r, http.StatusCreated, "")
+	if r.json(t)["expiresAt"] != nil {
+		t.Fatalf("with no policy a key expires at %v", r.json(t)["expiresAt"])
+	}
+}

@@ -230,6 +230,11 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/roll", owner, nil) // rolled: 409
 	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+rolled.json(t)["id"].(string)+"/roll", owner, map[string]any{"overlapHours": 200})
 	do("GET", "/api/integrations/api-keys", "/api/integrations/api-keys", owner, nil)
+	do("GET", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, nil)
+	do("PUT", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, map[string]any{"maxLifetimeDays": 0})
+	do("PUT", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, example["putApiKeyPolicy"])
+	do("GET", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, nil)
+	do("PUT", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, map[string]any{"maxLifetimeDays": nil})
 	do("POST", "/api/integrations/api-keys/{id}/revoke", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/revoke", owner, nil)
 	do("DELETE", "/api/integrations/webhooks/{id}", wh, owner, nil)
 }

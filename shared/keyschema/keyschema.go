@@ -112,6 +112,9 @@ const APIKeyPrefix = "APIKEY#"
 // APIKey is an API key: TENANT#<t> / APIKEY#<id>.
 func APIKey(tenantID, keyID string) Key { return Key{tenant(tenantID), APIKeyPrefix + keyID} }
 
+// KeyPolicy is a tenant's API key policy: TENANT#<t> / KEYPOLICY.
+func KeyPolicy(tenantID string) Key { return Key{tenant(tenantID), "KEYPOLICY"} }
+
 // KeyLookup finds a key by its lookup id: KEYLOOKUP#<16 hex> / KEYLOOKUP.
 func KeyLookup(lookup string) Key { return Key{"KEYLOOKUP#" + lookup, "KEYLOOKUP"} }
 
