@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -48,6 +49,9 @@ type Pass struct {
 	Backfill *Backfill
 	// Watermark is how far the passes have looked.
 	Watermark Watermark
+	// KeyNotices writes the Activity Log's notices of API keys expiring
+	// and expired (nil: none), with each pass that finishes its own work.
+	KeyNotices *apikey.Notices
 }
 
 // Result says what a pass did.
@@ -90,6 +94,15 @@ func (p *Pass) Handle(ctx context.Context, _ json.RawMessage) error {
 	}
 	if err != nil {
 		slog.Error("alert pass: some alerts left firing were not finished; the next pass tries again", "error", err.Error())
+	}
+	if p.KeyNotices != nil {
+		n, err := p.KeyNotices.Run(ctx, p.Now())
+		if n > 0 {
+			slog.Info("alert pass: API key expiry notices written", "notices", n)
+		}
+		if err != nil {
+			slog.Error("alert pass: some API key expiry notices failed; the next pass tries again", "error", err.Error())
+		}
 	}
 	if p.Backfill == nil {
 		return nil

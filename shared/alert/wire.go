@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/delivery"
@@ -37,7 +38,8 @@ func NewPass(cfg config.ExpiryAlerts, db asset.ScanAPI, queue delivery.SQSAPI) *
 	items := &asset.Items{DB: db, Table: cfg.AssetsTable}
 	return &Pass{
 		Index: index, Settings: settings, Items: items, Webhooks: hooks, Firer: firer, Retries: retries, Now: time.Now,
-		Watermark: Watermark{DB: db, Table: cfg.IntegrationsTable},
+		Watermark:  Watermark{DB: db, Table: cfg.IntegrationsTable},
+		KeyNotices: &apikey.Notices{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention},
 		Backfill: &Backfill{
 			DB: db, Items: &asset.Scanner{DB: db, Table: cfg.AssetsTable}, Table: cfg.IntegrationsTable, Webhooks: hooks,
 			Arming: &Arming{Index: index, Settings: settings, Assets: items, Firer: firer, Retries: retries},

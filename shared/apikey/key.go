@@ -123,6 +123,12 @@ type Key struct {
 	AllowedIPs []string `dynamodbav:"allowedIps,omitempty"`
 	// Checked: the key carries a checksum (issued since keys have one).
 	Checked bool `dynamodbav:"checked,omitempty"`
+	// ExpiryDay puts a key with an end in the ByResource partition of that
+	// day (keyschema.KeyExpiryPK), for the expiry notices; the Noticed
+	// flags say which were written.
+	ExpiryDay       string `dynamodbav:"GSI1PK,omitempty"`
+	NoticedExpiring bool   `dynamodbav:"noticedExpiring,omitempty"`
+	NoticedExpired  bool   `dynamodbav:"noticedExpired,omitempty"`
 }
 
 // Revoked reports whether the key has been revoked.

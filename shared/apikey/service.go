@@ -81,6 +81,7 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
 			Hash: string(hash), Permissions: in.Permissions,
 			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until, AllowedIPs: in.AllowedIPs, Checked: true,
+			ExpiryDay: expiryDay(until),
 		}
 		err = s.Store.Create(ctx, k)
 		if errors.Is(err, errCollision) && attempt < 2 {
@@ -138,6 +139,7 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 		}
 		if end := policy.Cap(inherited, now); !end.IsZero() {
 			next.ValidUntil = isotime.Format(end)
+			next.ExpiryDay = expiryDay(next.ValidUntil)
 		}
 		ends := now.Add(overlap)
 		if until, err := isotime.Parse(old.ValidUntil); err == nil && until.Before(ends) {

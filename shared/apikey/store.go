@@ -111,11 +111,15 @@ func (s *Store) Roll(ctx context.Context, old, next Key, until, by string, now t
 		{Put: &types.Put{TableName: aws.String(s.Table), Item: lk, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		{Update: &types.Update{
 			TableName: aws.String(s.Table), Key: keyKey(old.TenantID, old.ID),
-			UpdateExpression: aws.String("SET validUntil = :until, rolledTo = :to"),
+			// A new end: the key moves to that day's expiry partition, and its
+			// notices are due again.
+			UpdateExpression:         aws.String("SET validUntil = :until, rolledTo = :to, #day = :day REMOVE noticedExpiring, noticedExpired"),
+			ExpressionAttributeNames: map[string]string{"#day": keyschema.ByResourcePK},
 			ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(revokedAt) AND attribute_not_exists(rolledTo) AND " +
 				"(attribute_not_exists(validUntil) OR validUntil > :now)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":until": &types.AttributeValueMemberS{Value: until}, ":to": &types.AttributeValueMemberS{Value: next.ID},
+				":day": &types.AttributeValueMemberS{Value: expiryDay(until)},
 				":now": &types.AttributeValueMemberS{Value: isotime.Format(now)},
 			},
 		}},

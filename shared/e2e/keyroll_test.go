@@ -326,3 +326,45 @@ func TestKeyLifetimePolicy(t *testing.T) {
 		t.Fatalf("with no policy a key expires at %v", r.json(t)["expiresAt"])
 	}
 }
+
+// The Activity Log says when a key is about to expire (within 3 days) and
+// when it has, once each, written by ExpiryAlertsFunction's pass with its
+// own IAM; a revoked key gets none.
+func TestKeyExpiryNotices(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	soon := func(name string) string {
+		r := call(t, "POST", "/api/integrations/api-keys", owner, map[string]any{"name": name, "permissions": []string{},
+			"expiresAt": isotime.Format(time.Now().Add(48 * time.Hour))})
+		expect(t, r, http.StatusCreated, "")
+		return asString(r.json(t)["id"])
+	}
+	id, revoked := soon("Soon"), soon("Revoked")
+	expect(t, call(t, "POST", "/api/integrations/api-keys/"+revoked+"/revoke", owner, nil), http.StatusOK, "")
+	p := newPass(t, isotime.Format(time.Now()))
+	p.Backfill = nil
+	notices := func() (expiring, expired int) {
+		t.Helper()
+		body := string(call(t, "GET", "/api/integrations/activity?source=system", owner, nil).Body)
+		return strings.Count(body, `"event":"apikey.expiring"`), strings.Count(body, `"event":"apikey.expired"`)
+	}
+	for range 2 {
+		if err := p.Handle(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e, x := notices(); e != 1 || x != 0 {
+		t.Fatalf("two days before: %d expiring, %d expired notices; want 1 and 0", e, x)
+	}
+	expireAt(t, tid, id, time.Now().Add(-time.Minute)) // its time passes
+	for range 2 {
+		if err := p.Handle(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e, x := notices(); e != 1 || x != 1 {
+		t.Fatalf("after it expired: %d expiring, %d expired notices; want 1 each", e, x)
+	}
+}

@@ -112,6 +112,10 @@ const APIKeyPrefix = "APIKEY#"
 // APIKey is an API key: TENANT#<t> / APIKEY#<id>.
 func APIKey(tenantID, keyID string) Key { return Key{tenant(tenantID), APIKeyPrefix + keyID} }
 
+// KeyExpiryPK is the ByResource index partition (GSI1PK) of the API keys
+// that end on day (YYYY-MM-DD): the expiry notices read a few days of them.
+func KeyExpiryPK(day string) string { return "KEYEXPIRY#" + day }
+
 // KeyPolicy is a tenant's API key policy: TENANT#<t> / KEYPOLICY.
 func KeyPolicy(tenantID string) Key { return Key{tenant(tenantID), "KEYPOLICY"} }
 

@@ -29,6 +29,8 @@ const (
 	RecoveryStarted  = "webhook.recovery_started" // an Owner asked for a webhook's failed deliveries again
 	WebhookVerified  = "webhook.verified"         // a webhook's endpoint echoed the challenge an Owner asked for
 	KeyRolled        = "apikey.rolled"            // an Owner replaced an API key, the old one working until a chosen time
+	KeyExpiring      = "apikey.expiring"          // an API key expires within 3 days
+	KeyExpired       = "apikey.expired"           // an API key's time passed: requests with it are refused
 )
 
 // Entry is one system event. Details never holds a secret: it is written by
