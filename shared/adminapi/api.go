@@ -37,6 +37,8 @@ type API struct {
 	// Recoveries starts and shows recoveries (their steps run in the dispatcher).
 	Recoveries *delivery.Recoveries
 	URLPolicy  safehttp.Policy
+	// ScanningKeys verify secret scanners' leak reports (none: the route is 404).
+	ScanningKeys apikey.ScanningKeys
 	// Challenger sends verification challenges: the SSRF-safe client
 	// deliveries use (safehttp), with the challenge's time limit.
 	Challenger *http.Client
@@ -131,15 +133,19 @@ func (a *API) endpoints() []httpapi.Endpoint {
 	for _, e := range a.table() {
 		out = append(out, httpapi.Endpoint{Route: httpapi.Route{Method: e.method, Pattern: e.pattern}, Handler: a.guard(e.access, e.h)})
 	}
-	// The one route without a JWT: Microsoft's redirect after consent.
-	return append(out, httpapi.Endpoint{
-		Route: httpapi.Route{Method: http.MethodGet, Pattern: entraRoot + "/callback"},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := a.entraCallback(w, r); err != nil {
+	// The routes without a JWT: Microsoft's redirect after consent, and a
+	// secret scanner's signed leak reports.
+	unauthenticated := func(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
 				httpapi.WriteError(w, r, err)
 			}
-		}),
-	})
+		}
+	}
+	return append(out,
+		httpapi.Endpoint{Route: httpapi.Route{Method: http.MethodGet, Pattern: entraRoot + "/callback"}, Handler: unauthenticated(a.entraCallback)},
+		httpapi.Endpoint{Route: httpapi.Route{Method: http.MethodPost, Pattern: leakReportPath}, Handler: unauthenticated(a.reportLeaks)},
+	)
 }
 
 // Handler returns the router for the admin routes.

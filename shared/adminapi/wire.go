@@ -38,7 +38,11 @@ func Build(ctx context.Context, cfg config.AdminAPI, awsCfg aws.Config) (http.Ha
 		return nil, err
 	}
 	shardmark.Store{DB: db, Table: cfg.IntegrationsTable}.RaiseAtStart(ctx, shardmark.Deliveries, cfg.DeliveryShards)
-	return New(cfg, db, sealer, sqs.NewFromConfig(awsCfg), microsoft).Handler(), nil
+	api := New(cfg, db, sealer, sqs.NewFromConfig(awsCfg), microsoft)
+	if api.ScanningKeys, err = apikey.ParseScanningKeys(cfg.SecretScanningKeys); err != nil {
+		return nil, err
+	}
+	return api.Handler(), nil
 }
 
 // Queue is the SQS calls the admin API makes: test events and sync jobs.
@@ -61,6 +65,7 @@ func New(cfg config.AdminAPI, db dynamo.API, sealer *sealing.Sealer, queue Queue
 		Tenants: &tenant.Store{DB: db, Table: cfg.IntegrationsTable},
 		Keys: &apikey.Service{
 			Store: &apikey.Store{DB: db, Table: cfg.IntegrationsTable, Retention: cfg.Retention}, BcryptCost: cfg.BcryptCost,
+			AcceptLegacy: cfg.AcceptLegacyKeys,
 		},
 		Webhooks:   &webhook.Store{DB: db, Table: cfg.IntegrationsTable, Sealer: sealer, Retention: cfg.Retention},
 		Enqueuer:   enqueuer,

@@ -71,6 +71,7 @@ var (
 	APIRateBurst = &Var{Name: "API_RATE_BURST", Default: "200", Shell: true, Kind: Int, Min: 1, Max: 2000, Doc: "integration API requests per tenant at once (a tenant profile's `apiRateBurst` overrides)"}
 	// Lookups of key strings this instance has not verified: what a flood of
 	// random keys costs in DynamoDB reads, per source address.
+	SecretScanningKeys  = &Var{Name: "SECRET_SCANNING_KEYS", Shell: true, Doc: "the public keys leak reports are signed with (`SecretScanningPublicKeys` parameter): id=base64 of the DER public key, comma-separated, as GitHub's secret-scanning partner program publishes them; empty: the leak report route answers 404"}
 	AcceptLegacyKeys    = &Var{Name: "ACCEPT_LEGACY_KEYS", Default: "true", Shell: true, Kind: Bool, Doc: "keys issued before keys carried a checksum authenticate; set false once the registry shows no `legacyFormat` key, and a mistyped key is refused before any read"}
 	KeyLookupsPerSource = &Var{Name: "KEY_LOOKUPS_PER_SOURCE", Default: "60", Shell: true, Kind: Int, Min: 1, Max: 10_000, Doc: "lookups of unverified key strings per source address (IPv6: /64) per instance, a minute and at once"}
 	TestEventsPerMinute = &Var{Name: "TEST_EVENTS_PER_MINUTE", Default: "5", Shell: true, Kind: Int, Min: 1, Max: 60, Doc: "test events and verification challenges per webhook a minute, and at once"}
@@ -116,7 +117,7 @@ var (
 var Vars = []*Var{
 	AssetsTable, IntegrationsTable, DeliveryQueueURL, DeliveryDLQURL, StreamDLQURL, AppKeySecretARN, APILogShards, DeliveryShards,
 	BcryptCost, KeyCacheSize, KeyCacheTTL, LastUsedInterval, IdempotencyTTL, APIRateLimit, APIRateBurst,
-	KeyLookupsPerSource, AcceptLegacyKeys, TestEventsPerMinute, ResendsPerMinute, DeliveryTimeout,
+	KeyLookupsPerSource, AcceptLegacyKeys, SecretScanningKeys, TestEventsPerMinute, ResendsPerMinute, DeliveryTimeout,
 	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, AutoDisableAfter, AutoDisableSpacing, WebhookCacheTTL,
 	RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,

@@ -51,6 +51,10 @@ type AdminAPI struct {
 	// RetrySchedule: how far before a webhook's failing streak its first
 	// failed delivery's event can lie (a resume's suggested recovery).
 	RetrySchedule []time.Duration
+	// SecretScanningKeys verify leak reports; AcceptLegacyKeys, whether a
+	// reported key without a checksum can be ours.
+	SecretScanningKeys string
+	AcceptLegacyKeys   bool
 }
 
 // Entra is what reaches Microsoft as the app, and the sync queue: read by
@@ -84,6 +88,8 @@ func (c *AdminAPI) read(r *reader) {
 	c.TestEventsPerMinute = r.int(TestEventsPerMinute)
 	c.ResendsPerMinute = r.int(ResendsPerMinute)
 	c.RetrySchedule = r.durations(RetrySchedule)
+	c.SecretScanningKeys = r.text(SecretScanningKeys)
+	c.AcceptLegacyKeys = r.bool(AcceptLegacyKeys)
 }
 
 // StreamRouter is StreamRouterFunction's config: subscriptions in, delivery

@@ -230,6 +230,7 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/roll", owner, nil) // rolled: 409
 	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+rolled.json(t)["id"].(string)+"/roll", owner, map[string]any{"overlapHours": 200})
 	do("GET", "/api/integrations/api-keys", "/api/integrations/api-keys", owner, nil)
+	do("POST", "/api/integrations/secret-scanning", "/api/integrations/secret-scanning", "", example["reportLeakedKeys"]) // not configured here: 404
 	do("GET", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, nil)
 	do("PUT", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, map[string]any{"maxLifetimeDays": 0})
 	do("PUT", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, example["putApiKeyPolicy"])

@@ -31,6 +31,7 @@ const (
 	KeyRolled        = "apikey.rolled"            // an Owner replaced an API key, the old one working until a chosen time
 	KeyExpiring      = "apikey.expiring"          // an API key expires within 3 days
 	KeyExpired       = "apikey.expired"           // an API key's time passed: requests with it are refused
+	KeyLeaked        = "apikey.leaked"            // a secret scanner reported an API key published; it was revoked
 )
 
 // Entry is one system event. Details never holds a secret: it is written by
