@@ -160,9 +160,10 @@ type Guide struct {
 	BaseURL   string    `json:"baseUrl"`
 	Auth      string    `json:"authentication"`
 	Endpoints []Example `json:"endpoints"`
-	// Operations are the Owner's webhook routes (an admin token, not a
-	// key): create, pause, test, verify, rotate, resend, recover... each
-	// with a curl that reads the token and ids from the shell.
+	// Operations are the Owner's routes for keys and webhooks (an admin
+	// token, not a key): roll a key, set the key policy, pause, test,
+	// verify, rotate, resend, recover... each with a curl that reads the
+	// token and ids from the shell.
 	Operations []OwnerExample `json:"webhookOperations"`
 	// Events are the webhook events and their data, from the document's
 	// webhooks section (the signed envelope: event, timestamp, data).
@@ -182,7 +183,7 @@ func NewGuide(baseURL string) (Guide, error) {
 		return Guide{}, err
 	}
 	for _, o := range ops {
-		if slices.Contains(o.Tags, "Webhooks") || o.OperationID == "resendDelivery" {
+		if slices.Contains(o.Tags, "Webhooks") || o.OperationID == "resendDelivery" || slices.Contains(o.Tags, "API keys") && o.OperationID != "reportLeakedKeys" {
 			g.Operations = append(g.Operations, operation(baseURL, o))
 		}
 		if !slices.Contains(o.Tags, "Integration") {
@@ -217,7 +218,8 @@ func NewGuide(baseURL string) (Guide, error) {
 
 // pathVars names the shell variable each path parameter is read from.
 var pathVars = strings.NewReplacer(
-	"/webhooks/{id}", "/webhooks/$WEBHOOK_ID", "/activity/{id}", "/activity/$ROW_ID", "{recoveryId}", "$RECOVERY_ID")
+	"/webhooks/{id}", "/webhooks/$WEBHOOK_ID", "/activity/{id}", "/activity/$ROW_ID", "{recoveryId}", "$RECOVERY_ID",
+	"/api-keys/{id}", "/api-keys/$KEY_ID")
 
 // operation is an Owner route's example: the admin token from
 // $UNIASSET_TOKEN, the ids from shell variables, the documented body.

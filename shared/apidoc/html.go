@@ -50,8 +50,8 @@ func HTML(g Guide) ([]byte, error) {
 	if len(g.Operations) > 0 {
 		b.WriteString(`
 <section class="endpoint" id="webhook-operations">
-  <h2>Webhook operations</h2>
-  <p>Owner routes for the day a receiver breaks: they take the admin token (<code>UNIASSET_TOKEN</code>), not an API key, and read ids from <code>WEBHOOK_ID</code>, <code>ROW_ID</code> (an Activity Log row) and <code>RECOVERY_ID</code>.</p>
+  <h2>Key and webhook operations</h2>
+  <p>Owner routes to roll and restrict keys and to keep webhooks healthy: they take the admin token (<code>UNIASSET_TOKEN</code>), not an API key, and read ids from <code>KEY_ID</code>, <code>WEBHOOK_ID</code>, <code>ROW_ID</code> (an Activity Log row) and <code>RECOVERY_ID</code>.</p>
 `)
 		for i, e := range g.Operations {
 			fmt.Fprintf(&b, `  <div class="example" id="%s"><h3>%s</h3>

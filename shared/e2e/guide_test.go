@@ -122,9 +122,9 @@ func TestGuideIgnoresTheHostHeader(t *testing.T) {
 	}
 }
 
-// The guide's webhook operations work when pasted into a shell with the
-// Owner's token and the ids they name set, in the order an Owner would
-// use them on a bad day; every operation the guide shows is run.
+// The guide's key and webhook operations work when pasted into a shell
+// with the Owner's token and the ids they name set, in the order an Owner
+// would use them; every operation the guide shows is run.
 func TestGuideWebhookOperationsWork(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
@@ -138,12 +138,14 @@ func TestGuideWebhookOperationsWork(t *testing.T) {
 	if err := json.Unmarshal(call(t, "GET", "/api/integrations/developer-guide", owner, nil).Body, &g); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"UNIASSET_TOKEN": owner, "WEBHOOK_ID": hook, "ROW_ID": asString(deliveryRow(t, tid)["id"])}
+	_, keyID := newKey(t, tid, "asset:create")
+	env := map[string]string{"UNIASSET_TOKEN": owner, "WEBHOOK_ID": hook, "ROW_ID": asString(deliveryRow(t, tid)["id"]), "KEY_ID": keyID}
 	byID := map[string]apidoc.OwnerExample{}
 	for _, o := range g.Operations {
 		byID[o.OperationID] = o
 	}
-	order := []string{"listWebhooks", "createWebhook", "getWebhook", "updateWebhook", "testWebhook", "verifyWebhook", "pauseWebhook",
+	order := []string{"listApiKeys", "createApiKey", "getApiKeyPolicy", "putApiKeyPolicy", "rollApiKey", "revokeApiKey",
+		"listWebhooks", "createWebhook", "getWebhook", "updateWebhook", "testWebhook", "verifyWebhook", "pauseWebhook",
 		"resumeWebhook", "rotateWebhookSecret", "resendDelivery", "recoverWebhook", "getRecovery", "deleteWebhook"}
 	if len(order) != len(byID) {
 		t.Fatalf("the guide shows %d operations; this test runs %d", len(byID), len(order))
