@@ -242,6 +242,12 @@ func alerts(args []string) error {
 		}
 		u += "?at=" + url.QueryEscape(*at)
 	}
+	return postLocal(u)
+}
+
+// postLocal POSTs to one of the running stack's local-only routes and
+// prints its answer.
+func postLocal(u string) error {
 	resp, err := http.Post(u, "application/json", nil)
 	if err != nil {
 		return fmt.Errorf("is the local stack running (make run)? %w", err)
@@ -265,17 +271,7 @@ func sweep(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	resp, err := http.Post("http://127.0.0.1:"+*port+sweepPath, "application/json", nil)
-	if err != nil {
-		return fmt.Errorf("is the local stack running (make run)? %w", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	fmt.Print(string(body))
-	return nil
+	return postLocal("http://127.0.0.1:" + *port + sweepPath)
 }
 
 // runSweeps runs both sweeps, each within its function's Timeout.

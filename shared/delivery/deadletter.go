@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -15,18 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/uniasset/integrations/shared/dynamo"
+	"github.com/uniasset/integrations/shared/sqsbatch"
 )
 
 // MaxRedrives is how many times the sweep queues a delivery again from
 // DeliveryDLQ before it ends it: a message that keeps dead-lettering
 // (a bug, a record the dispatcher cannot process) must not circle for ever.
 const MaxRedrives = 3
-
-// DeadLetterAPI is the SQS calls the sweep makes on DeliveryDLQ.
-type DeadLetterAPI interface {
-	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessage(context.Context, *sqs.DeleteMessageInput, ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
-}
 
 // DeadLetters empties DeliveryDLQ, where SQS parks a message the dispatcher
 // failed to process maxReceiveCount times (an outage of ours, a bug). Left
@@ -38,7 +32,7 @@ type DeadLetterAPI interface {
 // times, then its recovery is stopped where it got to (truncated, with
 // resumeFrom). Then the message is deleted.
 type DeadLetters struct {
-	SQS        DeadLetterAPI
+	SQS        sqsbatch.DrainAPI
 	URL        string // DeliveryDLQ
 	Deliveries *Store
 	Queue      *Queue // DeliveryQueue
@@ -60,41 +54,13 @@ type Swept struct {
 // sweepVisibility hides a message while the sweep handles it.
 const sweepVisibility = 60
 
-// Sweep works through the queue until it is empty, it meets a message it
-// already took (one that failed, back after its visibility timeout), or
-// ctx's deadline is near; what is left waits for the next sweep. A message
-// that cannot be settled now stays, and holds up none of the others.
-func (s *DeadLetters) Sweep(ctx context.Context) (n Swept, failed error) {
-	seen := map[string]bool{}
-	for {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 10*time.Second {
-			return n, failed
-		}
-		out, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(s.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: sweepVisibility,
-		})
-		if err != nil {
-			return n, errors.Join(failed, fmt.Errorf("read DeliveryDLQ: %w", err))
-		}
-		if len(out.Messages) == 0 {
-			return n, failed
-		}
-		for _, m := range out.Messages {
-			if seen[aws.ToString(m.MessageId)] {
-				return n, failed
-			}
-			seen[aws.ToString(m.MessageId)] = true
-			if err := s.one(ctx, aws.ToString(m.Body), &n); err != nil {
-				slog.Error("dead-letter sweep: a message could not be settled; it stays for the next sweep", "error", err.Error())
-				n.Failed++
-				failed = errors.Join(failed, err)
-				continue
-			}
-			if _, err := s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return n, errors.Join(failed, fmt.Errorf("delete from DeliveryDLQ: %w", err))
-			}
-		}
-	}
+// Sweep works through the queue (sqsbatch.Drain) until it is empty, it
+// meets a message it already took, or ctx's deadline is near; what is left
+// waits for the next sweep.
+func (s *DeadLetters) Sweep(ctx context.Context) (n Swept, err error) {
+	n.Failed, err = sqsbatch.Drain(ctx, s.SQS, s.URL, "DeliveryDLQ", sweepVisibility, 10*time.Second,
+		func(ctx context.Context, body string) error { return s.one(ctx, body, &n) })
+	return n, err
 }
 
 // one settles a dead-lettered message's delivery or step.

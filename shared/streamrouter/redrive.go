@@ -14,10 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/metrics"
+	"github.com/uniasset/integrations/shared/sqsbatch"
 )
 
 // StreamsAPI is the DynamoDB Streams calls a redrive makes.
@@ -45,7 +44,7 @@ const MetricStreamRecordsLost = "StreamBatchesLost"
 // stream no longer holds (it keeps them 24 hours) is logged and counted
 // (MetricStreamRecordsLost), then dropped: nothing can route it any more.
 type Redrive struct {
-	SQS     delivery.DeadLetterAPI
+	SQS     sqsbatch.DrainAPI
 	URL     string // StreamDLQ
 	Streams StreamsAPI
 	Route   func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
@@ -69,40 +68,12 @@ type batchInfo struct {
 	StreamArn           string `json:"streamArn"`
 }
 
-// Sweep works through StreamDLQ until it is empty or ctx's deadline is near.
-func (r *Redrive) Sweep(ctx context.Context) (n Redriven, failed error) {
-	seen := map[string]bool{} // a message met again is one that failed: the rest waits for the next sweep
-	for {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 15*time.Second {
-			return n, failed
-		}
-		out, err := r.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(r.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 120,
-		})
-		if err != nil {
-			return n, errors.Join(failed, fmt.Errorf("read StreamDLQ: %w", err))
-		}
-		if len(out.Messages) == 0 {
-			return n, failed
-		}
-		for _, m := range out.Messages {
-			if seen[aws.ToString(m.MessageId)] {
-				return n, failed
-			}
-			seen[aws.ToString(m.MessageId)] = true
-			// A batch that fails again stays (it reappears after the
-			// visibility timeout) and holds up none of the others.
-			if err := r.one(ctx, aws.ToString(m.Body), &n); err != nil {
-				slog.Error("StreamDLQ sweep: a batch failed again; it stays for the next sweep", "error", err.Error())
-				n.Failed++
-				failed = errors.Join(failed, err)
-				continue
-			}
-			if _, err := r.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return n, errors.Join(failed, fmt.Errorf("delete from StreamDLQ: %w", err))
-			}
-		}
-	}
+// Sweep works through StreamDLQ (sqsbatch.Drain) until it is empty, it
+// meets a batch it already took, or ctx's deadline is near.
+func (r *Redrive) Sweep(ctx context.Context) (n Redriven, err error) {
+	n.Failed, err = sqsbatch.Drain(ctx, r.SQS, r.URL, "StreamDLQ", 120, 15*time.Second,
+		func(ctx context.Context, body string) error { return r.one(ctx, body, &n) })
+	return n, err
 }
 
 func (r *Redrive) one(ctx context.Context, body string, n *Redriven) error {
