@@ -17,6 +17,8 @@ type NewKeyInput struct {
 	ExpiresAt *string `json:"expiresAt"`
 	// AllowedIPs limits the key to these networks (nil or []: any source).
 	AllowedIPs []string `json:"allowedIps"`
+	// RateLimit is the key's own limit (nil: only its tenant's).
+	RateLimit *RateLimit `json:"rateLimit"`
 }
 
 // MaxLifetime bounds a key's expiresAt: ten years is "never" to any
@@ -28,6 +30,7 @@ const MaxLifetime = 10 * 366 * 24 * time.Hour
 func (in *NewKeyInput) Validate(now time.Time) error {
 	var p validate.Problems
 	in.AllowedIPs = checkNetworks(&p, "allowedIps", in.AllowedIPs)
+	in.RateLimit.check(&p, "rateLimit")
 	if in.ExpiresAt != nil {
 		at, err := isotime.Parse(*in.ExpiresAt)
 		switch {

@@ -121,6 +121,10 @@ type Key struct {
 	// AllowedIPs are the networks (CIDR) requests with the key may come
 	// from (none: any).
 	AllowedIPs []string `dynamodbav:"allowedIps,omitempty"`
+	// RateLimit is the key's own limit (nil: only its tenant's); LimitID
+	// names its state (OwnLimit), passed on by a roll.
+	RateLimit *RateLimit `dynamodbav:"rateLimit,omitempty"`
+	LimitID   string     `dynamodbav:"limitId,omitempty"`
 	// Checked: the key carries a checksum (issued since keys have one).
 	Checked bool `dynamodbav:"checked,omitempty"`
 	// ExpiryDay puts a key with an end in the ByResource partition of that
@@ -172,6 +176,8 @@ type View struct {
 	RolledFrom *string `json:"rolledFrom"`
 	// AllowedIPs: the networks the key works from ([]: anywhere).
 	AllowedIPs []string `json:"allowedIps"`
+	// RateLimit: the key's own limit (null: only its tenant's).
+	RateLimit *RateLimit `json:"rateLimit"`
 	// LegacyFormat: issued before keys carried a checksum; roll it to get
 	// one that scanners recognise.
 	LegacyFormat bool `json:"legacyFormat"`
@@ -186,7 +192,7 @@ func (k Key) View(now time.Time) View {
 		v.Permissions = []Permission{}
 	}
 	v.LegacyFormat = !k.Checked
-	v.AllowedIPs = k.AllowedIPs
+	v.AllowedIPs, v.RateLimit = k.AllowedIPs, k.RateLimit
 	if v.AllowedIPs == nil {
 		v.AllowedIPs = []string{}
 	}

@@ -81,7 +81,7 @@ func (s *Service) Issue(ctx context.Context, tenantID, createdBy string, in NewK
 			Name: strings.TrimSpace(in.Name), Prefix: DisplayPrefix(plain), Lookup: LookupID(plain),
 			Hash: string(hash), Permissions: in.Permissions,
 			CreatedAt: isotime.Format(s.now()), CreatedBy: createdBy, ValidUntil: until, AllowedIPs: in.AllowedIPs, Checked: true,
-			ExpiryDay: expiryDay(until),
+			RateLimit: in.RateLimit, ExpiryDay: expiryDay(until),
 		}
 		err = s.Store.Create(ctx, k)
 		if errors.Is(err, errCollision) && attempt < 2 {
@@ -130,6 +130,9 @@ func (s *Service) Roll(ctx context.Context, tenantID, id, by string, overlap tim
 			TenantID: tenantID, ID: "key_" + strings.ToLower(ulid.Make().String()),
 			Name: old.Name, Prefix: DisplayPrefix(plain), Lookup: LookupID(plain), Hash: string(hash), Permissions: old.Permissions,
 			CreatedAt: isotime.Format(now), CreatedBy: by, RolledFrom: old.ID, AllowedIPs: old.AllowedIPs, Checked: true,
+		}
+		if limit, id := old.OwnLimit(); limit != nil {
+			next.RateLimit, next.LimitID = limit, id
 		}
 		var inherited time.Time
 		if created, err := isotime.Parse(old.CreatedAt); err == nil && old.ValidUntil != "" {

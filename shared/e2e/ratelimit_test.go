@@ -28,22 +28,51 @@ import (
 // function's own (IAM-checked) client.
 type readCounter struct {
 	dynamo.API
-	reads atomic.Int64
+	reads atomic.Int64 // GetItem, BatchGetItem, Query
+	calls atomic.Int64 // every call, reads and writes
 }
 
 func (c *readCounter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.reads.Add(1)
+	c.calls.Add(1)
 	return c.API.GetItem(ctx, in, o...)
 }
 
 func (c *readCounter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	c.reads.Add(1)
+	c.calls.Add(1)
 	return c.API.BatchGetItem(ctx, in, o...)
 }
 
 func (c *readCounter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	c.reads.Add(1)
+	c.calls.Add(1)
 	return c.API.Query(ctx, in, o...)
+}
+
+func (c *readCounter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.calls.Add(1)
+	return c.API.PutItem(ctx, in, o...)
+}
+
+func (c *readCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.calls.Add(1)
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+func (c *readCounter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls.Add(1)
+	return c.API.TransactWriteItems(ctx, in, o...)
+}
+
+func (c *readCounter) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.calls.Add(1)
+	return c.API.DeleteItem(ctx, in, o...)
+}
+
+func (c *readCounter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.calls.Add(1)
+	return c.API.BatchWriteItem(ctx, in, o...)
 }
 
 // integrationGateway serves the routes with an integration API of its own

@@ -29,8 +29,19 @@ func readmeSection(t *testing.T, heading string) [][]string {
 	}
 	level := strings.Index(heading, " ")
 	text = text[start+len(heading)+2:]
-	if end := regexp.MustCompile(fmt.Sprintf(`(?m)^#{1,%d} `, level)).FindStringIndex(text); end != nil {
-		text = text[:end[0]]
+	// The section ends at the next heading of its level or higher outside
+	// a code block (a shell comment is not a heading).
+	next := regexp.MustCompile(fmt.Sprintf(`^#{1,%d} `, level))
+	fenced, at := false, 0
+	for line := range strings.SplitAfterSeq(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+		}
+		if !fenced && next.MatchString(line) {
+			text = text[:at]
+			break
+		}
+		at += len(line)
 	}
 	var blocks [][]string
 	for _, part := range strings.Split(text, "```sh\n")[1:] {
@@ -52,33 +63,38 @@ func readmeSection(t *testing.T, heading string) [][]string {
 	return blocks
 }
 
-var exported = regexp.MustCompile(`^export ([A-Z_]+)=`)
+var (
+	exported = regexp.MustCompile(`^export ([A-Z_]+)=`)
+	// fromAnswer is an export README fills from the answer before it:
+	// "export ASSET=asset_...   # its "assetId"".
+	fromAnswer = regexp.MustCompile(`^export ([A-Z_]+)=\S+\s+# its "(\w+)"`)
+)
 
-// README's "Operations for a bad day" runs as written: every curl in it,
-// in order, against the stack, with the variables its first block names
-// (and RECOVERY from the recovery it starts). Each must answer 2xx; an
-// export of a variable this test does not set fails it, so the section
-// cannot grow a command the test skips.
-func TestReadmeOperationsRun(t *testing.T) {
-	t.Parallel()
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Fatal("curl is needed to run README's commands as a user would")
-	}
-	tid := newTenant(t, tenant.Enterprise)
-	owner := token(t, tid, "Owner")
-	rv := newReceiver(t, nil)
-	hook, _ := createWebhook(t, tid, rv.URL, "asset.created")
-	key, _ := newKey(t, tid, "asset:create")
-	createAsset(t, key, nil)
-	settled(t, tid)
-	env := map[string]string{
-		"BASE": server.URL, "TOKEN": owner, "WEBHOOK": hook, "ROW": asString(deliveryRow(t, tid)["id"]),
-		"SINCE": isotime.Format(time.Now().Add(-24 * time.Hour)),
-	}
+// runReadme runs README commands as a user would: every curl in order
+// against the stack, each of which must answer 2xx, with the variables env
+// sets; an export names either one of those, or the field of the answer
+// before it it takes ("# its "id""). Anything else fails the test, so a
+// section cannot grow a command the test skips. It returns how many curls
+// ran.
+func runReadme(t *testing.T, blocks [][]string, env map[string]string) int {
+	t.Helper()
 	ran := 0
-	for _, block := range readmeSection(t, "### Operations for a bad day") {
+	var last []byte
+	for _, block := range blocks {
 		for _, cmd := range block {
 			if strings.HasPrefix(cmd, "#") || cmd == "" {
+				continue
+			}
+			if m := fromAnswer.FindStringSubmatch(cmd); m != nil {
+				var answer map[string]any
+				if err := json.Unmarshal(last, &answer); err != nil {
+					t.Fatalf("%s: the answer before it is not a JSON object: %s", cmd, last)
+				}
+				v, ok := answer[m[2]].(string)
+				if !ok || v == "" {
+					t.Fatalf("%s: the answer before it has no %q: %s", cmd, m[2], last)
+				}
+				env[m[1]] = v
 				continue
 			}
 			if m := exported.FindStringSubmatch(cmd); m != nil {
@@ -100,16 +116,82 @@ func TestReadmeOperationsRun(t *testing.T) {
 				t.Fatalf("%s\n%v: %s", cmd, err, out)
 			}
 			ran++
-			var answer struct{ ID string }
-			if json.Unmarshal(out, &answer) == nil && strings.HasPrefix(answer.ID, "rcv_") {
-				env["RECOVERY"] = answer.ID
-			}
+			last = out
 		}
 	}
-	if _, ok := env["RECOVERY"]; !ok || ran < 6 {
+	return ran
+}
+
+// README's "Operations for a bad day" runs as written, with the variables
+// its first block names (and RECOVERY from the recovery it starts).
+func TestReadmeOperationsRun(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run README's commands as a user would")
+	}
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	rv := newReceiver(t, nil)
+	hook, _ := createWebhook(t, tid, rv.URL, "asset.created")
+	key, _ := newKey(t, tid, "asset:create")
+	createAsset(t, key, nil)
+	settled(t, tid)
+	env := map[string]string{
+		"BASE": server.URL, "TOKEN": owner, "WEBHOOK": hook, "ROW": asString(deliveryRow(t, tid)["id"]),
+		"SINCE": isotime.Format(time.Now().Add(-24 * time.Hour)),
+	}
+	ran := runReadme(t, readmeSection(t, "### Operations for a bad day"), env)
+	if !strings.HasPrefix(env["RECOVERY"], "rcv_") || ran < 6 {
 		t.Fatalf("ran %d commands (recovery %q)", ran, env["RECOVERY"])
 	}
 	if v := call(t, "GET", "/api/integrations/webhooks/"+hook, owner, nil).json(t); v["verifiedAt"] == nil {
 		t.Fatalf("README's verify did not verify: %v", v)
+	}
+}
+
+// README's "Try it" walkthrough of keys and the integration API runs as
+// written (its first block: the second needs a receiver on port 9000), and
+// leaves what it says: the rolled key revoked, the old one working through
+// its overlap, the keys with an allowlist, a rate limit and an end, and the
+// tenant's lifetime policy.
+func TestReadmeTryItRuns(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run README's commands as a user would")
+	}
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	env := map[string]string{"BASE": server.URL, "TOKEN": owner}
+	blocks := readmeSection(t, "## Try it")
+	if ran := runReadme(t, blocks[:1], env); ran < 13 {
+		t.Fatalf("ran %d commands", ran)
+	}
+	if !strings.HasPrefix(env["ASSET"], "asset_") || env["KEY_ID"] == env["NEW_KEY_ID"] {
+		t.Fatalf("variables: %v", env)
+	}
+	if !works(t, env["KEY"]) {
+		t.Fatal("the rolled key stopped before its overlap")
+	}
+	byName := map[string][]map[string]any{}
+	for _, k := range call(t, "GET", "/api/integrations/api-keys", owner, nil).json(t)["apiKeys"].([]any) {
+		k := k.(map[string]any)
+		byName[asString(k["name"])] = append(byName[asString(k["name"])], k)
+	}
+	for id, status := range map[string]string{env["KEY_ID"]: "active", env["NEW_KEY_ID"]: "revoked"} {
+		found := false
+		for _, k := range byName["ERP Connector - Production"] {
+			found = found || k["id"] == id && k["status"] == status
+		}
+		if !found {
+			t.Fatalf("key %s is not %s: %v", id, status, byName["ERP Connector - Production"])
+		}
+	}
+	if len(byName["Plant gateway"]) != 1 || len(byName["Plant gateway"][0]["allowedIps"].([]any)) != 3 ||
+		len(byName["Fleet trackers"]) != 1 || byName["Fleet trackers"][0]["rateLimit"] == nil ||
+		len(byName["Contractor sync"]) != 1 || byName["Contractor sync"][0]["expiresAt"] == nil {
+		t.Fatalf("keys: %v", byName)
+	}
+	if p := call(t, "GET", "/api/integrations/api-key-policy", owner, nil).json(t); p["maxLifetimeDays"] != float64(366) {
+		t.Fatalf("policy: %v", p)
 	}
 }

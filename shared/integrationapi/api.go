@@ -118,10 +118,7 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 		}
 		if err := a.admit(ctx, w.Header(), principal); err != nil {
 			// No API log entry: one per refused request would let a flood
-			// write as fast as it is refused.
-			if e, _ := apierror.From(err); e.Code == apierror.RateLimited {
-				a.sampleRefusal(ctx, "tenant", principal.Key.TenantID)
-			}
+			// write as fast as it is refused (admit samples the refusals).
 			httpapi.WriteError(w, r, err)
 			return
 		}
@@ -147,19 +144,21 @@ func (a *API) endpoint(perm apikey.Permission, op operation) http.HandlerFunc {
 	}
 }
 
-// limit is one limit a request takes, and how clients see it.
-type limit struct {
+// limits are what a request takes: a slot of its tenant's limit and, when
+// its key has one, of the key's own limit within it (a share of the
+// tenant's items: the same one write), and how clients see them.
+type limits struct {
 	key    ratelimit.Key
-	policy ratelimit.Policy
+	tenant ratelimit.Policy
+	own    *ratelimit.Policy // the key's own limit (nil: none)
+	share  ratelimit.Share
 }
 
 // Bounds of a tenant's override: no tenant may take the HTTP API's shared
 // throttle (1,000 rps, burst 2,000) whole.
 const maxRate, maxBurst = 1000, 2000
 
-// limits are what a request of p takes, in order: its tenant's share now; a
-// key's share within it (keyschema.RateAPIKey) is one more entry.
-func (a *API) limits(p apikey.Principal) []limit {
+func (a *API) limits(p apikey.Principal) limits {
 	rate, burst := a.Rate, a.Burst
 	if p.Profile.APIRateLimit > 0 {
 		rate = min(p.Profile.APIRateLimit, maxRate)
@@ -167,28 +166,47 @@ func (a *API) limits(p apikey.Principal) []limit {
 	if p.Profile.APIRateBurst > 0 {
 		burst = min(p.Profile.APIRateBurst, maxBurst)
 	}
-	return []limit{{
+	ls := limits{
 		key:    ratelimit.Key{TenantID: p.Key.TenantID, Scope: keyschema.RateAPI},
-		policy: ratelimit.Policy{Name: "tenant", Limit: ratelimit.PerSecond(float64(max(rate, 1)), max(burst, 1))},
-	}}
+		tenant: ratelimit.Policy{Name: "tenant", Limit: ratelimit.PerSecond(float64(max(rate, 1)), max(burst, 1))},
+	}
+	if own, id := p.Key.OwnLimit(); own != nil {
+		l := ratelimit.Limit{Every: own.Period() / time.Duration(own.Requests), Burst: own.Requests}
+		ls.own = &ratelimit.Policy{Name: "key", Limit: l}
+		ls.share = ratelimit.Share{ID: id, Limit: l}
+	}
+	return ls
 }
 
-// admit takes a slot of each limit, or answers RATE_LIMITED with the
-// headers of the one that refused. Admitted responses carry the policies.
+// admit takes a slot of the request's limits, or answers RATE_LIMITED with
+// the headers of the one that refused. Admitted responses carry the policies.
 func (a *API) admit(ctx context.Context, h http.Header, p apikey.Principal) error {
 	ls := a.limits(p)
-	fields := make([]string, 0, len(ls))
-	for _, l := range ls {
-		ok, wait, err := ratelimit.Admit(ctx, a.Limiter, l.key, l.policy.Limit, a.Now())
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return l.policy.Refuse(h, wait)
-		}
-		fields = append(fields, l.policy.Field())
+	var (
+		ok, byKey bool
+		wait      time.Duration
+		err       error
+	)
+	if ls.own == nil {
+		ok, wait, err = ratelimit.Admit(ctx, a.Limiter, ls.key, ls.tenant.Limit, a.Now())
+	} else {
+		ok, byKey, wait, err = ratelimit.AdmitShare(ctx, a.Limiter, ls.key, ls.tenant.Limit, ls.share, a.Now())
 	}
-	h.Set("RateLimit-Policy", strings.Join(fields, ", "))
+	switch {
+	case err != nil:
+		return err
+	case !ok && byKey:
+		a.sampleRefusal(ctx, "key "+p.Key.ID, p.Key.TenantID)
+		return ls.own.Refuse(h, wait)
+	case !ok:
+		a.sampleRefusal(ctx, "tenant", p.Key.TenantID)
+		return ls.tenant.Refuse(h, wait)
+	}
+	fields := ls.tenant.Field()
+	if ls.own != nil {
+		fields += ", " + ls.own.Field()
+	}
+	h.Set("RateLimit-Policy", fields)
 	return nil
 }
 

@@ -315,6 +315,3 @@ func RateRecoveries(webhookID string) string { return "RECOVER#" + webhookID }
 
 // RateResends is one webhook's share of resends from the Activity Log.
 func RateResends(webhookID string) string { return "RESEND#" + webhookID }
-
-// RateAPIKey is one API key's share of the integration API (per-key limits, a later issue).
-func RateAPIKey(keyID string) string { return "API#" + keyID }

@@ -37,7 +37,6 @@ func TestKeysAsTheDataTableSpellsThem(t *testing.T) {
 		{Rate("t1", RateSlowSends, 0), Key{"TENANT#t1#RATE#SLOWSEND#0", "RATE"}},
 		{Rate("t1", RateAPI, 3), Key{"TENANT#t1#RATE#API#3", "RATE"}},
 		{Rate("t1", RateTestEvents("wh_1"), 0), Key{"TENANT#t1#RATE#TEST#wh_1#0", "RATE"}},
-		{Rate("t1", RateAPIKey("key_1"), 0), Key{"TENANT#t1#RATE#API#key_1#0", "RATE"}},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %v, want %v", c.got, c.want)

@@ -17,8 +17,12 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +98,9 @@ type Limiter interface {
 	// ask again, or zero when the limit's item changed under every write
 	// tried (a busy limit: ask again shortly).
 	Reserve(ctx context.Context, key Key, l Limit, horizon time.Duration) (ok bool, start time.Time, err error)
+	// ReserveShare is Reserve for a slot of l and of a share within it at
+	// once; byShare says, when ok is false, that the share refused.
+	ReserveShare(ctx context.Context, key Key, l Limit, s Share, horizon time.Duration) (ok bool, start time.Time, byShare bool, err error)
 	// Hold makes every slot of the limit start at until or later.
 	Hold(ctx context.Context, key Key, l Limit, until time.Time) error
 }
@@ -103,9 +110,63 @@ type Key struct{ TenantID, Scope string }
 
 func (k Key) item(shard int) keyschema.Key { return keyschema.Rate(k.TenantID, k.Scope, shard) }
 
+// Share is a limit within another: an API key's own limit inside its
+// tenant's. Its state is one more attribute of some of the outer limit's
+// items, so one conditional write takes a slot of both. A share adds no
+// call and no item, and its writes are the outer limit's, spread as they
+// are: a share never heats a partition the outer limit does not.
+type Share struct {
+	ID    string // names the share among the outer limit's (an API key's limit id)
+	Limit Limit  // its rate and burst; its Shards are chosen by place
+}
+
+// place says which of outer's shards carry s: as many as s's rate needs at
+// outer's rate per shard, so that s's own limit, not where it lives, caps
+// it (a share faster than outer spans every shard), starting at one its ID
+// picks, so that the shares of one tenant spread over its items. The
+// returned Limit is s's, spread over those shards.
+func (s Share) place(outer Limit) (first, count int, l Limit) {
+	n := max(outer.Shards, 1)
+	count = n
+	if s.Limit.Every > 0 {
+		// A shard of outer admits one every outer.Every*n; s needs one
+		// every s.Limit.Every.
+		count = min(n, max(1, int((outer.Every*time.Duration(n)+s.Limit.Every-1)/s.Limit.Every)))
+	}
+	sum := sha256.Sum256([]byte(s.ID))
+	first = int(binary.BigEndian.Uint32(sum[:4]) % uint32(n))
+	l = s.Limit
+	l.Shards = count
+	return first, count, l
+}
+
+// attr is the share's attribute in the outer limit's items: a short digest
+// of its ID, so that an item carrying many shares stays small (a write
+// costs a unit per KB).
+func (s Share) attr() string {
+	sum := sha256.Sum256([]byte(s.ID))
+	return "s_" + base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
 // Admit takes a slot now if one is free; otherwise it says how long until one is.
 func Admit(ctx context.Context, lim Limiter, key Key, l Limit, now time.Time) (ok bool, retryAfter time.Duration, err error) {
 	ok, start, err := lim.Reserve(ctx, key, l, 0)
+	return admitted(ok, start, err, l, now)
+}
+
+// AdmitShare is Admit for l and a share within it: both take a slot, or
+// neither does; byShare says the share refused.
+func AdmitShare(ctx context.Context, lim Limiter, key Key, l Limit, s Share, now time.Time) (ok, byShare bool, retryAfter time.Duration, err error) {
+	ok, start, byShare, err := lim.ReserveShare(ctx, key, l, s, 0)
+	every := l.Every
+	if byShare {
+		every = s.Limit.Every
+	}
+	ok, retryAfter, err = admitted(ok, start, err, Limit{Every: every}, now)
+	return ok, byShare, retryAfter, err
+}
+
+func admitted(ok bool, start time.Time, err error, l Limit, now time.Time) (bool, time.Duration, error) {
 	if err != nil || ok {
 		return ok, 0, err
 	}
@@ -115,6 +176,31 @@ func Admit(ctx context.Context, lim Limiter, key Key, l Limit, now time.Time) (o
 	return false, max(start.Sub(now), time.Millisecond), nil
 }
 
+// cell is one limit's state in an item: the attribute holding its TAT, and
+// the limit as that item sees it (its Shards: the items it is spread over).
+type cell struct {
+	attr  string
+	limit Limit
+}
+
+// cells are the item a slot is taken in and the limits kept there: l's
+// own TAT, and s's when there is one, on a shard that carries both.
+func cells(key Key, l Limit, s *Share) (keyschema.Key, []cell) {
+	own := cell{attr: "tat", limit: l}
+	if s == nil {
+		return key.item(rand.IntN(max(l.Shards, 1))), []cell{own}
+	}
+	first, count, sl := s.place(l)
+	shard := (first + rand.IntN(count)) % max(l.Shards, 1)
+	return key.item(shard), []cell{own, {attr: s.attr(), limit: sl}}
+}
+
+// hintKey is one cell of one item.
+type hintKey struct {
+	item keyschema.Key
+	attr string
+}
+
 // Table keeps limits in IntegrationsTable, one item per limit and shard.
 type Table struct {
 	DB    dynamo.API
@@ -122,7 +208,7 @@ type Table struct {
 	Now   func() time.Time // nil: time.Now
 
 	mu   sync.Mutex
-	hint map[keyschema.Key]time.Time // the TAT this instance last saw, to pick the likelier write first
+	hint map[hintKey]time.Time // the TAT this instance last saw, to pick the likelier write first
 }
 
 // hints bounds the TATs an instance remembers (a guess, not state: losing one costs a write).
@@ -146,17 +232,52 @@ func millis(at time.Time) string { return strconv.FormatInt(at.UnixMilli(), 10) 
 // fits the TAT it guessed (at rest: set it from now; busy: add the interval
 // to it), and on refusal the item DynamoDB returns says which fits.
 func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Duration) (bool, time.Time, error) {
-	shard := rand.IntN(max(l.Shards, 1))
-	k := key.item(shard)
-	every, tolerance := l.shard()
+	item, cs := cells(key, l, nil)
+	ok, start, _, err := t.reserve(ctx, item, cs, horizon)
+	return ok, start, err
+}
+
+// ReserveShare implements Limiter: the same one write, whose update and
+// condition cover both TATs of the item.
+func (t *Table) ReserveShare(ctx context.Context, key Key, l Limit, s Share, horizon time.Duration) (bool, time.Time, bool, error) {
+	item, cs := cells(key, l, &s)
+	ok, start, by, err := t.reserve(ctx, item, cs, horizon)
+	return ok, start, by == 1, err
+}
+
+// decide is GCRA for every cell of an item at once: the slot is free when
+// it is free in each, and starts when the last of them allows; refused, by
+// is the cell whose slot is furthest off.
+func decide(cs []cell, tats []time.Time, now time.Time, horizon time.Duration) (ds []Decision, ok bool, start time.Time, by int) {
+	ds = make([]Decision, len(cs))
+	ok, by = true, -1
+	for i, c := range cs {
+		ds[i] = Decide(c.limit, tats[i], now, horizon)
+		switch {
+		case !ds[i].OK && (by < 0 || ds[i].Start.After(ds[by].Start)):
+			ok, by = false, i
+		case ds[i].OK && ok:
+			start = later(start, ds[i].Start)
+		}
+	}
+	if !ok {
+		start = ds[by].Start
+	}
+	return ds, ok, start, by
+}
+
+func (t *Table) reserve(ctx context.Context, item keyschema.Key, cs []cell, horizon time.Duration) (bool, time.Time, int, error) {
 	clock := func() time.Time { return time.UnixMilli(t.now().UnixMilli()) } // the item keeps milliseconds
 	now := clock()
+	tats := make([]time.Time, len(cs))
 	t.mu.Lock()
-	tat := t.hint[k]
+	for i, c := range cs {
+		tats[i] = t.hint[hintKey{item, c.attr}]
+	}
 	t.mu.Unlock()
 	for try := range 3 {
-		d := Decide(l, tat, now, horizon)
-		if !d.OK && try > 0 {
+		_, ok, start, by := decide(cs, tats, now, horizon)
+		if !ok && try > 0 {
 			// The refused write may have taken seconds (a slow or retried
 			// call): weighed against the time before it, the TAT others
 			// moved meanwhile looks like a burst used up, and a tenant far
@@ -166,52 +287,78 @@ func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Dura
 			// below, which concurrent writers never refuse each other.)
 			if fresh := clock(); fresh.After(now) {
 				now = fresh
-				d = Decide(l, tat, now, horizon)
+				_, ok, start, by = decide(cs, tats, now, horizon)
 			}
 		}
-		if !d.OK {
-			return false, d.Start, nil
+		if !ok {
+			return false, start, by, nil
 		}
-		in := &dynamodb.UpdateItemInput{
-			TableName: aws.String(t.Table), Key: k.Attrs(),
-			ExpressionAttributeNames:            map[string]string{"#tat": "tat"},
-			ReturnValues:                        types.ReturnValueUpdatedNew,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}
-		if !tat.After(now) {
-			// At rest: the slot starts now and the TAT is now + every.
-			in.UpdateExpression = aws.String("SET #tat = :tat, expiresAt = :exp")
-			in.ConditionExpression = aws.String("attribute_not_exists(#tat) OR #tat <= :now")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{
-				":tat": num(millis(now.Add(every))), ":now": num(millis(now)), ":exp": num(expiry(now.Add(every))),
-			}
-		} else {
-			// Busy: the slot starts at TAT - tolerance if that is within the horizon.
-			in.UpdateExpression = aws.String("SET #tat = #tat + :every, expiresAt = :exp")
-			in.ConditionExpression = aws.String("#tat > :now AND #tat <= :last")
-			in.ExpressionAttributeValues = map[string]types.AttributeValue{
-				":every": num(strconv.FormatInt(every.Milliseconds(), 10)), ":now": num(millis(now)),
-				":last": num(millis(now.Add(tolerance + horizon))), ":exp": num(expiry(now.Add(tolerance + horizon + every))),
-			}
-		}
+		in := update(item, cs, tats, now, horizon)
+		in.TableName = aws.String(t.Table)
 		out, err := t.DB.UpdateItem(ctx, in)
 		held, refused := dynamo.Refused(err)
 		switch {
 		case err == nil:
-			got := tatOf(out.Attributes)
-			t.remember(k, got)
-			return true, later(now, got.Add(-every-tolerance)), nil
+			start := now
+			for _, c := range cs {
+				got := tatOf(out.Attributes, c.attr)
+				t.remember(hintKey{item, c.attr}, got)
+				every, tolerance := c.limit.shard()
+				start = later(start, got.Add(-every-tolerance))
+			}
+			return true, start, -1, nil
 		case refused:
-			tat = tatOf(held) // the TAT as it is: the next try takes the update that fits it
-			t.remember(k, tat)
+			for i, c := range cs { // the TATs as they are: the next try takes the updates that fit them
+				tats[i] = tatOf(held, c.attr)
+				t.remember(hintKey{item, c.attr}, tats[i])
+			}
 		default:
-			return false, time.Time{}, dynamo.Translate("take a rate-limit slot", err)
+			return false, time.Time{}, -1, dynamo.Translate("take a rate-limit slot", err)
 		}
 	}
 	// Three refusals in a row: the TAT moves under us as fast as we read it,
 	// which is a busy limit. The caller asks again shortly rather than spin
 	// here; a zero time tells it apart from a slot beyond the horizon.
-	return false, time.Time{}, nil
+	return false, time.Time{}, 0, nil
+}
+
+// update is the one conditional write that takes a slot of every cell,
+// each by the update that fits the TAT guessed for it: at rest, the slot
+// starts now and the TAT is now + every; busy, the slot starts at TAT -
+// tolerance if that is within the horizon, and the TAT moves on by every.
+func update(item keyschema.Key, cs []cell, tats []time.Time, now time.Time, horizon time.Duration) *dynamodb.UpdateItemInput {
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{":now": num(millis(now))}
+	var sets, conds []string
+	var keep time.Time // the latest TAT written: the item lives idle past it
+	for i, c := range cs {
+		every, tolerance := c.limit.shard()
+		n, v := "#t"+strconv.Itoa(i), ":t"+strconv.Itoa(i)
+		names[n] = c.attr
+		if !tats[i].After(now) {
+			sets = append(sets, n+" = "+v)
+			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" <= :now)")
+			values[v] = num(millis(now.Add(every)))
+			keep = later(keep, now.Add(every))
+		} else {
+			last := ":l" + strconv.Itoa(i)
+			sets = append(sets, n+" = "+n+" + "+v)
+			conds = append(conds, "("+n+" > :now AND "+n+" <= "+last+")")
+			values[v] = num(strconv.FormatInt(every.Milliseconds(), 10))
+			values[last] = num(millis(now.Add(tolerance + horizon)))
+			keep = later(keep, now.Add(tolerance+horizon+every))
+		}
+	}
+	values[":exp"] = num(expiry(keep))
+	return &dynamodb.UpdateItemInput{
+		Key:                                 item.Attrs(),
+		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ") + ", expiresAt = :exp"),
+		ConditionExpression:                 aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueUpdatedNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
 }
 
 // Hold implements Limiter: each shard's TAT is set to Hold(l, until)
@@ -230,16 +377,16 @@ func (t *Table) Hold(ctx context.Context, key Key, l Limit, until time.Time) err
 		if err != nil && !dynamo.ConditionFailed(err) {
 			return dynamo.Translate("hold a rate limit", err)
 		}
-		t.remember(k, tat)
+		t.remember(hintKey{k, "tat"}, tat)
 	}
 	return nil
 }
 
-func (t *Table) remember(k keyschema.Key, tat time.Time) {
+func (t *Table) remember(k hintKey, tat time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.hint == nil || len(t.hint) >= hints {
-		t.hint = map[keyschema.Key]time.Time{}
+		t.hint = map[hintKey]time.Time{}
 	}
 	t.hint[k] = tat
 }
@@ -255,8 +402,8 @@ func num(s string) types.AttributeValue { return &types.AttributeValueMemberN{Va
 
 func expiry(tat time.Time) string { return strconv.FormatInt(tat.Add(idle).Unix(), 10) }
 
-func tatOf(item map[string]types.AttributeValue) time.Time {
-	if n, ok := item["tat"].(*types.AttributeValueMemberN); ok {
+func tatOf(item map[string]types.AttributeValue, attr string) time.Time {
+	if n, ok := item[attr].(*types.AttributeValueMemberN); ok {
 		if ms, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
 			return time.UnixMilli(ms)
 		}
@@ -269,22 +416,40 @@ func tatOf(item map[string]types.AttributeValue) time.Time {
 type Memory struct {
 	Now func() time.Time
 	mu  sync.Mutex
-	tat map[keyschema.Key]time.Time
+	tat map[hintKey]time.Time
 }
 
 // Reserve implements Limiter.
 func (m *Memory) Reserve(_ context.Context, key Key, l Limit, horizon time.Duration) (bool, time.Time, error) {
+	item, cs := cells(key, l, nil)
+	ok, start, _ := m.reserve(item, cs, horizon)
+	return ok, start, nil
+}
+
+// ReserveShare implements Limiter.
+func (m *Memory) ReserveShare(_ context.Context, key Key, l Limit, s Share, horizon time.Duration) (bool, time.Time, bool, error) {
+	item, cs := cells(key, l, &s)
+	ok, start, by := m.reserve(item, cs, horizon)
+	return ok, start, by == 1, nil
+}
+
+func (m *Memory) reserve(item keyschema.Key, cs []cell, horizon time.Duration) (bool, time.Time, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tat == nil {
-		m.tat = map[keyschema.Key]time.Time{}
+		m.tat = map[hintKey]time.Time{}
 	}
-	k := key.item(rand.IntN(max(l.Shards, 1)))
-	d := Decide(l, m.tat[k], m.Now(), horizon)
-	if d.OK {
-		m.tat[k] = d.TAT
+	tats := make([]time.Time, len(cs))
+	for i, c := range cs {
+		tats[i] = m.tat[hintKey{item, c.attr}]
 	}
-	return d.OK, d.Start, nil
+	ds, ok, start, by := decide(cs, tats, m.Now(), horizon)
+	if ok {
+		for i, c := range cs {
+			m.tat[hintKey{item, c.attr}] = ds[i].TAT
+		}
+	}
+	return ok, start, by
 }
 
 // Hold implements Limiter.
@@ -292,10 +457,10 @@ func (m *Memory) Hold(_ context.Context, key Key, l Limit, until time.Time) erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tat == nil {
-		m.tat = map[keyschema.Key]time.Time{}
+		m.tat = map[hintKey]time.Time{}
 	}
 	for shard := range max(l.Shards, 1) {
-		k := key.item(shard)
+		k := hintKey{key.item(shard), "tat"}
 		m.tat[k] = later(m.tat[k], Hold(l, until))
 	}
 	return nil
