@@ -111,6 +111,7 @@ func (a *API) table() []endpoint {
 		{http.MethodPost, "/api/integrations/api-keys", access{owner, tenant.Growth}, a.createKey},
 		{http.MethodPost, "/api/integrations/api-keys/{id}/revoke", access{owner, tenant.Growth}, a.revokeKey},
 		{http.MethodPost, "/api/integrations/api-keys/{id}/roll", access{owner, tenant.Growth}, a.rollKey},
+		{http.MethodPatch, "/api/integrations/api-keys/{id}", access{owner, tenant.Growth}, a.updateKey},
 		{http.MethodGet, "/api/integrations/api-key-policy", access{owner, tenant.Growth}, a.getKeyPolicy},
 		{http.MethodPut, "/api/integrations/api-key-policy", access{owner, tenant.Growth}, a.putKeyPolicy},
 		// Entra: the page on every plan (it draws the gate); reads for any

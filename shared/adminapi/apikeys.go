@@ -103,6 +103,25 @@ func (a *API) rollKey(w http.ResponseWriter, r *http.Request, u User) error {
 	return nil
 }
 
+// updateKey changes a working key's name, allowlist or rate limit in
+// place: no new secret, and the next request with the key meets it.
+func (a *API) updateKey(w http.ResponseWriter, r *http.Request, u User) error {
+	id, err := keyID(r)
+	if err != nil {
+		return err
+	}
+	var in apikey.KeyChange
+	if err := httpapi.ReadValid(r, &in, in.Validate); err != nil {
+		return err
+	}
+	k, err := a.Keys.Store.Update(r.Context(), u.TenantID, id, in, u.Subject, a.Now())
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, k.View(a.Now()))
+	return nil
+}
+
 // keyPolicy is the body of GET and PUT /api-key-policy.
 type keyPolicy struct {
 	MaxLifetimeDays *int    `json:"maxLifetimeDays"` // null: no limit

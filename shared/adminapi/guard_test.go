@@ -46,6 +46,7 @@ var documented = map[string]access{
 	"POST /api/integrations/api-keys":                             {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys/{id}/revoke":                 {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"POST /api/integrations/api-keys/{id}/roll":                   {[]tenant.Role{tenant.Owner}, tenant.Growth},
+	"PATCH /api/integrations/api-keys/{id}":                       {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"GET /api/integrations/api-key-policy":                        {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	"PUT /api/integrations/api-key-policy":                        {[]tenant.Role{tenant.Owner}, tenant.Growth},
 	// Entra: the page answers everyone (below Enterprise, with the gate).

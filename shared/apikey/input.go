@@ -1,6 +1,9 @@
 package apikey
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -88,4 +91,59 @@ func (in RollInput) Overlap() time.Duration {
 		return DefaultRollOverlap
 	}
 	return time.Duration(*in.OverlapHours) * time.Hour
+}
+
+// KeyChange is the body of PATCH /api/integrations/api-keys/{id}: the
+// restrictions of a working key, changed without a new secret (a key
+// running away throttled, an allowlist added after an incident). Its
+// permissions are not among them: what a key may do is fixed when it is
+// shown, so a different grant is a new key.
+type KeyChange struct {
+	Name *string `json:"name"`
+	// AllowedIPs replaces the allowlist ([]: anywhere).
+	AllowedIPs *[]string `json:"allowedIps"`
+	// RateLimit replaces the key's own limit (null: only its tenant's).
+	RateLimit OptionalLimit `json:"rateLimit"`
+}
+
+// OptionalLimit is a rate limit that may be null, and knows whether it was sent.
+type OptionalLimit struct {
+	Set   bool
+	Limit *RateLimit
+}
+
+// AcceptsNull marks OptionalLimit as a field that takes null (httpapi.NullAccepter).
+func (*OptionalLimit) AcceptsNull() bool { return true }
+
+// UnmarshalJSON takes null or a limit object with nothing else in it.
+func (o *OptionalLimit) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(bytes.TrimSpace(b)) == "null" {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	var r RateLimit
+	if err := d.Decode(&r); err != nil {
+		return errors.New(`must be {"requests": n, "per": "second" or "minute"}, or null`)
+	}
+	o.Limit = &r
+	return nil
+}
+
+// Validate checks a change.
+func (in *KeyChange) Validate() error {
+	var p validate.Problems
+	if in.Name == nil && in.AllowedIPs == nil && !in.RateLimit.Set {
+		p.Add("body", "give at least one of name, allowedIps, rateLimit")
+	}
+	if in.Name != nil {
+		*in.Name = p.Text("name", *in.Name, validate.Line, maxNameLength, true)
+	}
+	if in.AllowedIPs != nil {
+		nets := checkNetworks(&p, "allowedIps", *in.AllowedIPs)
+		in.AllowedIPs = &nets
+	}
+	in.RateLimit.Limit.check(&p, "rateLimit")
+	return p.Err()
 }

@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -243,4 +244,88 @@ func (s *Store) touch(ctx context.Context, tenantID, id string, at, cutoff, ip, 
 		return nil
 	}
 	return dynamo.Translate("touch api key", err)
+}
+
+// Update applies c to key id of the tenant, with a System entry saying
+// what changed and who changed it, in one transaction, and only while the
+// key works (a key revoked or past its end meanwhile is a conflict, and
+// nothing is written). It returns the key as it now is; the next request
+// with it meets the change (records are read on every request).
+func (s *Store) Update(ctx context.Context, tenantID, id string, c KeyChange, by string, now time.Time) (Key, error) {
+	k, found, err := s.Get(ctx, tenantID, id)
+	switch {
+	case err != nil:
+		return Key{}, err
+	case !found:
+		return Key{}, apierror.New(apierror.NotFound, "no API key %q", id)
+	case !k.Works(now):
+		return Key{}, apierror.New(apierror.Conflict, "a revoked or expired key cannot be changed; create a new key")
+	}
+	var sets, removes, changed []string
+	values := map[string]types.AttributeValue{":now": &types.AttributeValueMemberS{Value: isotime.Format(now)}}
+	if c.Name != nil {
+		sets = append(sets, "#name = :name")
+		values[":name"] = &types.AttributeValueMemberS{Value: *c.Name}
+		changed = append(changed, fmt.Sprintf("name: %q", *c.Name))
+	}
+	if c.AllowedIPs != nil {
+		if len(*c.AllowedIPs) == 0 {
+			removes = append(removes, "allowedIps")
+			changed = append(changed, "allowedIps: anywhere")
+		} else {
+			v, err := attributevalue.Marshal(*c.AllowedIPs)
+			if err != nil {
+				return Key{}, err
+			}
+			sets, values[":ips"] = append(sets, "allowedIps = :ips"), v
+			changed = append(changed, fmt.Sprintf("allowedIps: %d network(s)", len(*c.AllowedIPs)))
+		}
+	}
+	if c.RateLimit.Set {
+		if c.RateLimit.Limit == nil {
+			removes = append(removes, "rateLimit")
+			changed = append(changed, "rateLimit: the tenant's only")
+		} else {
+			v, err := attributevalue.Marshal(c.RateLimit.Limit)
+			if err != nil {
+				return Key{}, err
+			}
+			sets, values[":limit"] = append(sets, "rateLimit = :limit"), v
+			changed = append(changed, fmt.Sprintf("rateLimit: %d a %s", c.RateLimit.Limit.Requests, c.RateLimit.Limit.Per))
+		}
+	}
+	expr := ""
+	if len(sets) > 0 {
+		expr = "SET " + strings.Join(sets, ", ")
+	}
+	if len(removes) > 0 {
+		expr += " REMOVE " + strings.Join(removes, ", ")
+	}
+	entry, err := systemlog.Item(systemlog.Entry{
+		TenantID: tenantID, Event: systemlog.KeyUpdated, ResourceType: "apiKey", ResourceID: id, ResourceName: k.Name,
+		Status: "updated", Details: fmt.Sprintf("changed by %s: %s", by, strings.Join(changed, "; ")),
+	}, now, s.Retention)
+	if err != nil {
+		return Key{}, err
+	}
+	update := &types.Update{
+		TableName: aws.String(s.Table), Key: keyKey(tenantID, id), UpdateExpression: aws.String(strings.TrimSpace(expr)),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND attribute_not_exists(revokedAt) AND (attribute_not_exists(validUntil) OR validUntil > :now)"),
+		ExpressionAttributeValues: values,
+	}
+	if c.Name != nil {
+		update.ExpressionAttributeNames = map[string]string{"#name": "name"}
+	}
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: update},
+		{Put: &types.Put{TableName: aws.String(s.Table), Item: entry, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	if failed := dynamo.CancelledAt(err); len(failed) == 2 && failed[0] {
+		return Key{}, apierror.New(apierror.Conflict, "the key was revoked or expired meanwhile; reload the registry")
+	}
+	if err != nil {
+		return Key{}, dynamo.Translate("update api key", err)
+	}
+	k, _, err = s.Get(ctx, tenantID, id)
+	return k, err
 }

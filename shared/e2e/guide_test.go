@@ -144,7 +144,7 @@ func TestGuideWebhookOperationsWork(t *testing.T) {
 	for _, o := range g.Operations {
 		byID[o.OperationID] = o
 	}
-	order := []string{"listApiKeys", "createApiKey", "getApiKeyPolicy", "putApiKeyPolicy", "rollApiKey", "revokeApiKey",
+	order := []string{"listApiKeys", "createApiKey", "getApiKeyPolicy", "putApiKeyPolicy", "updateApiKey", "rollApiKey", "revokeApiKey",
 		"listWebhooks", "createWebhook", "getWebhook", "updateWebhook", "testWebhook", "verifyWebhook", "pauseWebhook",
 		"resumeWebhook", "rotateWebhookSecret", "resendDelivery", "recoverWebhook", "getRecovery", "deleteWebhook"}
 	if len(order) != len(byID) {

@@ -104,7 +104,7 @@ func TestKeyRateLimitE2E(t *testing.T) {
 	}
 
 	// The key's state is an attribute of the tenant limit's item, not an item of its own.
-	rates := regexp.MustCompile(`"PK":"TENANT#` + regexp.QuoteMeta(tid) + `#RATE#[^"]*"`).FindAllString(tenantIntegrationsText(t, tid), -1)
+	rates := regexp.MustCompile(`"PK":"TENANT#`+regexp.QuoteMeta(tid)+`#RATE#[^"]*"`).FindAllString(tenantIntegrationsText(t, tid), -1)
 	if len(rates) != 1 || !strings.Contains(rates[0], "#RATE#API#0") {
 		t.Fatalf("rate-limit items %v, want only the tenant's API limit (one shard)", rates)
 	}
@@ -128,4 +128,89 @@ func TestKeyRateLimitE2E(t *testing.T) {
 	if withLimit != without {
 		t.Fatalf("a request with a key limit made %d DynamoDB calls, one without %d", withLimit, without)
 	}
+}
+
+// PATCH /api-keys/{id} changes a working key's name, allowlist and rate
+// limit in place: the very next request meets each change, the secret
+// stays, every change is a System row saying who changed what, and bad
+// bodies, permissions, other tenants' keys and ended keys change nothing.
+func TestUpdateKeyE2E(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	key, id := newKey(t, tid, "asset:create")
+	path := "/api/integrations/api-keys/" + id
+	patch := func(body any) response { return call(t, "PATCH", path, owner, body) }
+	create := func() response {
+		return call(t, "POST", "/api/integrations/assets/create", key, map[string]any{"name": "Crane", "categoryName": "Cranes", "statusName": "ACTIVE"})
+	}
+	expect(t, create(), http.StatusCreated, "")
+
+	// Throttled at once: a limit of 1 a minute admits one more, then refuses.
+	r := patch(map[string]any{"rateLimit": map[string]any{"requests": 1, "per": "minute"}})
+	expect(t, r, http.StatusOK, "")
+	if got, _ := r.json(t)["rateLimit"].(map[string]any); got["requests"] != float64(1) || r.json(t)["id"] != id {
+		t.Fatalf("the answer: %s", r.Body)
+	}
+	expect(t, create(), http.StatusCreated, "")
+	refused := create()
+	expect(t, refused, http.StatusTooManyRequests, "RATE_LIMITED")
+	if got := refused.Header.Get("RateLimit-Policy"); got != `"key";q=1;w=60` {
+		t.Fatalf("refused by %q", got)
+	}
+	// Lifted (null): only the tenant's limit again.
+	expect(t, patch(map[string]any{"rateLimit": nil}), http.StatusOK, "")
+	if r := create(); r.Status != http.StatusCreated || r.Header.Get("RateLimit-Policy") != `"tenant";q=200;w=2` {
+		t.Fatalf("after lifting the limit: %d %q", r.Status, r.Header.Get("RateLimit-Policy"))
+	}
+	// Confined to other networks, then anywhere again; renamed.
+	expect(t, patch(map[string]any{"allowedIps": []string{"10.0.0.0/8"}}), http.StatusOK, "")
+	expect(t, create(), http.StatusForbidden, "IP_NOT_ALLOWED")
+	r = patch(map[string]any{"allowedIps": []string{}, "name": "  Crane gateway "})
+	expect(t, r, http.StatusOK, "")
+	if r.json(t)["name"] != "Crane gateway" || len(r.json(t)["allowedIps"].([]any)) != 0 || r.json(t)["rateLimit"] != nil {
+		t.Fatalf("the answer: %s", r.Body)
+	}
+	expect(t, create(), http.StatusCreated, "")
+
+	// Each change is a System row: who and what, never the key.
+	var sys string
+	waitFor(t, 10*time.Second, "four apikey.updated rows", func() bool {
+		sys = string(call(t, "GET", "/api/integrations/activity?source=system", owner, nil).Body)
+		return strings.Count(sys, `"event":"apikey.updated"`) == 4
+	})
+	for _, want := range []string{"rateLimit: 1 a minute", "rateLimit: the tenant's only", "allowedIps: 1 network(s)", `name: \"Crane gateway\"; allowedIps: anywhere`} {
+		if !strings.Contains(sys, want) {
+			t.Fatalf("no System row says %q: %s", want, sys)
+		}
+	}
+	if strings.Contains(sys, key[8:40]) {
+		t.Fatal("a System row holds the key")
+	}
+
+	// Bad input changes nothing.
+	for _, bad := range []any{
+		map[string]any{}, map[string]any{"permissions": []string{"asset:update"}}, map[string]any{"name": ""},
+		map[string]any{"name": nil}, map[string]any{"allowedIps": []string{"10.0.0.0/33"}}, map[string]any{"allowedIps": nil},
+		map[string]any{"rateLimit": map[string]any{"requests": 0, "per": "second"}}, map[string]any{"rateLimit": "fast"},
+		map[string]any{"rateLimit": map[string]any{"requests": 5, "per": "second", "burst": 9}}, []any{}, "x",
+	} {
+		r := patch(bad)
+		expect(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	expect(t, call(t, "PATCH", path, owner, `{"name":"a",`), http.StatusBadRequest, "")
+	if v := call(t, "GET", "/api/integrations/api-keys", owner, nil).json(t)["apiKeys"].([]any)[0].(map[string]any); v["name"] != "Crane gateway" || v["rateLimit"] != nil {
+		t.Fatalf("bad bodies changed the key: %v", v)
+	}
+	// Only the Owner of the key's own tenant; a malformed or unknown id is 404.
+	expect(t, call(t, "PATCH", path, token(t, tid, "Admin"), map[string]any{"name": "x"}), http.StatusForbidden, "")
+	other := newTenant(t, tenant.Enterprise)
+	expect(t, call(t, "PATCH", path, token(t, other, "Owner"), map[string]any{"name": "mine"}), http.StatusNotFound, "NOT_FOUND")
+	expect(t, call(t, "PATCH", "/api/integrations/api-keys/key_nope", owner, map[string]any{"name": "x"}), http.StatusNotFound, "NOT_FOUND")
+	// An ended key cannot change: expired, then revoked.
+	expireAt(t, tid, id, time.Now().Add(-time.Second))
+	expect(t, patch(map[string]any{"name": "late"}), http.StatusConflict, "CONFLICT")
+	_, id2 := newKey(t, tid)
+	expect(t, call(t, "POST", "/api/integrations/api-keys/"+id2+"/revoke", owner, nil), http.StatusOK, "")
+	expect(t, call(t, "PATCH", "/api/integrations/api-keys/"+id2, owner, map[string]any{"name": "late"}), http.StatusConflict, "CONFLICT")
 }

@@ -163,7 +163,7 @@ func TestReadmeTryItRuns(t *testing.T) {
 	owner := token(t, tid, "Owner")
 	env := map[string]string{"BASE": server.URL, "TOKEN": owner}
 	blocks := readmeSection(t, "## Try it")
-	if ran := runReadme(t, blocks[:1], env); ran < 13 {
+	if ran := runReadme(t, blocks[:1], env); ran < 14 {
 		t.Fatalf("ran %d commands", ran)
 	}
 	if !strings.HasPrefix(env["ASSET"], "asset_") || env["KEY_ID"] == env["NEW_KEY_ID"] {
@@ -184,6 +184,11 @@ func TestReadmeTryItRuns(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("key %s is not %s: %v", id, status, byName["ERP Connector - Production"])
+		}
+	}
+	for _, k := range byName["ERP Connector - Production"] {
+		if l, _ := k["rateLimit"].(map[string]any); l["requests"] != float64(50) || l["per"] != "second" {
+			t.Fatalf("the PATCH's limit, passed on by the roll: %v", k)
 		}
 	}
 	if len(byName["Plant gateway"]) != 1 || len(byName["Plant gateway"][0]["allowedIps"].([]any)) != 3 ||

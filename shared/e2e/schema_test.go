@@ -226,6 +226,11 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("GET", "/api/integrations/alert-settings", "/api/integrations/alert-settings", token(t, newTenant(t, tenant.Growth), "Owner"), nil)
 	do("GET", "/api/integrations/developer-guide", "/api/integrations/developer-guide", owner, nil)
 
+	keyPath := "/api/integrations/api-keys/" + created.json(t)["id"].(string)
+	do("PATCH", "/api/integrations/api-keys/{id}", keyPath, owner, example["updateApiKey"])
+	do("PATCH", "/api/integrations/api-keys/{id}", keyPath, owner, map[string]any{"rateLimit": nil, "allowedIps": []string{}, "name": "renamed"})
+	do("PATCH", "/api/integrations/api-keys/{id}", keyPath, owner, map[string]any{})                                                            // 400
+	do("PATCH", "/api/integrations/api-keys/{id}", "/api/integrations/api-keys/key_00000000000000000000000000", owner, example["updateApiKey"]) // 404
 	rolled := do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/roll", owner, example["rollApiKey"])
 	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/roll", owner, nil) // rolled: 409
 	do("POST", "/api/integrations/api-keys/{id}/roll", "/api/integrations/api-keys/"+rolled.json(t)["id"].(string)+"/roll", owner, map[string]any{"overlapHours": 200})
@@ -237,5 +242,6 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("GET", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, nil)
 	do("PUT", "/api/integrations/api-key-policy", "/api/integrations/api-key-policy", owner, map[string]any{"maxLifetimeDays": nil})
 	do("POST", "/api/integrations/api-keys/{id}/revoke", "/api/integrations/api-keys/"+created.json(t)["id"].(string)+"/revoke", owner, nil)
+	do("PATCH", "/api/integrations/api-keys/{id}", keyPath, owner, example["updateApiKey"]) // revoked: 409
 	do("DELETE", "/api/integrations/webhooks/{id}", wh, owner, nil)
 }

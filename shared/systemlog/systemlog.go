@@ -32,6 +32,7 @@ const (
 	KeyExpiring      = "apikey.expiring"          // an API key expires within 3 days
 	KeyExpired       = "apikey.expired"           // an API key's time passed: requests with it are refused
 	KeyLeaked        = "apikey.leaked"            // a secret scanner reported an API key published; it was revoked
+	KeyUpdated       = "apikey.updated"           // an Owner changed an API key's name, allowlist or rate limit
 )
 
 // Entry is one system event. Details never holds a secret: it is written by
