@@ -276,13 +276,13 @@ func (t *Table) reserve(ctx context.Context, item keyschema.Key, cs []cell, hori
 		tats[i] = t.hint[hintKey{item, c.attr}]
 	}
 	t.mu.Unlock()
-	// Each cell's guess can be refused about twice: a remembered TAT that
-	// looked busy is at rest (the refusal returns it), and at rest another
-	// writer takes the slot first (busy from then on, and busy writers
-	// never refuse each other), unless a slow write makes the time weighed
-	// anew (below). Three tries were enough for one cell; with a share,
-	// three answered 2 of 3,000 requests 429 under make bench's load, far
-	// under both limits.
+	// A cell's guess is refused at most twice: a remembered TAT that looked
+	// busy is at rest (a TAT that moved back: moto's cancelled transactions
+	// restore the whole table), then at rest another writer takes the slot
+	// first; busy from then on, and busy writers never refuse each other.
+	// The cells of one item may be refused one at a time, so each gets two
+	// (three tries for two cells answered 2 of 3,000 make bench requests
+	// 429, far under both limits).
 	for try := range 1 + 2*len(cs) {
 		_, ok, start, by := decide(cs, tats, now, horizon)
 		if !ok && try > 0 {
