@@ -14,6 +14,7 @@ import (
 	"github.com/uniasset/integrations/shared/awsclient"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/httpapi"
+	"github.com/uniasset/integrations/shared/metrics"
 )
 
 // Load fills cfg from the environment and returns the AWS settings, or exits.
@@ -21,6 +22,7 @@ func Load(ctx context.Context, cfg config.Function) aws.Config {
 	SetupLogging(slog.LevelInfo) // so a configuration error is logged as JSON too
 	Must(config.FromEnv(cfg))
 	SetupLogging(config.LogLevelOf(cfg))
+	metrics.SetStack(config.StackOf(cfg))
 	awsCfg, err := awsclient.Load(ctx)
 	Must(err)
 	return awsCfg

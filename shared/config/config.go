@@ -110,6 +110,7 @@ var (
 	EntraReturnURL       = &Var{Name: "ENTRA_RETURN_URL", Shell: true, Kind: BaseURL, Doc: "the UI page the consent callback redirects to with `?entra=<outcome>` (`EntraReturnUrl` parameter); empty: the callback answers JSON"}
 	Region               = &Var{Name: "AWS_REGION", Doc: "set by Lambda; names the execute-api host"}
 	RecordRetentionDays  = &Var{Name: "RECORD_RETENTION_DAYS", Default: "0", Shell: true, Kind: Int, Min: 0, Max: 3650, Doc: "API call rows, delivery records and System entries are deleted this many days after they are written (DynamoDB TTL; the `RecordRetentionDays` parameter); 0 keeps them"}
+	StackName            = &Var{Name: "STACK_NAME", Required: true, Doc: "the stack's name (template: `AWS::StackName`): the dimension of the functions' metrics and their alarms, so two stacks in one account keep theirs apart"}
 	LogLevel             = &Var{Name: "LOG_LEVEL", Default: "INFO", Shell: true, Kind: Level, Doc: "structured JSON logs; keys, tokens, secrets and bodies are never logged"}
 )
 
@@ -121,7 +122,7 @@ var Vars = []*Var{
 	RetrySchedule, RetryHoldMax, DispatchConcurrency, SendRate, SlowAfter, SlowEndpointSlots, SlowTenantSlots, AutoDisableAfter, AutoDisableSpacing, WebhookCacheTTL,
 	RouterConcurrency, WebhookAllowPrivate,
 	PublicAPIURL, EntraClientID, EntraClientSecretARN, EntraSyncQueueURL, EntraLoginURL, GraphURL, EntraReturnURL,
-	Region, RecordRetentionDays, LogLevel,
+	Region, RecordRetentionDays, StackName, LogLevel,
 }
 
 // Lookup is os.LookupEnv's shape, so tests and the local stack can supply a map.
@@ -141,6 +142,8 @@ type Function interface {
 // Common is what every function reads.
 type Common struct {
 	LogLevel slog.Level
+	// Stack is the stack's name, the dimension of every metric.
+	Stack string
 	// Retention is how long API call rows, delivery records and System
 	// entries are kept (0: for ever).
 	Retention retention.Policy
@@ -153,6 +156,7 @@ func Parse(lookup Lookup, c Function) error {
 	r := &reader{lookup: lookup}
 	c.common().LogLevel = r.level(LogLevel)
 	c.common().Retention = retention.Policy{Days: r.int(RecordRetentionDays)}
+	c.common().Stack = r.text(StackName)
 	c.read(r)
 	return errors.Join(r.errs...)
 }
@@ -163,11 +167,15 @@ func FromEnv(c Function) error { return Parse(os.LookupEnv, c) }
 // LogLevelOf is the log level c was configured with.
 func LogLevelOf(c Function) slog.Level { return c.common().LogLevel }
 
+// StackOf is the stack c's function belongs to.
+func StackOf(c Function) string { return c.common().Stack }
+
 // Uses lists the variables c's function reads, in the order it reads them.
 func Uses(c Function) []*Var {
 	r := &reader{lookup: func(string) (string, bool) { return "", false }, uses: []*Var{}}
 	r.level(LogLevel)
 	r.int(RecordRetentionDays)
+	r.text(StackName)
 	c.read(r)
 	return r.uses
 }

@@ -11,7 +11,7 @@ import (
 var required = map[string]string{
 	"ASSETS_TABLE": "a", "INTEGRATIONS_TABLE": "i", "DELIVERY_QUEUE_URL": "https://sqs.example/q", "APP_KEY_SECRET_ARN": "arn:secret",
 	"DELIVERY_DLQ_URL": "https://sqs.example/dlq", "STREAM_DLQ_URL": "https://sqs.example/stream-dlq",
-	"ENTRA_CLIENT_SECRET_ARN": "arn:entra", "ENTRA_SYNC_QUEUE_URL": "https://sqs.example/entra",
+	"ENTRA_CLIENT_SECRET_ARN": "arn:entra", "ENTRA_SYNC_QUEUE_URL": "https://sqs.example/entra", "STACK_NAME": "uniasset-test",
 }
 
 func with(extra map[string]string) Lookup {

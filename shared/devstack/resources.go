@@ -55,6 +55,7 @@ type tableProps struct {
 // <prefix>-<LogicalId>. It is idempotent: what exists is kept.
 func Create(ctx context.Context, awsCfg aws.Config, t *Template, prefix string) (Resources, error) {
 	out := Resources{}
+	t.Stack = prefix
 	db := dynamodb.NewFromConfig(awsCfg)
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	q := sqs.NewFromConfig(awsCfg)
@@ -269,6 +270,11 @@ func (t *Template) ref(name string, res Resources) (string, error) {
 		return "aws", nil
 	case "AWS::URLSuffix":
 		return "amazonaws.com", nil
+	case "AWS::StackName":
+		if t.Stack == "" {
+			return "", fmt.Errorf("!Ref AWS::StackName before the local stack has a name")
+		}
+		return t.Stack, nil
 	}
 	if p, ok := res[name]; ok {
 		return p.Name, nil

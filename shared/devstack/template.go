@@ -28,6 +28,8 @@ type Template struct {
 		} `yaml:"Function"`
 	} `yaml:"Globals"`
 	Resources map[string]Resource `yaml:"Resources"`
+	// Stack is the local stack's name (Create's prefix): AWS::StackName.
+	Stack string `yaml:"-"`
 }
 
 // FunctionVariables is the Environment.Variables a function sets itself.

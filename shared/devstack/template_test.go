@@ -1,8 +1,11 @@
 package devstack
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -10,6 +13,7 @@ import (
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/lambdas"
+	"github.com/uniasset/integrations/shared/metrics"
 	"github.com/uniasset/integrations/shared/streamrouter"
 )
 
@@ -175,6 +179,9 @@ func TestTemplateIsDeployableAndWatched(t *testing.T) {
 		if r.Properties["AlarmActions"] == nil {
 			t.Errorf("alarm on %s notifies nobody", key)
 		}
+		if r.Properties["Namespace"] == metrics.Namespace && !strings.HasSuffix(key, "/AWS::StackName") {
+			t.Errorf("alarm on %s counts every stack's metric, not its own (dimension %s: !Ref AWS::StackName)", key, metrics.Dimension)
+		}
 		watched[key] = true
 	}
 	want := []string{
@@ -183,12 +190,13 @@ func TestTemplateIsDeployableAndWatched(t *testing.T) {
 		"AWS/SQS/ApproximateNumberOfMessagesVisible/DeliveryDLQ",
 		"AWS/SQS/ApproximateNumberOfMessagesVisible/StreamDLQ",
 		"AWS/ApiGateway/5xx/HttpApi",
-		"UniAssetIntegrations/MissingDeliveryRecords",
 	}
-	// Every metric the functions write when something is skipped or degraded.
-	for _, m := range []string{alert.MetricItemsFailed, alert.MetricRetriesAbandoned, alert.MetricSettingsUnreadable,
+	// Every metric the functions write when something is skipped or
+	// degraded, watched in this stack only (the Stack dimension: another
+	// stack in the account has its own alarms).
+	for _, m := range []string{"MissingDeliveryRecords", alert.MetricItemsFailed, alert.MetricRetriesAbandoned, alert.MetricSettingsUnreadable,
 		alert.MetricUnreadableWebhooks, streamrouter.MetricUnroutableEvents} {
-		want = append(want, "UniAssetIntegrations/"+m)
+		want = append(want, "UniAssetIntegrations/"+m+"/AWS::StackName")
 	}
 	for _, fn := range tmpl.FunctionNames() {
 		want = append(want, "AWS/Lambda/Errors/"+fn, "AWS/Lambda/Throttles/"+fn)
@@ -197,5 +205,97 @@ func TestTemplateIsDeployableAndWatched(t *testing.T) {
 		if !watched[w] {
 			t.Errorf("no alarm watches %s", w)
 		}
+	}
+}
+
+// Two stacks in one account (dev and prod) deploy side by side: no
+// schedule has a fixed name (SAM names one after its logical id, in the
+// default group, unless OmitName: CloudFormation then makes a name per
+// stack), and the functions' metrics carry the stack (STACK_NAME from
+// AWS::StackName in Globals; the alarms above select it).
+func TestTwoStacksDoNotCollide(t *testing.T) {
+	tmpl, err := LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedules := 0
+	for name, r := range tmpl.Resources {
+		events, _ := r.Properties["Events"].(map[string]any)
+		for ev, e := range events {
+			e := e.(map[string]any)
+			if e["Type"] != "ScheduleV2" && e["Type"] != "Schedule" {
+				continue
+			}
+			schedules++
+			p, _ := e["Properties"].(map[string]any)
+			if p["OmitName"] != true || p["Name"] != nil {
+				t.Errorf("%s.%s: a schedule named the same in every stack (set OmitName: true)", name, ev)
+			}
+		}
+	}
+	if schedules < 4 {
+		t.Fatalf("found %d schedules; the template has 4", schedules)
+	}
+	if v, _ := tmpl.Globals.Function.Environment.Variables["STACK_NAME"].(map[string]any); v["Ref"] != "AWS::StackName" {
+		t.Fatalf("Globals STACK_NAME = %v, want !Ref AWS::StackName", tmpl.Globals.Function.Environment.Variables["STACK_NAME"])
+	}
+}
+
+// renderSchedules runs SAM's own transform (samtranslator, which cfn-lint
+// brings; make tools installs it) over the template and returns each
+// AWS::Scheduler::Schedule it renders and whether it has a fixed Name.
+const renderSchedules = `
+import json, sys
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+tpl, problems = decode_str(open(sys.argv[1]).read())
+if problems:
+    sys.exit(str(problems))
+for r in tpl["Resources"].values():
+    if r.get("Type") == "AWS::Serverless::Function":
+        r["Properties"]["CodeUri"] = "s3://bucket/key"  # sam build's job; the transform needs one
+class NoPolicies:
+    def load(self, *args):
+        return {}
+out = transform(tpl, {}, NoPolicies())
+names = ("Name", "TableName", "QueueName", "FunctionName", "RoleName", "AlarmName", "TopicName", "LogGroupName", "SecretName", "ApiName")
+print(json.dumps({
+    "schedules": {k: "Name" in v["Properties"] for k, v in out["Resources"].items() if v["Type"] == "AWS::Scheduler::Schedule"},
+    # a physical name written as a plain string is the same in every stack
+    "fixed": sorted(k + "." + n for k, v in out["Resources"].items() for n in names if isinstance(v.get("Properties", {}).get(n), str)),
+}))
+`
+
+// Nothing SAM renders from the template has a fixed physical name (the
+// schedules, SAM's default, least of all), so a second stack's resources
+// do not collide with the first's.
+func TestRenderedResourcesHaveNoFixedName(t *testing.T) {
+	cmd := exec.Command("python3", "-c", renderSchedules, "../../template.yaml")
+	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION=us-east-1")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("SAM's transform (python3 with cfn-lint's samtranslator; make tools installs it): %v\n%s", err, stderr)
+	}
+	var rendered struct {
+		Schedules map[string]bool
+		Fixed     []string
+	}
+	if err := json.Unmarshal(out, &rendered); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(rendered.Schedules) != 4 {
+		t.Fatalf("rendered schedules %v, want the template's 4", rendered.Schedules)
+	}
+	for name, fixed := range rendered.Schedules {
+		if fixed {
+			t.Errorf("%s renders with a fixed Name: a second stack's collides with it", name)
+		}
+	}
+	if len(rendered.Fixed) > 0 {
+		t.Errorf("resources named the same in every stack: %v", rendered.Fixed)
 	}
 }
