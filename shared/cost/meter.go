@@ -9,12 +9,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/uniasset/integrations/shared/dynamo"
 )
 
-// Meter is a dynamo.API that passes every call on to DB and tallies the
-// request units DynamoDB bills for it. To size what a call touches it
+// Meter tallies the request units DynamoDB bills for the calls of the
+// clients it is added to (Middleware, Add). To size what a call touches it
 // reads through Peek, uncounted: the item before and after a write (a
 // write is billed on the larger, whole item, whatever the update
 // touched), the whole item behind a projected read, the items a Query
@@ -25,7 +26,7 @@ import (
 // atomic with the write): the cost bench drives one event at a time. Where
 // AWS's documentation leaves a case open, the choice is written below.
 type Meter struct {
-	DB   dynamo.API
+	// Peek is a client without the meter.
 	Peek *dynamodb.Client
 
 	mu      sync.Mutex
@@ -193,10 +194,11 @@ func sameKeys(ix index, a, b map[string]types.AttributeValue) bool {
 }
 
 // write runs one single-item write and bills it.
-func (m *Meter) write(ctx context.Context, op, table string, key func(schema) map[string]types.AttributeValue, call func() error) error {
+func (m *Meter) write(ctx context.Context, op, table string, key func(schema) map[string]types.AttributeValue, call func() error) {
 	s, err := m.schema(ctx, table)
 	if err != nil {
-		return call() // unknown table: the call's own error says why
+		_ = call() // unknown table: the call's own error says why
+		return
 	}
 	k := key(s)
 	before := m.peek(ctx, table, k)
@@ -211,28 +213,51 @@ func (m *Meter) write(ctx context.Context, op, table string, key func(schema) ma
 	default:
 		m.add(op, 0, 0, 0)
 	}
-	return err
 }
 
-// PutItem implements dynamo.API.
-func (m *Meter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (out *dynamodb.PutItemOutput, err error) {
-	err = m.write(ctx, "PutItem", aws.ToString(in.TableName), func(s schema) map[string]types.AttributeValue { return keyOf(s, in.Item) },
-		func() error { out, err = m.DB.PutItem(ctx, in, o...); return err })
-	return out, err
+// Middleware is an SDK option that meters every DynamoDB call of a client
+// built with it (dynamodb.NewFromConfig(cfg, m.Middleware), or
+// cfg.APIOptions for every client of a config, as the cost bench wires
+// whole functions). It runs at the Initialize step, once per call however
+// often the SDK retries it.
+func (m *Meter) Middleware(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, m.Add)
 }
 
-// UpdateItem implements dynamo.API.
-func (m *Meter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (out *dynamodb.UpdateItemOutput, err error) {
-	err = m.write(ctx, "UpdateItem", aws.ToString(in.TableName), func(schema) map[string]types.AttributeValue { return in.Key },
-		func() error { out, err = m.DB.UpdateItem(ctx, in, o...); return err })
-	return out, err
-}
-
-// DeleteItem implements dynamo.API.
-func (m *Meter) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (out *dynamodb.DeleteItemOutput, err error) {
-	err = m.write(ctx, "DeleteItem", aws.ToString(in.TableName), func(schema) map[string]types.AttributeValue { return in.Key },
-		func() error { out, err = m.DB.DeleteItem(ctx, in, o...); return err })
-	return out, err
+// Add puts the meter on a middleware stack (an aws.Config's APIOptions: it
+// meters the DynamoDB calls and lets every other call through).
+func (m *Meter) Add(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("cost.Meter",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (out middleware.InitializeOutput, md middleware.Metadata, err error) {
+			call := func() error { out, md, err = next.HandleInitialize(ctx, in); return err }
+			switch p := in.Parameters.(type) {
+			case *dynamodb.PutItemInput:
+				m.write(ctx, "PutItem", aws.ToString(p.TableName), func(s schema) map[string]types.AttributeValue { return keyOf(s, p.Item) }, call)
+			case *dynamodb.UpdateItemInput:
+				m.write(ctx, "UpdateItem", aws.ToString(p.TableName), func(schema) map[string]types.AttributeValue { return p.Key }, call)
+			case *dynamodb.DeleteItemInput:
+				m.write(ctx, "DeleteItem", aws.ToString(p.TableName), func(schema) map[string]types.AttributeValue { return p.Key }, call)
+			case *dynamodb.TransactWriteItemsInput:
+				m.transactWrite(ctx, p, call)
+			case *dynamodb.BatchWriteItemInput:
+				m.batchWrite(ctx, p, call, func() *dynamodb.BatchWriteItemOutput { r, _ := out.Result.(*dynamodb.BatchWriteItemOutput); return r })
+			case *dynamodb.GetItemInput:
+				_ = call()
+				r, _ := out.Result.(*dynamodb.GetItemOutput)
+				m.getItem(ctx, p, r, err)
+			case *dynamodb.BatchGetItemInput:
+				_ = call()
+				r, _ := out.Result.(*dynamodb.BatchGetItemOutput)
+				m.batchGet(ctx, p, r, err)
+			case *dynamodb.QueryInput:
+				_ = call()
+				r, _ := out.Result.(*dynamodb.QueryOutput)
+				m.query(ctx, p, r, err)
+			default:
+				_ = call()
+			}
+			return out, md, err
+		}), middleware.After)
 }
 
 type target struct {
@@ -243,10 +268,10 @@ type target struct {
 	before map[string]types.AttributeValue
 }
 
-// TransactWriteItems implements dynamo.API: each item is billed twice its
+// transactWrite bills a TransactWriteItems: each item is billed twice its
 // standard units; a cancelled transaction bills each item as it is (a
 // ConditionCheck is billed as a write of the item it checks).
-func (m *Meter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+func (m *Meter) transactWrite(ctx context.Context, in *dynamodb.TransactWriteItemsInput, call func() error) {
 	var ts []target
 	for _, it := range in.TransactItems {
 		var t target
@@ -262,7 +287,8 @@ func (m *Meter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 		}
 		s, err := m.schema(ctx, t.table)
 		if err != nil {
-			return m.DB.TransactWriteItems(ctx, in, o...)
+			_ = call() // unknown table: the call's own error says why
+			return
 		}
 		t.s = s
 		if it.Put != nil {
@@ -271,7 +297,7 @@ func (m *Meter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 		t.before = m.peek(ctx, t.table, t.key)
 		ts = append(ts, t)
 	}
-	out, err := m.DB.TransactWriteItems(ctx, in, o...)
+	err := call()
 	var wru, ix float64
 	for i, t := range ts {
 		switch {
@@ -286,17 +312,17 @@ func (m *Meter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWri
 		}
 	}
 	m.add("TransactWriteItems", wru, 0, ix)
-	return out, err
 }
 
-// BatchWriteItem implements dynamo.API: each put or delete is a standard
+// batchWrite bills a BatchWriteItem: each put or delete is a standard
 // write (unprocessed ones are billed when they are sent again).
-func (m *Meter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+func (m *Meter) batchWrite(ctx context.Context, in *dynamodb.BatchWriteItemInput, call func() error, result func() *dynamodb.BatchWriteItemOutput) {
 	var ts []target
 	for table, reqs := range in.RequestItems {
 		s, err := m.schema(ctx, table)
 		if err != nil {
-			return m.DB.BatchWriteItem(ctx, in, o...)
+			_ = call()
+			return
 		}
 		for _, r := range reqs {
 			t := target{table: table, s: s}
@@ -309,9 +335,9 @@ func (m *Meter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemI
 			ts = append(ts, t)
 		}
 	}
-	out, err := m.DB.BatchWriteItem(ctx, in, o...)
+	err := call()
 	var wru, ix float64
-	if err == nil {
+	if out := result(); err == nil && out != nil {
 		for _, t := range ts {
 			if unprocessed(out.UnprocessedItems[t.table], t.key) {
 				continue
@@ -321,7 +347,6 @@ func (m *Meter) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemI
 		}
 	}
 	m.add("BatchWriteItem", wru, 0, ix)
-	return out, err
 }
 
 func unprocessed(reqs []types.WriteRequest, key map[string]types.AttributeValue) bool {
@@ -343,12 +368,11 @@ func unprocessed(reqs []types.WriteRequest, key map[string]types.AttributeValue)
 	return false
 }
 
-// GetItem implements dynamo.API: billed on the whole item, however little
+// getItem bills a GetItem: on the whole item, however little
 // of it the projection returns; a missing item costs the minimum.
-func (m *Meter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	out, err := m.DB.GetItem(ctx, in, o...)
+func (m *Meter) getItem(ctx context.Context, in *dynamodb.GetItemInput, out *dynamodb.GetItemOutput, err error) {
 	var rru float64
-	if err == nil {
+	if err == nil && out != nil {
 		item := out.Item
 		if in.ProjectionExpression != nil && item != nil {
 			item = m.peek(ctx, aws.ToString(in.TableName), in.Key)
@@ -356,14 +380,12 @@ func (m *Meter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...fun
 		rru = ReadUnits(ItemSize(item), aws.ToBool(in.ConsistentRead))
 	}
 	m.add("GetItem", 0, rru, 0)
-	return out, err
 }
 
-// BatchGetItem implements dynamo.API: each item is rounded up on its own.
-func (m *Meter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	out, err := m.DB.BatchGetItem(ctx, in, o...)
+// batchGet bills a BatchGetItem: each item is rounded up on its own.
+func (m *Meter) batchGet(ctx context.Context, in *dynamodb.BatchGetItemInput, out *dynamodb.BatchGetItemOutput, err error) {
 	var rru float64
-	if err == nil {
+	if err == nil && out != nil {
 		for table, ka := range in.RequestItems {
 			left := out.UnprocessedKeys[table].Keys
 			for _, key := range ka.Keys {
@@ -375,7 +397,6 @@ func (m *Meter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput
 		}
 	}
 	m.add("BatchGetItem", 0, rru, 0)
-	return out, err
 }
 
 func containsKey(keys []map[string]types.AttributeValue, key map[string]types.AttributeValue) bool {
@@ -389,14 +410,13 @@ func containsKey(keys []map[string]types.AttributeValue, key map[string]types.At
 
 var placeholder = regexp.MustCompile(`[#:][A-Za-z0-9_]+`)
 
-// Query implements dynamo.API: billed on the total size of the items it
+// query bills a Query: on the total size of the items it
 // read, before any filter, rounded up to 4 KB once per page. The items
 // read are found by asking again without the filter and projection, from
 // the same start, for as many items as it scanned.
-func (m *Meter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	out, err := m.DB.Query(ctx, in, o...)
+func (m *Meter) query(ctx context.Context, in *dynamodb.QueryInput, out *dynamodb.QueryOutput, err error) {
 	var rru float64
-	if err == nil {
+	if err == nil && out != nil {
 		size := 0
 		if in.FilterExpression == nil && in.ProjectionExpression == nil && in.Select == "" {
 			for _, item := range out.Items {
@@ -408,7 +428,6 @@ func (m *Meter) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*d
 		rru = ReadUnits(size, aws.ToBool(in.ConsistentRead))
 	}
 	m.add("Query", 0, rru, 0)
-	return out, err
 }
 
 func (m *Meter) readSize(ctx context.Context, in *dynamodb.QueryInput, out *dynamodb.QueryOutput) int {

@@ -32,7 +32,8 @@ func sized(pk, sk string, size int, extra map[string]types.AttributeValue) map[s
 func TestMeterBillsAsDynamoDB(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := &cost.Meter{DB: stack.DB, Peek: stack.DB}
+	m := &cost.Meter{Peek: stack.DB}
+	db := dynamodb.NewFromConfig(stack.AWS, m.Middleware)
 	table := aws.String(stack.IntegrationsTable)
 	pk := "COSTTEST#" + strings.ToLower(ulid.Make().String())
 	step := func(name string, wantWRU, wantRRU, wantIndex float64, call func() error) {
@@ -54,47 +55,47 @@ func TestMeterBillsAsDynamoDB(t *testing.T) {
 			if cond != "" {
 				in.ConditionExpression = aws.String(cond)
 			}
-			_, err := m.PutItem(ctx, in)
+			_, err := db.PutItem(ctx, in)
 			return err
 		}
 	}
 	step("put 3,000 bytes", 3, 0, 0, put(sized(pk, "A", 3000, nil), ""))
 	step("update one number of it", 3, 0, 0, func() error {
-		_, err := m.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key("A"),
+		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key("A"),
 			UpdateExpression: aws.String("SET n = :one"), ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}}})
 		return err
 	})
 	// ByResource (GSI1PK, SK; ALL): the entry is the whole item.
 	step("put 1,500 bytes into the index", 4, 0, 2, put(sized(pk, "B", 1500, map[string]types.AttributeValue{"GSI1PK": sv("COSTIX#1")}), ""))
 	step("move its index key", 6, 0, 4, func() error {
-		_, err := m.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key("B"),
+		_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: table, Key: key("B"),
 			UpdateExpression: aws.String("SET GSI1PK = :k"), ExpressionAttributeValues: map[string]types.AttributeValue{":k": sv("COSTIX#2")}})
 		return err
 	})
 	step("refused by its condition", 3, 0, 0, put(sized(pk, "A", 500, nil), "attribute_not_exists(PK)"))
 	step("a transaction: a new 500-byte item and a check of the 3 KB one", 2+6, 0, 0, func() error {
-		_, err := m.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: table, Item: sized(pk, "C", 500, nil)}},
 			{ConditionCheck: &types.ConditionCheck{TableName: table, Key: key("A"), ConditionExpression: aws.String("attribute_exists(PK)")}},
 		}})
 		return err
 	})
 	step("consistent read of 3 KB", 0, 1, 0, func() error {
-		_, err := m.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("A"), ConsistentRead: aws.Bool(true)})
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("A"), ConsistentRead: aws.Bool(true)})
 		return err
 	})
 	step("eventually consistent, one attribute", 0, 0.5, 0, func() error {
-		_, err := m.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("A"), ProjectionExpression: aws.String("n")})
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("A"), ProjectionExpression: aws.String("n")})
 		return err
 	})
 	step("put 5,000 bytes", 5, 0, 0, put(sized(pk, "D", 5000, nil), ""))
 	step("projected read of 5 KB", 0, 2, 0, func() error {
-		_, err := m.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("D"), ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("n")})
+		_, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key("D"), ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("n")})
 		return err
 	})
 	// A, B, C, D: about 10 KB read, whatever the filter keeps.
 	step("query with a filter", 0, 3, 0, func() error {
-		out, err := m.Query(ctx, &dynamodb.QueryInput{TableName: table, ConsistentRead: aws.Bool(true),
+		out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: table, ConsistentRead: aws.Bool(true),
 			KeyConditionExpression: aws.String("PK = :pk"), FilterExpression: aws.String("n = :one"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": sv(pk), ":one": &types.AttributeValueMemberN{Value: "1"}}})
 		if err == nil && (len(out.Items) != 1 || out.ScannedCount != 4) {
@@ -103,12 +104,12 @@ func TestMeterBillsAsDynamoDB(t *testing.T) {
 		return err
 	})
 	step("batch get of 5 KB and a missing item", 0, 2+1, 0, func() error {
-		_, err := m.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+		_, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 			stack.IntegrationsTable: {Keys: []map[string]types.AttributeValue{key("D"), key("none")}, ConsistentRead: aws.Bool(true)}}})
 		return err
 	})
 	step("delete the indexed item", 2+2, 0, 2, func() error {
-		_, err := m.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: key("B")})
+		_, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: key("B")})
 		return err
 	})
 }
