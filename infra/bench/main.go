@@ -41,7 +41,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write")
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
-	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,isolation,activity,alerts,entra,coldstart); default all")
+	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,isolation,activity,alerts,entra,cost,coldstart); default all")
 	flag.Parse()
 	sections = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -80,6 +80,7 @@ func run(out string, requests, clients int) error {
 		{"activity", "activity log reads", func() error { return activityRead(&doc) }},
 		{"alerts", "expiry alerts: one pass over 10,000 due items beside 100,000 not due", func() error { return alertPass(&doc) }},
 		{"entra", "Entra ID sync: 50,000 users in 200 groups", func() error { return entraSync(&doc) }},
+		{"cost", "what a million events cost on AWS (metered through the real handlers)", func() error { return costs(&doc, 30) }},
 		{"coldstart", "binary size and cold start", func() error { return coldStart(&doc) }},
 	}
 	for _, s := range steps {

@@ -16,7 +16,7 @@ import (
 
 // Meter tallies the request units DynamoDB bills for the calls of the
 // clients it is added to (Middleware, Add). To size what a call touches it
-// reads through Peek, uncounted: the item before and after a write (a
+// reads through the client Peek gave it, uncounted: the item before and after a write (a
 // write is billed on the larger, whole item, whatever the update
 // touched), the whole item behind a projected read, the items a Query
 // read before its filter. It learns each table's keys and indexes from
@@ -26,12 +26,24 @@ import (
 // atomic with the write): the cost bench drives one event at a time. Where
 // AWS's documentation leaves a case open, the choice is written below.
 type Meter struct {
-	// Peek is a client without the meter.
-	Peek *dynamodb.Client
-
 	mu      sync.Mutex
+	peeker  *dynamodb.Client
 	schemas map[string]schema
 	tally   Tally
+}
+
+// Peek starts the meter: it sizes items through db, a client without the
+// meter. Until then calls pass unmetered (a stack's start).
+func (m *Meter) Peek(db *dynamodb.Client) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.peeker = db
+}
+
+func (m *Meter) client() *dynamodb.Client {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peeker
 }
 
 // Tally is what a run consumed.
@@ -82,7 +94,7 @@ func (m *Meter) schema(ctx context.Context, table string) (schema, error) {
 	if ok {
 		return s, nil
 	}
-	out, err := m.Peek.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	out, err := m.client().DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		return schema{}, err
 	}
@@ -112,7 +124,7 @@ func (m *Meter) schema(ctx context.Context, table string) (schema, error) {
 
 // peek reads a whole item, uncounted (nil: none).
 func (m *Meter) peek(ctx context.Context, table string, key map[string]types.AttributeValue) map[string]types.AttributeValue {
-	out, err := m.Peek.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	out, err := m.client().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil
 	}
@@ -230,6 +242,10 @@ func (m *Meter) Add(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("cost.Meter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (out middleware.InitializeOutput, md middleware.Metadata, err error) {
 			call := func() error { out, md, err = next.HandleInitialize(ctx, in); return err }
+			if m.client() == nil {
+				_ = call()
+				return out, md, err
+			}
 			switch p := in.Parameters.(type) {
 			case *dynamodb.PutItemInput:
 				m.write(ctx, "PutItem", aws.ToString(p.TableName), func(s schema) map[string]types.AttributeValue { return keyOf(s, p.Item) }, call)
@@ -459,7 +475,7 @@ func (m *Meter) readSize(ctx context.Context, in *dynamodb.QueryInput, out *dyna
 			q.ExpressionAttributeValues[k] = v
 		}
 	}
-	again, err := m.Peek.Query(ctx, q)
+	again, err := m.client().Query(ctx, q)
 	if err != nil {
 		return 0
 	}

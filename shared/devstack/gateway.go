@@ -34,6 +34,8 @@ type Gateway struct {
 	// IntegrationTimeout is how long the gateway waits for a function
 	// (HTTP API's default and maximum: 30 s; tests shorten it).
 	IntegrationTimeout time.Duration
+	// Usage records each invocation (nil: none).
+	Usage *Usage
 }
 
 // integrationTimeout is HTTP API's integration timeout for a Lambda proxy.
@@ -114,7 +116,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, route Route) {
 		// HTTP function here has a Timeout past 30 s.)
 		limit, gatewayFirst = g.IntegrationTimeout, true
 	}
-	resp, err := invoke(ctx, route.Function, limit, g.handlers[route.Function], ev)
+	resp, err := invoke(ctx, g.Usage, route.Function, limit, g.handlers[route.Function], ev)
 	var timedOut *TimedOut
 	if errors.As(err, &timedOut) && gatewayFirst {
 		// The gateway gave up before the function answered or timed out.

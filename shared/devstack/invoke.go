@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -25,7 +26,11 @@ func (e *TimedOut) Error() string {
 // runs to moto's answer: the isolation middleware), but what it returns is
 // dropped.
 // A limit of 0 runs h without one (gateways built by hand).
-func invoke[E, R any](ctx context.Context, fn string, limit time.Duration, h func(context.Context, E) (R, error), ev E) (R, error) {
+func invoke[E, R any](ctx context.Context, u *Usage, fn string, limit time.Duration, h func(context.Context, E) (R, error), ev E) (R, error) {
+	if u != nil {
+		start := time.Now()
+		defer func() { u.record(fn, time.Since(start)) }()
+	}
 	if limit <= 0 {
 		return h(ctx, ev)
 	}
@@ -56,5 +61,44 @@ func invoke[E, R any](ctx context.Context, fn string, limit time.Duration, h fun
 
 // Timed is h with fn's Timeout applied to every call (pollers and schedules).
 func Timed[E, R any](fn string, limit time.Duration, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
-	return func(ctx context.Context, ev E) (R, error) { return invoke(ctx, fn, limit, h, ev) }
+	return timed(nil, fn, limit, h)
+}
+
+// timed is Timed recording each call in u.
+func timed[E, R any](u *Usage, fn string, limit time.Duration, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	return func(ctx context.Context, ev E) (R, error) { return invoke(ctx, u, fn, limit, h, ev) }
+}
+
+// Usage is what Lambda would bill the stack's functions for: each one's
+// invocations and their time (to its answer, or to its Timeout).
+type Usage struct {
+	mu  sync.Mutex
+	use map[string]FunctionUsage
+}
+
+// FunctionUsage is one function's invocations and the time they took.
+type FunctionUsage struct {
+	Invocations int
+	Took        time.Duration
+}
+
+func (u *Usage) record(fn string, took time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.use == nil {
+		u.use = map[string]FunctionUsage{}
+	}
+	f := u.use[fn]
+	f.Invocations++
+	f.Took += took
+	u.use[fn] = f
+}
+
+// Take returns the usage so far, by function, and starts anew.
+func (u *Usage) Take() map[string]FunctionUsage {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	m := u.use
+	u.use = nil
+	return m
 }

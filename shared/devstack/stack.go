@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/awsclient"
@@ -55,6 +56,9 @@ type Options struct {
 	Schedules map[string]time.Duration
 	// MicrosoftPageSize is the fake Microsoft's page size (0: Graph's 100).
 	MicrosoftPageSize int
+	// APIOptions go on every function's AWS clients, the event source
+	// pollers' included (the cost bench's meters).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // LocalEntraClientID is the Entra app's client id on the local stack (the
@@ -71,6 +75,10 @@ type Stack struct {
 	// harness act as). Functions never use it: each has its Principal.
 	AWS        aws.Config
 	Principals map[string]Principal // by function logical id
+	// Usage is each function's invocations and the time they took: what
+	// Lambda bills (requests, and duration times memory).
+	Usage      *Usage
+	apiOptions []func(*middleware.Stack) error
 	Template   *Template
 	Resources  Resources
 	// Env is each function's environment, resolved from the template as
@@ -151,7 +159,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.KeyPath == "" {
 		o.KeyPath = filepath.Join(o.Root, ".local", "jwt.key")
 	}
-	s := &Stack{}
+	s := &Stack{Usage: &Usage{}, apiOptions: o.APIOptions}
 	if o.Endpoint == "" {
 		m, err := StartMoto(ctx, o.Root, o.MotoPort, o.MotoLog)
 		if err != nil {
@@ -197,9 +205,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	for fn, h := range s.Handlers {
 		handlers[fn] = httpapi.Lambda(h)
 	}
-	if s.Gateway, err = NewGateway(s.Template.Routes(), handlers, s.Issuer); err != nil {
+	gw, err := NewGateway(s.Template.Routes(), handlers, s.Issuer)
+	if err != nil {
 		return fail(err)
 	}
+	gw.Usage = s.Usage
+	s.Gateway = gw
 	if err := s.startPollers(o.Schedules); err != nil {
 		return fail(err)
 	}
@@ -298,6 +309,7 @@ func (s *Stack) NewPrincipal(ctx context.Context, name string, policy Policy) (P
 	cfg := withCredentials(s.AWS, creds)
 	// Clipped: principals must not share (and overwrite) the admin's backing array.
 	cfg.APIOptions = append(slices.Clip(cfg.APIOptions), authorize(sessionARN(arn), policy, s.catalog), calls.middleware)
+	cfg.APIOptions = append(cfg.APIOptions, s.apiOptions...)
 	return Principal{Name: name, ARN: arn, Policy: policy, AWS: cfg, Calls: calls, credentials: creds, base: s.AWS}, nil
 }
 
@@ -408,7 +420,7 @@ func (s *Stack) startPollers(schedules map[string]time.Duration) error {
 				if err != nil {
 					return err
 				}
-				if s.stream, err = PollStream(pollCtx, creds, src, Timed(f.ID, limit, h.Stream)); err != nil {
+				if s.stream, err = PollStream(pollCtx, creds, src, timed(s.Usage, f.ID, limit, h.Stream)); err != nil {
 					return fmt.Errorf("%s: stream poller: %w", f.ID, err)
 				}
 			case "SQS":
@@ -423,7 +435,7 @@ func (s *Stack) startPollers(schedules map[string]time.Duration) error {
 					s.polling.Add(1)
 					go func() {
 						defer s.polling.Done()
-						PollQueue(pollCtx, creds, queue.URL, queue.ARN, Timed(f.ID, limit, h.Queue))
+						PollQueue(pollCtx, creds, queue.URL, queue.ARN, timed(s.Usage, f.ID, limit, h.Queue))
 					}()
 				}
 			case "ScheduleV2":
@@ -456,7 +468,7 @@ func (s *Stack) schedule(fn string, every time.Duration, tick func(context.Conte
 	defer s.polling.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	run := Timed(fn, s.Template.Timeout(fn), func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, tick(ctx) })
+	run := timed(s.Usage, fn, s.Template.Timeout(fn), func(ctx context.Context, _ struct{}) (struct{}, error) { return struct{}{}, tick(ctx) })
 	for {
 		if _, err := run(s.pollCtx, struct{}{}); err != nil && s.pollCtx.Err() == nil {
 			slog.Error("scheduled run failed; the next tick tries again", "error", err.Error())

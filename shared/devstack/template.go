@@ -22,6 +22,7 @@ type Template struct {
 	Globals struct {
 		Function struct {
 			Timeout     int `yaml:"Timeout"`
+			MemorySize  int `yaml:"MemorySize"`
 			Environment struct {
 				Variables map[string]any `yaml:"Variables"`
 			} `yaml:"Environment"`
@@ -52,6 +53,21 @@ func (t *Template) Timeout(fn string) time.Duration {
 		return time.Duration(n) * time.Second
 	}
 	return lambdaDefaultTimeout
+}
+
+// lambdaDefaultMemory is Lambda's MemorySize (MB) when neither the function nor Globals set one.
+const lambdaDefaultMemory = 128
+
+// Memory is fn's effective MemorySize in MB, resolved as Timeout is: what
+// Lambda bills its duration by.
+func (t *Template) Memory(fn string) int {
+	if n, ok := t.Resources[fn].Properties["MemorySize"].(int); ok && n > 0 {
+		return n
+	}
+	if n := t.Globals.Function.MemorySize; n > 0 {
+		return n
+	}
+	return lambdaDefaultMemory
 }
 
 // Resource is one entry of Resources; Properties stays generic.

@@ -6,12 +6,20 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/aws/smithy-go/middleware"
 )
 
 // StartForTests starts a private stack for a test binary: its own moto on a
 // free port (or AWS_ENDPOINT_URL when set, with a unique prefix), a temporary
 // signing key, and cheap bcrypt so suites stay fast. Call Close when done.
 func StartForTests(ctx context.Context, overrides map[string]string) (*Stack, func(), error) {
+	return StartMetered(ctx, overrides)
+}
+
+// StartMetered is StartForTests with apiOptions on every function's AWS
+// clients (the cost bench's meters).
+func StartMetered(ctx context.Context, overrides map[string]string, apiOptions ...func(*middleware.Stack) error) (*Stack, func(), error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	dir, err := os.MkdirTemp("", "devstack-*")
@@ -27,7 +35,7 @@ func StartForTests(ctx context.Context, overrides map[string]string) (*Stack, fu
 	}
 	s, err := Start(ctx, Options{
 		Root: root, Endpoint: os.Getenv("AWS_ENDPOINT_URL"), MotoPort: 0, MotoLog: filepath.Join(dir, "moto.log"),
-		Prefix: fmt.Sprintf("test-%d", os.Getpid()), KeyPath: filepath.Join(dir, "jwt.key"), Overrides: o,
+		Prefix: fmt.Sprintf("test-%d", os.Getpid()), KeyPath: filepath.Join(dir, "jwt.key"), Overrides: o, APIOptions: apiOptions,
 	})
 	if err != nil {
 		os.RemoveAll(dir)

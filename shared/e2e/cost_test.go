@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/cost"
@@ -32,7 +35,8 @@ func sized(pk, sk string, size int, extra map[string]types.AttributeValue) map[s
 func TestMeterBillsAsDynamoDB(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := &cost.Meter{Peek: stack.DB}
+	m := &cost.Meter{}
+	m.Peek(stack.DB)
 	db := dynamodb.NewFromConfig(stack.AWS, m.Middleware)
 	table := aws.String(stack.IntegrationsTable)
 	pk := "COSTTEST#" + strings.ToLower(ulid.Make().String())
@@ -110,6 +114,63 @@ func TestMeterBillsAsDynamoDB(t *testing.T) {
 	})
 	step("delete the indexed item", 2+2, 0, 2, func() error {
 		_, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: key("B")})
+		return err
+	})
+}
+
+// SQS requests are billed per 64 KB chunk of a request's payload: a
+// 100 KB message is two requests to send and two to receive, a batch of
+// three small ones one; an empty receive is an idle poller's, counted apart.
+func TestQueuesBillAsSQS(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := &cost.Queues{}
+	c := sqs.NewFromConfig(stack.AWS, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, q.Add) })
+	made, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("cost-" + strings.ToLower(ulid.Make().String()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := made.QueueUrl
+	if r, _ := q.Take(); r != 1 {
+		t.Fatalf("CreateQueue: %d requests, want 1", r)
+	}
+	step := func(name string, wantRequests, wantEmpty int, call func() error) {
+		t.Helper()
+		if err := call(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r, e := q.Take(); r != wantRequests || e != wantEmpty {
+			t.Errorf("%s: %d requests, %d empty receives; want %d, %d", name, r, e, wantRequests, wantEmpty)
+		}
+	}
+	step("an empty receive", 0, 1, func() error {
+		_, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url})
+		return err
+	})
+	step("send 100 KB", 2, 0, func() error {
+		_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: url, MessageBody: aws.String(strings.Repeat("m", 100*1024))})
+		return err
+	})
+	var handle *string
+	step("receive it", 2, 0, func() error {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, WaitTimeSeconds: 1})
+		if err == nil && len(out.Messages) == 1 {
+			handle = out.Messages[0].ReceiptHandle
+		} else if err == nil {
+			t.Fatalf("received %d messages", len(out.Messages))
+		}
+		return err
+	})
+	step("delete it", 1, 0, func() error {
+		_, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: url, ReceiptHandle: handle})
+		return err
+	})
+	step("a batch of three small messages", 1, 0, func() error {
+		var es []sqstypes.SendMessageBatchRequestEntry
+		for i := range 3 {
+			es = append(es, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String("small")})
+		}
+		_, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: url, Entries: es})
 		return err
 	})
 }

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/uniasset/integrations/shared/cost"
+	"github.com/uniasset/integrations/shared/devstack"
+)
+
+// bill is what one scenario consumed, per event.
+type bill struct {
+	wru, rru, sqs, idle float64
+	invocations         float64
+	gbSeconds           float64
+	apiRequests         float64
+	byFunction          map[string]devstack.FunctionUsage
+}
+
+func (b bill) dynamo() float64 { return b.wru*cost.Price.WRU + b.rru*cost.Price.RRU }
+func (b bill) queues() float64 { return b.sqs * cost.Price.SQSRequest }
+func (b bill) lambda() float64 {
+	return b.invocations*cost.Price.LambdaRequest + b.gbSeconds*cost.Price.LambdaGBSecond
+}
+func (b bill) gateway() float64 { return b.apiRequests * cost.Price.HTTPAPIRequest }
+func (b bill) total() float64   { return b.dynamo() + b.queues() + b.lambda() + b.gateway() }
+
+// meters are the cost bench's counters on every function of the stack.
+type meters struct {
+	stack  *devstack.Stack
+	db     *cost.Meter
+	queues *cost.Queues
+}
+
+// take is what the functions consumed since the last take, divided by n events.
+func (m meters) take(n int, apiRequests int) bill {
+	t := m.db.Take()
+	req, idle := m.queues.Take()
+	b := bill{wru: t.WRU / float64(n), rru: t.RRU / float64(n), sqs: float64(req) / float64(n), idle: float64(idle),
+		apiRequests: float64(apiRequests) / float64(n), byFunction: m.stack.Usage.Take()}
+	for fn, u := range b.byFunction {
+		b.invocations += float64(u.Invocations) / float64(n)
+		b.gbSeconds += u.Took.Seconds() * float64(m.stack.Template.Memory(fn)) / 1024 / float64(n)
+	}
+	return b
+}
+
+// costs measures what AWS bills per event for the product's paths, through
+// the real handlers against moto with IAM enforced, one event at a time:
+// DynamoDB request units as DynamoDB computes them (cost.Meter on every
+// function's client), SQS requests by 64 KB chunk (the event source
+// mappings' receives and deletes included; empty receives apart), Lambda
+// invocations and duration times each function's memory, HTTP API requests.
+func costs(doc *bytes.Buffer, events int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	m := meters{db: &cost.Meter{}, queues: &cost.Queues{}}
+	stack, stop, err := devstack.StartMetered(ctx, map[string]string{"BCRYPT_COST": "10"}, m.db.Add, m.queues.Add)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	m.stack = stack
+	m.db.Peek(stack.DB)
+	api := httptest.NewServer(stack.Gateway)
+	defer api.Close()
+	var received atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPost {
+			received.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	tok, err := stack.Issuer.Token("demo-enterprise", "Owner", "bench", time.Hour)
+	if err != nil {
+		return err
+	}
+	admin := func(method, path, body string) (map[string]any, error) {
+		req, _ := http.NewRequest(method, api.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 || json.Unmarshal(raw, &v) != nil {
+			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		return v, nil
+	}
+	created, err := admin("POST", "/api/integrations/api-keys", `{"name":"cost bench","permissions":["asset:create"]}`)
+	if err != nil {
+		return err
+	}
+	key, _ := created["key"].(string)
+	var hooks []string
+	subscribe := func(n int) error {
+		for len(hooks) < n {
+			w, err := admin("POST", "/api/integrations/webhooks", fmt.Sprintf(`{"name":"cost %d","url":%q,"events":["asset.created"]}`, len(hooks), receiver.URL+"/hook"))
+			if err != nil {
+				return err
+			}
+			hooks = append(hooks, w["id"].(string))
+		}
+		return nil
+	}
+	// settled waits until every event so far reached the receiver and the
+	// pipeline is at rest: the stream read to its end, no delivery message
+	// left or in flight.
+	settled := func(want int64) error {
+		for {
+			visible, inFlight, delayed, err := stack.QueueCounts(ctx, "DeliveryQueue")
+			if err != nil {
+				return err
+			}
+			if received.Load() >= want && visible+inFlight+delayed == 0 {
+				if err := stack.StreamCaughtUp(ctx); err != nil {
+					return err
+				}
+				if v, f, d, _ := stack.QueueCounts(ctx, "DeliveryQueue"); v+f+d == 0 {
+					return nil
+				}
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("%d of %d deliveries arrived", received.Load(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	create := func(i int, payload string) error {
+		req, _ := http.NewRequest("POST", api.URL+"/api/integrations/assets/create", strings.NewReader(payload))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("create %d: %d", i, resp.StatusCode)
+		}
+		return nil
+	}
+	// body is an asset create of about size bytes (its description fills it).
+	body := func(i, size int) string {
+		b := fmt.Sprintf(`{"name":"Cost %d","categoryName":"Vehicles","statusName":"ACTIVE","serialNumber":"SN-%d","description":"`, i, i)
+		return b + strings.Repeat("d", max(1, size-len(b)-2)) + `"}`
+	}
+
+	type row struct {
+		name          string
+		write, events bill
+	}
+	var rows []row
+	for _, sc := range []struct {
+		name     string
+		webhooks int
+		size     int
+	}{
+		// Webhooks are only added: the scenario with five comes last.
+		{"an asset write, one webhook (0.5 KB)", 1, 512},
+		// The largest asset there is: a description of 2,000 characters,
+		// the most the API takes (no event of the product reaches 16 KB).
+		{"an asset write, one webhook (largest asset, 2.1 KB)", 1, 2100},
+		{"an asset write, five webhooks (0.5 KB)", 5, 512},
+	} {
+		if err := subscribe(sc.webhooks); err != nil {
+			return err
+		}
+		// Warm: each function's cold start, caches and first lastUsedAt are not per event.
+		received.Store(0)
+		for i := range 3 {
+			if err := create(i, body(i, sc.size)); err != nil {
+				return err
+			}
+		}
+		if err := settled(int64(3 * sc.webhooks)); err != nil {
+			return err
+		}
+		received.Store(0)
+		m.take(1, 0)
+		var write, pipeline []bill
+		for i := range events {
+			if err := create(i, body(i, sc.size)); err != nil {
+				return err
+			}
+			write = append(write, m.take(1, 1))
+			if err := settled(int64((i + 1) * sc.webhooks)); err != nil {
+				return err
+			}
+			if got := received.Load(); got != int64((i+1)*sc.webhooks) {
+				return fmt.Errorf("%s: %d deliveries for %d events", sc.name, got, i+1)
+			}
+			pipeline = append(pipeline, m.take(1, 0))
+		}
+		received.Store(0)
+		rows = append(rows, row{sc.name, mean(write), mean(pipeline)})
+		fmt.Printf("  %s: write $%.2f, events $%.2f per million\n", sc.name, rows[len(rows)-1].write.total()*1e6, rows[len(rows)-1].events.total()*1e6)
+	}
+
+	fmt.Fprintf(doc, `
+## What a million events cost on AWS
+
+Method: `+"`go run ./infra/bench -only cost`"+`: the local stack with IAM enforced, moto as AWS, every
+function's clients metered (shared/cost): DynamoDB request units as DynamoDB computes them (each
+write on the larger whole item before and after it, read through the table, uncounted; index
+writes per entry; transactions twice; reads per 4 KB; Query on what it read before its filter),
+SQS requests per 64 KB chunk including the event source mappings' receives and deletes (empty
+receives, an idle poller's monthly cost, are left out), Lambda invocations and their measured
+duration times each function's memory (this machine's duration: an upper bound, moto answers
+slower than DynamoDB), one HTTP API request per API call. %d events per scenario, one at a time
+(each waits for its deliveries and for the pipeline to rest), after 3 to warm up. The asset
+write is the integration API call; the event is everything after it (stream router, delivery
+queue, dispatcher) until every webhook has its delivery. One at a time is the dearest case for
+Lambda: on AWS the event source mappings batch records and messages at volume.
+
+Prices (us-east-1 list, shared/cost/prices.go): DynamoDB on-demand $%.3f per million WRU and $%.3f
+per million RRU; SQS $%.2f per million requests; Lambda $%.2f per million requests and $%.10f
+per GB-second (arm64); HTTP API $%.2f per million requests.
+
+| scenario | part | WRU | RRU | SQS requests | Lambda invocations | Lambda GB-s | DynamoDB $/M | SQS $/M | Lambda $/M | HTTP API $/M | total $/M |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+`, events, cost.Price.WRU*1e6, cost.Price.RRU*1e6, cost.Price.SQSRequest*1e6, cost.Price.LambdaRequest*1e6, cost.Price.LambdaGBSecond, cost.Price.HTTPAPIRequest*1e6)
+	for _, r := range rows {
+		for _, p := range []struct {
+			part string
+			b    bill
+		}{{"API write", r.write}, {"event", r.events}} {
+			fmt.Fprintf(doc, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.4f | %.2f | %.2f | %.2f | %.2f | **%.2f** |\n", r.name, p.part,
+				p.b.wru, p.b.rru, p.b.sqs, p.b.invocations, p.b.gbSeconds, p.b.dynamo()*1e6, p.b.queues()*1e6, p.b.lambda()*1e6, p.b.gateway()*1e6, p.b.total()*1e6)
+		}
+	}
+	fmt.Fprintln(doc)
+	fmt.Fprintln(doc, "Lambda time per event by function (ms, mean):")
+	fmt.Fprintln(doc)
+	for _, r := range rows {
+		var parts []string
+		for _, b := range []bill{r.write, r.events} {
+			for fn, u := range b.byFunction {
+				parts = append(parts, fmt.Sprintf("%s %.1f", fn, float64(u.Took.Microseconds())/1000/float64(max(u.Invocations, 1))))
+			}
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(doc, "- %s: %s\n", r.name, strings.Join(parts, ", "))
+	}
+	return nil
+}
+
+// mean is the per-event average of bills taken one event each.
+func mean(bs []bill) bill {
+	var out bill
+	out.byFunction = map[string]devstack.FunctionUsage{}
+	n := float64(len(bs))
+	for _, b := range bs {
+		out.wru += b.wru / n
+		out.rru += b.rru / n
+		out.sqs += b.sqs / n
+		out.idle += b.idle
+		out.invocations += b.invocations / n
+		out.gbSeconds += b.gbSeconds / n
+		out.apiRequests += b.apiRequests / n
+		for fn, u := range b.byFunction {
+			f := out.byFunction[fn]
+			f.Invocations += u.Invocations
+			f.Took += u.Took
+			out.byFunction[fn] = f
+		}
+	}
+	return out
+}
