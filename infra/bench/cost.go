@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ type bill struct {
 	gbSeconds           float64
 	apiRequests         float64
 	byFunction          map[string]devstack.FunctionUsage
+	byCall              map[string]cost.Part // DynamoDB units and calls by operation and table, per event
 }
 
 func (b bill) dynamo() float64 { return b.wru*cost.Price.WRU + b.rru*cost.Price.RRU }
@@ -46,7 +48,15 @@ func (m meters) take(n int, apiRequests int) bill {
 	t := m.db.Take()
 	req, idle := m.queues.Take()
 	b := bill{wru: t.WRU / float64(n), rru: t.RRU / float64(n), sqs: float64(req) / float64(n), idle: float64(idle),
-		apiRequests: float64(apiRequests) / float64(n), byFunction: m.stack.Usage.Take()}
+		apiRequests: float64(apiRequests) / float64(n), byFunction: m.stack.Usage.Take(), byCall: map[string]cost.Part{}}
+	for call, p := range t.By {
+		call = localPrefix.ReplaceAllString(call, "")
+		q := b.byCall[call]
+		q.Calls += p.Calls
+		q.WRU += p.WRU / float64(n)
+		q.RRU += p.RRU / float64(n)
+		b.byCall[call] = q
+	}
 	for fn, u := range b.byFunction {
 		b.invocations += float64(u.Invocations) / float64(n)
 		b.gbSeconds += u.Took.Seconds() * float64(m.stack.Template.Memory(fn)) / 1024 / float64(n)
@@ -259,13 +269,32 @@ per GB-second (arm64); HTTP API $%.2f per million requests.
 		sort.Strings(parts)
 		fmt.Fprintf(doc, "- %s: %s\n", r.name, strings.Join(parts, ", "))
 	}
+	fmt.Fprintln(doc)
+	fmt.Fprintln(doc, "DynamoDB by call, per event (units; calls): where the units go.")
+	fmt.Fprintln(doc)
+	for _, r := range rows {
+		for _, p := range []struct {
+			part string
+			b    bill
+		}{{"API write", r.write}, {"event", r.events}} {
+			var parts []string
+			for call, u := range p.b.byCall {
+				parts = append(parts, fmt.Sprintf("%s %.1f WRU %.1f RRU (%.1f)", call, u.WRU, u.RRU, float64(u.Calls)/float64(events)))
+			}
+			sort.Strings(parts)
+			fmt.Fprintf(doc, "- %s, %s: %s\n", r.name, p.part, strings.Join(parts, "; "))
+		}
+	}
 	return nil
 }
+
+// localPrefix is the local stack's name before a table's logical id.
+var localPrefix = regexp.MustCompile(`test-\d+-`)
 
 // mean is the per-event average of bills taken one event each.
 func mean(bs []bill) bill {
 	var out bill
-	out.byFunction = map[string]devstack.FunctionUsage{}
+	out.byFunction, out.byCall = map[string]devstack.FunctionUsage{}, map[string]cost.Part{}
 	n := float64(len(bs))
 	for _, b := range bs {
 		out.wru += b.wru / n
@@ -275,6 +304,13 @@ func mean(bs []bill) bill {
 		out.invocations += b.invocations / n
 		out.gbSeconds += b.gbSeconds / n
 		out.apiRequests += b.apiRequests / n
+		for call, p := range b.byCall {
+			q := out.byCall[call]
+			q.Calls += p.Calls
+			q.WRU += p.WRU / n
+			q.RRU += p.RRU / n
+			out.byCall[call] = q
+		}
 		for fn, u := range b.byFunction {
 			f := out.byFunction[fn]
 			f.Invocations += u.Invocations

@@ -2,8 +2,11 @@ package cost
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,6 +55,15 @@ type Tally struct {
 	Calls    map[string]int // calls by operation
 	// Index is the part of WRU that index writes took.
 	Index float64
+	// By is the same by call: operation and table ("UpdateItem
+	// IntegrationsTable"; a transaction's tables joined by "+").
+	By map[string]Part
+}
+
+// Part is what one kind of call consumed.
+type Part struct {
+	Calls    int
+	WRU, RRU float64
 }
 
 // Take returns the tally so far and starts a new one.
@@ -63,13 +75,20 @@ func (m *Meter) Take() Tally {
 	return t
 }
 
-func (m *Meter) add(op string, wru, rru, index float64) {
+func (m *Meter) add(op string, tables []string, wru, rru, index float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.tally.Calls == nil {
-		m.tally.Calls = map[string]int{}
+		m.tally.Calls, m.tally.By = map[string]int{}, map[string]Part{}
 	}
 	m.tally.Calls[op]++
+	slices.Sort(tables)
+	by := op + " " + strings.Join(slices.Compact(tables), "+")
+	p := m.tally.By[by]
+	p.Calls++
+	p.WRU += wru
+	p.RRU += rru
+	m.tally.By[by] = p
 	m.tally.WRU += wru
 	m.tally.RRU += rru
 	m.tally.Index += index
@@ -218,12 +237,12 @@ func (m *Meter) write(ctx context.Context, op, table string, key func(schema) ma
 	switch {
 	case err == nil:
 		wru, ix := m.written(s, before, m.peek(ctx, table, k), false, false)
-		m.add(op, wru, 0, ix)
+		m.add(op, []string{table}, wru, 0, ix)
 	case dynamo.ConditionFailed(err):
 		wru, _ := m.written(s, before, nil, true, false)
-		m.add(op, wru, 0, 0)
+		m.add(op, []string{table}, wru, 0, 0)
 	default:
-		m.add(op, 0, 0, 0)
+		m.add(op, []string{table}, 0, 0, 0)
 	}
 }
 
@@ -327,7 +346,11 @@ func (m *Meter) transactWrite(ctx context.Context, in *dynamodb.TransactWriteIte
 			wru, ix = wru+w, ix+x
 		}
 	}
-	m.add("TransactWriteItems", wru, 0, ix)
+	var tables []string
+	for _, t := range ts {
+		tables = append(tables, t.table)
+	}
+	m.add("TransactWriteItems", tables, wru, 0, ix)
 }
 
 // batchWrite bills a BatchWriteItem: each put or delete is a standard
@@ -362,7 +385,7 @@ func (m *Meter) batchWrite(ctx context.Context, in *dynamodb.BatchWriteItemInput
 			wru, ix = wru+w, ix+x
 		}
 	}
-	m.add("BatchWriteItem", wru, 0, ix)
+	m.add("BatchWriteItem", slices.Collect(maps.Keys(in.RequestItems)), wru, 0, ix)
 }
 
 func unprocessed(reqs []types.WriteRequest, key map[string]types.AttributeValue) bool {
@@ -395,7 +418,7 @@ func (m *Meter) getItem(ctx context.Context, in *dynamodb.GetItemInput, out *dyn
 		}
 		rru = ReadUnits(ItemSize(item), aws.ToBool(in.ConsistentRead))
 	}
-	m.add("GetItem", 0, rru, 0)
+	m.add("GetItem", []string{aws.ToString(in.TableName)}, 0, rru, 0)
 }
 
 // batchGet bills a BatchGetItem: each item is rounded up on its own.
@@ -412,7 +435,7 @@ func (m *Meter) batchGet(ctx context.Context, in *dynamodb.BatchGetItemInput, ou
 			}
 		}
 	}
-	m.add("BatchGetItem", 0, rru, 0)
+	m.add("BatchGetItem", slices.Collect(maps.Keys(in.RequestItems)), 0, rru, 0)
 }
 
 func containsKey(keys []map[string]types.AttributeValue, key map[string]types.AttributeValue) bool {
@@ -443,7 +466,11 @@ func (m *Meter) query(ctx context.Context, in *dynamodb.QueryInput, out *dynamod
 		}
 		rru = ReadUnits(size, aws.ToBool(in.ConsistentRead))
 	}
-	m.add("Query", 0, rru, 0)
+	on := aws.ToString(in.TableName)
+	if in.IndexName != nil {
+		on += "." + aws.ToString(in.IndexName)
+	}
+	m.add("Query", []string{on}, 0, rru, 0)
 }
 
 func (m *Meter) readSize(ctx context.Context, in *dynamodb.QueryInput, out *dynamodb.QueryOutput) int {
