@@ -74,7 +74,10 @@ func costs(doc *bytes.Buffer, events int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	m := meters{db: &cost.Meter{}, queues: &cost.Queues{}}
-	stack, stop, err := devstack.StartMetered(ctx, map[string]string{"BCRYPT_COST": "10"}, m.db.Add, m.queues.Add)
+	// Production's attempts (8) and timeout (10 s), the retries' waits
+	// shortened: a wait costs nothing, an attempt is billed the same.
+	stack, stop, err := devstack.StartMetered(ctx, map[string]string{"BCRYPT_COST": "10", "DELIVERY_TIMEOUT": "10s",
+		"RETRY_SCHEDULE": "1s,1s,1s,1s,1s,1s,1s"}, m.db.Add, m.queues.Add)
 	if err != nil {
 		return err
 	}
@@ -86,10 +89,20 @@ func costs(doc *bytes.Buffer, events int) error {
 	var received atomic.Int64
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
-		if r.Method == http.MethodPost {
-			received.Add(1)
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusNoContent)
+			return
 		}
-		w.WriteHeader(http.StatusNoContent)
+		defer received.Add(1)
+		switch r.URL.Path {
+		case "/fail":
+			w.WriteHeader(http.StatusInternalServerError)
+		case "/slow":
+			time.Sleep(9 * time.Second)
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
 	}))
 	defer receiver.Close()
 
@@ -119,9 +132,20 @@ func costs(doc *bytes.Buffer, events int) error {
 	}
 	key, _ := created["key"].(string)
 	var hooks []string
-	subscribe := func(n int) error {
+	// subscribe replaces the webhooks with n whose receiver answers as path says.
+	subscribe := func(n int, path string) error {
+		for _, id := range hooks {
+			req, _ := http.NewRequest("DELETE", api.URL+"/api/integrations/webhooks/"+id, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+		}
+		hooks = nil
 		for len(hooks) < n {
-			w, err := admin("POST", "/api/integrations/webhooks", fmt.Sprintf(`{"name":"cost %d","url":%q,"events":["asset.created"]}`, len(hooks), receiver.URL+"/hook"))
+			w, err := admin("POST", "/api/integrations/webhooks", fmt.Sprintf(`{"name":"cost %d","url":%q,"events":["asset.created"]}`, len(hooks), receiver.URL+path))
 			if err != nil {
 				return err
 			}
@@ -176,51 +200,57 @@ func costs(doc *bytes.Buffer, events int) error {
 	type row struct {
 		name          string
 		write, events bill
+		n             int
 	}
 	var rows []row
 	for _, sc := range []struct {
 		name     string
 		webhooks int
 		size     int
+		path     string // the receiver: /fail answers 500, /slow answers after 9 s
+		attempts int    // POSTs per delivery
+		events   int
 	}{
-		// Webhooks are only added: the scenario with five comes last.
-		{"an asset write, one webhook (0.5 KB)", 1, 512},
+		{"an asset write, one webhook (0.5 KB)", 1, 512, "/hook", 1, events},
 		// The largest asset there is: a description of 2,000 characters,
 		// the most the API takes (no event of the product reaches 16 KB).
-		{"an asset write, one webhook (largest asset, 2.1 KB)", 1, 2100},
-		{"an asset write, five webhooks (0.5 KB)", 5, 512},
+		{"an asset write, one webhook (largest asset, 2.1 KB)", 1, 2100, "/hook", 1, events},
+		{"an asset write, five webhooks (0.5 KB)", 5, 512, "/hook", 1, events},
+		{"a delivery failing all 8 attempts (0.5 KB)", 1, 512, "/fail", 8, max(events/6, 3)},
+		{"a receiver answering in 9 s (0.5 KB)", 1, 512, "/slow", 1, max(events/6, 3)},
 	} {
-		if err := subscribe(sc.webhooks); err != nil {
+		if err := subscribe(sc.webhooks, sc.path); err != nil {
 			return err
 		}
+		per := int64(sc.webhooks * sc.attempts)
 		// Warm: each function's cold start, caches and first lastUsedAt are not per event.
 		received.Store(0)
-		for i := range 3 {
+		for i := range 2 {
 			if err := create(i, body(i, sc.size)); err != nil {
 				return err
 			}
 		}
-		if err := settled(int64(3 * sc.webhooks)); err != nil {
+		if err := settled(2 * per); err != nil {
 			return err
 		}
 		received.Store(0)
 		m.take(1, 0)
 		var write, pipeline []bill
-		for i := range events {
+		for i := range sc.events {
 			if err := create(i, body(i, sc.size)); err != nil {
 				return err
 			}
 			write = append(write, m.take(1, 1))
-			if err := settled(int64((i + 1) * sc.webhooks)); err != nil {
+			if err := settled(int64(i+1) * per); err != nil {
 				return err
 			}
-			if got := received.Load(); got != int64((i+1)*sc.webhooks) {
-				return fmt.Errorf("%s: %d deliveries for %d events", sc.name, got, i+1)
+			if got := received.Load(); got != int64(i+1)*per {
+				return fmt.Errorf("%s: %d POSTs for %d events", sc.name, got, i+1)
 			}
 			pipeline = append(pipeline, m.take(1, 0))
 		}
 		received.Store(0)
-		rows = append(rows, row{sc.name, mean(write), mean(pipeline)})
+		rows = append(rows, row{sc.name, mean(write), mean(pipeline), sc.events})
 		fmt.Printf("  %s: write $%.2f, events $%.2f per million\n", sc.name, rows[len(rows)-1].write.total()*1e6, rows[len(rows)-1].events.total()*1e6)
 	}
 
@@ -234,8 +264,10 @@ writes per entry; transactions twice; reads per 4 KB; Query on what it read befo
 SQS requests per 64 KB chunk including the event source mappings' receives and deletes (empty
 receives, an idle poller's monthly cost, are left out), Lambda invocations and their measured
 duration times each function's memory (this machine's duration: an upper bound, moto answers
-slower than DynamoDB), one HTTP API request per API call. %d events per scenario, one at a time
-(each waits for its deliveries and for the pipeline to rest), after 3 to warm up. The asset
+slower than DynamoDB), one HTTP API request per API call. %d events per scenario (a sixth of
+that for the failing and the slow receiver), one at a time (each waits for its deliveries and for
+the pipeline to rest), after 2 to warm up. Production's delivery settings: 8 attempts, 10 s
+timeout (the waits between retries shortened to 1 s: a wait is not billed). The asset
 write is the integration API call; the event is everything after it (stream router, delivery
 queue, dispatcher) until every webhook has its delivery. One at a time is the dearest case for
 Lambda: on AWS the event source mappings batch records and messages at volume.
@@ -279,7 +311,7 @@ per GB-second (arm64); HTTP API $%.2f per million requests.
 		}{{"API write", r.write}, {"event", r.events}} {
 			var parts []string
 			for call, u := range p.b.byCall {
-				parts = append(parts, fmt.Sprintf("%s %.1f WRU %.1f RRU (%.1f)", call, u.WRU, u.RRU, float64(u.Calls)/float64(events)))
+				parts = append(parts, fmt.Sprintf("%s %.1f WRU %.1f RRU (%.1f)", call, u.WRU, u.RRU, float64(u.Calls)/float64(r.n)))
 			}
 			sort.Strings(parts)
 			fmt.Fprintf(doc, "- %s, %s: %s\n", r.name, p.part, strings.Join(parts, "; "))
