@@ -20,12 +20,12 @@ import (
 
 // bill is what one scenario consumed, per event.
 type bill struct {
-	wru, rru, sqs, idle float64
-	invocations         float64
-	gbSeconds           float64
-	apiRequests         float64
-	byFunction          map[string]devstack.FunctionUsage
-	byCall              map[string]cost.Part // DynamoDB units and calls by operation and table, per event
+	wru, rru, sqs float64
+	invocations   float64
+	gbSeconds     float64
+	apiRequests   float64
+	byFunction    map[string]devstack.FunctionUsage
+	byCall        map[string]cost.Part // DynamoDB units and calls by operation and table, per event
 }
 
 func (b bill) dynamo() float64 { return b.wru*cost.Price.WRU + b.rru*cost.Price.RRU }
@@ -46,8 +46,8 @@ type meters struct {
 // take is what the functions consumed since the last take, divided by n events.
 func (m meters) take(n int, apiRequests int) bill {
 	t := m.db.Take()
-	req, idle := m.queues.Take()
-	b := bill{wru: t.WRU / float64(n), rru: t.RRU / float64(n), sqs: float64(req) / float64(n), idle: float64(idle),
+	req, _ := m.queues.Take() // empty receives: an idle poller's, not an event's
+	b := bill{wru: t.WRU / float64(n), rru: t.RRU / float64(n), sqs: float64(req) / float64(n),
 		apiRequests: float64(apiRequests) / float64(n), byFunction: m.stack.Usage.Take(), byCall: map[string]cost.Part{}}
 	for call, p := range t.By {
 		call = localPrefix.ReplaceAllString(call, "")
@@ -332,7 +332,6 @@ func mean(bs []bill) bill {
 		out.wru += b.wru / n
 		out.rru += b.rru / n
 		out.sqs += b.sqs / n
-		out.idle += b.idle
 		out.invocations += b.invocations / n
 		out.gbSeconds += b.gbSeconds / n
 		out.apiRequests += b.apiRequests / n

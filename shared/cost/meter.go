@@ -51,8 +51,7 @@ func (m *Meter) client() *dynamodb.Client {
 
 // Tally is what a run consumed.
 type Tally struct {
-	WRU, RRU float64        // write and read request units, tables and indexes
-	Calls    map[string]int // calls by operation
+	WRU, RRU float64 // write and read request units, tables and indexes
 	// Index is the part of WRU that index writes took.
 	Index float64
 	// By is the same by call: operation and table ("UpdateItem
@@ -78,10 +77,9 @@ func (m *Meter) Take() Tally {
 func (m *Meter) add(op string, tables []string, wru, rru, index float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.tally.Calls == nil {
-		m.tally.Calls, m.tally.By = map[string]int{}, map[string]Part{}
+	if m.tally.By == nil {
+		m.tally.By = map[string]Part{}
 	}
-	m.tally.Calls[op]++
 	slices.Sort(tables)
 	by := op + " " + strings.Join(slices.Compact(tables), "+")
 	p := m.tally.By[by]
@@ -389,6 +387,7 @@ func (m *Meter) batchWrite(ctx context.Context, in *dynamodb.BatchWriteItemInput
 }
 
 func unprocessed(reqs []types.WriteRequest, key map[string]types.AttributeValue) bool {
+	keys := make([]map[string]types.AttributeValue, 0, len(reqs))
 	for _, r := range reqs {
 		var k map[string]types.AttributeValue
 		if r.DeleteRequest != nil {
@@ -400,11 +399,9 @@ func unprocessed(reqs []types.WriteRequest, key map[string]types.AttributeValue)
 				k[n] = r.PutRequest.Item[n]
 			}
 		}
-		if reflect.DeepEqual(k, key) {
-			return true
-		}
+		keys = append(keys, k)
 	}
-	return false
+	return containsKey(keys, key)
 }
 
 // getItem bills a GetItem: on the whole item, however little
