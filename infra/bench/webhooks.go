@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/uniasset/integrations/shared/compact"
 	"github.com/uniasset/integrations/shared/delivery"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/dynamo"
@@ -119,7 +120,7 @@ func deliveryThroughput(doc *bytes.Buffer) error {
 	if err != nil {
 		return err
 	}
-	rec := delivery.Record{TenantID: "t1", DeliveryID: "msg_bench", WebhookID: "wh_1", Event: "asset.created", Payload: string(body), Status: delivery.Pending, SK: "s#msg_bench"}
+	rec := delivery.Record{TenantID: "t1", DeliveryID: "msg_bench", WebhookID: "wh_1", Event: "asset.created", Payload: compact.Text(body), Status: delivery.Pending, SK: "s#msg_bench"}
 	recItem, _ := attributevalue.MarshalMap(rec)
 	recItem["PK"] = &types.AttributeValueMemberS{Value: keyschema.DeliveryPK(rec.TenantID, delivery.Shard(rec.DeliveryID, 8))}
 	profile, _ := attributevalue.MarshalMap(tenant.Profile{TenantID: "t1", Plan: tenant.Enterprise})

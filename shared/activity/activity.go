@@ -381,7 +381,7 @@ func (r *Reader) Get(ctx context.Context, tenantID, id string) (Detail, error) {
 			"headers": map[string]string{"content-type": "application/json", "x-uniasset-event": d.Event, "webhook-id": d.DeliveryID,
 				"x-uniasset-signature": redact.Marker, "webhook-signature": redact.Marker},
 		},
-		Response: map[string]any{"status": d.LastStatusCode, "error": d.LastError, "body": d.LastResponseBody, "durationMs": d.LastDurationMs},
+		Response: map[string]any{"status": d.LastStatusCode, "error": d.LastError, "body": string(d.LastResponseBody), "durationMs": d.LastDurationMs},
 		Attempts: d.History,
 	}, nil
 }

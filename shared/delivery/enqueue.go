@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/uniasset/integrations/shared/compact"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -40,7 +41,7 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 	shard := Shard(id, q.Store.Shards)
 	r := Record{
 		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
-		Test: e.Test, Payload: string(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
+		Test: e.Test, Payload: compact.Text(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
 		SK: keyschema.DeliverySK(e.Time, id), PK: keyschema.DeliveryPK(w.TenantID, shard),
 		ByResourcePK: keyschema.WebhookDeliveriesPK(w.TenantID, w.ID, shard),
 		ExpiresAt:    q.Store.Retention.ExpiresAt(q.Now()),

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/asset"
+	"github.com/uniasset/integrations/shared/compact"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -71,26 +72,26 @@ type Attempt struct {
 
 // Record is a delivery of one event to one webhook, updated as attempts happen.
 type Record struct {
-	TenantID         string    `dynamodbav:"tenantId"`
-	DeliveryID       string    `dynamodbav:"deliveryId"`
-	WebhookID        string    `dynamodbav:"webhookId"`
-	WebhookName      string    `dynamodbav:"webhookName"`
-	Event            string    `dynamodbav:"event"`
-	SourceID         string    `dynamodbav:"sourceId"`
-	Test             bool      `dynamodbav:"test,omitempty"`
-	Payload          string    `dynamodbav:"payload"`
-	Status           string    `dynamodbav:"status"`
-	Attempts         int       `dynamodbav:"attempts"`
-	NextAttemptAt    string    `dynamodbav:"nextAttemptAt,omitempty"`
-	InFlightUntil    string    `dynamodbav:"inFlightUntil,omitempty"`
-	LastStatusCode   int       `dynamodbav:"lastStatusCode,omitempty"`
-	LastError        string    `dynamodbav:"lastError,omitempty"`
-	LastDurationMs   int64     `dynamodbav:"lastDurationMs,omitempty"`
-	LastResponseBody string    `dynamodbav:"lastResponseBody,omitempty"`
-	CreatedAt        string    `dynamodbav:"createdAt"`
-	UpdatedAt        string    `dynamodbav:"updatedAt"`
-	DeliveredAt      string    `dynamodbav:"deliveredAt,omitempty"`
-	History          []Attempt `dynamodbav:"history"`
+	TenantID         string       `dynamodbav:"tenantId"`
+	DeliveryID       string       `dynamodbav:"deliveryId"`
+	WebhookID        string       `dynamodbav:"webhookId"`
+	WebhookName      string       `dynamodbav:"webhookName"`
+	Event            string       `dynamodbav:"event"`
+	SourceID         string       `dynamodbav:"sourceId"`
+	Test             bool         `dynamodbav:"test,omitempty"`
+	Payload          compact.Text `dynamodbav:"payload"`
+	Status           string       `dynamodbav:"status"`
+	Attempts         int          `dynamodbav:"attempts"`
+	NextAttemptAt    string       `dynamodbav:"nextAttemptAt,omitempty"`
+	InFlightUntil    string       `dynamodbav:"inFlightUntil,omitempty"`
+	LastStatusCode   int          `dynamodbav:"lastStatusCode,omitempty"`
+	LastError        string       `dynamodbav:"lastError,omitempty"`
+	LastDurationMs   int64        `dynamodbav:"lastDurationMs,omitempty"`
+	LastResponseBody compact.Text `dynamodbav:"lastResponseBody,omitempty"`
+	CreatedAt        string       `dynamodbav:"createdAt"`
+	UpdatedAt        string       `dynamodbav:"updatedAt"`
+	DeliveredAt      string       `dynamodbav:"deliveredAt,omitempty"`
+	History          []Attempt    `dynamodbav:"history"`
 	// ExpiresAt is the table's TTL (retention.Policy); 0: kept.
 	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
 	// A resend opens a round of attempts of its own: RoundFrom is how many
@@ -262,12 +263,16 @@ func (s *Store) Finish(ctx context.Context, k Key, o Outcome) error {
 	if err != nil {
 		return err
 	}
+	body, err := compact.Text(o.ResponseBody).MarshalDynamoDBAttributeValue()
+	if err != nil {
+		return err
+	}
 	set := []string{"#status = :status", "updatedAt = :at", "lastDurationMs = :dur", "lastResponseBody = :body",
 		"history = list_append(if_not_exists(history, :empty), :attempt)", "lastStatusCode = :code", "lastError = :err"}
 	values := map[string]types.AttributeValue{
 		":status": &types.AttributeValueMemberS{Value: o.Status}, ":at": &types.AttributeValueMemberS{Value: o.Attempt.At},
 		":dur":     &types.AttributeValueMemberN{Value: strconv.FormatInt(o.Attempt.DurationMs, 10)},
-		":body":    &types.AttributeValueMemberS{Value: o.ResponseBody},
+		":body":    body,
 		":empty":   &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 		":attempt": attempt, ":code": &types.AttributeValueMemberN{Value: strconv.Itoa(o.Attempt.StatusCode)},
 		":err": &types.AttributeValueMemberS{Value: o.Attempt.Error}, ":n": &types.AttributeValueMemberN{Value: strconv.Itoa(o.Attempt.N)},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,6 +15,10 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/uniasset/integrations/shared/cost"
+	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/retention"
+	"github.com/uniasset/integrations/shared/webhook"
 )
 
 // sized is an item of IntegrationsTable padded to exactly size bytes.
@@ -173,4 +178,52 @@ func TestQueuesBillAsSQS(t *testing.T) {
 		_, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: url, Entries: es})
 		return err
 	})
+}
+
+// DynamoDB bills each write per started kilobyte of the whole item, and
+// again in the ByResource index (which projects every attribute). A
+// delivery of a half-kilobyte event stays under a kilobyte through its
+// create, its claim and a delivered attempt's outcome (its payload and the
+// receiver's answer packed, shared/compact): one unit each in the table
+// and one in the index.
+func TestADeliveryOfAHalfKilobyteEventBillsAUnitAWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := &cost.Meter{}
+	m.Peek(stack.DB)
+	db := dynamodb.NewFromConfig(stack.AWS, m.Middleware)
+	now := time.Date(2026, 12, 6, 9, 14, 3, 512e6, time.UTC)
+	q := &delivery.Enqueuer{Store: &delivery.Store{DB: db, Table: stack.IntegrationsTable, Shards: 8, Retention: retention.Policy{Days: 90}}, Now: func() time.Time { return now }}
+	w := webhook.Webhook{TenantID: "7c9e6679-7425-40de-944b-" + strings.ToLower(ulid.Make().String())[:12], ID: "wh_01jexq8z5m3n2v7k9r4t6y8w0b", Name: "ERP sync (production)"}
+	data := map[string]any{
+		"assetId": "01JEXQ8Z5M3N2V7K9R4T6Y8W0B", "assetName": "Forklift 12 (north hall)", "categoryName": "Vehicles",
+		"statusName": "In use", "externalId": "SAP-100045", "serialNumber": "FL-2019-88341",
+		"description": "Electric forklift, 2.5 t, yearly inspection by the vendor", "warrantyExpiresAt": "2027-03-31T00:00:00.000Z",
+		"createdAt": "2026-11-02T08:00:00.000Z", "updatedAt": "2026-12-06T09:14:03.512Z", "version": 7,
+		"changedFields": []string{"statusName", "description"},
+	}
+	e := delivery.Event{SourceID: "4b25bd0da9a181a155114127e4837585", Name: "asset.updated", TenantID: w.TenantID, Time: isotime.Format(now), Data: data}
+	if body, _ := e.Payload(); len(body) < 480 {
+		t.Fatalf("the event is %d bytes, want about half a kilobyte", len(body))
+	}
+	bill := func(step string) {
+		t.Helper()
+		if got := m.Take(); got.WRU != 2 || got.Index != 1 {
+			t.Errorf("its %s cost %v WRU (%v in the index), want 1 and 1", step, got.WRU, got.Index)
+		}
+	}
+	k, _, err := q.Prepare(ctx, w, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bill("create")
+	if won, err := q.Store.Claim(ctx, k, 1, now, 15*time.Second); err != nil || !won {
+		t.Fatalf("claim: %v %v", won, err)
+	}
+	bill("claim")
+	o := delivery.Outcome{Status: delivery.Delivered, ResponseBody: `{"received":true}`, Attempt: delivery.Attempt{N: 1, At: isotime.Format(now), StatusCode: 200, DurationMs: 143}}
+	if err := q.Store.Finish(ctx, k, o); err != nil {
+		t.Fatal(err)
+	}
+	bill("delivered attempt's outcome")
 }

@@ -126,7 +126,7 @@ func TestRouterBatchesAcrossRecords(t *testing.T) {
 	}
 	settled(t, tid)
 	for _, d := range allDeliveries(t, tid) {
-		if strings.Contains(d.Payload, "asset_r103") {
+		if strings.Contains(string(d.Payload), "asset_r103") {
 			t.Fatal("a record after the failed one was routed; Lambda retries it from the failure")
 		}
 	}
