@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard functions/*/main.go))))
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
-.PHONY: help run test unit lint build bench fuzz deploy sweep sweep-aws clean tools browser
+.PHONY: help run test unit lint build bench cost fuzz deploy sweep sweep-aws clean tools browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 1m; FUZZTIME=10m for a
 	  pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
 	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+
+WRITES ?= 10000000
+WEBHOOKS ?= 1
+FAILING ?= 0.01
+ALERTS ?= 10000
+ENTRA_TENANTS ?= 10
+RETENTION_DAYS ?= 0
+cost: ## Price a month on AWS from the last cost bench (WRITES=, WEBHOOKS=, FAILING=, ALERTS=, ENTRA_TENANTS=, RETENTION_DAYS=)
+	@$(GO) run ./infra/bench -model -writes $(WRITES) -webhooks $(WEBHOOKS) -failing $(FAILING) -alerts $(ALERTS) -entra-tenants $(ENTRA_TENANTS) -retention-days $(RETENTION_DAYS)
 
 bench: tools ## Measure (Go benchmarks, load against moto, cold start) and write BENCHMARKS.md
 	$(GO) run ./infra/bench -out BENCHMARKS.md

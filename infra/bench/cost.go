@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,7 @@ type bill struct {
 	invocations   float64
 	gbSeconds     float64
 	apiRequests   float64
+	schedules     float64 // EventBridge Scheduler invocations
 	byFunction    map[string]devstack.FunctionUsage
 	byCall        map[string]cost.Part // DynamoDB units and calls by operation and table, per event
 }
@@ -33,8 +33,25 @@ func (b bill) queues() float64 { return b.sqs * cost.Price.SQSRequest }
 func (b bill) lambda() float64 {
 	return b.invocations*cost.Price.LambdaRequest + b.gbSeconds*cost.Price.LambdaGBSecond
 }
-func (b bill) gateway() float64 { return b.apiRequests * cost.Price.HTTPAPIRequest }
-func (b bill) total() float64   { return b.dynamo() + b.queues() + b.lambda() + b.gateway() }
+func (b bill) gateway() float64 {
+	return b.apiRequests*cost.Price.HTTPAPIRequest + b.schedules*cost.Price.SchedulerInvocation
+}
+func (b bill) total() float64 { return b.dynamo() + b.queues() + b.lambda() + b.gateway() }
+
+// ran adds an invocation the bench made itself (a scheduled function's run)
+// to b, for n events: Lambda's part at fn's memory, and its schedule's.
+func (b *bill) ran(m meters, fn string, u devstack.FunctionUsage, n int) {
+	if b.byFunction == nil {
+		b.byFunction = map[string]devstack.FunctionUsage{}
+	}
+	f := b.byFunction[fn]
+	f.Invocations += u.Invocations
+	f.Took += u.Took
+	f.CPU += u.CPU
+	b.byFunction[fn] = f
+	b.invocations += float64(u.Invocations) / float64(n)
+	b.gbSeconds += u.Took.Seconds() * float64(m.stack.Template.Memory(fn)) / 1024 / float64(n)
+}
 
 // meters are the cost bench's counters on every function of the stack.
 type meters struct {
@@ -132,8 +149,9 @@ func costs(doc *bytes.Buffer, events int) error {
 	}
 	key, _ := created["key"].(string)
 	var hooks []string
-	// subscribe replaces the webhooks with n whose receiver answers as path says.
-	subscribe := func(n int, path string) error {
+	// subscribe replaces the webhooks with n whose receiver answers as path
+	// says, subscribed to event.
+	subscribe := func(n int, path, event string) error {
 		for _, id := range hooks {
 			req, _ := http.NewRequest("DELETE", api.URL+"/api/integrations/webhooks/"+id, nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
@@ -145,7 +163,7 @@ func costs(doc *bytes.Buffer, events int) error {
 		}
 		hooks = nil
 		for len(hooks) < n {
-			w, err := admin("POST", "/api/integrations/webhooks", fmt.Sprintf(`{"name":"cost %d","url":%q,"events":["asset.created"]}`, len(hooks), receiver.URL+path))
+			w, err := admin("POST", "/api/integrations/webhooks", fmt.Sprintf(`{"name":"cost %d","url":%q,"events":[%q]}`, len(hooks), receiver.URL+path, event))
 			if err != nil {
 				return err
 			}
@@ -197,13 +215,12 @@ func costs(doc *bytes.Buffer, events int) error {
 		return b + strings.Repeat("d", max(1, size-len(b)-2)) + `"}`
 	}
 
-	type row struct {
-		name          string
-		write, events bill
-		n             int
-	}
-	var rows []row
-	for _, sc := range []struct {
+	// What the process uses at rest (its pollers), to tell the functions' own processor time.
+	rest, _ := devstack.Measure(func() error { time.Sleep(2 * time.Second); return nil })
+	idle := rest.CPU.Seconds() / rest.Took.Seconds()
+	var rows []costRow
+	var sizes rowSizes
+	for i, sc := range []struct {
 		name     string
 		webhooks int
 		size     int
@@ -211,15 +228,15 @@ func costs(doc *bytes.Buffer, events int) error {
 		attempts int    // POSTs per delivery
 		events   int
 	}{
-		{"an asset write, one webhook (0.5 KB)", 1, 512, "/hook", 1, events},
+		{scenarioOne, 1, 512, "/hook", 1, events},
 		// The largest asset there is: a description of 2,000 characters,
 		// the most the API takes (no event of the product reaches 16 KB).
 		{"an asset write, one webhook (largest asset, 2.1 KB)", 1, 2100, "/hook", 1, events},
-		{"an asset write, five webhooks (0.5 KB)", 5, 512, "/hook", 1, events},
-		{"a delivery failing all 8 attempts (0.5 KB)", 1, 512, "/fail", 8, max(events/6, 3)},
-		{"a receiver answering in 9 s (0.5 KB)", 1, 512, "/slow", 1, max(events/6, 3)},
+		{scenarioFive, 5, 512, "/hook", 1, events},
+		{scenarioFailing, 1, 512, "/fail", 8, max(events/6, 3)},
+		{scenarioSlow, 1, 512, "/slow", 1, max(events/6, 3)},
 	} {
-		if err := subscribe(sc.webhooks, sc.path); err != nil {
+		if err := subscribe(sc.webhooks, sc.path, "asset.created"); err != nil {
 			return err
 		}
 		per := int64(sc.webhooks * sc.attempts)
@@ -250,74 +267,61 @@ func costs(doc *bytes.Buffer, events int) error {
 			pipeline = append(pipeline, m.take(1, 0))
 		}
 		received.Store(0)
-		rows = append(rows, row{sc.name, mean(write), mean(pipeline), sc.events})
-		fmt.Printf("  %s: write $%.2f, events $%.2f per million\n", sc.name, rows[len(rows)-1].write.total()*1e6, rows[len(rows)-1].events.total()*1e6)
-	}
-
-	fmt.Fprintf(doc, `
-## What a million events cost on AWS
-
-Method: `+"`go run ./infra/bench -only cost`"+`: the local stack with IAM enforced, moto as AWS, every
-function's clients metered (shared/cost): DynamoDB request units as DynamoDB computes them (each
-write on the larger whole item before and after it, read through the table, uncounted; index
-writes per entry; transactions twice; reads per 4 KB; Query on what it read before its filter),
-SQS requests per 64 KB chunk including the event source mappings' receives and deletes (empty
-receives, an idle poller's monthly cost, are left out), Lambda invocations and their measured
-duration times each function's memory (this machine's duration: an upper bound, moto answers
-slower than DynamoDB), one HTTP API request per API call. %d events per scenario (a sixth of
-that for the failing and the slow receiver), one at a time (each waits for its deliveries and for
-the pipeline to rest), after 2 to warm up. Production's delivery settings: 8 attempts, 10 s
-timeout (the waits between retries shortened to 1 s: a wait is not billed). The asset
-write is the integration API call; the event is everything after it (stream router, delivery
-queue, dispatcher) until every webhook has its delivery. One at a time is the dearest case for
-Lambda: on AWS the event source mappings batch records and messages at volume.
-
-Prices (us-east-1 list, shared/cost/prices.go): DynamoDB on-demand $%.3f per million WRU and $%.3f
-per million RRU; SQS $%.2f per million requests; Lambda $%.2f per million requests and $%.10f
-per GB-second (arm64); HTTP API $%.2f per million requests.
-
-| scenario | part | WRU | RRU | SQS requests | Lambda invocations | Lambda GB-s | DynamoDB $/M | SQS $/M | Lambda $/M | HTTP API $/M | total $/M |
-|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-`, events, cost.Price.WRU*1e6, cost.Price.RRU*1e6, cost.Price.SQSRequest*1e6, cost.Price.LambdaRequest*1e6, cost.Price.LambdaGBSecond, cost.Price.HTTPAPIRequest*1e6)
-	for _, r := range rows {
-		for _, p := range []struct {
-			part string
-			b    bill
-		}{{"API write", r.write}, {"event", r.events}} {
-			fmt.Fprintf(doc, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.4f | %.2f | %.2f | %.2f | %.2f | **%.2f** |\n", r.name, p.part,
-				p.b.wru, p.b.rru, p.b.sqs, p.b.invocations, p.b.gbSeconds, p.b.dynamo()*1e6, p.b.queues()*1e6, p.b.lambda()*1e6, p.b.gateway()*1e6, p.b.total()*1e6)
-		}
-	}
-	fmt.Fprintln(doc)
-	fmt.Fprintln(doc, "Lambda time per event by function (ms, mean):")
-	fmt.Fprintln(doc)
-	for _, r := range rows {
-		var parts []string
-		for _, b := range []bill{r.write, r.events} {
-			for fn, u := range b.byFunction {
-				parts = append(parts, fmt.Sprintf("%s %.1f", fn, float64(u.Took.Microseconds())/1000/float64(max(u.Invocations, 1))))
+		rows = append(rows, costRow{sc.name, "API write", mean(write), sc.events}, costRow{sc.name, "event", mean(pipeline), sc.events})
+		fmt.Printf("  %s: write $%.2f, event $%.2f per million\n", sc.name, rows[len(rows)-2].b.total()*1e6, rows[len(rows)-1].b.total()*1e6)
+		if i == 0 {
+			var err error
+			if sizes, err = measureRows(ctx, stack); err != nil {
+				return err
 			}
 		}
-		sort.Strings(parts)
-		fmt.Fprintf(doc, "- %s: %s\n", r.name, strings.Join(parts, ", "))
 	}
-	fmt.Fprintln(doc)
-	fmt.Fprintln(doc, "DynamoDB by call, per event (units; calls): where the units go.")
-	fmt.Fprintln(doc)
-	for _, r := range rows {
-		for _, p := range []struct {
-			part string
-			b    bill
-		}{{"API write", r.write}, {"event", r.events}} {
-			var parts []string
-			for call, u := range p.b.byCall {
-				parts = append(parts, fmt.Sprintf("%s %.1f WRU %.1f RRU (%.1f)", call, u.WRU, u.RRU, float64(u.Calls)/float64(r.n)))
+
+	// At volume: a burst from 8 clients, which the event source mappings
+	// batch (up to 100 stream records and 10 messages an invocation).
+	if err := subscribe(1, "/hook", "asset.created"); err != nil {
+		return err
+	}
+	burstN := max(events*4, 40)
+	received.Store(0)
+	m.take(1, 0)
+	var next atomic.Int64
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for i := int(next.Add(1)); i <= burstN; i = int(next.Add(1)) {
+				if err := create(i, body(i, 512)); err != nil {
+					errs <- err
+					return
+				}
 			}
-			sort.Strings(parts)
-			fmt.Fprintf(doc, "- %s, %s: %s\n", r.name, p.part, strings.Join(parts, "; "))
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			return err
 		}
 	}
-	return nil
+	if err := settled(int64(burstN)); err != nil {
+		return err
+	}
+	rows = append(rows, costRow{fmt.Sprintf(scenarioBurst, burstN), "API write and event", m.take(burstN, burstN), burstN})
+	fmt.Printf("  %s: $%.2f per million\n", rows[len(rows)-1].name, rows[len(rows)-1].b.total()*1e6)
+
+	alertRows, err := alertCosts(ctx, m, alertScenario{admin: admin, create: create, subscribe: subscribe, settled: settled, received: &received, n: max(events/3, 3)})
+	if err != nil {
+		return err
+	}
+	rows = append(rows, alertRows...)
+	sync, err := entraCost(ctx, m)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, sync)
+
+	writeCostDoc(doc, m, rows, sizes, events, idle)
+	return writeModel(rows, sizes)
 }
 
 // localPrefix is the local stack's name before a table's logical id.
@@ -335,6 +339,7 @@ func mean(bs []bill) bill {
 		out.invocations += b.invocations / n
 		out.gbSeconds += b.gbSeconds / n
 		out.apiRequests += b.apiRequests / n
+		out.schedules += b.schedules / n
 		for call, p := range b.byCall {
 			q := out.byCall[call]
 			q.Calls += p.Calls
@@ -346,6 +351,7 @@ func mean(bs []bill) bill {
 			f := out.byFunction[fn]
 			f.Invocations += u.Invocations
 			f.Took += u.Took
+			f.CPU += u.CPU
 			out.byFunction[fn] = f
 		}
 	}

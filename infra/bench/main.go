@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/uniasset/integrations/shared/adminapi"
+	"github.com/uniasset/integrations/shared/cost"
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/httpapi"
@@ -42,7 +43,22 @@ func main() {
 	requests := flag.Int("requests", 3000, "requests per load run")
 	clients := flag.Int("clients", 8, "concurrent clients")
 	only := flag.String("only", "", "comma-separated sections to run (keys,redact,throughput,deliveries,burst,inflight,isolation,activity,alerts,entra,cost,coldstart); default all")
+	model := flag.Bool("model", false, "price a month with the last cost bench's model (make cost), and measure nothing")
+	var v cost.Volume
+	flag.Float64Var(&v.Writes, "writes", 10e6, "with -model: integration API writes a month, each an event")
+	flag.Float64Var(&v.Webhooks, "webhooks", 1, "with -model: webhooks an event goes to, on average")
+	flag.Float64Var(&v.Failing, "failing", 0.01, "with -model: share of deliveries failing every attempt")
+	flag.Float64Var(&v.Alerts, "alerts", 10000, "with -model: expiry alerts fired a month")
+	flag.Float64Var(&v.EntraTenants, "entra-tenants", 10, "with -model: tenants syncing a directory of 1,000 users")
+	flag.Float64Var(&v.RetentionDays, "retention-days", 0, "with -model: RECORD_RETENTION_DAYS (0: rows kept; storage after a year)")
 	flag.Parse()
+	if *model {
+		if err := printModel(v); err != nil {
+			fmt.Fprintln(os.Stderr, "cost:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	sections = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		if s != "" {

@@ -249,6 +249,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 		if wait := until.Sub(now); wait >= time.Second {
 			d.Deferred.Add(1)
 			k.NotBefore = isotime.Format(until)
+			d.listWaiting(ctx, k, rec, log)
 			return d.park(ctx, k, receipt, wait, log), nil
 		} else if err := sleep(ctx, wait); err != nil {
 			return true, err
@@ -260,6 +261,7 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	} else if wait > 0 {
 		d.Deferred.Add(1)
 		k.NotBefore = isotime.Format(now.Add(wait))
+		d.listWaiting(ctx, k, rec, log)
 		return d.park(ctx, k, receipt, wait, log), nil
 	}
 	// Past the gate: a retry of this delivery is not back for a slot.
@@ -385,6 +387,19 @@ const healthTries = 3
 // healthRecheck is how old a copy of a webhook's health may be for an
 // attempt to skip writing the same outcome.
 const healthRecheck = time.Second
+
+// listWaiting shows a delivery that waits for its turn before it has had
+// an outcome under its webhook's filter (Store.List: a record enters the
+// index at its first outcome otherwise). Best effort: a failure only
+// leaves it out of the filter until then.
+func (d *Dispatcher) listWaiting(ctx context.Context, k Key, rec Record, log *slog.Logger) {
+	if rec.ByResourcePK != "" {
+		return
+	}
+	if err := d.Deliveries.List(ctx, k); err != nil {
+		log.Warn("listing a waiting delivery under its webhook failed", "error", err.Error())
+	}
+}
 
 // park sends k again, visible after due (at most SQS's 15 minutes; a later
 // slot is waited for again on arrival), and lets the received copy go. The

@@ -43,8 +43,7 @@ func (q *Enqueuer) Prepare(ctx context.Context, w webhook.Webhook, e Event) (Key
 		TenantID: w.TenantID, DeliveryID: id, WebhookID: w.ID, WebhookName: w.Name, Event: e.Name, SourceID: e.SourceID,
 		Test: e.Test, Payload: compact.Text(body), Status: Pending, CreatedAt: at, UpdatedAt: at, History: []Attempt{},
 		SK: keyschema.DeliverySK(e.Time, id), PK: keyschema.DeliveryPK(w.TenantID, shard),
-		ByResourcePK: keyschema.WebhookDeliveriesPK(w.TenantID, w.ID, shard),
-		ExpiresAt:    q.Store.Retention.ExpiresAt(q.Now()),
+		ExpiresAt: q.Store.Retention.ExpiresAt(q.Now()),
 	}
 	created, existing, err := q.Store.CreateIfNew(ctx, r)
 	if err != nil {

@@ -109,10 +109,14 @@ type Record struct {
 	// written. Kept and carried in its messages, so a change of
 	// DeliveryShards never sends a reader to another shard.
 	PK string `dynamodbav:"PK"`
-	// keyschema.WebhookDeliveriesPK: the activity log's webhook filter. A
-	// tag cannot name a constant: TestRecordTagsNameTheIndexAttribute keeps
-	// it keyschema.ByResourcePK.
-	ByResourcePK string `dynamodbav:"GSI1PK"`
+	// keyschema.WebhookDeliveriesPK: the activity log's webhook filter and
+	// a recovery's reads. It is set when the delivery first has an outcome
+	// (Finish, Discard) or first waits for its turn (Store.List), not when
+	// it is created: the index projects every attribute, so while a record
+	// is out of it, its create and first claim are written once, not twice.
+	// A tag cannot name a constant: TestRecordTagsNameTheIndexAttribute
+	// keeps it keyschema.ByResourcePK.
+	ByResourcePK string `dynamodbav:"GSI1PK,omitempty"`
 }
 
 // Key locates a record: the partition is sharded per tenant by delivery id so
@@ -149,6 +153,16 @@ func (k Key) pk(shards int) string {
 		return k.PK
 	}
 	return keyschema.DeliveryPK(k.TenantID, Shard(k.DeliveryID, shards))
+}
+
+// indexPK is the record's partition of the ByResource index: its
+// webhook's, in the record's shard.
+func (k Key) indexPK(shards int) string {
+	shard, ok := keyschema.DeliveryShardOf(k.TenantID, k.pk(shards))
+	if !ok {
+		shard = Shard(k.DeliveryID, shards)
+	}
+	return keyschema.WebhookDeliveriesPK(k.TenantID, k.WebhookID, shard)
 }
 
 // Shard is the write shard of a delivery, from its id.
@@ -267,7 +281,7 @@ func (s *Store) Finish(ctx context.Context, k Key, o Outcome) error {
 	if err != nil {
 		return err
 	}
-	set := []string{"#status = :status", "updatedAt = :at", "lastDurationMs = :dur", "lastResponseBody = :body",
+	set := []string{"#status = :status", "#idx = :idx", "updatedAt = :at", "lastDurationMs = :dur", "lastResponseBody = :body",
 		"history = list_append(if_not_exists(history, :empty), :attempt)", "lastStatusCode = :code", "lastError = :err"}
 	values := map[string]types.AttributeValue{
 		":status": &types.AttributeValueMemberS{Value: o.Status}, ":at": &types.AttributeValueMemberS{Value: o.Attempt.At},
@@ -276,6 +290,7 @@ func (s *Store) Finish(ctx context.Context, k Key, o Outcome) error {
 		":empty":   &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 		":attempt": attempt, ":code": &types.AttributeValueMemberN{Value: strconv.Itoa(o.Attempt.StatusCode)},
 		":err": &types.AttributeValueMemberS{Value: o.Attempt.Error}, ":n": &types.AttributeValueMemberN{Value: strconv.Itoa(o.Attempt.N)},
+		":idx": &types.AttributeValueMemberS{Value: k.indexPK(s.Shards)},
 	}
 	remove := []string{"inFlightUntil"}
 	if o.NextAttemptAt != "" {
@@ -291,7 +306,7 @@ func (s *Store) Finish(ctx context.Context, k Key, o Outcome) error {
 		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
 		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " REMOVE " + strings.Join(remove, ", ")),
 		ConditionExpression:       aws.String("attempts = :n"),
-		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#idx": keyschema.ByResourcePK},
 		ExpressionAttributeValues: values,
 	})
 	if dynamo.ConditionFailed(err) {
@@ -308,12 +323,12 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 	at := &types.AttributeValueMemberS{Value: isotime.Format(now)}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
-		UpdateExpression:         aws.String("SET #status = :failed, lastError = :reason, updatedAt = :at REMOVE nextAttemptAt, inFlightUntil"),
+		UpdateExpression:         aws.String("SET #status = :failed, #idx = :idx, lastError = :reason, updatedAt = :at REMOVE nextAttemptAt, inFlightUntil"),
 		ConditionExpression:      aws.String("#status = :pending AND (attribute_not_exists(inFlightUntil) OR inFlightUntil < :at)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#idx": keyschema.ByResourcePK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":failed": &types.AttributeValueMemberS{Value: Failed}, ":pending": &types.AttributeValueMemberS{Value: Pending},
-			":reason": &types.AttributeValueMemberS{Value: reason}, ":at": at,
+			":reason": &types.AttributeValueMemberS{Value: reason}, ":at": at, ":idx": &types.AttributeValueMemberS{Value: k.indexPK(s.Shards)},
 		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -325,6 +340,25 @@ func (s *Store) Discard(ctx context.Context, k Key, reason string, now time.Time
 		return false, nil
 	}
 	return false, dynamo.Translate("discard delivery", err)
+}
+
+// List puts a record that has had no outcome yet in its webhook's
+// partition of the ByResource index, so a delivery waiting for its turn
+// (its receiver's rate, a Retry-After, a slow receiver's share) shows
+// under the webhook's filter before its first attempt. A record that is
+// gone is left so.
+func (s *Store) List(ctx context.Context, k Key) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: k.attrs(s.Shards),
+		UpdateExpression:          aws.String("SET #idx = :idx"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeNames:  map[string]string{"#idx": keyschema.ByResourcePK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":idx": &types.AttributeValueMemberS{Value: k.indexPK(s.Shards)}},
+	})
+	if dynamo.ConditionFailed(err) {
+		return nil
+	}
+	return dynamo.Translate("list delivery", err)
 }
 
 // Recent returns up to limit of the tenant's deliveries, newest first.

@@ -45,7 +45,10 @@ func Build(ctx context.Context, cfg config.Dispatcher, awsCfg aws.Config) (*Disp
 		Concurrency: cfg.DispatchConcurrency,
 		HoldMax:     cfg.RetryHoldMax,
 		Gate: &Gate{
-			Limits: &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable}, SendRate: cfg.SendRate, Timeout: cfg.DeliveryTimeout,
+			// Coalesced: a batch's messages to one webhook take their slots
+			// in one or two writes, not one each.
+			Limits:   &ratelimit.Table{DB: db, Table: cfg.IntegrationsTable, Coalesce: true},
+			SendRate: cfg.SendRate, Timeout: cfg.DeliveryTimeout,
 			EndpointSlots: cfg.SlowEndpointSlots, TenantSlots: cfg.SlowTenantSlots, SlowAfter: cfg.SlowAfter,
 		},
 		HookTTL: cfg.WebhookCacheTTL,

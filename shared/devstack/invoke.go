@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -28,8 +29,8 @@ func (e *TimedOut) Error() string {
 // A limit of 0 runs h without one (gateways built by hand).
 func invoke[E, R any](ctx context.Context, u *Usage, fn string, limit time.Duration, h func(context.Context, E) (R, error), ev E) (R, error) {
 	if u != nil {
-		start := time.Now()
-		defer func() { u.record(fn, time.Since(start)) }()
+		start, cpu := time.Now(), processCPU()
+		defer func() { u.record(fn, time.Since(start), processCPU()-cpu) }()
 	}
 	if limit <= 0 {
 		return h(ctx, ev)
@@ -80,9 +81,23 @@ type Usage struct {
 type FunctionUsage struct {
 	Invocations int
 	Took        time.Duration
+	// CPU is the processor time this process spent while they ran: the
+	// functions' own, plus whatever else ran meanwhile (the local stack's
+	// pollers, a test's receiver; moto is another process). With one
+	// invocation at a time it is an upper bound of the function's.
+	CPU time.Duration
 }
 
-func (u *Usage) record(fn string, took time.Duration) {
+// processCPU is the processor time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (u *Usage) record(fn string, took, cpu time.Duration) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.use == nil {
@@ -91,6 +106,7 @@ func (u *Usage) record(fn string, took time.Duration) {
 	f := u.use[fn]
 	f.Invocations++
 	f.Took += took
+	f.CPU += cpu
 	u.use[fn] = f
 }
 
@@ -101,4 +117,12 @@ func (u *Usage) Take() map[string]FunctionUsage {
 	m := u.use
 	u.use = nil
 	return m
+}
+
+// Measure runs f as one invocation of a function and returns what Usage
+// records for one (a bench running a scheduled function's handler itself).
+func Measure(f func() error) (FunctionUsage, error) {
+	start, cpu := time.Now(), processCPU()
+	err := f()
+	return FunctionUsage{Invocations: 1, Took: time.Since(start), CPU: processCPU() - cpu}, err
 }

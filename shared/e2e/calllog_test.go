@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-
 	"github.com/uniasset/integrations/shared/apilog"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -58,8 +56,12 @@ func callLog(t *testing.T, tenantID string) []apilog.Entry {
 		t.Fatal(err)
 	}
 	var out []apilog.Entry
-	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
-		t.Fatal(err)
+	for _, it := range items {
+		e, _, err := apilog.EntryFromItem(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
 	}
 	return out
 }

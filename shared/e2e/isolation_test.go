@@ -196,6 +196,53 @@ func TestRateLimitSpacesDeliveries(t *testing.T) {
 }
 
 // pausing is a receiver that answers its first request 429 with
+// A delivery enters its webhook's filter of the Activity Log with its
+// first outcome, or as soon as it waits for its turn: at rateLimit 1 a
+// burst's deliveries wait, and they are listed under the webhook, pending
+// with no attempt, before they are sent; once sent, each is listed once.
+func TestWaitingDeliveriesShowUnderTheirWebhook(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	rv := newReceiver(t, nil)
+	r := call(t, "POST", "/api/integrations/webhooks", owner,
+		map[string]any{"name": "small ERP", "url": rv.URL, "events": []string{"asset.created"}, "rateLimit": 1})
+	expect(t, r, http.StatusCreated, "")
+	hook := r.json(t)["id"].(string)
+	key, _ := newKey(t, tid, allPermissions...)
+	const n = 6
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { createAsset(t, key, nil) })
+	}
+	wg.Wait()
+	byHook := func() (rows []map[string]any) {
+		for _, row := range call(t, "GET", "/api/integrations/activity?source=webhook&webhookId="+hook, owner, nil).json(t)["rows"].([]any) {
+			rows = append(rows, row.(map[string]any))
+		}
+		return rows
+	}
+	waitFor(t, 60*time.Second, "a delivery waiting for its turn, listed under its webhook", func() bool {
+		for _, row := range byHook() {
+			if row["status"] == delivery.Pending && row["details"] == "0 attempts" {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 60*time.Second, "every delivery", func() bool { return len(rv.requests()) == n })
+	settled(t, tid)
+	rows := byHook()
+	if len(rows) != n {
+		t.Fatalf("%d rows under the webhook for %d deliveries", len(rows), n)
+	}
+	for _, row := range rows {
+		if row["status"] != delivery.Delivered || row["resourceId"] != hook {
+			t.Fatalf("a row under the webhook: %v", row)
+		}
+	}
+}
+
 // Retry-After retryAfter and every later one 200, recording when each came.
 func pausing(t *testing.T, retryAfter string) (*httptest.Server, *sync.Mutex, *[]time.Time) {
 	mu, at := &sync.Mutex{}, &[]time.Time{}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/uniasset/integrations/shared/compact"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -75,6 +76,14 @@ func tenantIntegrationsText(t *testing.T, tenantID string) string {
 			t.Fatal(err)
 		}
 		for _, item := range page.Items {
+			// Packed text (bodies, payloads: shared/compact) is read as the text it holds.
+			for name, v := range item {
+				if bin, ok := v.(*types.AttributeValueMemberB); ok {
+					if text, err := compact.Unpack(bin.Value); err == nil {
+						item[name] = &types.AttributeValueMemberS{Value: text}
+					}
+				}
+			}
 			var m map[string]any
 			if err := attributevalue.UnmarshalMap(item, &m); err != nil {
 				t.Fatal(err)

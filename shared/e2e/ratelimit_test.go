@@ -414,3 +414,63 @@ func TestRateLimitTableE2E(t *testing.T) {
 		}
 	})
 }
+
+// The dispatcher's gate coalesces (ratelimit.Table.Coalesce): an instance's
+// concurrent reservations of one limit take their slots together in one
+// write. Three instances of eight at once, on DispatcherFunction's
+// credentials: every slot is taken once, one interval after another, none
+// beyond the horizon, and each refused one is told a time to ask again.
+func TestCoalescedSlotsE2E(t *testing.T) {
+	t.Parallel()
+	db := dynamodb.NewFromConfig(stack.Principals["DispatcherFunction"].AWS)
+	ctx := context.Background()
+	tid := newTenant(t, tenant.Enterprise)
+	l := ratelimit.Limit{Every: 500 * time.Millisecond, Burst: 1, Shards: 1}
+	key := ratelimit.Key{TenantID: tid, Scope: "SEND#wh_coalesced"}
+	const horizon = 5 * time.Second
+	var mu sync.Mutex
+	var starts []time.Time
+	refused := 0
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for range 3 {
+		instance := &ratelimit.Table{DB: db, Table: stack.IntegrationsTable, Coalesce: true}
+		for range 8 {
+			wg.Go(func() {
+				ok, start, err := instance.Reserve(ctx, key, l, horizon)
+				asked := time.Now()
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					t.Error(err)
+				case ok:
+					starts = append(starts, start)
+				default:
+					refused++
+					if !start.IsZero() && start.Before(asked.Add(-time.Second)) {
+						t.Errorf("a refused reservation is told to ask again at %v, before it asked", start)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	if len(starts)+refused != 24 {
+		t.Fatalf("%d taken and %d refused of 24", len(starts), refused)
+	}
+	// 5 s at 2/s from the first: 11 slots, and those that time has freed
+	// since (the reservations took a while against moto).
+	if most := 11 + int(2*time.Since(begin)/time.Second); len(starts) > most || len(starts) < 8 {
+		t.Fatalf("%d slots taken within a 5 s horizon at 2/s, want 8 to %d", len(starts), most)
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap < l.Every-2*time.Millisecond {
+			t.Fatalf("slots %d and %d %v apart, want one interval (%v): two took one slot", i-1, i, gap, l.Every)
+		}
+	}
+	if last := starts[len(starts)-1]; last.After(time.Now().Add(horizon)) {
+		t.Fatalf("a slot starts %v from now, beyond the %v horizon", time.Until(last), horizon)
+	}
+}

@@ -209,6 +209,15 @@ type Table struct {
 
 	mu   sync.Mutex
 	hint map[hintKey]time.Time // the TAT this instance last saw, to pick the likelier write first
+
+	// Coalesce makes concurrent Reserves of one limit (of one item) in this
+	// instance share writes: while one is out, those that come wait, and
+	// then take their slots together in one write. The dispatcher's gate
+	// sets it: a batch of messages to one webhook takes its slots in two
+	// writes, not ten.
+	Coalesce bool
+	gmu      sync.Mutex
+	groups   map[group][]chan reserved
 }
 
 // hints bounds the TATs an instance remembers (a guess, not state: losing one costs a write).
@@ -233,6 +242,9 @@ func millis(at time.Time) string { return strconv.FormatInt(at.UnixMilli(), 10) 
 // fits the TAT it guessed (at rest: set it from now; busy: add the interval
 // to it), and on refusal the item DynamoDB returns says which fits.
 func (t *Table) Reserve(ctx context.Context, key Key, l Limit, horizon time.Duration) (bool, time.Time, error) {
+	if t.Coalesce && l.Shards <= 1 {
+		return t.coalesced(ctx, group{key, l, horizon})
+	}
 	item, cs := cells(key, l, nil)
 	ok, start, _, err := t.reserve(ctx, item, cs, horizon)
 	return ok, start, err
@@ -335,6 +347,13 @@ func (t *Table) reserve(ctx context.Context, item keyschema.Key, cs []cell, hori
 // starts now and the TAT is now + every; busy, the slot starts at TAT -
 // tolerance if that is within the horizon, and the TAT moves on by every.
 func update(item keyschema.Key, cs []cell, tats []time.Time, now time.Time, horizon time.Duration) *dynamodb.UpdateItemInput {
+	return updateSlots(item, cs, tats, now, horizon, 1)
+}
+
+// updateSlots is update taking slots consecutive slots of each cell: the
+// TAT moves on by slots intervals, and the last slot must start within the
+// horizon.
+func updateSlots(item keyschema.Key, cs []cell, tats []time.Time, now time.Time, horizon time.Duration, slots int) *dynamodb.UpdateItemInput {
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{":now": num(millis(now))}
 	var sets, conds []string
@@ -343,17 +362,18 @@ func update(item keyschema.Key, cs []cell, tats []time.Time, now time.Time, hori
 		every, tolerance := c.limit.shard()
 		n, v := "#t"+strconv.Itoa(i), ":t"+strconv.Itoa(i)
 		names[n] = c.attr
+		step := every * time.Duration(slots)
 		if !tats[i].After(now) {
 			sets = append(sets, n+" = "+v)
 			conds = append(conds, "(attribute_not_exists("+n+") OR "+n+" <= :now)")
-			values[v] = num(millis(now.Add(every)))
-			keep = later(keep, now.Add(every))
+			values[v] = num(millis(now.Add(step)))
+			keep = later(keep, now.Add(step))
 		} else {
 			last := ":l" + strconv.Itoa(i)
 			sets = append(sets, n+" = "+n+" + "+v)
 			conds = append(conds, "("+n+" > :now AND "+n+" <= "+last+")")
-			values[v] = num(strconv.FormatInt(every.Milliseconds(), 10))
-			values[last] = num(millis(now.Add(tolerance + horizon)))
+			values[v] = num(strconv.FormatInt(step.Milliseconds(), 10))
+			values[last] = num(millis(now.Add(tolerance + horizon - every*time.Duration(slots-1))))
 			keep = later(keep, now.Add(tolerance+horizon+every))
 		}
 	}
