@@ -334,7 +334,8 @@ processor time stretched by 1,769/M. Measured here: duration and this process's 
 during each invocation, less what the process uses idle over as long (its pollers waiting on moto,
 measured for 2 s at rest); one invocation at a time, so what remains is the function's, with the
 bench's receiver (an upper bound); waiting = duration − processor time (moto's, slower than
-DynamoDB: an upper bound too). The cost of an invocation is its duration times its memory:
+DynamoDB: an upper bound too); the 9 s receiver's attempt is the quick one's work, so its
+processor time is the quick one's. The cost of an invocation is its duration times its memory:
 waiting costs in proportion to memory, processor time does not, so the smallest memory is the
 cheapest; it is chosen where the stretched processor time still adds little to a request's
 latency. Per million invocations at each size, with the invocation's duration:
@@ -342,17 +343,27 @@ latency. Per million invocations at each size, with the invocation's duration:
 | function (scenario) | duration here | processor | 128 MB | 256 MB | 512 MB | 1,024 MB | template |
 |---|---:|---:|---:|---:|---:|---:|---:|
 `)
-	for _, c := range []struct{ fn, scenario, part string }{
-		{"IntegrationApiFunction", scenarioOne, "API write"},
-		{"StreamRouterFunction", scenarioOne, "event"},
-		{"DispatcherFunction", scenarioOne, "event"},
-		{"DispatcherFunction", scenarioSlow, "event"},
-		{"ExpiryAlertsFunction", scenarioAlert, ""},
-		{"EntraSyncFunction", scenarioSync, ""},
+	for _, c := range []struct {
+		fn, scenario, part string
+		workOf             string // a scenario doing the same work, whose processor time is this one's
+	}{
+		{"IntegrationApiFunction", scenarioOne, "API write", ""},
+		{"StreamRouterFunction", scenarioOne, "event", ""},
+		{"DispatcherFunction", scenarioOne, "event", ""},
+		// The same attempt, answered 9 s later: over that long this
+		// process's background (pollers, the other receivers) swamps the
+		// measure, so the quick attempt's processor time is taken.
+		{"DispatcherFunction", scenarioSlow, "event", scenarioOne},
+		{"ExpiryAlertsFunction", scenarioAlert, "", ""},
+		{"EntraSyncFunction", scenarioSync, "", ""},
 	} {
 		u := own(find(rows, c.scenario, c.part).byFunction[c.fn], idle)
 		if u.Invocations == 0 {
 			continue
+		}
+		if c.workOf != "" {
+			w := own(find(rows, c.workOf, c.part).byFunction[c.fn], idle)
+			u.CPU = w.CPU * time.Duration(u.Invocations) / time.Duration(max(w.Invocations, 1))
 		}
 		n := time.Duration(u.Invocations)
 		cells := []string{fmt.Sprintf("%s (%s)", c.fn, c.scenario), fmt.Sprintf("%.1f ms", ms(u.Took/n)), fmt.Sprintf("%.1f ms", ms(u.CPU/n))}
@@ -413,7 +424,7 @@ func printModel(v cost.Volume) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("A month on AWS (us-east-1 list prices; measured %s, %s):\n\n", model.Measured, modelFile)
+	fmt.Printf("A month on AWS (us-east-1 list prices; measured %s, %s; events one at a time, the dearest case):\n\n", model.Measured, modelFile)
 	total := 0.0
 	for _, l := range lines {
 		fmt.Printf("  %-60s %12.2f\n", l.What, l.Dollars)
