@@ -10,7 +10,7 @@ FUNCTIONS := $(notdir $(patsubst %/,%,$(dir $(wildcard functions/*/main.go))))
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w" -buildvcs=false
 
-.PHONY: help run test unit lint build bench cost fuzz deploy sweep sweep-aws clean tools browser
+.PHONY: help run test unit lint build bench cost fuzz deploy sweep sweep-aws clean tools moto browser
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-30s %s\n", $$1, $$2}'
@@ -18,9 +18,11 @@ help: ## List the targets
 # infra/moto/server.py patches this moto release's internals: another needs them checked first.
 MOTO_VERSION := 5.2.1
 
-tools: ## Check moto $(MOTO_VERSION) (importable by python3) and cfn-lint are installed (installs what is missing)
-	@python3 -c 'import moto.server, moto; assert moto.__version__ == "$(MOTO_VERSION)"' 2>/dev/null || pip install --quiet 'moto[server]==$(MOTO_VERSION)' || { echo "moto $(MOTO_VERSION) is required (pip install 'moto[server]==$(MOTO_VERSION)')"; exit 1; }
+tools: moto ## Check moto $(MOTO_VERSION) (importable by python3) and cfn-lint are installed (installs what is missing)
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { echo "cfn-lint is required (pip install cfn-lint)"; exit 1; }
+
+moto: ## Check moto $(MOTO_VERSION) is importable by python3 (installs it if missing); all make run needs besides Go
+	@python3 -c 'import moto.server, moto; assert moto.__version__ == "$(MOTO_VERSION)"' 2>/dev/null || pip install --quiet 'moto[server]==$(MOTO_VERSION)' || { echo "moto $(MOTO_VERSION) is required (pip install 'moto[server]==$(MOTO_VERSION)')"; exit 1; }
 
 browser: ## Check Chromium, curl and node are installed for the Developer Guide tests (installs them with apt-get)
 	@command -v node >/dev/null && command -v curl >/dev/null || \
@@ -30,7 +32,7 @@ browser: ## Check Chromium, curl and node are installed for the Developer Guide 
 	  { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  { echo "Chromium is required for the Developer Guide page test (apt-get install chromium)"; exit 1; }
 
-run: tools ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unless AWS_ENDPOINT_URL is set)
+run: moto ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unless AWS_ENDPOINT_URL is set)
 	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} $(GO) run ./infra/local
 
 test: tools browser ## Run every test (unit and end to end against moto) with the race detector

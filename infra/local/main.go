@@ -2,7 +2,9 @@
 // local admin token (go run ./infra/local token --tenant <id> --role <role>),
 // asks the running system for an expiry alerts pass as of a chosen time
 // (go run ./infra/local alerts --at 2026-12-01T09:00:00Z), or for the sweeps
-// of the dead-letter queues now (go run ./infra/local sweep).
+// of the dead-letter queues now (go run ./infra/local sweep), or runs a
+// webhook receiver that prints and verifies each delivery (go run
+// ./infra/local receiver --secret whsec_…).
 package main
 
 import (
@@ -23,17 +25,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/boot"
 	"github.com/uniasset/integrations/shared/config"
 	"github.com/uniasset/integrations/shared/devstack"
-	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
-	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 )
 
@@ -48,6 +44,8 @@ func main() {
 		err = alerts(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "sweep":
 		err = sweep(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "receiver":
+		err = receiver(ctx, os.Args[2:])
 	default:
 		err = run(ctx)
 	}
@@ -155,6 +153,12 @@ func run(ctx context.Context) error {
 	go func() { errc <- srv.ListenAndServe() }()
 
 	fmt.Printf("Tables: %s, %s\n", stack.AssetsTable, stack.IntegrationsTable)
+	envFile := filepath.Join(dir, ".local", "aws.env")
+	if err := stack.WriteAWSEnv(ctx, envFile); err != nil {
+		return err
+	}
+	fmt.Printf("Look inside: source .local/aws.env && aws dynamodb scan --table-name $INTEGRATIONS_TABLE --max-items 5\n")
+	fmt.Println("Data lives in moto's memory: stopping make run empties every table.")
 	fmt.Printf("Both APIs: http://127.0.0.1:%s\n\nOwner tokens (12 h):\n", port)
 	for _, t := range devstack.DemoTenants {
 		tok, err := stack.Issuer.Token(t.TenantID, "Owner", "owner@"+t.TenantID, 12*time.Hour)
@@ -188,35 +192,26 @@ const alertsPath = "/local/alerts/run"
 
 // runAlerts makes one pass as of ?at= (RFC 3339; default now) and answers what it did.
 func runAlerts(w http.ResponseWriter, r *http.Request, stack *devstack.Stack) {
-	now := time.Now()
-	pass := stack.Alerts
+	var (
+		res alert.Result
+		err error
+	)
 	if s := r.URL.Query().Get("at"); s != "" {
-		at, err := time.Parse(time.RFC3339, s)
-		switch {
-		case err != nil:
+		at, perr := time.Parse(time.RFC3339, s)
+		if perr != nil {
 			http.Error(w, "at must be an RFC 3339 time, e.g. 2026-12-01T09:00:00Z", http.StatusBadRequest)
 			return
-		case at.Before(now.Add(-alert.MaxLateness)) || at.After(now.AddDate(10, 0, 0)):
-			http.Error(w, "at must be between 30 days ago and 10 years ahead", http.StatusBadRequest)
-			return
 		}
-		// A pass as of another time keeps its own watermark, starting from
-		// now: the schedule's stays where real time has it, so seeing next
-		// month's alerts today does not silence this month's.
-		simulated := *stack.Alerts
-		simulated.Watermark.Key = keyschema.Key{PK: keyschema.AlertWatermark().PK, SK: "SIMULATED"}
-		item := simulated.Watermark.Key.Attrs()
-		item["at"] = &types.AttributeValueMemberS{Value: isotime.Format(now.Add(-alert.PassLag))}
-		_, err = stack.DB.PutItem(r.Context(), &dynamodb.PutItemInput{TableName: aws.String(stack.IntegrationsTable), Item: item,
-			ConditionExpression: aws.String("attribute_not_exists(PK)")})
-		if err != nil && !dynamo.ConditionFailed(err) {
-			http.Error(w, "alerts pass failed: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		pass, now = &simulated, at
+		res, err = stack.SimulatedAlerts(r.Context(), at, time.Now())
+	} else {
+		res, err = stack.Alerts.Run(r.Context(), time.Now())
 	}
-	res, err := pass.Run(r.Context(), now)
-	if err != nil {
+	var refused *devstack.SimulatedAlertsRefused
+	switch {
+	case errors.As(err, &refused):
+		http.Error(w, refused.Reason, http.StatusConflict)
+		return
+	case err != nil:
 		http.Error(w, "alerts pass failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -302,4 +297,33 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// receiver runs a webhook receiver on loopback until ctx ends: it prints
+// each delivery, checks its signatures with --secret and answers --status.
+func receiver(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("receiver", flag.ContinueOnError)
+	port := fs.Int("port", 9000, "port on 127.0.0.1")
+	secret := fs.String("secret", "", "the webhook's signing secret (whsec_…) to check signatures with")
+	status := fs.Int("status", http.StatusOK, "the status every delivery is answered (e.g. 500 or 410 to watch retries)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *status < 200 || *status > 599 {
+		return fmt.Errorf("--status must be an HTTP status, 200 to 599")
+	}
+	rv := &devstack.VerifyingReceiver{Out: os.Stdout}
+	rv.Set(*secret, *status)
+	srv := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", *port), Handler: rv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	fmt.Printf("Receiving webhooks on http://127.0.0.1:%d/ (any path), answering %d. Ctrl-C stops it.\n", *port, *status)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/activity"
 	"github.com/uniasset/integrations/shared/alert"
+	"github.com/uniasset/integrations/shared/apidoc"
 	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/apikey"
 	"github.com/uniasset/integrations/shared/delivery"
@@ -134,8 +135,9 @@ func (a *API) endpoints() []httpapi.Endpoint {
 	for _, e := range a.table() {
 		out = append(out, httpapi.Endpoint{Route: httpapi.Route{Method: e.method, Pattern: e.pattern}, Handler: a.guard(e.access, e.h)})
 	}
-	// The routes without a JWT: Microsoft's redirect after consent, and a
-	// secret scanner's signed leak reports.
+	// The routes without a JWT: Microsoft's redirect after consent, a
+	// secret scanner's signed leak reports, and the OpenAPI document (it
+	// holds no tenant's data; client generators and API tools fetch it).
 	unauthenticated := func(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := h(w, r); err != nil {
@@ -146,6 +148,7 @@ func (a *API) endpoints() []httpapi.Endpoint {
 	return append(out,
 		httpapi.Endpoint{Route: httpapi.Route{Method: http.MethodGet, Pattern: entraRoot + "/callback"}, Handler: unauthenticated(a.entraCallback)},
 		httpapi.Endpoint{Route: httpapi.Route{Method: http.MethodPost, Pattern: leakReportPath}, Handler: unauthenticated(a.reportLeaks)},
+		httpapi.Endpoint{Route: httpapi.Route{Method: http.MethodGet, Pattern: apidoc.DocumentPath}, Handler: unauthenticated(a.openAPI)},
 	)
 }
 

@@ -56,3 +56,18 @@ func (a *API) developerGuide(w http.ResponseWriter, r *http.Request, _ User) err
 	httpapi.WriteJSON(w, http.StatusOK, g)
 	return nil
 }
+
+// openAPI serves the OpenAPI document the guide is made from, its servers
+// naming where this API is reached.
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
+	doc, err := apidoc.DocumentFor(a.baseURL(r))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(doc)
+	return nil
+}

@@ -39,6 +39,7 @@ var Routes = []httpapi.Route{
 	{Method: http.MethodPost, Pattern: "/api/integrations/api-keys/{id}/roll"},
 	{Method: http.MethodPatch, Pattern: "/api/integrations/api-keys/{id}"},
 	{Method: http.MethodPost, Pattern: "/api/integrations/secret-scanning"},
+	{Method: http.MethodGet, Pattern: "/api/integrations/openapi.yaml"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/api-key-policy"},
 	{Method: http.MethodPut, Pattern: "/api/integrations/api-key-policy"},
 	{Method: http.MethodGet, Pattern: "/api/integrations/entra"},

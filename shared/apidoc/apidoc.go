@@ -19,6 +19,25 @@ import (
 //go:embed openapi.yaml
 var Document []byte
 
+// DocumentPath is where the admin API serves the document (no token).
+const DocumentPath = "/api/integrations/openapi.yaml"
+
+// localServer is the document's servers entry as written: make run's.
+const localServer = "servers:\n  - url: http://127.0.0.1:3000\n    description: make run\n"
+
+// DocumentFor is the document with its servers entry naming baseURL, where
+// the API that serves it is reached.
+func DocumentFor(baseURL string) ([]byte, error) {
+	if !bytes.Contains(Document, []byte(localServer)) {
+		return nil, fmt.Errorf("apidoc: the document's servers entry is not %q", localServer)
+	}
+	url, err := json.Marshal(baseURL) // a JSON string is a YAML scalar
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Replace(Document, []byte(localServer), []byte("servers:\n  - url: "+string(url)+"\n"), 1), nil
+}
+
 // Operation is the part of an OpenAPI operation the guide uses.
 type Operation struct {
 	Method      string
@@ -157,7 +176,9 @@ type OwnerExample struct {
 
 // Guide is the Developer Guide.
 type Guide struct {
-	BaseURL   string    `json:"baseUrl"`
+	BaseURL string `json:"baseUrl"`
+	// OpenAPI is where the document the guide is made from is served.
+	OpenAPI   string    `json:"openapi"`
 	Auth      string    `json:"authentication"`
 	Endpoints []Example `json:"endpoints"`
 	// Operations are the Owner's routes for keys and webhooks (an admin
@@ -168,6 +189,8 @@ type Guide struct {
 	// Events are the webhook events and their data, from the document's
 	// webhooks section (the signed envelope: event, timestamp, data).
 	Events []EventDoc `json:"events"`
+	// Receiving is how to receive them: headers, rules, receivers.
+	Receiving Receiving `json:"receiving"`
 }
 
 // NewGuide builds the guide for the integration endpoints, with examples
@@ -178,8 +201,11 @@ func NewGuide(baseURL string) (Guide, error) {
 	if err != nil {
 		return Guide{}, err
 	}
-	g := Guide{BaseURL: baseURL, Auth: "Authorization: Bearer ua_live_... (set UNIASSET_API_KEY to your key)"}
+	g := Guide{BaseURL: baseURL, OpenAPI: baseURL + DocumentPath, Auth: "Authorization: Bearer ua_live_... (set UNIASSET_API_KEY to your key)"}
 	if g.Events, err = Events(); err != nil {
+		return Guide{}, err
+	}
+	if g.Receiving, err = Delivery(); err != nil {
 		return Guide{}, err
 	}
 	for _, o := range ops {

@@ -77,7 +77,7 @@ func TestGuideHasEveryIntegrationEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, want := strings.Count(string(page), `class="copy"`), 2*len(g.Endpoints)+len(g.Operations); n != want {
+	if n, want := strings.Count(string(page), `class="copy"`), 2*len(g.Endpoints)+len(g.Operations)+len(g.Receiving.Receivers); n != want {
 		t.Fatalf("%d copy buttons for %d examples", n, want)
 	}
 }

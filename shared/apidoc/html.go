@@ -27,10 +27,10 @@ func HTML(g Guide) ([]byte, error) {
 	b.WriteString(pageTop)
 	fmt.Fprintf(&b, `<header>
   <h1>Developer Guide</h1>
-  <div>Base URL <code>%s</code> · %s</div>
+  <div>Base URL <code>%s</code> · %s · <a href="%s">OpenAPI document</a></div>
 </header>
 <main>
-`, esc(g.BaseURL), esc(g.Auth))
+`, esc(g.BaseURL), esc(g.Auth), esc(g.OpenAPI))
 	for i, e := range g.Endpoints {
 		fmt.Fprintf(&b, `
 <section class="endpoint" id="%s">
@@ -74,8 +74,37 @@ func HTML(g Guide) ([]byte, error) {
 			esc(e.Name), prose(e.Description), esc(strings.Join(e.DataFields, ", ")))
 	}
 	b.WriteString("  </table>\n</section>\n")
+	writeReceiving(&b, g.Receiving)
 	b.WriteString(pageBottom)
 	return b.Bytes(), nil
+}
+
+// writeReceiving renders "Receiving webhooks": the headers, the rules and
+// a copyable receiver per language.
+func writeReceiving(b *bytes.Buffer, r Receiving) {
+	esc := html.EscapeString
+	b.WriteString(`
+<section class="events" id="receiving">
+  <h2>Receiving webhooks</h2>
+  <p>Each delivery is a POST with these headers:</p>
+  <table>
+`)
+	for _, h := range r.Headers {
+		fmt.Fprintf(b, "    <tr><td><code>%s</code></td><td>%s</td></tr>\n", esc(h.Name), prose(h.Value))
+	}
+	b.WriteString("  </table>\n  <ul>\n")
+	for _, rule := range r.Rules {
+		fmt.Fprintf(b, "    <li>%s</li>\n", prose(rule))
+	}
+	b.WriteString("  </ul>\n  <p>A complete receiver that does all of this, in three languages (each is run against real deliveries by our tests):</p>\n")
+	for i, rv := range r.Receivers {
+		fmt.Fprintf(b, `  <div class="example" id="receiver-%d"><h3>%s · %s</h3>
+    <p><code>%s</code></p>
+    <button class="copy" type="button" data-target="rcv-%d">Copy</button>
+    <pre id="rcv-%d"><code>%s</code></pre></div>
+`, i, esc(rv.Language), esc(rv.File), esc(rv.Run), i, i, esc(rv.Code))
+	}
+	b.WriteString("</section>\n")
 }
 
 const pageTop = `<!doctype html>
@@ -88,6 +117,7 @@ const pageTop = `<!doctype html>
   body { font: 15px/1.5 system-ui, sans-serif; margin: 0; color: #1d2433; background: #f6f7fb; }
   header { background: #1d2433; color: #fff; padding: 24px 32px; }
   header h1 { margin: 0 0 4px; font-size: 22px; }
+  header a { color: #9cc3ff; }
   main { max-width: 980px; margin: 0 auto; padding: 24px 32px 48px; }
   section.endpoint { background: #fff; border: 1px solid #dde1ea; border-radius: 8px; padding: 20px 24px; margin: 0 0 24px; }
   h2 { font-size: 18px; margin: 0 0 8px; }

@@ -519,3 +519,31 @@ func (s *Stack) StopPollers() {
 		s.polling.Wait()
 	}
 }
+
+// WriteAWSEnv writes, to path (mode 0600), a shell file that sets the AWS
+// CLI to this stack: its admin's credentials (the ones its resources were
+// made with; they exist only while it runs), endpoint and region, and the
+// names of its tables and the URL of its delivery queue. `source` it, and `aws dynamodb scan --table-name
+// $INTEGRATIONS_TABLE` reads the local table.
+func (s *Stack) WriteAWSEnv(ctx context.Context, path string) error {
+	creds, err := s.AWS.Credentials.Retrieve(ctx)
+	if err != nil {
+		return err
+	}
+	vars := [][2]string{
+		{"AWS_ACCESS_KEY_ID", creds.AccessKeyID}, {"AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey}, {"AWS_SESSION_TOKEN", creds.SessionToken},
+		{"AWS_REGION", s.AWS.Region}, {"AWS_DEFAULT_REGION", s.AWS.Region}, {"AWS_ENDPOINT_URL", s.Endpoint}, {"AWS_PAGER", ""},
+		{"ASSETS_TABLE", s.AssetsTable}, {"INTEGRATIONS_TABLE", s.IntegrationsTable},
+		{"DELIVERY_QUEUE", s.Resources["DeliveryQueue"].URL},
+	}
+	var b strings.Builder
+	b.WriteString("# The local stack's admin for the AWS CLI (written by make run; valid while it runs).\n")
+	for _, v := range vars {
+		if v[1] != "" || v[0] == "AWS_PAGER" {
+			fmt.Fprintf(&b, "export %s='%s'\n", v[0], strings.ReplaceAll(v[1], "'", `'\''`))
+		} else {
+			fmt.Fprintf(&b, "unset %s\n", v[0])
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}

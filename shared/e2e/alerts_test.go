@@ -19,6 +19,7 @@ import (
 	"github.com/uniasset/integrations/shared/alert"
 	"github.com/uniasset/integrations/shared/asset"
 	"github.com/uniasset/integrations/shared/delivery"
+	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/dynamo"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
@@ -764,4 +765,31 @@ func (h settleHook) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 		h.before()
 	}
 	return h.API.UpdateItem(ctx, in, o...)
+}
+
+// A pass as of another time (go run ./infra/local alerts --at) keeps its
+// own watermark and only moves forward: one as of a time an earlier one
+// covered is refused, saying the time to ask for; so is one outside 30 days
+// ago to 10 years ahead. (Not parallel: a pass as of now fires what falls
+// due now, for every tenant.)
+func TestSimulatedAlertPassesOnlyMoveForward(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	r, err := stack.SimulatedAlerts(ctx, now.Add(time.Minute), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.To.After(now.Add(-alert.PassLag)) || r.To.After(now.Add(time.Minute)) {
+		t.Fatalf("a pass as of a minute ahead looked from %v to %v", r.From, r.To)
+	}
+	var refused *devstack.SimulatedAlertsRefused
+	_, err = stack.SimulatedAlerts(ctx, now.Add(30*time.Second), now)
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "ask for a time after") {
+		t.Fatalf("a pass as of a time already covered: %v", err)
+	}
+	for _, at := range []time.Time{now.AddDate(0, 0, -31), now.AddDate(10, 1, 0)} {
+		if _, err := stack.SimulatedAlerts(ctx, at, now); !errors.As(err, &refused) {
+			t.Fatalf("a pass as of %v: %v", at, err)
+		}
+	}
 }

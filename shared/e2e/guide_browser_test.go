@@ -77,11 +77,11 @@ func TestDeveloperGuidePageInChromium(t *testing.T) {
 	must(err)
 	blocks, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("pre").length`))
 	must(err)
-	// Two snippets (curl, JavaScript) for each integration endpoint, and a
-	// curl for each webhook operation.
+	// Two snippets (curl, JavaScript) for each integration endpoint, a
+	// curl for each webhook operation, and a receiver per language.
 	g, err := apidoc.NewGuide("http://127.0.0.1")
 	must(err)
-	want := 2*len(g.Endpoints) + len(g.Operations)
+	want := 2*len(g.Endpoints) + len(g.Operations) + len(g.Receiving.Receivers)
 	if title != "UniAsset Integrations — Developer Guide" || buttons != want || blocks != want || len(g.Operations) < 9 {
 		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want %d of each", title, buttons, blocks, want)
 	}

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -198,5 +200,58 @@ func TestReadmeTryItRuns(t *testing.T) {
 	}
 	if p := call(t, "GET", "/api/integrations/api-key-policy", owner, nil).json(t); p["maxLifetimeDays"] != float64(366) {
 		t.Fatalf("policy: %v", p)
+	}
+}
+
+// README's way of looking inside the local stack runs as written: the
+// environment file the stack writes (make run: .local/aws.env) lets the
+// AWS CLI scan and query its tables and read its queue, IAM enforced.
+func TestReadmeLooksInsideTheTables(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatal("the AWS CLI is needed to run README's commands as a user would")
+	}
+	env := filepath.Join(t.TempDir(), "aws.env")
+	if err := stack.WriteAWSEnv(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(env); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the credentials file: %v %v", info, err)
+	}
+	var block []string
+	for _, b := range readmeSection(t, "## Local stack") {
+		if len(b) > 0 && b[0] == "source .local/aws.env" {
+			block = b
+		}
+	}
+	if len(block) < 4 {
+		t.Fatalf("README's Local stack has no block starting with source .local/aws.env: %v", block)
+	}
+	for _, cmd := range block[1:] {
+		if cmd == "" {
+			continue
+		}
+		if !strings.HasPrefix(cmd, "aws ") {
+			t.Fatalf("a command that is not aws: %s", cmd)
+		}
+		sh := exec.Command("bash", "-c", "set -e; source "+env+"; "+cmd+" --output json")
+		// Only what the file sets: no profile or credentials of this machine's.
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "AWS_") {
+				sh.Env = append(sh.Env, kv)
+			}
+		}
+		sh.Env = append(sh.Env, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+		out, err := sh.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s\n%v: %s", cmd, err, out)
+		}
+		var answer map[string]any
+		if err := json.Unmarshal(out, &answer); err != nil {
+			t.Fatalf("%s: not JSON: %s", cmd, out)
+		}
+		if strings.Contains(cmd, "TENANT#demo-enterprise\"") && !strings.Contains(string(out), "PROFILE") {
+			t.Fatalf("%s: the demo tenant's items hold no profile: %s", cmd, out)
+		}
 	}
 }

@@ -245,3 +245,30 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	do("PATCH", "/api/integrations/api-keys/{id}", keyPath, owner, example["updateApiKey"]) // revoked: 409
 	do("DELETE", "/api/integrations/webhooks/{id}", wh, owner, nil)
 }
+
+// The OpenAPI document is served without a token, naming this API as its
+// server; the Developer Guide links it, and it is the document the guide
+// and every schema test here are made from.
+func TestTheOpenAPIDocumentIsServed(t *testing.T) {
+	t.Parallel()
+	r := call(t, "GET", apidoc.DocumentPath, "", nil)
+	expect(t, r, http.StatusOK, "")
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Servers []struct{ URL string }    `yaml:"servers"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(r.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	guide := call(t, "GET", "/api/integrations/developer-guide", token(t, newTenant(t, tenant.Enterprise), "Owner"), nil).json(t)
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != guide["baseUrl"] || guide["openapi"] != guide["baseUrl"].(string)+apidoc.DocumentPath {
+		t.Fatalf("servers %v; the guide's base URL %v and link %v", doc.Servers, guide["baseUrl"], guide["openapi"])
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || doc.Paths["/api/integrations/assets/create"]["post"] == nil || doc.Paths[apidoc.DocumentPath]["get"] == nil {
+		t.Fatalf("not the whole document: openapi %q, %d paths", doc.OpenAPI, len(doc.Paths))
+	}
+}

@@ -1,0 +1,83 @@
+//go:build ignore
+
+// A UniAsset webhook receiver: verifies each delivery's signature, skips
+// one it has processed (by webhook-id), and acknowledges with 204.
+// Run: UNIASSET_WEBHOOK_SECRET=whsec_... PORT=8080 go run receiver.go
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// verify checks webhook-signature (Standard Webhooks): an HMAC-SHA256 of
+// "id.timestamp.body", keyed by the base64 part of the whsec_ secret, is one
+// of its space-separated "v1,<base64>" values; and the timestamp is recent.
+func verify(secret string, h http.Header, body []byte) bool {
+	id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
+	secs, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(secs, 0)).Abs() > 5*time.Minute {
+		return false // a replay of an old request, or no timestamp
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	want := mac.Sum(nil)
+	for _, sig := range strings.Fields(h.Get("webhook-signature")) {
+		got, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(sig, "v1,"))
+		if err == nil && strings.HasPrefix(sig, "v1,") && hmac.Equal(got, want) {
+			return true // during a secret rotation, one signature per secret
+		}
+	}
+	return false
+}
+
+func main() {
+	secret := os.Getenv("UNIASSET_WEBHOOK_SECRET")
+	var mu sync.Mutex
+	seen := map[string]bool{} // use your database: a retry or a resend repeats the webhook-id
+	http.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20)) // the raw bytes: never re-encoded JSON
+		if err != nil || !verify(secret, r.Header, body) {
+			http.Error(w, "invalid signature", http.StatusUnauthorized)
+			return
+		}
+		id := r.Header.Get("webhook-id")
+		mu.Lock()
+		dup := seen[id]
+		seen[id] = true
+		mu.Unlock()
+		if dup {
+			fmt.Println("duplicate", id)
+			w.WriteHeader(http.StatusNoContent) // acknowledged before: acknowledge again
+			return
+		}
+		var delivery struct {
+			Event     string         `json:"event"`
+			Timestamp string         `json:"timestamp"`
+			Data      map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(body, &delivery); err != nil {
+			http.Error(w, "not JSON", http.StatusBadRequest)
+			return
+		}
+		fmt.Println("received", delivery.Event, id, delivery.Data["assetId"])
+		w.WriteHeader(http.StatusNoContent) // within 10 s; do slow work after answering
+	})
+	log.Fatal(http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil))
+}
