@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -50,8 +51,34 @@ type Operation struct {
 	RequestBody *struct {
 		Content map[string]struct {
 			Example yaml.Node `yaml:"example"`
+			Schema  struct {
+				Ref string `yaml:"$ref"`
+			} `yaml:"schema"`
 		} `yaml:"content"`
 	} `yaml:"requestBody"`
+	Responses map[string]struct {
+		Content map[string]struct {
+			Example yaml.Node `yaml:"example"`
+		} `yaml:"content"`
+	} `yaml:"responses"`
+}
+
+// SuccessExample returns the documented answer of the first 2xx response
+// that has one (JSON, fields in the document's order), with its status.
+func (o Operation) SuccessExample() (int, json.RawMessage) {
+	for _, status := range []string{"200", "201", "202"} {
+		n := o.Responses[status].Content["application/json"].Example
+		if n.Kind == 0 {
+			continue
+		}
+		var b bytes.Buffer
+		if writeJSON(&b, &n) != nil {
+			return 0, nil
+		}
+		code, _ := strconv.Atoi(status)
+		return code, b.Bytes()
+	}
+	return 0, nil
 }
 
 // Example returns the documented JSON request body with its fields in the
@@ -158,8 +185,13 @@ type Example struct {
 	Description string `json:"description"`
 	Permission  string `json:"permission"`
 	Body        string `json:"body"`
-	Curl        string `json:"curl"`
-	JavaScript  string `json:"javascript"`
+	// Fields are the body's fields: type, required, limits, what null does.
+	Fields []Field `json:"fields"`
+	// Status and Response are the documented answer (pretty JSON).
+	Status     int    `json:"status"`
+	Response   string `json:"response"`
+	Curl       string `json:"curl"`
+	JavaScript string `json:"javascript"`
 }
 
 // OwnerExample is one of the Owner's webhook operations in the guide: a
@@ -191,6 +223,8 @@ type Guide struct {
 	Events []EventDoc `json:"events"`
 	// Receiving is how to receive them: headers, rules, receivers.
 	Receiving Receiving `json:"receiving"`
+	// Errors are the integration API's errors and how to retry a write.
+	Errors Errors `json:"errors"`
 }
 
 // NewGuide builds the guide for the integration endpoints, with examples
@@ -208,6 +242,9 @@ func NewGuide(baseURL string) (Guide, error) {
 	if g.Receiving, err = Delivery(); err != nil {
 		return Guide{}, err
 	}
+	if g.Errors, err = ErrorsFor(baseURL); err != nil {
+		return Guide{}, err
+	}
 	for _, o := range ops {
 		if slices.Contains(o.Tags, "Webhooks") || o.OperationID == "resendDelivery" || slices.Contains(o.Tags, "API keys") && o.OperationID != "reportLeakedKeys" {
 			g.Operations = append(g.Operations, operation(baseURL, o))
@@ -221,9 +258,21 @@ func NewGuide(baseURL string) (Guide, error) {
 		}
 		body := pretty.String()
 		url := baseURL + o.Path
+		status, answer := o.SuccessExample()
+		var response bytes.Buffer
+		if err := json.Indent(&response, answer, "", "  "); err != nil {
+			return Guide{}, fmt.Errorf("%s: no response example: %w", o.OperationID, err)
+		}
+		var fields []Field
+		if o.RequestBody != nil {
+			ref := strings.TrimPrefix(o.RequestBody.Content["application/json"].Schema.Ref, "#/components/schemas/")
+			if fields, err = bodyFields(ref); err != nil {
+				return Guide{}, fmt.Errorf("%s: %w", o.OperationID, err)
+			}
+		}
 		g.Endpoints = append(g.Endpoints, Example{
 			OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description,
-			Permission: o.Permission, Body: body,
+			Permission: o.Permission, Body: body, Fields: fields, Status: status, Response: response.String(),
 			Curl: "curl -X " + shellQuote(o.Method) + " " + shellQuote(url) + " \\\n" +
 				"  -H \"Authorization: Bearer $UNIASSET_API_KEY\" \\\n" +
 				"  -H 'Content-Type: application/json' \\\n" +

@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/uniasset/integrations/shared/adminapi"
 	"github.com/uniasset/integrations/shared/apidoc"
+	"github.com/uniasset/integrations/shared/apierror"
 	"github.com/uniasset/integrations/shared/httpapi"
 	"github.com/uniasset/integrations/shared/integrationapi"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -77,7 +80,7 @@ func TestGuideHasEveryIntegrationEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, want := strings.Count(string(page), `class="copy"`), 2*len(g.Endpoints)+len(g.Operations)+len(g.Receiving.Receivers); n != want {
+	if n, want := strings.Count(string(page), `class="copy"`), 2*len(g.Endpoints)+len(g.Operations)+len(g.Receiving.Receivers)+1; n != want { // +1: the retry script
 		t.Fatalf("%d copy buttons for %d examples", n, want)
 	}
 }
@@ -141,5 +144,100 @@ func TestGuideListsEveryEventWithItsData(t *testing.T) {
 	}
 	if !strings.Contains(string(page), "<code>warranty.expiring</code>") || !strings.Contains(string(page), "daysRemaining") {
 		t.Error("the page does not show the alert events and their data")
+	}
+}
+
+// The guide's error table covers every code the integration API answers
+// with, and names only codes of the Error schema.
+func TestTheGuideListsEveryIntegrationError(t *testing.T) {
+	e, err := apidoc.ErrorsFor("http://127.0.0.1:3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[apierror.Code]bool{}
+	for _, c := range e.Codes {
+		listed[apierror.Code(c.Code)] = true
+		if c.Status != apierror.Code(c.Code).Status() || c.When == "" || c.Retry == "" {
+			t.Errorf("%+v", c)
+		}
+		if !slices.Contains(schemaCodes(t), c.Code) {
+			t.Errorf("%s is not in the Error schema's codes", c.Code)
+		}
+	}
+	// The admin API's own: a role (FORBIDDEN), a plan below Growth, an
+	// endpoint's verification, Entra not set up.
+	adminOnly := map[apierror.Code]bool{apierror.Forbidden: true, apierror.PlanUpgradeRequired: true, apierror.VerificationFailed: true, apierror.NotConfigured: true}
+	for _, c := range apierror.Codes {
+		if !listed[c] && !adminOnly[c] {
+			t.Errorf("the integration API can answer %s; the guide does not list it", c)
+		}
+	}
+	if !strings.Contains(e.Retry.Code, `const BASE_URL = "http://127.0.0.1:3000";`) || !strings.Contains(e.Envelope, `"fields"`) {
+		t.Fatalf("the retry script's base URL or the envelope: %s / %s", e.Retry.Code[:200], e.Envelope)
+	}
+}
+
+// schemaCodes are the codes the document's Error schema allows.
+func schemaCodes(t *testing.T) []string {
+	t.Helper()
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `yaml:"enum"`
+								} `yaml:"code"`
+							} `yaml:"properties"`
+						} `yaml:"error"`
+					} `yaml:"properties"`
+				} `yaml:"Error"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(apidoc.Document, &doc); err != nil {
+		t.Fatal(err)
+	}
+	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	if len(codes) == 0 {
+		t.Fatal("the Error schema lists no codes")
+	}
+	return codes
+}
+
+// Each endpoint's fields come from its body's schema: type (with null where
+// null clears), required, limits; the asset named by assetId or externalId.
+func TestEveryEndpointListsItsFields(t *testing.T) {
+	g, err := apidoc.NewGuide("http://127.0.0.1:3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOp := map[string]map[string]apidoc.Field{}
+	for _, e := range g.Endpoints {
+		if len(e.Fields) == 0 {
+			t.Errorf("%s lists no fields", e.OperationID)
+		}
+		byOp[e.OperationID] = map[string]apidoc.Field{}
+		for _, f := range e.Fields {
+			byOp[e.OperationID][f.Name] = f
+		}
+	}
+	for _, c := range []struct {
+		op, field, typ string
+		required       bool
+		limits         string
+	}{
+		{"createAsset", "name", "string", true, "at most 200 characters"},
+		{"createAsset", "externalId", "string", false, "at most 128 characters"},
+		{"updateAsset", "description", "string or null", false, "at most 2000 characters"},
+		{"updateAsset", "assetId", "string", true, ""},
+		{"reportGeoPosition", "latitude", "number", true, "-90 to 90"},
+	} {
+		f, ok := byOp[c.op][c.field]
+		if !ok || f.Type != c.typ || f.Required != c.required || f.Limits != c.limits {
+			t.Errorf("%s.%s: %+v, want %s, required %v, %q", c.op, c.field, f, c.typ, c.required, c.limits)
+		}
 	}
 }

@@ -31,21 +31,24 @@ func HTML(g Guide) ([]byte, error) {
 </header>
 <main>
 `, esc(g.BaseURL), esc(g.Auth), esc(g.OpenAPI))
+	writeErrors(&b, g.Errors)
 	for i, e := range g.Endpoints {
 		fmt.Fprintf(&b, `
 <section class="endpoint" id="%s">
   <h2>%s</h2>
   <div class="route"><span class="method">%s</span>%s</div>
   <p>%s <span class="perm">Permission: <code>%s</code></span></p>
-  <div class="example"><h3>curl</h3>
+%s  <div class="example"><h3>curl</h3>
     <button class="copy" type="button" data-target="curl-%d">Copy</button>
     <pre id="curl-%d"><code>%s</code></pre></div>
   <div class="example"><h3>JavaScript</h3>
     <button class="copy" type="button" data-target="js-%d">Copy</button>
     <pre id="js-%d"><code>%s</code></pre></div>
+  <div class="example"><h3>Response %d</h3>
+    <pre><code>%s</code></pre></div>
 </section>
 `, esc(e.OperationID), esc(e.Summary), esc(e.Method), esc(e.Path), prose(e.Description), esc(e.Permission),
-			i, i, esc(e.Curl), i, i, esc(e.JavaScript))
+			fieldsTable(e.Fields), i, i, esc(e.Curl), i, i, esc(e.JavaScript), e.Status, esc(e.Response))
 	}
 	if len(g.Operations) > 0 {
 		b.WriteString(`
@@ -77,6 +80,58 @@ func HTML(g Guide) ([]byte, error) {
 	writeReceiving(&b, g.Receiving)
 	b.WriteString(pageBottom)
 	return b.Bytes(), nil
+}
+
+// fieldsTable renders a body's fields.
+func fieldsTable(fields []Field) string {
+	if len(fields) == 0 {
+		return ""
+	}
+	esc := html.EscapeString
+	var b strings.Builder
+	b.WriteString("  <table class=\"fields-table\">\n    <tr><th>field</th><th>type</th><th>required</th><th>limits</th><th></th></tr>\n")
+	for _, f := range fields {
+		req := ""
+		if f.Required {
+			req = "yes"
+		}
+		fmt.Fprintf(&b, "    <tr><td><code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+			esc(f.Name), esc(f.Type), req, prose(f.Limits), prose(f.Description))
+	}
+	b.WriteString("  </table>\n")
+	return b.String()
+}
+
+// writeErrors renders "Errors" and "Retrying safely".
+func writeErrors(b *bytes.Buffer, e Errors) {
+	esc := html.EscapeString
+	fmt.Fprintf(b, `
+<section class="events" id="errors">
+  <h2>Errors</h2>
+  <p>Every error has one shape; <code>fields</code> (on 400) lists every problem in the body. Bodies are at most 64 KiB.</p>
+  <pre><code>%s</code></pre>
+  <table>
+    <tr><th>status</th><th>code</th><th>when</th><th>retry?</th></tr>
+`, esc(e.Envelope))
+	for _, c := range e.Codes {
+		fmt.Fprintf(b, "    <tr><td>%d</td><td><code>%s</code></td><td>%s</td><td>%s</td></tr>\n", c.Status, esc(c.Code), prose(c.When), prose(c.Retry))
+	}
+	b.WriteString(`  </table>
+</section>
+<section class="events" id="retrying">
+  <h2>Retrying safely</h2>
+  <ul>
+`)
+	for _, rule := range e.Idempotency {
+		fmt.Fprintf(b, "    <li>%s</li>\n", prose(rule))
+	}
+	fmt.Fprintf(b, `  </ul>
+  <div class="example" id="retry"><h3>Node.js · %s</h3>
+    <p><code>%s</code> (run it twice: the second answer is the first, replayed)</p>
+    <button class="copy" type="button" data-target="retry-code">Copy</button>
+    <pre id="retry-code"><code>%s</code></pre></div>
+</section>
+`, esc(e.Retry.File), esc(e.Retry.Run), esc(e.Retry.Code))
 }
 
 // writeReceiving renders "Receiving webhooks": the headers, the rules and
@@ -133,6 +188,8 @@ const pageTop = `<!doctype html>
   section.events { background: #fff; border: 1px solid #dde1ea; border-radius: 8px; padding: 20px 24px; }
   section.events td { vertical-align: top; padding: 6px 12px 6px 0; border-top: 1px solid #eef0f5; }
   .fields { color: #5b6478; font-size: 13px; font-family: ui-monospace, monospace; }
+  table.fields-table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+  table.fields-table td, table.fields-table th { text-align: left; padding: 3px 10px 3px 0; border-top: 1px solid #eef0f5; vertical-align: top; }
 </style>
 </head>
 <body>

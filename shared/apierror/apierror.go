@@ -33,6 +33,11 @@ const (
 	Internal                Code = "INTERNAL_ERROR"
 )
 
+// Codes is every code, for the documents that list them.
+var Codes = []Code{Unauthorized, Forbidden, EnterpriseRequired, PlanUpgradeRequired, InsufficientPermissions, IPNotAllowed,
+	Validation, PayloadTooLarge, UnsupportedMediaType, NotFound, MethodNotAllowed, Conflict, IdempotencyConflict,
+	IdempotencyInProgress, Throttled, RateLimited, VerificationFailed, NotConfigured, Internal}
+
 // Status is the one mapping from code to HTTP status.
 func (c Code) Status() int {
 	switch c {

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func (rv *VerifyingReceiver) Set(secret string, status int) {
 
 func (rv *VerifyingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rv.mu.Lock()
-	secret, status := rv.secret, cmpOr(rv.status, http.StatusOK)
+	secret, status := rv.secret, cmp.Or(rv.status, http.StatusOK)
 	rv.mu.Unlock()
 	now := time.Now()
 	if rv.Now != nil {
@@ -97,11 +98,4 @@ func yes(ok bool, then, otherwise string) string {
 		return then
 	}
 	return otherwise
-}
-
-func cmpOr(v, fallback int) int {
-	if v == 0 {
-		return fallback
-	}
-	return v
 }

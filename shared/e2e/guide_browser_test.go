@@ -78,11 +78,13 @@ func TestDeveloperGuidePageInChromium(t *testing.T) {
 	blocks, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("pre").length`))
 	must(err)
 	// Two snippets (curl, JavaScript) for each integration endpoint, a
-	// curl for each webhook operation, and a receiver per language.
+	// curl for each webhook operation, the retry script and a receiver per
+	// language; and the envelope of the errors and each endpoint's
+	// documented answer, which have no button.
 	g, err := apidoc.NewGuide("http://127.0.0.1")
 	must(err)
-	want := 2*len(g.Endpoints) + len(g.Operations) + len(g.Receiving.Receivers)
-	if title != "UniAsset Integrations — Developer Guide" || buttons != want || blocks != want || len(g.Operations) < 9 {
+	want := 2*len(g.Endpoints) + len(g.Operations) + 1 + len(g.Receiving.Receivers)
+	if title != "UniAsset Integrations — Developer Guide" || buttons != want || blocks != want+1+len(g.Endpoints) || len(g.Operations) < 9 {
 		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want %d of each", title, buttons, blocks, want)
 	}
 	// Record what the page hands to the clipboard (headless Chromium has no system clipboard).

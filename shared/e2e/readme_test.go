@@ -255,3 +255,23 @@ func TestReadmeLooksInsideTheTables(t *testing.T) {
 		}
 	}
 }
+
+// README's "Start here" runs as written in bash (its first line's address
+// and token this stack's): a key, then a first asset created with it.
+func TestReadmeStartHereRuns(t *testing.T) {
+	t.Parallel()
+	blocks := readmeSection(t, "## Start here")
+	if len(blocks) != 1 || !strings.HasPrefix(blocks[0][0], "export BASE=http://127.0.0.1:3000 TOKEN=$(go run ./infra/local token") {
+		t.Fatalf("README's Start here: %v", blocks)
+	}
+	tid := newTenant(t, tenant.Enterprise)
+	script := "set -euo pipefail\nexport BASE=" + server.URL + " TOKEN=" + token(t, tid, "Owner") + "\n" + strings.Join(blocks[0][1:], "\n")
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var asset map[string]any
+	if err := json.Unmarshal(out, &asset); err != nil || !strings.HasPrefix(asString(asset["assetId"]), "asset_") || asset["assetName"] != "Forklift A-17" {
+		t.Fatalf("the first write answered: %s", out)
+	}
+}

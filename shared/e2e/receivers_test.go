@@ -161,3 +161,40 @@ func TestTheGuideListsEveryDeliveryHeader(t *testing.T) {
 		}
 	}
 }
+
+// The guide's retry script, saved and run as its reader would (node, the
+// key in the environment), creates the asset once: run again, its answer
+// is the first one replayed, for the same asset.
+func TestTheGuidesRetryScriptAppliesAWriteOnce(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is needed to run the guide's retry script (make browser installs it)")
+	}
+	e, err := apidoc.ErrorsFor(server.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, e.Retry.File), []byte(e.Retry.Code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tid := newTenant(t, tenant.Enterprise)
+	key, _ := newKey(t, tid, "asset:create")
+	run := func() []string {
+		cmd := exec.Command("node", e.Retry.File)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "UNIASSET_API_KEY="+key)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	first, second := run(), run()
+	if len(first) != 3 || first[0] != "201" || first[1] != "applied" || !strings.HasPrefix(first[2], "asset_") {
+		t.Fatalf("first run: %v", first)
+	}
+	if len(second) != 3 || second[0] != "201" || second[1] != "replayed" || second[2] != first[2] {
+		t.Fatalf("second run: %v, after %v", second, first)
+	}
+}

@@ -272,3 +272,21 @@ func TestTheOpenAPIDocumentIsServed(t *testing.T) {
 		t.Fatalf("not the whole document: openapi %q, %d paths", doc.OpenAPI, len(doc.Paths))
 	}
 }
+
+// Each endpoint's documented answer, which the Developer Guide shows, is
+// one the document's schema for that answer accepts.
+func TestTheGuidesResponseExamplesMatchTheDocument(t *testing.T) {
+	t.Parallel()
+	g, err := apidoc.NewGuide(server.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDocumentSchemas(t)
+	for _, e := range g.Endpoints {
+		if e.Status == 0 || e.Response == "" {
+			t.Errorf("%s shows no answer", e.OperationID)
+			continue
+		}
+		d.check(t, e.Method, e.Path, response{Status: e.Status, Body: []byte(e.Response)})
+	}
+}
