@@ -157,7 +157,7 @@ func run(ctx context.Context) error {
 	if err := stack.WriteAWSEnv(ctx, envFile); err != nil {
 		return err
 	}
-	fmt.Printf("Look inside: source .local/aws.env && aws dynamodb scan --table-name $INTEGRATIONS_TABLE --max-items 5\n")
+	fmt.Println("Look inside: source .local/aws.env && aws --endpoint-url $AWS_ENDPOINT_URL dynamodb scan --table-name $INTEGRATIONS_TABLE --max-items 5")
 	fmt.Println("Data lives in moto's memory: stopping make run empties every table.")
 	fmt.Printf("Both APIs: http://127.0.0.1:%s\n\nOwner tokens (12 h):\n", port)
 	for _, t := range devstack.DemoTenants {
