@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -35,24 +34,15 @@ func (s Signatures) Valid() bool { return s.Standard && s.Spec && s.Fresh }
 // older one until the overlap ends.
 func CheckSignatures(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) Signatures {
 	var s Signatures
-	spec := hmac.New(sha256.New, []byte(secret))
-	spec.Write(body)
 	if got, err := hex.DecodeString(h.Get("X-UniAsset-Signature")); err == nil {
-		s.Spec = hmac.Equal(got, spec.Sum(nil))
+		s.Spec = hmac.Equal(got, specMAC(secret, body))
 	}
 	id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
 	if secs, err := strconv.ParseInt(ts, 10, 64); err == nil {
 		d := now.Sub(time.Unix(secs, 0))
 		s.Fresh = d <= tolerance && d >= -tolerance
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		key = []byte(secret)
-	}
-	std := hmac.New(sha256.New, key)
-	std.Write([]byte(id + "." + ts + "."))
-	std.Write(body)
-	want := std.Sum(nil)
+	want := standardMAC(secret, id, ts, body)
 	for _, v := range strings.Fields(h.Get("webhook-signature")) {
 		if sig, ok := strings.CutPrefix(v, "v1,"); ok {
 			if got, err := base64.StdEncoding.DecodeString(sig); err == nil && hmac.Equal(got, want) {

@@ -33,26 +33,38 @@ func Headers(secrets []string, deliveryID, event string, body []byte, at time.Ti
 	ts := strconv.FormatInt(at.Unix(), 10)
 	sigs := make([]string, len(secrets))
 	for i, secret := range secrets {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-		if err != nil {
-			key = []byte(secret) // not a whsec_ secret: fall back to its bytes
-		}
-		std := hmac.New(sha256.New, key)
-		std.Write([]byte(deliveryID + "." + ts + "."))
-		std.Write(body)
-		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(std.Sum(nil))
+		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(standardMAC(secret, deliveryID, ts, body))
 	}
-	spec := hmac.New(sha256.New, []byte(secrets[len(secrets)-1]))
-	spec.Write(body)
 
 	return map[string]string{
 		"Content-Type":         "application/json",
 		"User-Agent":           userAgent,
 		"X-UniAsset-Event":     event,
 		"X-UniAsset-Timestamp": isotime.Format(at),
-		"X-UniAsset-Signature": hex.EncodeToString(spec.Sum(nil)),
+		"X-UniAsset-Signature": hex.EncodeToString(specMAC(secrets[len(secrets)-1], body)),
 		"webhook-id":           deliveryID,
 		"webhook-timestamp":    ts,
 		"webhook-signature":    strings.Join(sigs, " "),
 	}
+}
+
+// standardMAC is webhook-signature's HMAC-SHA256 of "id.timestamp.body",
+// keyed by the base64-decoded part of a whsec_ secret.
+func standardMAC(secret, id, ts string, body []byte) []byte {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		key = []byte(secret) // not a whsec_ secret: fall back to its bytes
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	return mac.Sum(nil)
+}
+
+// specMAC is X-UniAsset-Signature's HMAC-SHA256 of the body, keyed by the
+// secret string.
+func specMAC(secret string, body []byte) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return mac.Sum(nil)
 }
