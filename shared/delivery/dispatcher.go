@@ -242,27 +242,49 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 	w := hook.Webhook
 	n := rec.Attempts + 1
 	slow := w.SlowUntil > isotime.Format(now) || now.Sub(cached.slowSeen) < slowFor
-	if until, perr := isotime.Parse(w.HoldUntil); perr == nil && until.After(now) {
-		// Its receiver asked for a pause: no attempt before it ends. A slot
-		// held now was for during the pause, so the steps are taken afresh.
+	// held waits out its receiver's pause, if one is on: no attempt before
+	// it ends. A slot held now was for during the pause, so the steps are
+	// taken afresh. parked says the message was sent back to wait.
+	held := func(until time.Time) (parked, keep bool, err error) {
+		if !until.After(now) {
+			return false, false, nil
+		}
 		k.Gate, k.Late = 0, 0
 		if wait := until.Sub(now); wait >= time.Second {
 			d.Deferred.Add(1)
 			k.NotBefore = isotime.Format(until)
 			d.listWaiting(ctx, k, rec, log)
-			return d.park(ctx, k, receipt, wait, log), nil
+			return true, d.park(ctx, k, receipt, wait, log), nil
 		} else if err := sleep(ctx, wait); err != nil {
-			return true, err
+			return true, true, err
 		}
 		now = d.Now()
+		return false, false, nil
 	}
-	if wait, err := d.Gate.Pass(ctx, &k, w, n, slow, now); err != nil {
-		return true, err
-	} else if wait > 0 {
-		d.Deferred.Add(1)
-		k.NotBefore = isotime.Format(now.Add(wait))
-		d.listWaiting(ctx, k, rec, log)
-		return d.park(ctx, k, receipt, wait, log), nil
+	for pass := 0; ; pass++ {
+		if until, perr := isotime.Parse(w.HoldUntil); perr == nil {
+			if parked, keep, err := held(until); parked {
+				return keep, err
+			}
+		}
+		wait, err := d.Gate.Pass(ctx, &k, w, n, slow, now)
+		if err != nil {
+			return true, err
+		} else if wait > 0 {
+			d.Deferred.Add(1)
+			k.NotBefore = isotime.Format(now.Add(wait))
+			d.listWaiting(ctx, k, rec, log)
+			return d.park(ctx, k, receipt, wait, log), nil
+		}
+		// Pass may have waited (under a second) for its slot, and another
+		// attempt's 429 may have asked for a pause meanwhile: this
+		// instance's copy has it at once. Once more at most, so a pause
+		// renewed over and over parks the message rather than spin here.
+		now = d.Now()
+		if pass > 0 || !d.hooks.heldPast(w, now) {
+			break
+		}
+		w.HoldUntil = d.hooks.holdUntil(w)
 	}
 	// Past the gate: a retry of this delivery is not back for a slot.
 	k.NotBefore, k.Late = "", 0
@@ -289,16 +311,17 @@ func (d *Dispatcher) attempt(ctx context.Context, k Key, receipt string, log *sl
 			v.RetryIn = max(v.RetryIn, retryAfter)
 		}
 		until := d.Now().Add(retryAfter) // from the answer, not the attempt's start
-		if err := d.Gate.Hold(ctx, w, slow, until); err != nil {
-			log.Warn("holding a webhook's deliveries for its Retry-After failed", "webhookId", w.ID, "error", err.Error())
-		}
 		// Deliveries that already hold a slot wait too: at once on this
-		// instance, and on others once they read the webhook again.
+		// instance (first, before the writes below), and on others once
+		// they read the webhook again.
 		d.hooks.update(w, func(e *cachedHook) {
 			if e.hook.HoldUntil < isotime.Format(until) {
 				e.hook.HoldUntil = isotime.Format(until)
 			}
 		})
+		if err := d.Gate.Hold(ctx, w, slow, until); err != nil {
+			log.Warn("holding a webhook's deliveries for its Retry-After failed", "webhookId", w.ID, "error", err.Error())
+		}
 		if err := d.Webhooks.Hold(ctx, w, until); err != nil {
 			log.Warn("recording a receiver's Retry-After failed", "webhookId", w.ID, "error", err.Error())
 		}

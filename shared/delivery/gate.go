@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/keyschema"
 	"github.com/uniasset/integrations/shared/ratelimit"
 	"github.com/uniasset/integrations/shared/webhook"
@@ -271,8 +272,26 @@ func (c *hooks) put(tenantID, id string, f webhook.Fetched, entitled bool, now t
 	e := &cachedHook{hook: f, entitled: entitled, readAt: now, healthAt: now}
 	if prev != nil {
 		e.slowSeen = prev.slowSeen
+		// A pause only ever moves later (webhook.Store.Hold): a read that
+		// began before this instance's own 429 must not take it back.
+		e.hook.HoldUntil = max(e.hook.HoldUntil, prev.hook.HoldUntil)
 	}
 	c.m[key] = e
+}
+
+// holdUntil is the pause this instance's copy of w holds ("" without a copy).
+func (c *hooks) holdUntil(w webhook.Webhook) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.m[[2]string{w.TenantID, w.ID}]; e != nil {
+		return e.hook.HoldUntil
+	}
+	return ""
+}
+
+// heldPast reports whether this instance's copy of w holds a pause past now.
+func (c *hooks) heldPast(w webhook.Webhook, now time.Time) bool {
+	return c.holdUntil(w) > isotime.Format(now)
 }
 
 // update changes the copy of w, if there is one, with change.

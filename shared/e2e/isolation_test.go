@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -300,6 +301,63 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	}
 	if attempts != 3 {
 		t.Fatalf("%d attempts recorded, want 3: waiting for Retry-After is not an attempt", attempts)
+	}
+}
+
+// A delivery whose slot is less than a second away waits for it in the
+// dispatcher; a 429 that comes back meanwhile must stop it at the end of
+// that wait. The receiver answers its first request after a while, and the
+// second delivery is made during it, so that it takes the next slot (a
+// second after the first, at rateLimit 1) before the answer is in.
+func TestRetryAfterStopsADeliveryWaitingForItsSlot(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	const answerIn, pause = 400 * time.Millisecond, 3 * time.Second
+	var (
+		mu    sync.Mutex
+		at    []time.Time
+		first = make(chan struct{})
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			time.Sleep(answerIn) // the answer is slow to come, not the test
+			w.Header().Set("Retry-After", strconv.Itoa(int(pause/time.Second)))
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	r := call(t, "POST", "/api/integrations/webhooks", token(t, tid, "Owner"),
+		map[string]any{"name": "slow to answer", "url": srv.URL, "events": []string{"asset.created"}, "rateLimit": 1})
+	expect(t, r, http.StatusCreated, "")
+	key, _ := newKey(t, tid, allPermissions...)
+	createAsset(t, key, nil)
+	select {
+	case <-first:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the first delivery never came")
+	}
+	createAsset(t, key, nil)
+	waitFor(t, 60*time.Second, "both deliveries", func() bool {
+		recs := allDeliveries(t, tid)
+		return len(recs) == 2 && recs[0].Status == delivery.Delivered && recs[1].Status == delivery.Delivered
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 3 {
+		t.Fatalf("%d requests, want 3 (the 429, its retry, the other delivery)", len(at))
+	}
+	// The pause runs from the answer, which came answerIn after the request.
+	for _, later := range at[1:] {
+		if early := at[0].Add(answerIn + pause).Sub(later); early > 50*time.Millisecond {
+			t.Fatalf("a delivery came %v before the receiver's Retry-After ended", early)
+		}
 	}
 }
 
