@@ -33,7 +33,10 @@ browser: ## Check Chromium, curl and node are installed for the Developer Guide 
 	  { echo "Chromium is required for the Developer Guide page test (apt-get install chromium)"; exit 1; }
 
 run: moto ## Run the whole system locally on http://127.0.0.1:$(PORT) (moto unless AWS_ENDPOINT_URL is set)
-	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} $(GO) run ./infra/local
+	@# Built, then exec'd: make passes a SIGTERM on to its child, and go run
+	@# would not pass it on to the stack (which would keep moto running).
+	$(GO) build -o .local/bin/local ./infra/local
+	PORT=$(PORT) WEBHOOK_ALLOW_PRIVATE=$${WEBHOOK_ALLOW_PRIVATE:-true} exec .local/bin/local
 
 test: tools browser ## Run every test (unit and end to end against moto) with the race detector
 	$(GO) test -race -count=1 -timeout 25m ./...

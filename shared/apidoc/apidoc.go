@@ -50,10 +50,8 @@ type Operation struct {
 	Permission  string   `yaml:"x-permission"`
 	RequestBody *struct {
 		Content map[string]struct {
-			Example yaml.Node `yaml:"example"`
-			Schema  struct {
-				Ref string `yaml:"$ref"`
-			} `yaml:"schema"`
+			Example yaml.Node   `yaml:"example"`
+			Schema  fieldSchema `yaml:"schema"`
 		} `yaml:"content"`
 	} `yaml:"requestBody"`
 	Responses map[string]struct {
@@ -203,7 +201,9 @@ type OwnerExample struct {
 	Summary     string `json:"summary"`
 	Description string `json:"description"`
 	Body        string `json:"body"`
-	Curl        string `json:"curl"`
+	// Fields are the body's fields, as for an integration endpoint.
+	Fields []Field `json:"fields"`
+	Curl   string  `json:"curl"`
 }
 
 // Guide is the Developer Guide.
@@ -247,7 +247,11 @@ func NewGuide(baseURL string) (Guide, error) {
 	}
 	for _, o := range ops {
 		if slices.Contains(o.Tags, "Webhooks") || o.OperationID == "resendDelivery" || slices.Contains(o.Tags, "API keys") && o.OperationID != "reportLeakedKeys" {
-			g.Operations = append(g.Operations, operation(baseURL, o))
+			op, err := operation(baseURL, o)
+			if err != nil {
+				return Guide{}, err
+			}
+			g.Operations = append(g.Operations, op)
 		}
 		if !slices.Contains(o.Tags, "Integration") {
 			continue
@@ -263,12 +267,9 @@ func NewGuide(baseURL string) (Guide, error) {
 		if err := json.Indent(&response, answer, "", "  "); err != nil {
 			return Guide{}, fmt.Errorf("%s: no response example: %w", o.OperationID, err)
 		}
-		var fields []Field
-		if o.RequestBody != nil {
-			ref := strings.TrimPrefix(o.RequestBody.Content["application/json"].Schema.Ref, "#/components/schemas/")
-			if fields, err = bodyFields(ref); err != nil {
-				return Guide{}, fmt.Errorf("%s: %w", o.OperationID, err)
-			}
+		fields, err := o.fields()
+		if err != nil {
+			return Guide{}, err
 		}
 		g.Endpoints = append(g.Endpoints, Example{
 			OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description,
@@ -298,7 +299,7 @@ var pathVars = strings.NewReplacer(
 
 // operation is an Owner route's example: the admin token from
 // $UNIASSET_TOKEN, the ids from shell variables, the documented body.
-func operation(baseURL string, o Operation) OwnerExample {
+func operation(baseURL string, o Operation) (OwnerExample, error) {
 	e := OwnerExample{OperationID: o.OperationID, Method: o.Method, Path: o.Path, Summary: o.Summary, Description: o.Description}
 	e.Curl = "curl -X " + shellQuote(o.Method) + " " + shellQuote(baseURL) + `"` + pathVars.Replace(o.Path) + `"` +
 		" \\\n  -H \"Authorization: Bearer $UNIASSET_TOKEN\""
@@ -306,7 +307,21 @@ func operation(baseURL string, o Operation) OwnerExample {
 		e.Body = string(body)
 		e.Curl += " \\\n  -H 'Content-Type: application/json' \\\n  -d " + shellQuote(e.Body)
 	}
-	return e
+	var err error
+	e.Fields, err = o.fields()
+	return e, err
+}
+
+// fields are the fields of o's JSON body (none without one).
+func (o Operation) fields() ([]Field, error) {
+	if o.RequestBody == nil {
+		return nil, nil
+	}
+	fields, err := bodyFields(o.OperationID, o.RequestBody.Content["application/json"].Schema)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.OperationID, err)
+	}
+	return fields, nil
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

@@ -1,6 +1,7 @@
 package apidoc_test
 
 import (
+	"html"
 	"slices"
 	"strings"
 	"testing"
@@ -82,6 +83,20 @@ func TestGuideHasEveryIntegrationEndpoint(t *testing.T) {
 	}
 	if n, want := strings.Count(string(page), `class="copy"`), 2*len(g.Endpoints)+len(g.Operations)+len(g.Receiving.Receivers)+1; n != want { // +1: the retry script
 		t.Fatalf("%d copy buttons for %d examples", n, want)
+	}
+	// Checking a signature by hand: every step, and the worked example's
+	// inputs and signatures (the delivery package signs them the same).
+	ex := g.Receiving.Verify.Example
+	if !strings.Contains(string(page), `id="verify-example"`) {
+		t.Error("the page has no worked example of a signature")
+	}
+	for _, want := range []string{ex.Secret, ex.SignedContent, ex.WebhookSignature, ex.UniAssetSignature} {
+		if want == "" || !strings.Contains(string(page), html.EscapeString(want)) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
+	if len(g.Receiving.Verify.Steps) < 5 {
+		t.Errorf("%d steps to check a signature", len(g.Receiving.Verify.Steps))
 	}
 }
 
@@ -224,6 +239,19 @@ func TestEveryEndpointListsItsFields(t *testing.T) {
 			byOp[e.OperationID][f.Name] = f
 		}
 	}
+	// The Owner's routes too, wherever they take a body.
+	for _, o := range g.Operations {
+		if (o.Body == "") != (len(o.Fields) == 0) {
+			t.Errorf("%s: body %q, %d fields", o.OperationID, o.Body, len(o.Fields))
+		}
+		byOp[o.OperationID] = map[string]apidoc.Field{}
+		for _, f := range o.Fields {
+			byOp[o.OperationID][f.Name] = f
+			if f.Type == "any" {
+				t.Errorf("%s.%s has no type the guide can name", o.OperationID, f.Name)
+			}
+		}
+	}
 	for _, c := range []struct {
 		op, field, typ string
 		required       bool
@@ -234,6 +262,12 @@ func TestEveryEndpointListsItsFields(t *testing.T) {
 		{"updateAsset", "description", "string or null", false, "at most 2000 characters"},
 		{"updateAsset", "assetId", "string", true, ""},
 		{"reportGeoPosition", "latitude", "number", true, "-90 to 90"},
+		{"createApiKey", "rateLimit", "object", false, ""},
+		{"createApiKey", "rateLimit.per", "string", true, "one of `second`, `minute`"},
+		{"createApiKey", "allowedIps", "array of string", false, "at most 32 items"},
+		{"createWebhook", "events", "array of string", true, "at least one item"},
+		{"createWebhook", "filter.categoryName", "array of string", false, "1 to 50 items; each 1 to 200 characters"},
+		{"putApiKeyPolicy", "maxLifetimeDays", "integer or null", true, "1 to 3660"},
 	} {
 		f, ok := byOp[c.op][c.field]
 		if !ok || f.Type != c.typ || f.Required != c.required || f.Limits != c.limits {

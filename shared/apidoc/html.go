@@ -60,9 +60,9 @@ func HTML(g Guide) ([]byte, error) {
 			fmt.Fprintf(&b, `  <div class="example" id="%s"><h3>%s</h3>
     <div class="route"><span class="method">%s</span>%s</div>
     <p>%s</p>
-    <button class="copy" type="button" data-target="op-%d">Copy</button>
-    <pre id="op-%d"><code>%s</code></pre></div>
-`, esc(e.OperationID), esc(e.Summary), esc(e.Method), esc(e.Path), prose(e.Description), i, i, esc(e.Curl))
+%s    <div class="example"><button class="copy" type="button" data-target="op-%d">Copy</button>
+    <pre id="op-%d"><code>%s</code></pre></div></div>
+`, esc(e.OperationID), esc(e.Summary), esc(e.Method), esc(e.Path), prose(e.Description), fieldsTable(e.Fields), i, i, esc(e.Curl))
 		}
 		b.WriteString("</section>\n")
 	}
@@ -151,7 +151,9 @@ func writeReceiving(b *bytes.Buffer, r Receiving) {
 	for _, rule := range r.Rules {
 		fmt.Fprintf(b, "    <li>%s</li>\n", prose(rule))
 	}
-	b.WriteString("  </ul>\n  <p>A complete receiver that does all of this, in three languages (each is run against real deliveries by our tests):</p>\n")
+	b.WriteString("  </ul>\n")
+	writeVerify(b, r.Verify)
+	b.WriteString("  <p>A complete receiver that does all of this, in three languages (each is run against real deliveries by our tests):</p>\n")
 	for i, rv := range r.Receivers {
 		fmt.Fprintf(b, `  <div class="example" id="receiver-%d"><h3>%s · %s</h3>
     <p><code>%s</code></p>
@@ -160,6 +162,29 @@ func writeReceiving(b *bytes.Buffer, r Receiving) {
 `, i, esc(rv.Language), esc(rv.File), esc(rv.Run), i, i, esc(rv.Code))
 	}
 	b.WriteString("</section>\n")
+}
+
+// writeVerify renders "Checking a signature by hand": the steps, then the
+// worked example as a table of the values to reproduce.
+func writeVerify(b *bytes.Buffer, v Verify) {
+	esc := html.EscapeString
+	b.WriteString(`  <h3 id="verify">Checking a signature by hand</h3>
+  <p>Without a library, <code>webhook-signature</code> is checked in these steps:</p>
+  <ol>
+`)
+	for _, s := range v.Steps {
+		fmt.Fprintf(b, "    <li>%s</li>\n", prose(s))
+	}
+	e := v.Example
+	b.WriteString("  </ol>\n  <p>Worked example: with these inputs your code must produce these signatures.</p>\n  <table class=\"fields-table\" id=\"verify-example\">\n")
+	for _, row := range [][2]string{
+		{"secret", e.Secret}, {"webhook-id", e.WebhookID}, {"webhook-timestamp", e.WebhookTimestamp}, {"body (raw bytes)", e.Body},
+		{"signed content", e.SignedContent}, {"webhook-signature", e.WebhookSignature},
+		{"X-UniAsset-Signature (hex HMAC-SHA256 of the body, keyed by the secret string as is)", e.UniAssetSignature},
+	} {
+		fmt.Fprintf(b, "    <tr><th>%s</th><td><code>%s</code></td></tr>\n", esc(row[0]), esc(row[1]))
+	}
+	b.WriteString("  </table>\n")
 }
 
 const pageTop = `<!doctype html>

@@ -26,7 +26,28 @@ var (
 type Receiving struct {
 	Headers   []DeliveryHeader `json:"headers"`
 	Rules     []string         `json:"rules"`
+	Verify    Verify           `json:"verify"`
 	Receivers []Receiver       `json:"receivers"`
+}
+
+// Verify is how to check webhook-signature without a library, step by
+// step, and a worked example to hold one's code against (the delivery
+// package's tests sign its inputs and must get its signatures).
+type Verify struct {
+	Steps   []string      `yaml:"steps" json:"steps"`
+	Example SignedExample `yaml:"example" json:"example"`
+}
+
+// SignedExample is one delivery's inputs and signatures.
+type SignedExample struct {
+	Secret           string `yaml:"secret" json:"secret"`
+	WebhookID        string `yaml:"webhookId" json:"webhookId"`
+	WebhookTimestamp string `yaml:"webhookTimestamp" json:"webhookTimestamp"`
+	Body             string `yaml:"body" json:"body"`
+	// SignedContent is what the HMAC covers: derived, so it cannot disagree.
+	SignedContent     string `yaml:"-" json:"signedContent"`
+	WebhookSignature  string `yaml:"webhookSignature" json:"webhookSignature"`
+	UniAssetSignature string `yaml:"uniassetSignature" json:"uniassetSignature"`
 }
 
 // DeliveryHeader is one header of every delivery.
@@ -61,13 +82,16 @@ var Delivery = sync.OnceValues(func() (Receiving, error) {
 		Delivery struct {
 			Headers []DeliveryHeader `yaml:"headers"`
 			Rules   []string         `yaml:"rules"`
+			Verify  Verify           `yaml:"verify"`
 		} `yaml:"x-webhook-delivery"`
 	}
 	if err := yaml.Unmarshal(Document, &doc); err != nil {
 		return Receiving{}, err
 	}
-	if len(doc.Delivery.Headers) == 0 || len(doc.Delivery.Rules) == 0 {
-		return Receiving{}, errors.New("apidoc: the document has no x-webhook-delivery headers and rules")
+	v := doc.Delivery.Verify
+	if len(doc.Delivery.Headers) == 0 || len(doc.Delivery.Rules) == 0 || len(v.Steps) == 0 || v.Example.WebhookSignature == "" {
+		return Receiving{}, errors.New("apidoc: the document has no x-webhook-delivery headers, rules and verify")
 	}
-	return Receiving{Headers: doc.Delivery.Headers, Rules: doc.Delivery.Rules, Receivers: Receivers()}, nil
+	v.Example.SignedContent = v.Example.WebhookID + "." + v.Example.WebhookTimestamp + "." + v.Example.Body
+	return Receiving{Headers: doc.Delivery.Headers, Rules: doc.Delivery.Rules, Verify: v, Receivers: Receivers()}, nil
 })

@@ -6,11 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/uniasset/integrations/shared/apidoc"
 )
 
 func TestHeadersVerifyBothWays(t *testing.T) {
@@ -101,5 +104,36 @@ func TestHeadersDuringAnOverlapVerifyWithEitherSecret(t *testing.T) {
 	}
 	if n := len(strings.Fields(h["webhook-signature"])); n != 2 {
 		t.Errorf("%d signatures, want 2", n)
+	}
+}
+
+// The Developer Guide's worked example of a signature is what we send: its
+// inputs, signed here, give its signatures, and the Standard Webhooks
+// library (a second implementation) agrees with its webhook-signature.
+func TestTheGuidesWorkedSignatureIsOurs(t *testing.T) {
+	r, err := apidoc.Delivery()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.Verify.Example
+	secs, err := strconv.ParseInt(e.WebhookTimestamp, 10, 64)
+	if err != nil {
+		t.Fatalf("webhookTimestamp %q: %v", e.WebhookTimestamp, err)
+	}
+	h := Headers([]string{e.Secret}, e.WebhookID, "asset.created", []byte(e.Body), time.Unix(secs, 0))
+	if h["webhook-signature"] != e.WebhookSignature || h["X-UniAsset-Signature"] != e.UniAssetSignature {
+		t.Fatalf("the guide's example says %q and %q; we sign %q and %q",
+			e.WebhookSignature, e.UniAssetSignature, h["webhook-signature"], h["X-UniAsset-Signature"])
+	}
+	if e.SignedContent != e.WebhookID+"."+e.WebhookTimestamp+"."+e.Body {
+		t.Fatalf("signed content: %q", e.SignedContent)
+	}
+	wh, err := standardwebhooks.NewWebhook(e.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{"Webhook-Id": {e.WebhookID}, "Webhook-Timestamp": {e.WebhookTimestamp}, "Webhook-Signature": {e.WebhookSignature}}
+	if err := wh.VerifyIgnoringTimestamp([]byte(e.Body), hdr); err != nil {
+		t.Fatalf("the Standard Webhooks library rejects the guide's example: %v", err)
 	}
 }

@@ -88,11 +88,16 @@ func TestDeveloperGuidePageInChromium(t *testing.T) {
 		t.Fatalf("page: title %q, %d copy buttons, %d code blocks; want %d of each", title, buttons, blocks, want)
 	}
 	// Record what the page hands to the clipboard (headless Chromium has no system clipboard).
-	eval(`window.__copied = []; navigator.clipboard.writeText = async (t) => { window.__copied.push(t); }; "ok"`)
+	// The label's reset two seconds later is turned off, so a slow poll
+	// still sees "Copied".
+	eval(`window.__copied = []; navigator.clipboard.writeText = async (t) => { window.__copied.push(t); }; window.setTimeout = () => 0; "ok"`)
 	for i := range buttons {
 		must(chromedp.Do(ctx,
-			chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.copy[data-target="%s"]`, eval(fmt.Sprintf(`document.querySelectorAll("button.copy")[%d].dataset.target`, i))))),
-			chromedp.Sleep(100*time.Millisecond)))
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.copy[data-target="%s"]`, eval(fmt.Sprintf(`document.querySelectorAll("button.copy")[%d].dataset.target`, i)))))))
+		// The copy is asynchronous: wait for it (and the label) to happen.
+		waitFor(t, 10*time.Second, fmt.Sprintf("copy button %d to copy", i), func() bool {
+			return eval(fmt.Sprintf(`String(window.__copied.length > %d && document.querySelectorAll("button.copy")[%d].textContent === "Copied")`, i, i)) == "true"
+		})
 		copied := eval(fmt.Sprintf(`window.__copied[%d] || ""`, i))
 		expected := eval(fmt.Sprintf(`document.getElementById(document.querySelectorAll("button.copy")[%d].dataset.target).innerText`, i))
 		label := eval(fmt.Sprintf(`document.querySelectorAll("button.copy")[%d].textContent`, i))
@@ -100,13 +105,13 @@ func TestDeveloperGuidePageInChromium(t *testing.T) {
 			t.Fatalf("copy button %d: copied %q, example %q, label %q", i, copied, expected, label)
 		}
 	}
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)) // below 100: JPEG
 	must(err)
-	dir := artifactsDir(t)
-	if err := os.WriteFile(filepath.Join(dir, "developer-guide.png"), shot, 0o644); err != nil {
+	path := filepath.Join(artifactsDir(t), "developer-guide.jpg")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s (%d bytes)", filepath.Join(dir, "developer-guide.png"), len(shot))
+	t.Logf("screenshot: %s (%d bytes)", path, len(shot))
 }
 
 // artifactsDir is where tests keep what a person may want to look at: TEST_ARTIFACTS_DIR or .artifacts/ in the repo.

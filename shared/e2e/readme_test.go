@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/tenant"
 )
@@ -70,15 +73,40 @@ var (
 	// fromAnswer is an export README fills from the answer before it:
 	// "export ASSET=asset_...   # its "assetId"".
 	fromAnswer = regexp.MustCompile(`^export ([A-Z_]+)=\S+\s+# its "(\w+)"`)
+	// fromRow takes the field of the first of the rows the answer lists:
+	// "export ROW=api-...   # the first row's "id"".
+	fromRow = regexp.MustCompile(`^export ([A-Z_]+)=\S+\s+# the first row's "(\w+)"`)
 )
+
+// answerField is field of the JSON object answer (or of its first row).
+func answerField(t *testing.T, cmd string, answer []byte, field string, row bool) string {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal(answer, &obj); err != nil {
+		t.Fatalf("%s: the answer before it is not a JSON object: %s", cmd, answer)
+	}
+	if row {
+		rows, _ := obj["rows"].([]any)
+		if len(rows) == 0 {
+			t.Fatalf("%s: the answer before it lists no rows: %s", cmd, answer)
+		}
+		obj, _ = rows[0].(map[string]any)
+	}
+	v, ok := obj[field].(string)
+	if !ok || v == "" {
+		t.Fatalf("%s: the answer before it has no %q: %s", cmd, field, answer)
+	}
+	return v
+}
 
 // runReadme runs README commands as a user would: every curl in order
 // against the stack, each of which must answer 2xx, with the variables env
 // sets; an export names either one of those, or the field of the answer
-// before it it takes ("# its "id""). Anything else fails the test, so a
-// section cannot grow a command the test skips. It returns how many curls
-// ran.
-func runReadme(t *testing.T, blocks [][]string, env map[string]string) int {
+// before it it takes ("# its "id"", "# the first row's "id""). handle, if
+// not nil, sees each command first: it may run it itself (true) or change
+// it (a port). Anything else fails the test, so a section cannot grow a
+// command the test skips. It returns how many curls ran.
+func runReadme(t *testing.T, blocks [][]string, env map[string]string, handle func(cmd string) (string, bool)) int {
 	t.Helper()
 	ran := 0
 	var last []byte
@@ -87,16 +115,18 @@ func runReadme(t *testing.T, blocks [][]string, env map[string]string) int {
 			if strings.HasPrefix(cmd, "#") || cmd == "" {
 				continue
 			}
+			if handle != nil {
+				var done bool
+				if cmd, done = handle(cmd); done {
+					continue
+				}
+			}
 			if m := fromAnswer.FindStringSubmatch(cmd); m != nil {
-				var answer map[string]any
-				if err := json.Unmarshal(last, &answer); err != nil {
-					t.Fatalf("%s: the answer before it is not a JSON object: %s", cmd, last)
-				}
-				v, ok := answer[m[2]].(string)
-				if !ok || v == "" {
-					t.Fatalf("%s: the answer before it has no %q: %s", cmd, m[2], last)
-				}
-				env[m[1]] = v
+				env[m[1]] = answerField(t, cmd, last, m[2], false)
+				continue
+			}
+			if m := fromRow.FindStringSubmatch(cmd); m != nil {
+				env[m[1]] = answerField(t, cmd, last, m[2], true)
 				continue
 			}
 			if m := exported.FindStringSubmatch(cmd); m != nil {
@@ -142,7 +172,7 @@ func TestReadmeOperationsRun(t *testing.T) {
 		"BASE": server.URL, "TOKEN": owner, "WEBHOOK": hook, "ROW": asString(deliveryRow(t, tid)["id"]),
 		"SINCE": isotime.Format(time.Now().Add(-24 * time.Hour)),
 	}
-	ran := runReadme(t, readmeSection(t, "### Operations for a bad day"), env)
+	ran := runReadme(t, readmeSection(t, "### Operations for a bad day"), env, nil)
 	if !strings.HasPrefix(env["RECOVERY"], "rcv_") || ran < 6 {
 		t.Fatalf("ran %d commands (recovery %q)", ran, env["RECOVERY"])
 	}
@@ -165,7 +195,7 @@ func TestReadmeTryItRuns(t *testing.T) {
 	owner := token(t, tid, "Owner")
 	env := map[string]string{"BASE": server.URL, "TOKEN": owner}
 	blocks := readmeSection(t, "## Try it")
-	if ran := runReadme(t, blocks[:1], env); ran < 14 {
+	if ran := runReadme(t, blocks[:1], env, nil); ran < 14 {
 		t.Fatalf("ran %d commands", ran)
 	}
 	if !strings.HasPrefix(env["ASSET"], "asset_") || env["KEY_ID"] == env["NEW_KEY_ID"] {
@@ -203,6 +233,63 @@ func TestReadmeTryItRuns(t *testing.T) {
 	}
 }
 
+// README's webhook walkthrough (the second block of "Try it") runs as
+// written, with the local receiver it names checking the signatures: every
+// operation answers 2xx, the receiver prints a verified asset.created and
+// echoes the verification challenge, and the webhook is gone at the end.
+func TestReadmeWebhooksRun(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run README's commands as a user would")
+	}
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	out := &lockedBuffer{}
+	rv := &devstack.VerifyingReceiver{Out: out}
+	srv := httptest.NewServer(rv)
+	t.Cleanup(srv.Close)
+	env := map[string]string{"BASE": server.URL, "TOKEN": owner}
+	blocks := readmeSection(t, "## Try it")
+	if len(blocks) < 2 {
+		t.Fatalf("README's Try it has %d blocks, want the webhook one second", len(blocks))
+	}
+	verified := func() bool {
+		return strings.Contains(out.String(), "asset.created, webhook-id msg_") && strings.Contains(out.String(), "signatures: ok")
+	}
+	ran := runReadme(t, blocks[1:2], env, func(cmd string) (string, bool) {
+		// README's port, free or not on this machine: the test's receiver's.
+		cmd = strings.ReplaceAll(cmd, "127.0.0.1:9000", srv.Listener.Addr().String())
+		if strings.HasPrefix(cmd, "go run ./infra/local receiver ") {
+			if !strings.Contains(cmd, "--secret $SECRET") {
+				t.Fatalf("README's receiver is not given the webhook's secret: %s", cmd)
+			}
+			rv.Set(env["SECRET"], http.StatusOK)
+			return cmd, true
+		}
+		if strings.Contains(cmd, "activity?webhookId=$WEBHOOK") {
+			// As README says: once the receiver has printed a delivery.
+			waitFor(t, 30*time.Second, "the receiver to print a verified delivery", verified)
+		}
+		return cmd, false
+	})
+	if ran < 15 {
+		t.Fatalf("ran %d commands", ran)
+	}
+	printed := out.String()
+	for _, want := range []string{"X-Api-Key: receiver-key", "endpoint verification, challenge echoed"} {
+		if !strings.Contains(printed, want) {
+			t.Fatalf("the receiver printed no %q:\n%s", want, printed)
+		}
+	}
+	if strings.Contains(printed, "signatures: BAD") {
+		t.Fatalf("a delivery did not verify with the secret README gives the receiver:\n%s", printed)
+	}
+	if !strings.HasPrefix(env["DELIVERY"], "whk-") || env["ROW"] == "" {
+		t.Fatalf("variables: %v", env)
+	}
+	expect(t, call(t, "GET", "/api/integrations/webhooks/"+env["WEBHOOK"], owner, nil), http.StatusNotFound, "")
+}
+
 // README's way of looking inside the local stack runs as written: the
 // environment file the stack writes (make run: .local/aws.env) lets the
 // AWS CLI scan and query its tables and read its queue, IAM enforced.
@@ -227,8 +314,11 @@ func TestReadmeLooksInsideTheTables(t *testing.T) {
 	if len(block) < 4 {
 		t.Fatalf("README's Local stack has no block starting with source .local/aws.env: %v", block)
 	}
+	// An asset of the demo tenant, for the query of one asset's partition.
+	key, _ := newKey(t, "demo-enterprise", "asset:create")
+	asset := asString(createAsset(t, key, nil)["assetId"])
 	for _, cmd := range block[1:] {
-		if cmd == "" {
+		if cmd == "" || strings.HasPrefix(cmd, "#") {
 			continue
 		}
 		if !strings.HasPrefix(cmd, "aws ") {
@@ -241,7 +331,7 @@ func TestReadmeLooksInsideTheTables(t *testing.T) {
 				sh.Env = append(sh.Env, kv)
 			}
 		}
-		sh.Env = append(sh.Env, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+		sh.Env = append(sh.Env, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "ASSET="+asset)
 		out, err := sh.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s\n%v: %s", cmd, err, out)
@@ -252,6 +342,9 @@ func TestReadmeLooksInsideTheTables(t *testing.T) {
 		}
 		if strings.Contains(cmd, "TENANT#demo-enterprise\"") && !strings.Contains(string(out), "PROFILE") {
 			t.Fatalf("%s: the demo tenant's items hold no profile: %s", cmd, out)
+		}
+		if strings.Contains(cmd, "#ASSET#$ASSET") && !strings.Contains(string(out), asset) {
+			t.Fatalf("%s: the asset's partition does not hold it: %s", cmd, out)
 		}
 	}
 }
