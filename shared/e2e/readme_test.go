@@ -16,6 +16,7 @@ import (
 
 	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/isotime"
+	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
@@ -366,5 +367,110 @@ func TestReadmeStartHereRuns(t *testing.T) {
 	var asset map[string]any
 	if err := json.Unmarshal(out, &asset); err != nil || !strings.HasPrefix(asString(asset["assetId"]), "asset_") || asset["assetName"] != "Forklift A-17" {
 		t.Fatalf("the first write answered: %s", out)
+	}
+}
+
+// README's "Microsoft Entra ID locally" runs as written, typed into one
+// shell against this stack and its fake Microsoft (whose Contoso admin is
+// signed in): the consent connects, the first sync lists Contoso's groups,
+// and after the mappings and "sync now" the accounts are what README says.
+// Between commands it waits, as README tells the reader to, for the sync.
+// Not parallel: the Entra tests share the fake's signed-in user.
+func TestReadmeEntraLocallyRuns(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is needed to run README's commands as a user would")
+	}
+	const tid = "demo-enterprise"
+	blocks := readmeSection(t, "### Microsoft Entra ID locally")
+	if len(blocks) != 1 || !strings.HasPrefix(blocks[0][0], "TOKEN=$(go run ./infra/local token --tenant "+tid+")") {
+		t.Fatalf("README's Entra walkthrough: %v", blocks)
+	}
+	stack.Microsoft.SignInAs(msgraphfake.Demo(), "", false)
+	// Disconnected after, so the demo tenant can connect again (-count=2).
+	t.Cleanup(func() {
+		expect(t, call(t, "POST", "/api/integrations/entra/disconnect", token(t, tid, "Owner"), nil), http.StatusNoContent, "")
+	})
+	sh := newShell(t, os.Environ())
+	run := func(cmd string) string {
+		t.Helper()
+		out, status := sh.run(t, strings.ReplaceAll(cmd, "http://127.0.0.1:3000", server.URL))
+		if status != 0 || strings.Contains(out, `"error"`) {
+			t.Fatalf("%s\nexit %d: %s", cmd, status, out)
+		}
+		return out
+	}
+	// This stack's token in place of make run's.
+	run("TOKEN=" + token(t, tid, "Owner"))
+	count := func(out, list string) map[string]int {
+		t.Helper()
+		var page map[string]any
+		if err := json.Unmarshal([]byte(out), &page); err != nil {
+			t.Fatalf("not a page of %s: %s", list, out)
+		}
+		items, _ := page[list].([]any)
+		n := map[string]int{"total": len(items)}
+		for _, it := range items {
+			if it, ok := it.(map[string]any); ok {
+				n[asString(it["role"])]++
+			}
+		}
+		return n
+	}
+	var lastSync string
+	for _, cmd := range blocks[0][1:] {
+		switch {
+		case strings.HasPrefix(cmd, "curl -s $A/groups"):
+			if !strings.Contains(cmd, "# 17 groups") {
+				t.Fatalf("README's groups step no longer says 17 groups: %s", cmd)
+			}
+			waitFor(t, 60*time.Second, "the first sync", func() bool {
+				lastSync, _ = connection(t, tid)["lastSyncAt"].(string)
+				return lastSync != ""
+			})
+			if n := count(run(cmd), "groups")["total"]; n != 17 {
+				t.Fatalf("%d groups after the first sync, README says 17", n)
+			}
+		case strings.HasPrefix(cmd, "curl -s \"$A/users"):
+			if !strings.Contains(cmd, "# 27 accounts: 1 Owner, 2 Admins, 24 Members") {
+				t.Fatalf("README's accounts step says other numbers: %s", cmd)
+			}
+			waitSynced(t, tid, lastSync)
+			if n := count(run(cmd), "users"); n["total"] != 27 || n["Owner"] != 1 || n["Admin"] != 2 || n["Member"] != 24 {
+				t.Fatalf("accounts %v, README says 27: 1 Owner, 2 Admins, 24 Members", n)
+			}
+		case strings.HasPrefix(cmd, "curl -sL \"$URL\""):
+			if out := run(cmd); !strings.Contains(out, `"outcome":"connected"`) {
+				t.Fatalf("the consent answered %s", out)
+			}
+		case strings.HasPrefix(cmd, "curl -s -X POST $A/sync"):
+			if out := run(cmd); !strings.Contains(out, `"queued":true`) {
+				t.Fatalf("sync now answered %s", out)
+			}
+		default:
+			run(cmd)
+		}
+	}
+	if lastSync == "" {
+		t.Fatal("README's walkthrough lists no groups")
+	}
+}
+
+// README's scoping of a webhook (the first block of "Webhooks") runs as
+// written and leaves the filter it shows.
+func TestReadmeWebhookFilterRuns(t *testing.T) {
+	t.Parallel()
+	tid := newTenant(t, tenant.Enterprise)
+	owner := token(t, tid, "Owner")
+	hook, _ := createWebhook(t, tid, newReceiver(t, nil).URL, "asset.created")
+	blocks := readmeSection(t, "## Webhooks")
+	if len(blocks) == 0 || len(blocks[0]) != 1 || !strings.Contains(blocks[0][0], `"filter"`) {
+		t.Fatalf("README's Webhooks does not start with the filter's PATCH: %v", blocks)
+	}
+	if ran := runReadme(t, blocks[:1], map[string]string{"BASE": server.URL, "TOKEN": owner, "WEBHOOK": hook}, nil); ran != 1 {
+		t.Fatalf("ran %d commands", ran)
+	}
+	f, _ := call(t, "GET", "/api/integrations/webhooks/"+hook, owner, nil).json(t)["filter"].(map[string]any)
+	if fmt.Sprint(f["categoryName"]) != "[Vehicles]" || fmt.Sprint(f["departmentId"]) != "[dept_fleet]" {
+		t.Fatalf("the webhook's filter: %v", f)
 	}
 }
