@@ -31,6 +31,17 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// localReceiver serves `go run ./infra/local receiver`'s handler on
+// loopback; what it prints goes to out.
+func localReceiver(t *testing.T) (*devstack.VerifyingReceiver, *lockedBuffer, *httptest.Server) {
+	t.Helper()
+	out := &lockedBuffer{}
+	rv := &devstack.VerifyingReceiver{Out: out}
+	srv := httptest.NewServer(rv)
+	t.Cleanup(srv.Close)
+	return rv, out, srv
+}
+
 // The README's receiver (go run ./infra/local receiver) on real deliveries:
 // with the webhook's secret both signatures verify and the delivery is
 // printed with its headers and body; with another secret they do not; it
@@ -39,10 +50,7 @@ func TestTheLocalReceiverVerifiesRealDeliveries(t *testing.T) {
 	t.Parallel()
 	tid := newTenant(t, tenant.Enterprise)
 	owner := token(t, tid, "Owner")
-	out := &lockedBuffer{}
-	rv := &devstack.VerifyingReceiver{Out: out}
-	srv := httptest.NewServer(rv)
-	t.Cleanup(srv.Close)
+	rv, out, srv := localReceiver(t)
 	r := call(t, "POST", "/api/integrations/webhooks", owner, map[string]any{"name": "local", "url": srv.URL + "/hooks",
 		"events": []string{"asset.created"}, "headers": map[string]string{"X-Api-Key": "receiver-key"}})
 	expect(t, r, http.StatusCreated, "")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uniasset/integrations/shared/devstack"
 	"github.com/uniasset/integrations/shared/isotime"
 	"github.com/uniasset/integrations/shared/msgraph/msgraphfake"
 	"github.com/uniasset/integrations/shared/tenant"
@@ -245,10 +243,7 @@ func TestReadmeWebhooksRun(t *testing.T) {
 	}
 	tid := newTenant(t, tenant.Enterprise)
 	owner := token(t, tid, "Owner")
-	out := &lockedBuffer{}
-	rv := &devstack.VerifyingReceiver{Out: out}
-	srv := httptest.NewServer(rv)
-	t.Cleanup(srv.Close)
+	rv, out, srv := localReceiver(t)
 	env := map[string]string{"BASE": server.URL, "TOKEN": owner}
 	blocks := readmeSection(t, "## Try it")
 	if len(blocks) < 2 {
