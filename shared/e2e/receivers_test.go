@@ -33,7 +33,8 @@ func freePort(t *testing.T) int {
 // (go run, node, python3, with the secret and port in the environment),
 // on real deliveries: one is verified, acknowledged and printed once; its
 // resend (the same webhook-id) is acknowledged as a duplicate; a request
-// whose signature is wrong, or whose time is old, is refused 401.
+// whose signature is wrong or not base64, or whose time is old, is refused
+// 401; work that fails is answered 500 and done on the retry.
 func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 	t.Parallel()
 	for _, rv := range apidoc.Receivers() {
@@ -102,6 +103,7 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 				"an old request": delivery.Headers([]string{secret}, "msg_forged", "asset.created", body, now.Add(-10*time.Minute)),
 				"another id":     with(signed, "webhook-id", "msg_other"),
 				"no signature":   with(signed, "webhook-signature", ""),
+				"not base64":     with(signed, "webhook-signature", "v1,!!not*base64!!"),
 			} {
 				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(body)))
 				for k, v := range h {
@@ -119,6 +121,29 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 			if strings.Contains(out.String(), "forged") {
 				t.Fatalf("a forged request was processed:\n%s", out.String())
 			}
+
+			// Work that fails gives the id back: answered 500, and the retry
+			// (the same webhook-id) is done, not skipped as a duplicate.
+			post := func(body string) int {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+				for k, v := range delivery.Headers([]string{secret}, "msg_retried", "asset.created", []byte(body), time.Now()) {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if status := post(`{"event":`); status != http.StatusInternalServerError {
+				t.Fatalf("work that failed: answered %d, want 500", status)
+			}
+			if status := post(`{"event":"asset.created","timestamp":"2026-12-06T00:00:00.000Z","data":{"assetId":"retried"}}`); status/100 != 2 {
+				t.Fatalf("its retry: answered %d", status)
+			}
+			waitFor(t, 10*time.Second, "the retry's work", func() bool { return strings.Contains(out.String(), "received asset.created msg_retried") })
 		})
 	}
 }

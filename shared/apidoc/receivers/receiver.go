@@ -47,6 +47,20 @@ func verify(secret string, h http.Header, body []byte) bool {
 	return false
 }
 
+// process is your work: here it prints what arrived.
+func process(id string, body []byte) error {
+	var delivery struct {
+		Event     string         `json:"event"`
+		Timestamp string         `json:"timestamp"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &delivery); err != nil {
+		return err
+	}
+	fmt.Println("received", delivery.Event, id, delivery.Data["assetId"])
+	return nil
+}
+
 func main() {
 	secret := os.Getenv("UNIASSET_WEBHOOK_SECRET")
 	var mu sync.Mutex
@@ -57,6 +71,8 @@ func main() {
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
 			return
 		}
+		// Claim the id before the work, so a copy arriving meanwhile is not
+		// processed twice; give it back if the work fails, so the retry does it.
 		id := r.Header.Get("webhook-id")
 		mu.Lock()
 		dup := seen[id]
@@ -67,16 +83,13 @@ func main() {
 			w.WriteHeader(http.StatusNoContent) // acknowledged before: acknowledge again
 			return
 		}
-		var delivery struct {
-			Event     string         `json:"event"`
-			Timestamp string         `json:"timestamp"`
-			Data      map[string]any `json:"data"`
-		}
-		if err := json.Unmarshal(body, &delivery); err != nil {
-			http.Error(w, "not JSON", http.StatusBadRequest)
+		if err := process(id, body); err != nil {
+			mu.Lock()
+			delete(seen, id)
+			mu.Unlock()
+			http.Error(w, "try again", http.StatusInternalServerError) // retried later
 			return
 		}
-		fmt.Println("received", delivery.Event, id, delivery.Data["assetId"])
 		w.WriteHeader(http.StatusNoContent) // within 10 s; do slow work after answering
 	})
 	log.Fatal(http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil))

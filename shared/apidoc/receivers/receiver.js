@@ -23,15 +23,28 @@ function verify(secret, headers, body) {
 const secret = process.env.UNIASSET_WEBHOOK_SECRET;
 const seen = new Set(); // use your database: a retry or a resend repeats the webhook-id
 
+// processDelivery is your work: here it prints what arrived.
+function processDelivery(id, body) {
+  const delivery = JSON.parse(body);
+  console.log("received", delivery.event, id, delivery.data.assetId);
+}
+
 http.createServer((req, res) => {
   const chunks = [];
-  req.on("data", (c) => chunks.push(c));
+  let size = 0;
+  req.on("data", (c) => {
+    size += c.length;
+    if (size > 1 << 20) req.destroy(); // far above any delivery
+    else chunks.push(c);
+  });
   req.on("end", () => {
     const body = Buffer.concat(chunks); // the raw bytes: never re-encoded JSON
     if (req.method !== "POST" || !verify(secret, req.headers, body)) {
       res.writeHead(401).end("invalid signature");
       return;
     }
+    // Claim the id before the work, so a copy arriving meanwhile is not
+    // processed twice; give it back if the work fails, so the retry does it.
     const id = req.headers["webhook-id"];
     if (seen.has(id)) {
       console.log("duplicate", id);
@@ -39,8 +52,13 @@ http.createServer((req, res) => {
       return;
     }
     seen.add(id);
-    const delivery = JSON.parse(body);
-    console.log("received", delivery.event, id, delivery.data.assetId);
+    try {
+      processDelivery(id, body);
+    } catch (err) {
+      seen.delete(id);
+      res.writeHead(500).end("try again"); // retried later
+      return;
+    }
     res.writeHead(204).end(); // within 10 s; do slow work after answering
   });
 }).listen(Number(process.env.PORT), "127.0.0.1");

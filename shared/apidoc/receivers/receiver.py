@@ -15,9 +15,19 @@ def verify(secret, headers, body):
     key = base64.b64decode(secret.removeprefix("whsec_"))
     want = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
     for sig in headers.get("webhook-signature", "").split():
-        if sig.startswith("v1,") and hmac.compare_digest(base64.b64decode(sig[3:]), want):
+        try:
+            got = base64.b64decode(sig.removeprefix("v1,"), validate=True)
+        except ValueError:  # not base64: not ours
+            continue
+        if sig.startswith("v1,") and hmac.compare_digest(got, want):
             return True
     return False
+
+
+def process(msg_id, body):
+    """Your work: here it prints what arrived."""
+    delivery = json.loads(body)
+    print("received", delivery["event"], msg_id, delivery["data"].get("assetId"), flush=True)
 
 
 SECRET = os.environ["UNIASSET_WEBHOOK_SECRET"]
@@ -26,11 +36,18 @@ seen, lock = set(), threading.Lock()  # use your database: a retry or a resend r
 
 class Receiver(BaseHTTPRequestHandler):
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))  # the raw bytes
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 1 << 20:  # far above any delivery
+            self.send_response(413)
+            self.end_headers()
+            return
+        body = self.rfile.read(length)  # the raw bytes: never re-encoded JSON
         if not verify(SECRET, self.headers, body):
             self.send_response(401)
             self.end_headers()
             return
+        # Claim the id before the work, so a copy arriving meanwhile is not
+        # processed twice; give it back if the work fails, so the retry does it.
         msg_id = self.headers["webhook-id"]
         with lock:
             dup = msg_id in seen
@@ -38,8 +55,14 @@ class Receiver(BaseHTTPRequestHandler):
         if dup:
             print("duplicate", msg_id, flush=True)
         else:
-            delivery = json.loads(body)
-            print("received", delivery["event"], msg_id, delivery["data"].get("assetId"), flush=True)
+            try:
+                process(msg_id, body)
+            except Exception:
+                with lock:
+                    seen.discard(msg_id)
+                self.send_response(500)  # retried later
+                self.end_headers()
+                return
         self.send_response(204)  # within 10 s; do slow work after answering
         self.end_headers()
 
