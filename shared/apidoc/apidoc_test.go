@@ -260,7 +260,7 @@ func TestEveryEndpointListsItsFields(t *testing.T) {
 		{"createAsset", "name", "string", true, "at most 200 characters"},
 		{"createAsset", "externalId", "string", false, "at most 128 characters"},
 		{"updateAsset", "description", "string or null", false, "at most 2000 characters"},
-		{"updateAsset", "assetId", "string", true, ""},
+		{"updateAsset", "assetId", "string", false, "exactly one of `assetId`, `externalId`"},
 		{"reportGeoPosition", "latitude", "number", true, "-90 to 90"},
 		{"createApiKey", "rateLimit", "object", false, ""},
 		{"createApiKey", "rateLimit.per", "string", true, "one of `second`, `minute`"},

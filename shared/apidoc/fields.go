@@ -54,9 +54,9 @@ var schemas = sync.OnceValues(func() (map[string]fieldSchema, error) {
 })
 
 // bodyFields lists the fields of body's schema (a $ref or inline), in the
-// document's order: those of the schemas it is built of (allOf) first. A
-// field of the Ref schema (assetId, externalId) is required as one of the
-// two. ref names the body in errors.
+// document's order: those of the schemas it is built of (allOf) first. The
+// Ref schema's two fields (assetId, externalId) are each optional: exactly
+// one of them is given. ref names the body in errors.
 func bodyFields(ref string, body fieldSchema) ([]Field, error) {
 	all, err := schemas()
 	if err != nil {
@@ -76,7 +76,7 @@ func bodyFields(ref string, body fieldSchema) ([]Field, error) {
 			}
 			if name == "Ref" {
 				for _, f := range []string{"assetId", "externalId"} {
-					out = append(out, Field{Name: f, Type: "string", Required: true, Description: "one of the two names the asset: " + target.Description})
+					out = append(out, Field{Name: f, Type: "string", Limits: "exactly one of `assetId`, `externalId`", Description: target.Description})
 				}
 				return nil
 			}

@@ -34,7 +34,8 @@ func freePort(t *testing.T) int {
 // on real deliveries: one is verified, acknowledged and printed once; its
 // resend (the same webhook-id) is acknowledged as a duplicate; a request
 // whose signature is wrong or not base64, or whose time is old, is refused
-// 401; work that fails is answered 500 and done on the retry.
+// 401; work that fails is answered 500 and done on the retry. It passes
+// the endpoint verification, and will not start without its secret.
 func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 	t.Parallel()
 	for _, rv := range apidoc.Receivers() {
@@ -55,7 +56,15 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 			url := "http://127.0.0.1:" + strconv.Itoa(port) + "/hooks"
 			r := call(t, "POST", "/api/integrations/webhooks", owner, map[string]any{"name": rv.Language, "url": url, "events": []string{"asset.created"}})
 			expect(t, r, http.StatusCreated, "")
-			secret := r.json(t)["secret"].(string)
+			secret, hook := r.json(t)["secret"].(string), r.json(t)["id"].(string)
+
+			// Without its secret it does not start (it would check every
+			// signature with an empty key, which anyone can make).
+			noSecret := exec.Command(args[0], args[1:]...)
+			noSecret.Dir, noSecret.Env = dir, append(os.Environ(), "UNIASSET_WEBHOOK_SECRET=", "PORT="+strconv.Itoa(port))
+			if said, err := noSecret.CombinedOutput(); err == nil || !strings.Contains(string(said), "UNIASSET_WEBHOOK_SECRET") {
+				t.Fatalf("started without a secret (%v): %s", err, said)
+			}
 
 			out := &lockedBuffer{}
 			cmd := exec.Command(args[0], args[1:]...)
@@ -76,6 +85,9 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 				}
 				return err == nil
 			})
+
+			// The endpoint verification: it echoes the challenge.
+			expect(t, call(t, "POST", "/api/integrations/webhooks/"+hook+"/verify", owner, nil), http.StatusOK, "")
 
 			key, _ := newKey(t, tid, "asset:create")
 			asset := createAsset(t, key, nil)["assetId"].(string)

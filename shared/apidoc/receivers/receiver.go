@@ -63,30 +63,53 @@ func process(id string, body []byte) error {
 
 func main() {
 	secret := os.Getenv("UNIASSET_WEBHOOK_SECRET")
+	// Without the secret every signature would be checked with an empty key.
+	if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_")); !strings.HasPrefix(secret, "whsec_") || err != nil || len(key) < 24 {
+		log.Fatal("UNIASSET_WEBHOOK_SECRET must be the webhook's whsec_ secret")
+	}
 	var mu sync.Mutex
-	seen := map[string]bool{} // use your database: a retry or a resend repeats the webhook-id
-	http.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
+	// Use your database (keep ids at least 14 days: a recovery resends that
+	// far back): a retry or a resend repeats the webhook-id. false: being done.
+	done := map[string]bool{}
+	// The endpoint verification (POST .../verify): echo the challenge.
+	http.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"verification": r.Header.Get("X-UniAsset-Challenge")})
+	})
+	http.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) { // Go 1.22+ patterns
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20)) // the raw bytes: never re-encoded JSON
 		if err != nil || !verify(secret, r.Header, body) {
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
 			return
 		}
 		// Claim the id before the work, so a copy arriving meanwhile is not
-		// processed twice; give it back if the work fails, so the retry does it.
+		// done twice (nor acknowledged before the work is); give it back if
+		// the work fails, so the retry does it.
 		id := r.Header.Get("webhook-id")
 		mu.Lock()
-		dup := seen[id]
-		seen[id] = true
+		finished, claimed := done[id]
+		if !claimed {
+			done[id] = false
+		}
 		mu.Unlock()
-		if dup {
+		switch {
+		case finished:
 			fmt.Println("duplicate", id)
 			w.WriteHeader(http.StatusNoContent) // acknowledged before: acknowledge again
 			return
+		case claimed:
+			http.Error(w, "in progress", http.StatusConflict) // another copy is being done: retried later
+			return
 		}
-		if err := process(id, body); err != nil {
-			mu.Lock()
-			delete(seen, id)
-			mu.Unlock()
+		err = process(id, body)
+		mu.Lock()
+		if err != nil {
+			delete(done, id)
+		} else {
+			done[id] = true
+		}
+		mu.Unlock()
+		if err != nil {
 			http.Error(w, "try again", http.StatusInternalServerError) // retried later
 			return
 		}

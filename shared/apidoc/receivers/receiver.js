@@ -20,8 +20,15 @@ function verify(secret, headers, body) {
   });
 }
 
-const secret = process.env.UNIASSET_WEBHOOK_SECRET;
-const seen = new Set(); // use your database: a retry or a resend repeats the webhook-id
+const secret = process.env.UNIASSET_WEBHOOK_SECRET ?? "";
+// Without the secret every signature would be checked with an empty key.
+if (!secret.startsWith("whsec_") || Buffer.from(secret.slice(6), "base64").length < 24) {
+  console.error("UNIASSET_WEBHOOK_SECRET must be the webhook's whsec_ secret");
+  process.exit(1);
+}
+// Use your database (keep ids at least 14 days: a recovery resends that far
+// back): a retry or a resend repeats the webhook-id. false: being done.
+const done = new Map();
 
 // processDelivery is your work: here it prints what arrived.
 function processDelivery(id, body) {
@@ -38,27 +45,39 @@ http.createServer((req, res) => {
     else chunks.push(c);
   });
   req.on("end", () => {
+    if (req.method === "GET") {
+      // The endpoint verification (POST .../verify): echo the challenge.
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ verification: req.headers["x-uniasset-challenge"] ?? "" }));
+      return;
+    }
     const body = Buffer.concat(chunks); // the raw bytes: never re-encoded JSON
     if (req.method !== "POST" || !verify(secret, req.headers, body)) {
       res.writeHead(401).end("invalid signature");
       return;
     }
     // Claim the id before the work, so a copy arriving meanwhile is not
-    // processed twice; give it back if the work fails, so the retry does it.
+    // done twice (nor acknowledged before the work is); give it back if the
+    // work fails, so the retry does it.
     const id = req.headers["webhook-id"];
-    if (seen.has(id)) {
+    if (done.get(id) === true) {
       console.log("duplicate", id);
       res.writeHead(204).end(); // acknowledged before: acknowledge again
       return;
     }
-    seen.add(id);
+    if (done.has(id)) {
+      res.writeHead(409).end("in progress"); // another copy is being done: retried later
+      return;
+    }
+    done.set(id, false);
     try {
       processDelivery(id, body);
     } catch (err) {
-      seen.delete(id);
+      done.delete(id);
       res.writeHead(500).end("try again"); // retried later
       return;
     }
+    done.set(id, true);
     res.writeHead(204).end(); // within 10 s; do slow work after answering
   });
 }).listen(Number(process.env.PORT), "127.0.0.1");

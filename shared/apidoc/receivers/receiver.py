@@ -30,11 +30,28 @@ def process(msg_id, body):
     print("received", delivery["event"], msg_id, delivery["data"].get("assetId"), flush=True)
 
 
-SECRET = os.environ["UNIASSET_WEBHOOK_SECRET"]
-seen, lock = set(), threading.Lock()  # use your database: a retry or a resend repeats the webhook-id
+SECRET = os.environ.get("UNIASSET_WEBHOOK_SECRET", "")
+try:  # without the secret every signature would be checked with an empty key
+    ok = SECRET.startswith("whsec_") and len(base64.b64decode(SECRET[6:], validate=True)) >= 24
+except ValueError:
+    ok = False
+if not ok:
+    sys.exit("UNIASSET_WEBHOOK_SECRET must be the webhook's whsec_ secret")
+# Use your database (keep ids at least 14 days: a recovery resends that far
+# back): a retry or a resend repeats the webhook-id. False: being done.
+done, lock = {}, threading.Lock()
 
 
 class Receiver(BaseHTTPRequestHandler):
+    def do_GET(self):
+        """The endpoint verification (POST .../verify): echo the challenge."""
+        answer = json.dumps({"verification": self.headers.get("X-UniAsset-Challenge", "")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length > 1 << 20:  # far above any delivery
@@ -47,22 +64,30 @@ class Receiver(BaseHTTPRequestHandler):
             self.end_headers()
             return
         # Claim the id before the work, so a copy arriving meanwhile is not
-        # processed twice; give it back if the work fails, so the retry does it.
+        # done twice (nor acknowledged before the work is); give it back if
+        # the work fails, so the retry does it.
         msg_id = self.headers["webhook-id"]
         with lock:
-            dup = msg_id in seen
-            seen.add(msg_id)
-        if dup:
+            state = done.get(msg_id)  # None: new; False: being done; True: done
+            if state is None:
+                done[msg_id] = False
+        if state is True:
             print("duplicate", msg_id, flush=True)
+        elif state is False:
+            self.send_response(409)  # another copy is being done: retried later
+            self.end_headers()
+            return
         else:
             try:
                 process(msg_id, body)
             except Exception:
                 with lock:
-                    seen.discard(msg_id)
+                    del done[msg_id]
                 self.send_response(500)  # retried later
                 self.end_headers()
                 return
+            with lock:
+                done[msg_id] = True
         self.send_response(204)  # within 10 s; do slow work after answering
         self.end_headers()
 

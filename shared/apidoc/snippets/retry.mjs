@@ -14,6 +14,7 @@ async function send(path, body, idempotencyKey) {
           "Idempotency-Key": idempotencyKey,
         },
         body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30000), // a hung connection is no answer
       });
     } catch (err) {
       // No answer: the write may or may not have happened. The same key makes the retry safe.
@@ -21,7 +22,8 @@ async function send(path, body, idempotencyKey) {
       await pause(attempt);
       continue;
     }
-    const answer = await res.json();
+    // A proxy in between can answer a 502 or 504 that is not JSON.
+    const answer = await res.json().catch(() => ({}));
     if (res.ok) {
       return { status: res.status, replayed: res.headers.get("Idempotent-Replayed") === "true", answer };
     }
@@ -34,9 +36,9 @@ async function send(path, body, idempotencyKey) {
   }
 }
 
-// Retry-After when the API gives one; else about 0.5 s, 1 s, 2 s, 4 s, with jitter.
+// Retry-After when the API gives one (at most a minute); else about 0.5 s, 1 s, 2 s, 4 s, with jitter.
 function pause(attempt, retryAfter) {
-  const ms = retryAfter > 0 ? retryAfter * 1000 : Math.min(30000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
+  const ms = retryAfter > 0 ? Math.min(retryAfter, 60) * 1000 : Math.min(30000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
