@@ -275,3 +275,28 @@ func TestEveryEndpointListsItsFields(t *testing.T) {
 		}
 	}
 }
+
+// Every integration endpoint documents every status any write can answer:
+// the envelope's codes apply to all of them (a retried update can meet an
+// idempotency 409 as a create can).
+func TestEveryIntegrationEndpointListsEveryWriteStatus(t *testing.T) {
+	ops, err := apidoc.Operations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, o := range ops {
+		if !slices.Contains(o.Tags, "Integration") {
+			continue
+		}
+		n++
+		for _, status := range []string{"400", "401", "403", "409", "413", "415", "429", "500", "503"} {
+			if _, ok := o.Responses[status]; !ok {
+				t.Errorf("%s does not document %s", o.OperationID, status)
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("%d integration endpoints", n)
+	}
+}
