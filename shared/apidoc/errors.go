@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-
-	"gopkg.in/yaml.v3"
 )
 
 //go:embed snippets/retry.mjs
@@ -39,17 +37,18 @@ type Snippet struct {
 }
 
 var integrationErrors = sync.OnceValues(func() (Errors, error) {
-	var doc struct {
-		Errors struct {
-			Envelope    string      `yaml:"envelope"`
-			Codes       []ErrorCode `yaml:"codes"`
-			Idempotency []string    `yaml:"idempotency"`
-		} `yaml:"x-integration-errors"`
-	}
-	if err := yaml.Unmarshal(Document, &doc); err != nil {
+	doc, err := parsed()
+	if err != nil {
 		return Errors{}, err
 	}
-	e := doc.Errors
+	var e struct {
+		Envelope    string      `yaml:"envelope"`
+		Codes       []ErrorCode `yaml:"codes"`
+		Idempotency []string    `yaml:"idempotency"`
+	}
+	if err := doc.Errors.Decode(&e); err != nil {
+		return Errors{}, err
+	}
 	if e.Envelope == "" || len(e.Codes) == 0 || len(e.Idempotency) == 0 {
 		return Errors{}, errors.New("apidoc: the document has no x-integration-errors envelope, codes and idempotency rules")
 	}

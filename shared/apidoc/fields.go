@@ -44,13 +44,12 @@ type fieldSchema struct {
 }
 
 var schemas = sync.OnceValues(func() (map[string]fieldSchema, error) {
-	var doc struct {
-		Components struct {
-			Schemas map[string]fieldSchema `yaml:"schemas"`
-		} `yaml:"components"`
+	doc, err := parsed()
+	if err != nil {
+		return nil, err
 	}
-	err := yaml.Unmarshal(Document, &doc)
-	return doc.Components.Schemas, err
+	var all map[string]fieldSchema
+	return all, doc.Components.Schemas.Decode(&all)
 })
 
 // bodyFields lists the fields of body's schema (a $ref or inline), in the

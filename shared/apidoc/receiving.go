@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-
-	"gopkg.in/yaml.v3"
 )
 
 // The guide's receivers, shown as they are: the tests run each file against
@@ -78,20 +76,22 @@ func Receivers() []Receiver {
 
 // Delivery reads the document's x-webhook-delivery.
 var Delivery = sync.OnceValues(func() (Receiving, error) {
-	var doc struct {
-		Delivery struct {
-			Headers []DeliveryHeader `yaml:"headers"`
-			Rules   []string         `yaml:"rules"`
-			Verify  Verify           `yaml:"verify"`
-		} `yaml:"x-webhook-delivery"`
-	}
-	if err := yaml.Unmarshal(Document, &doc); err != nil {
+	doc, err := parsed()
+	if err != nil {
 		return Receiving{}, err
 	}
-	v := doc.Delivery.Verify
-	if len(doc.Delivery.Headers) == 0 || len(doc.Delivery.Rules) == 0 || len(v.Steps) == 0 || v.Example.WebhookSignature == "" {
+	var d struct {
+		Headers []DeliveryHeader `yaml:"headers"`
+		Rules   []string         `yaml:"rules"`
+		Verify  Verify           `yaml:"verify"`
+	}
+	if err := doc.Delivery.Decode(&d); err != nil {
+		return Receiving{}, err
+	}
+	v := d.Verify
+	if len(d.Headers) == 0 || len(d.Rules) == 0 || len(v.Steps) == 0 || v.Example.WebhookSignature == "" {
 		return Receiving{}, errors.New("apidoc: the document has no x-webhook-delivery headers, rules and verify")
 	}
 	v.Example.SignedContent = v.Example.WebhookID + "." + v.Example.WebhookTimestamp + "." + v.Example.Body
-	return Receiving{Headers: doc.Delivery.Headers, Rules: doc.Delivery.Rules, Verify: v, Receivers: Receivers()}, nil
+	return Receiving{Headers: d.Headers, Rules: d.Rules, Verify: v, Receivers: Receivers()}, nil
 })
