@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -74,15 +73,9 @@ func TestDeliveryRetriesThenSucceeds(t *testing.T) {
 
 func TestDeliveryFailures(t *testing.T) {
 	t.Parallel()
-	closed := func() string { // a port nothing listens on
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "http://" + addr + "/hook"
-	}
+	// Port 1 (tcpmux) is below the ephemeral range, so no test server can
+	// take it between now and the attempts, as a freed port could be.
+	closed := func() string { return "http://127.0.0.1:1/hook" }
 	hang := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select { // answers only after the dispatcher gave up on it

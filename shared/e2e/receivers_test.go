@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,15 +20,28 @@ import (
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
-// freePort is a loopback port nothing listens on now.
+// freePort is a loopback port nothing listens on now, taken below Linux's
+// ephemeral range (32768 and up): the receiver binds it only after go run
+// has built it, and meanwhile a test server or an outgoing connection
+// could be given a port of that range, not one of these.
+// A port is handed out once per run, so two receivers being built at once
+// are not given the same one.
+var handedOut sync.Map
+
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-31999 after 100 tries")
+	return 0
 }
 
 // The Developer Guide's receivers, each saved and run as its reader would

@@ -52,7 +52,9 @@ func TestRecordRetention(t *testing.T) {
 			t.Fatalf("%s: expiresAt %d, want about %d", what, got.ExpiresAt, w)
 		}
 	}
-	in30 := time.Now().Add(30 * 24 * time.Hour)
+	// Each record's expiry is held to the time it was written, taken just
+	// before the write: a slow stack between writes moves each on.
+	in30 := func(at time.Time) time.Time { return at.Add(30 * 24 * time.Hour) }
 
 	// An API call row, as IntegrationApiFunction writes it.
 	at := time.Now()
@@ -66,22 +68,24 @@ func TestRecordRetention(t *testing.T) {
 	if err != nil || len(rows.Items) != 1 {
 		t.Fatalf("API call rows: %v, %d", err, len(rows.Items))
 	}
-	expiry("an API call row", keyschema.APILogPK(tid, 0), str(rows.Items[0]["SK"]), in30)
+	expiry("an API call row", keyschema.APILogPK(tid, 0), str(rows.Items[0]["SK"]), in30(at))
 
 	// A delivery record, as StreamRouterFunction writes it.
 	hook := webhook.Webhook{TenantID: tid, ID: webhook.NewID(), Name: "sink", Status: webhook.Active}
 	enq := delivery.NewEnqueuer(db("StreamRouterFunction"), sqs.NewFromConfig(stack.Principals["StreamRouterFunction"].AWS),
 		stack.IntegrationsTable, stack.Config.StreamRouter.DeliveryShards, stack.Config.StreamRouter.DeliveryQueueURL, keep)
+	prepared := time.Now()
 	k, _, err := enq.Prepare(ctx, hook, delivery.Event{SourceID: "ev_retention", Name: "asset.created", TenantID: tid, Time: isotime.Format(at), Data: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiry("a delivery record", keyschema.DeliveryPK(tid, delivery.Shard(k.DeliveryID, stack.Config.StreamRouter.DeliveryShards)), k.SK, in30)
+	expiry("a delivery record", keyschema.DeliveryPK(tid, delivery.Shard(k.DeliveryID, stack.Config.StreamRouter.DeliveryShards)), k.SK, in30(prepared))
 
 	// A System entry, as DispatcherFunction writes one when a webhook starts failing.
 	hooks := &webhook.Store{DB: db("DispatcherFunction"), Table: stack.IntegrationsTable, Retention: keep}
 	hookID, _ := createWebhook(t, tid, "http://127.0.0.1:9/x", "asset.created")
-	if err := hooks.RecordOutcome(ctx, webhook.Webhook{TenantID: tid, ID: hookID, Name: "ERP sink"}, webhook.OutcomeFailed, time.Now(), "test"); err != nil {
+	failedAt := time.Now()
+	if err := hooks.RecordOutcome(ctx, webhook.Webhook{TenantID: tid, ID: hookID, Name: "ERP sink"}, webhook.OutcomeFailed, failedAt, "test"); err != nil {
 		t.Fatal(err)
 	}
 	sys, err := stack.DB.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(stack.IntegrationsTable),
@@ -90,7 +94,7 @@ func TestRecordRetention(t *testing.T) {
 	if err != nil || len(sys.Items) != 1 {
 		t.Fatalf("System entries: %v, %d", err, len(sys.Items))
 	}
-	expiry("a System entry", keyschema.SystemPK(tid), str(sys.Items[0]["SK"]), in30)
+	expiry("a System entry", keyschema.SystemPK(tid), str(sys.Items[0]["SK"]), in30(failedAt))
 
 	// The stack's own records (retention 0) carry none: the router's
 	// delivery of an asset to the webhook above.
