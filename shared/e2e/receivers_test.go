@@ -20,14 +20,14 @@ import (
 	"github.com/uniasset/integrations/shared/tenant"
 )
 
+// handedOut holds the ports freePort gave, each given once per run, so two
+// receivers being built at once are not given the same one.
+var handedOut sync.Map
+
 // freePort is a loopback port nothing listens on now, taken below Linux's
 // ephemeral range (32768 and up): the receiver binds it only after go run
 // has built it, and meanwhile a test server or an outgoing connection
 // could be given a port of that range, not one of these.
-// A port is handed out once per run, so two receivers being built at once
-// are not given the same one.
-var handedOut sync.Map
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	for range 100 {
