@@ -121,6 +121,16 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 				t.Fatalf("the work was done %d times:\n%s", n, out.String())
 			}
 
+			// post sends body to the receiver with the headers h.
+			post := func(h map[string]string, body []byte) int {
+				t.Helper()
+				var pairs []string
+				for k, v := range h {
+					pairs = append(pairs, k, v)
+				}
+				return callAt(t, url, http.MethodPost, "", "", body, pairs...).Status
+			}
+
 			// Forged and replayed requests: refused.
 			body := []byte(`{"event":"asset.created","timestamp":"2026-12-06T00:00:00.000Z","data":{"assetId":"forged"}}`)
 			now := time.Now()
@@ -132,17 +142,8 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 				"no signature":   with(signed, "webhook-signature", ""),
 				"not base64":     with(signed, "webhook-signature", "v1,!!not*base64!!"),
 			} {
-				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(body)))
-				for k, v := range h {
-					req.Header.Set(k, v)
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusUnauthorized {
-					t.Errorf("%s: answered %d, want 401", name, resp.StatusCode)
+				if status := post(h, body); status != http.StatusUnauthorized {
+					t.Errorf("%s: answered %d, want 401", name, status)
 				}
 			}
 			if strings.Contains(out.String(), "forged") {
@@ -151,23 +152,14 @@ func TestTheGuidesReceiversVerifyRealDeliveries(t *testing.T) {
 
 			// Work that fails gives the id back: answered 500, and the retry
 			// (the same webhook-id) is done, not skipped as a duplicate.
-			post := func(body string) int {
+			retried := func(body string) int {
 				t.Helper()
-				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-				for k, v := range delivery.Headers([]string{secret}, "msg_retried", "asset.created", []byte(body), time.Now()) {
-					req.Header.Set(k, v)
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				return resp.StatusCode
+				return post(delivery.Headers([]string{secret}, "msg_retried", "asset.created", []byte(body), time.Now()), []byte(body))
 			}
-			if status := post(`{"event":`); status != http.StatusInternalServerError {
+			if status := retried(`{"event":`); status != http.StatusInternalServerError {
 				t.Fatalf("work that failed: answered %d, want 500", status)
 			}
-			if status := post(`{"event":"asset.created","timestamp":"2026-12-06T00:00:00.000Z","data":{"assetId":"retried"}}`); status/100 != 2 {
+			if status := retried(`{"event":"asset.created","timestamp":"2026-12-06T00:00:00.000Z","data":{"assetId":"retried"}}`); status/100 != 2 {
 				t.Fatalf("its retry: answered %d", status)
 			}
 			waitFor(t, 10*time.Second, "the retry's work", func() bool { return strings.Contains(out.String(), "received asset.created msg_retried") })
